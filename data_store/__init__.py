@@ -1,0 +1,31 @@
+"""data_store: the real CSI-300 data (embedded snapshot + user cache), in one canonical schema.
+
+Research scripts start with::
+
+    import data_store
+    md = data_store.load()          # MarketData: bars, index, calendar, universe, tradable mask
+"""
+
+from .boards import board_of, limit_pct
+from .errors import CacheError, ConfigError, DataValidationError, SourceError, ToolkitError
+from .loader import load, load_snapshot
+from .market import MarketData
+from .schema import AnomalyReport, canonical_bars, validate_bars
+from .universe import Membership
+
+__all__ = [
+    "AnomalyReport",
+    "CacheError",
+    "ConfigError",
+    "DataValidationError",
+    "MarketData",
+    "Membership",
+    "SourceError",
+    "ToolkitError",
+    "board_of",
+    "canonical_bars",
+    "limit_pct",
+    "load",
+    "load_snapshot",
+    "validate_bars",
+]

@@ -1,0 +1,59 @@
+"""Exchange boards of A-share symbols and their daily price-limit percentages (market facts).
+
+The trading rules in ``strategies`` and the anomaly report of ``data_store`` both read this one
+table, so the limit of a board on a date is defined once.
+
+| board   | symbols                     | daily limit                                     |
+| ------- | --------------------------- | ----------------------------------------------- |
+| main    | SH60xxxx, SZ000/001/002/003 | 10%                                             |
+| chinext | SZ300/301/302               | 20% from 2020-08-24 (registration reform), 10% before |
+| star    | SH688/689                   | 20% (since the board opened in 2019)            |
+
+ST stocks (5%) are not modelled: the snapshot carries no ST flags (see README, limitations).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: First trading day of ChiNext's 20% limit (registration-based IPO reform).
+CHINEXT_20PCT_FROM = pd.Timestamp("2020-08-24")
+#: Limits as fractions of the reference (previous) close.
+MAIN_LIMIT = 0.10
+WIDE_LIMIT = 0.20
+#: Newly listed stocks on every board trade without a limit for this many days.
+NO_LIMIT_LISTING_DAYS = 5
+
+
+def board_of(symbol: str) -> str:
+    """Return ``'main'``, ``'chinext'`` or ``'star'`` for an exchange-prefixed symbol."""
+    code = symbol[2:]
+    if symbol.startswith("SZ") and code.startswith("30"):
+        return "chinext"
+    if symbol.startswith("SH") and code.startswith(("688", "689")):
+        return "star"
+    return "main"
+
+
+def limit_pct(symbol: str, date: pd.Timestamp | str) -> float:
+    """Daily price limit of ``symbol`` on ``date`` as a fraction (0.10 or 0.20)."""
+    board = board_of(symbol)
+    if board == "star":
+        return WIDE_LIMIT
+    if board == "chinext" and pd.Timestamp(date) >= CHINEXT_20PCT_FROM:
+        return WIDE_LIMIT
+    return MAIN_LIMIT
+
+
+def limit_pct_array(symbols: np.ndarray, dates: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`limit_pct` for aligned arrays of symbols (str) and dates (datetime64)."""
+    symbols = np.asarray(symbols).astype(str)
+    dates = np.asarray(dates, dtype="datetime64[ns]")
+    prefix = np.char.ljust(symbols, 5).astype("<U5")
+    chinext = np.char.startswith(prefix, "SZ30")
+    star = np.char.startswith(prefix, "SH688") | np.char.startswith(prefix, "SH689")
+    after = dates >= np.datetime64(CHINEXT_20PCT_FROM.to_datetime64(), "ns")
+    out = np.full(symbols.shape, MAIN_LIMIT)
+    out[star | (chinext & after)] = WIDE_LIMIT
+    return out
