@@ -1,0 +1,154 @@
+"""Pure, documented metric functions for the accuracy-vs-returns comparison.
+
+Conventions: returns are daily simple returns (0.01 = +1%) indexed by trading date; annualisation
+uses ``periods_per_year`` trading days (the A-share calendar's ~242, not 252). Every function
+returns NaN where a figure is undefined (no days, zero volatility) instead of raising.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+
+def total_return(returns: pd.Series) -> float:
+    """Compounded return over the whole series: prod(1 + r) - 1. Empty: 0.0."""
+    r = np.asarray(returns, dtype="float64")
+    return float(np.prod(1.0 + r) - 1.0) if r.size else 0.0
+
+
+def annual_return(returns: pd.Series, periods_per_year: int) -> float:
+    """Compound annual growth rate: (1 + total)^(periods_per_year / n) - 1. NaN when n = 0 or the
+    equity went to zero or below."""
+    n = len(returns)
+    growth = 1.0 + total_return(returns)
+    if n == 0 or growth <= 0:
+        return float("nan")
+    return float(growth ** (periods_per_year / n) - 1.0)
+
+
+def annual_volatility(returns: pd.Series, periods_per_year: int) -> float:
+    """Sample standard deviation (ddof=1) times sqrt(periods_per_year). NaN for fewer than 2 days."""
+    r = np.asarray(returns, dtype="float64")
+    return float(r.std(ddof=1) * math.sqrt(periods_per_year)) if r.size > 1 else float("nan")
+
+
+def sharpe_ratio(returns: pd.Series, periods_per_year: int) -> float:
+    """Annualised Sharpe ratio with a zero risk-free rate: mean / std (ddof=1) x sqrt(ppy).
+    NaN when the standard deviation is 0 or there are fewer than 2 days."""
+    r = np.asarray(returns, dtype="float64")
+    if r.size < 2:
+        return float("nan")
+    sd = r.std(ddof=1)
+    return float(r.mean() / sd * math.sqrt(periods_per_year)) if sd > 0 else float("nan")
+
+
+def max_drawdown(returns: pd.Series) -> float:
+    """Largest peak-to-trough fall of the compounded equity curve, as a negative fraction
+    (-0.25 = -25%); 0.0 when equity never falls. The starting equity (1.0) counts as a peak."""
+    r = np.asarray(returns, dtype="float64")
+    if r.size == 0:
+        return 0.0
+    equity = np.concatenate([[1.0], np.cumprod(1.0 + r)])
+    peak = np.maximum.accumulate(equity)
+    return float((equity / peak - 1.0).min())
+
+
+def days_after(calendar: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+    """Trading days on which the decisions of days ``start..end`` earn their return.
+
+    A decision at the close of t fills at the open of t+1 and its first return is booked on t+1,
+    so the days are the calendar days after each decision day of the window (shifted by one).
+    """
+    pos = np.flatnonzero((calendar >= start) & (calendar <= end)) + 1
+    return calendar[pos[pos < len(calendar)]]
+
+
+def window_returns(
+    returns: pd.Series,
+    benchmark: pd.Series,
+    windows: pd.DataFrame,
+    calendar: pd.DatetimeIndex,
+) -> pd.DataFrame:
+    """Strategy and benchmark compounded returns per walk-forward window.
+
+    ``windows`` needs columns ``window, test_start, test_end``. The returns of a window are those
+    booked on the day after each of its test days (see :func:`days_after`). ``excess`` is the
+    strategy's compounded return minus the benchmark's, in fractions (after costs, since the
+    strategy returns are net of fees).
+    """
+    rows = []
+    for w in windows.itertuples(index=False):
+        days = days_after(calendar, pd.Timestamp(w.test_start), pd.Timestamp(w.test_end))
+        s = returns.reindex(days).dropna()
+        b = benchmark.reindex(s.index).fillna(0.0)
+        sr, br = total_return(s), total_return(b)
+        rows.append({"window": w.window, "days": len(s), "strategy_return": sr,
+                     "benchmark_return": br, "excess_return": sr - br})
+    return pd.DataFrame(rows)
+
+
+def performance(returns: pd.Series, benchmark: pd.Series, periods_per_year: int) -> dict[str, float]:
+    """Headline figures of a daily return series against a benchmark over the same dates."""
+    b = benchmark.reindex(returns.index).fillna(0.0)
+    ar, br = annual_return(returns, periods_per_year), annual_return(b, periods_per_year)
+    return {
+        "days": float(len(returns)),
+        "total_return": total_return(returns),
+        "annual_return": ar,
+        "benchmark_annual_return": br,
+        "annual_excess_return": ar - br,
+        "annual_volatility": annual_volatility(returns, periods_per_year),
+        "sharpe": sharpe_ratio(returns, periods_per_year),
+        "max_drawdown": max_drawdown(returns),
+    }
+
+
+def accuracy_edge(accuracy: float, always_up: float, n: int) -> tuple[float, float]:
+    """Accuracy minus always-up accuracy, in percentage points, and a naive standard error in pp
+    (binomial, sqrt(p(1-p)/n)); samples of one day are correlated, so the true error is larger."""
+    if n <= 0 or not np.isfinite(accuracy):
+        return float("nan"), float("nan")
+    return 100.0 * (accuracy - always_up), 100.0 * math.sqrt(accuracy * (1 - accuracy) / n)
+
+
+def pct(x: float, digits: int = 1, sign: bool = False) -> str:
+    """Format a fraction as a percentage (``0.0123 -> '1.2%'``); NaN -> 'n/a'."""
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"{100 * x:+.{digits}f}%" if sign else f"{100 * x:.{digits}f}%"
+
+
+def verdict(
+    model: str,
+    accuracy: float,
+    always_up: float,
+    n: int,
+    auc: float,
+    ic: float,
+    annual_excess: float,
+    windows_positive_excess: int,
+    windows_beating_always_up: int,
+    n_windows: int,
+) -> str:
+    """A plain-words verdict computed from the numbers."""
+    edge, se = accuracy_edge(accuracy, always_up, n)
+    parts = [
+        f"{model}: accuracy {pct(accuracy)} vs {pct(always_up)} always-up ({edge:+.1f} pp, naive s.e. {se:.1f} pp); "
+        f"AUC {auc:.3f}; IC {ic:+.3f}; annual excess return after costs {pct(annual_excess, sign=True)} vs CSI-300.",
+        f"Accuracy beat always-up in {windows_beating_always_up} of {n_windows} windows; "
+        f"the strategy beat the index in {windows_positive_excess} of {n_windows}.",
+    ]
+    skill = np.isfinite(edge) and edge > 2 * se
+    money = np.isfinite(annual_excess) and annual_excess > 0
+    if skill and money:
+        parts.append("The prediction edge is larger than its naive error and the strategy earned an excess return after costs.")
+    elif skill and not money:
+        parts.append("The prediction edge is real on paper but did not survive trading: after costs the strategy trailed the index.")
+    elif not skill and money:
+        parts.append("The strategy beat the index, but the accuracy edge is within noise: treat the excess as luck or exposure, not skill.")
+    else:
+        parts.append("No evidence of skill: the accuracy edge is within noise and the strategy did not beat the index after costs.")
+    return " ".join(parts)

@@ -1,0 +1,375 @@
+"""``python -m backtests.run``: data -> walk-forward signals -> A-share backtests -> tearsheet.
+
+This module is the one place that wires the layers together. Everything it calls is usable on its
+own from a research script (see ``examples/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import data_store
+from data_store.errors import ConfigError, ToolkitError
+
+from . import analysis as an
+from . import config as C
+from .report import ModelOutcome, build_report, label
+from .runfolder import RunFolder, clean_json, command_line, git_commit, library_versions
+
+log = logging.getLogger("backtests.run")
+
+
+# ---------------------------------------------------------------- CLI
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m backtests.run",
+        description="Walk-forward LSTM up/down signals on the CSI-300, traded under A-share rules, "
+        "with a tearsheet that puts accuracy beside the returns earned.",
+    )
+    p.add_argument("--preset", choices=C.PRESETS, help="starting configuration (default: quick)")
+    p.add_argument("--config", help="TOML file of settings over the preset")
+    p.add_argument("--model", choices=("lstm", "gru", "attention", "logistic"), help="model traded")
+    p.add_argument("--symbols", help="comma-separated symbols for a study of a few stocks (e.g. SH600519)")
+    p.add_argument("--start", help="first day of data used, YYYY-MM-DD")
+    p.add_argument("--end", help="last day of data used, YYYY-MM-DD")
+    p.add_argument("--test-start", help="first test day, YYYY-MM-DD")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--strategy", choices=("topk", "threshold"))
+    p.add_argument("--out", help="parent folder of run folders (default: runs)")
+    p.add_argument("--name", help="run name (default: preset-model)")
+    p.add_argument("--audit", action="store_true", help="run the leakage audit and record its verdict")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="any setting, e.g. --set model.hidden_size=64 (repeatable)")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> C.RunConfig:
+    over: list[dict[str, Any]] = [C.parse_override(s) for s in args.set]
+    direct = {
+        ("model", "kind"): args.model,
+        ("model", "device"): args.device,
+        ("universe", "start"): args.start,
+        ("universe", "end"): args.end,
+        ("walk_forward", "test_start"): args.test_start,
+        ("strategy", "kind"): args.strategy,
+        ("output", "runs_dir"): args.out,
+        ("output", "name"): args.name,
+    }
+    for (sec, key), val in direct.items():
+        if val is not None:
+            over.append({sec: {key: val}})
+    if args.symbols is not None:
+        syms = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
+        if not syms:
+            raise ConfigError(f"--symbols {args.symbols!r} names no symbol")
+        over.append({"universe": {"symbols": syms}})
+    if args.audit:
+        over.append({"report": {"audit": True}})
+    return C.load_config(args.preset, args.config, over)
+
+
+# ---------------------------------------------------------------- stages
+@dataclass
+class Timings:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str, number: int, total: int) -> Iterator[None]:
+        log.info("[%d/%d] %s ...", number, total, name)
+        t0 = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - t0, 3)
+        log.info("[%d/%d] %s done in %.1f s", number, total, name, self.seconds[name])
+
+
+def load_market(cfg: C.RunConfig) -> tuple[data_store.MarketData, int]:
+    """The market data of the configured universe and dates, and the calendar's trading days per
+    year (measured on the whole calendar, before slicing)."""
+    from .qs_adapter import trading_days_per_year
+
+    md = data_store.load(cfg.data.cache_dir or None, use_cache=cfg.data.use_cache)
+    ppy = trading_days_per_year(md.calendar)
+    u = cfg.universe
+    start, end = pd.Timestamp(u.start), pd.Timestamp(u.end)
+    if start < md.start or end > md.end:
+        raise ConfigError(
+            f"universe.start..end = {u.start}..{u.end} reaches outside the data "
+            f"({md.start.date()}..{md.end.date()}); choose dates inside it or update the cache"
+        )
+    md = md.slice(start, end, list(u.symbols) or None)
+    test_start = pd.Timestamp(cfg.walk_forward.test_start)
+    tradable = md.tradable_mask()
+    if not tradable.loc[tradable.index >= test_start].to_numpy().any():
+        who = ", ".join(u.symbols) if u.symbols else "the CSI-300"
+        raise ConfigError(
+            f"empty universe: {who} has no tradable point-in-time member day from "
+            f"walk_forward.test_start = {cfg.walk_forward.test_start} to universe.end = {u.end}"
+        )
+    return md, ppy
+
+
+def make_estimator(m: C.ModelConfig, features: C.FeaturesConfig) -> Any:
+    import signals
+
+    common = dict(
+        hidden_size=m.hidden_size, num_layers=m.num_layers, dropout=m.dropout, lr=m.lr,
+        batch_size=m.batch_size, max_epochs=m.max_epochs, patience=m.patience,
+        weight_decay=m.weight_decay, grad_clip=m.grad_clip, device=m.device, seed=m.seed,
+    )
+    classes = {"lstm": signals.LSTMClassifier, "gru": signals.GRUClassifier,
+               "attention": signals.AttentionLSTMClassifier}
+    if m.kind == "logistic":
+        return signals.LogisticBaseline(seed=m.seed)
+    return classes[m.kind](**common)
+
+
+def signal_configs(cfg: C.RunConfig) -> dict[str, Any]:
+    import signals
+
+    wf = cfg.walk_forward
+    return dict(
+        features=signals.FeatureConfig(lookback=cfg.features.lookback, engineered=cfg.features.engineered),
+        labels=signals.LabelConfig(horizon=cfg.labels.horizon, excess=cfg.labels.excess),
+        splitter=signals.WalkForwardSplit(
+            train_days=wf.train_days, val_days=wf.val_days, test_days=wf.test_days,
+            step_days=wf.step_days or None, expanding=wf.expanding,
+            embargo_days=wf.embargo_days or None, test_start=wf.test_start,
+            max_train_samples=wf.max_train_samples or None, seed=cfg.model.seed,
+        ),
+    )
+
+
+def strategy_config(cfg: C.RunConfig) -> Any:
+    import strategies
+
+    s = cfg.strategy
+    if s.kind == "threshold":
+        return strategies.ThresholdConfig(symbol=cfg.universe.symbols[0], upper=s.upper, lower=s.lower)
+    return strategies.TopKConfig(k=s.k, max_replace=s.max_replace, cash_buffer=s.cash_buffer)
+
+
+def traded_models(cfg: C.RunConfig) -> list[str]:
+    """The main model, then the baselines whose p_up ranks stocks (always-up gives every stock the
+    same p_up, so its traded analogue is the buy-and-hold index row)."""
+    out = [cfg.model.kind]
+    if cfg.strategy.baseline_backtests:
+        out += [b for b in cfg.model.baselines if b != "always_up" and b != cfg.model.kind]
+    return out
+
+
+def run(cfg: C.RunConfig) -> Path:
+    """Run the whole pipeline for ``cfg`` and return the finished run folder."""
+    import signals
+    import strategies
+
+    total = 5 if cfg.report.audit else 4
+    timings = Timings()
+    t_start = time.perf_counter()
+    with timings.stage("data", 1, total):
+        md, ppy = load_market(cfg)
+        log.info("      %d symbols, %s..%s, %d trading days", len(md.symbols), md.start.date(), md.end.date(), len(md.calendar))
+    with RunFolder(cfg.output.runs_dir, cfg.run_name) as rf:
+        with timings.stage("signals (walk-forward)", 2, total):
+            baselines = tuple(b for b in cfg.model.baselines if b != cfg.model.kind)
+            sig = signals.run_walk_forward(
+                md, **signal_configs(cfg), estimator=make_estimator(cfg.model, cfg.features),
+                model_name=cfg.model.kind, baselines=baselines,
+                checkpoint_dir=rf.path("checkpoints") if cfg.output.checkpoints else None,
+                progress=not _quiet(),
+            )
+            sig.save(rf.tmp)
+        preds = sig.predictions
+        wm = sig.window_metrics
+        outcomes: dict[str, ModelOutcome] = {}
+        with timings.stage("backtests", 3, total):
+            scfg, costs = strategy_config(cfg), strategies.CostModel(
+                commission_rate=cfg.costs.commission_rate, min_commission=cfg.costs.min_commission,
+                slippage=cfg.costs.slippage)
+            for model in [cfg.model.kind, *baselines]:
+                oc = ModelOutcome(model=model, window_metrics=wm[wm["model"] == model])
+                if model in traded_models(cfg):
+                    log.info("      backtest of %s", label(model))
+                    res = strategies.run_backtest(
+                        md, preds.loc[preds["model"] == model, ["date", "symbol", "p_up"]],
+                        strategy=scfg, costs=costs, initial_cash=cfg.strategy.initial_cash,
+                        progress=not _quiet(),
+                    )
+                    oc.returns, oc.summary, oc.rejected, oc.trades = res.returns, res.summary(), res.rejected, res.trades
+                    oc.summary["positions"] = res.positions
+                outcomes[model] = oc
+        audit_text = None
+        if cfg.report.audit:
+            with timings.stage("leakage audit", 4, total):
+                audit_text = run_audit(md, cfg)
+        with timings.stage("report", total, total):
+            write_outputs(rf, cfg, md, sig, outcomes, ppy, audit_text, timings, t_start)
+    log.info("run folder: %s", rf.final)
+    return rf.final
+
+
+def run_audit(md: data_store.MarketData, cfg: C.RunConfig) -> str:
+    import signals
+
+    syms = sorted(md.tradable_mask().loc[pd.Timestamp(cfg.walk_forward.test_start):].sum().nlargest(cfg.report.audit_symbols).index)
+    small = md.slice(symbols=syms)
+    rep = signals.leakage_audit(small, **signal_configs(cfg), estimator=make_estimator(cfg.model, cfg.features))
+    verdict = "PASSED" if rep.passed else "FAILED"
+    return f"{verdict} on {len(syms)} symbols: {rep.message}"
+
+
+def write_outputs(rf: RunFolder, cfg: C.RunConfig, md: data_store.MarketData, sig: Any,
+                  outcomes: dict[str, ModelOutcome], ppy: int, audit_text: str | None,
+                  timings: Timings, t_start: float) -> None:
+    main = cfg.model.kind
+    rf.write_text("config.toml", C.to_toml(cfg))
+    bench = md.benchmark_returns()
+    traded = {m: oc for m, oc in outcomes.items() if oc.returns is not None}
+    main_ret = traded[main].returns
+    rets = pd.DataFrame({"strategy": main_ret, "benchmark": bench.reindex(main_ret.index).fillna(0.0)})
+    for m, oc in traded.items():
+        if m != main:
+            rets[m] = oc.returns.reindex(main_ret.index)
+    rets.index.name = "date"
+    rets.to_csv(rf.path("returns.csv"), float_format="%.12g")
+    frames = []
+    for name, attr in (("trades.csv", "trades"), ("rejected_orders.csv", "rejected")):
+        parts = [getattr(oc, attr).assign(model=m) for m, oc in traded.items() if getattr(oc, attr) is not None]
+        df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        df.to_csv(rf.path(name), index=False, float_format="%.10g")
+        frames.append(df)
+    positions = traded[main].summary.pop("positions", None)
+    for oc in traded.values():
+        oc.summary.pop("positions", None)
+    if positions is not None:
+        positions.to_csv(rf.path("positions.csv"), index=False, float_format="%.10g")
+    title = cfg.report.title or f"{label(main)} up/down signals on the CSI-300 ({cfg.preset} preset)"
+    shown = build_report(
+        rf.path("tearsheet.html"), title=title, main_model=main, outcomes=outcomes, benchmark=bench,
+        calendar=md.calendar, coverage=md.coverage(), periods_per_year=ppy, audit=audit_text,
+        notes=[f"Run {rf.final.name}; config: {cfg.preset} preset, lookback {cfg.features.lookback}, "
+               f"{cfg.walk_forward.train_days}/{cfg.walk_forward.val_days}/{cfg.walk_forward.test_days} "
+               "train/validation/test days per window."],
+    )
+    perf = an.performance(main_ret, bench, ppy)
+    metrics = {
+        "model": main,
+        "periods_per_year": ppy,
+        "strategy": {**perf, **{k: v for k, v in traded[main].summary.items()}},
+        "verdict": shown["verdict"],
+        "audit": audit_text,
+        "models": shown["models"],
+        "windows": shown["windows"],
+    }
+    rf.write_json("metrics.json", clean_json(metrics))
+    cov = md.coverage()
+    manifest = {
+        "run": rf.final.name,
+        "command": command_line(),
+        "git": git_commit(),
+        "data": {
+            "sources": list(md.sources),
+            "fingerprint_sha256": md.fingerprint(),
+            "snapshot_files_sha256": _snapshot_hashes(),
+            "start": str(md.start.date()), "end": str(md.end.date()),
+            "symbols": len(md.symbols), "bar_rows": len(md.bars),
+            "coverage_members_with_bar": [int(cov["members_with_bar"].min()), int(cov["members_with_bar"].max())],
+        },
+        "versions": library_versions(),
+        "seeds": {"model": cfg.model.seed},
+        "device": getattr(sig, "device", cfg.model.device),
+        "windows": len(sig.windows),
+        "timings_seconds": {**timings.seconds, "total_before_report": round(time.perf_counter() - t_start, 3)},
+    }
+    rf.write_json("manifest.json", clean_json(manifest))
+    # the report stage's own time is known only now: rewrite with it
+    manifest["timings_seconds"]["report"] = round(time.perf_counter() - t_start - sum(
+        v for k, v in timings.seconds.items()), 3)
+    manifest["timings_seconds"]["total"] = round(time.perf_counter() - t_start, 3)
+    rf.write_json("manifest.json", clean_json(manifest))
+
+
+def _snapshot_hashes() -> dict[str, str]:
+    from data_store.snapshot import snapshot_sha256
+
+    return snapshot_sha256()
+
+
+# ---------------------------------------------------------------- terminal summary
+def summary_table(run_dir: Path) -> str:
+    import json
+
+    m = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    rows = [("model", "acc", "always-up", "AUC", "IC", "annual", "excess", "Sharpe", "maxDD")]
+    for r in m["models"]:
+        rows.append((
+            label(r["model"]), an.pct(_f(r.get("accuracy"))), an.pct(_f(r.get("always_up_accuracy"))),
+            _n(r.get("roc_auc"), 3), _n(r.get("ic"), 3), an.pct(_f(r.get("annual_return"))),
+            an.pct(_f(r.get("annual_excess_return")), sign=True), _n(r.get("sharpe"), 2),
+            an.pct(_f(r.get("max_drawdown"))),
+        ))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines) + "\n\n" + m["verdict"]
+
+
+def _f(v: Any) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def _n(v: Any, d: int) -> str:
+    return "n/a" if v is None else f"{float(v):.{d}f}"
+
+
+_QUIET = {"on": False}
+
+
+def _quiet() -> bool:
+    return _QUIET["on"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _QUIET["on"] = args.quiet
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    try:
+        cfg = config_from_args(args)
+        if args.print_config:
+            print(C.to_toml(cfg), end="")
+            return 0
+        t0 = time.perf_counter()
+        run_dir = run(cfg)
+    except (ConfigError, data_store.DataValidationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: no run folder was written (the incomplete one was removed)", file=sys.stderr)
+        return 130
+    except ToolkitError as exc:
+        print(f"error: {exc} (no run folder was written)", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug or an environment problem: keep the traceback in the log
+        log.exception("run failed")
+        print(f"error: {type(exc).__name__}: {exc} (no run folder was written)", file=sys.stderr)
+        return 1
+    print()
+    print(summary_table(run_dir))
+    print(f"\nfinished in {time.perf_counter() - t0:.0f} s; open the tearsheet:\n  {run_dir / 'tearsheet.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

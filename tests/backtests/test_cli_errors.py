@@ -1,0 +1,51 @@
+"""Bad input: one clear error line, exit code 2, and nothing written."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backtests.runfolder import RunFolder
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(args, tmp_path):
+    out = tmp_path / "runs"
+    proc = subprocess.run(
+        [sys.executable, "-m", "backtests.run", "--out", str(out), *args],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )
+    return proc, out
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--set", "model.hidden_size=-3"], "model.hidden_size = -3 is out of range: allowed 1..4096"),
+        (["--set", "strategy.k=abc"], "strategy.k = 'abc' is not a valid int"),
+        (["--symbols", "SH999999"], "unknown symbol(s) ['SH999999']"),
+        (["--start", "2005-01-01"], "reaches outside the data (2010-01-04..2025-06-30)"),
+        (["--symbols", "SH600006", "--start", "2019-01-01"], "empty universe: SH600006 has no tradable point-in-time member day"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(args, needle, tmp_path):
+    proc, out = _run(args, tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, proc.stderr
+    assert needle in lines[0]
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_run_folder_is_removed_on_failure_and_renamed_on_success(tmp_path):
+    with pytest.raises(KeyboardInterrupt), RunFolder(tmp_path, "x", stamp="20250101-000000") as rf:
+        rf.write_text("a.txt", "half")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+    with RunFolder(tmp_path, "x", stamp="20250101-000000") as rf:
+        rf.write_text("a.txt", "whole")
+        assert not rf.final.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["20250101-000000-x"]
+    assert (rf.final / "a.txt").read_text() == "whole"

@@ -1,0 +1,78 @@
+import pytest
+
+from backtests import config as C
+from data_store.errors import ConfigError
+
+
+def test_quick_is_the_default_and_valid():
+    cfg = C.load_config()
+    assert cfg.preset == "quick"
+    assert cfg.universe.symbols == ()  # the whole point-in-time universe
+    # at least 3 test years inside the data range
+    assert (C.pd.Timestamp(cfg.universe.end) - C.pd.Timestamp(cfg.walk_forward.test_start)).days >= 3 * 365
+
+
+def test_full_preset_is_larger_and_starts_2013():
+    q, f = C.load_config("quick"), C.load_config("full")
+    assert f.universe.start.startswith("2013") and f.universe.end == "2025-06-30"
+    assert f.model.hidden_size > q.model.hidden_size and f.model.num_layers >= 2
+
+
+def test_overrides_are_coerced_by_field_type():
+    cfg = C.load_config(overrides=[C.parse_override("model.hidden_size=64"),
+                                   C.parse_override("walk_forward.expanding=true"),
+                                   C.parse_override("features.engineered=ret_5,gap")])
+    assert cfg.model.hidden_size == 64
+    assert cfg.walk_forward.expanding is True
+    assert cfg.features.engineered == ("ret_5", "gap")
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ({"model": {"hidden_size": 0}}, "model.hidden_size = 0 is out of range: allowed 1..4096"),
+        ({"model": {"kind": "transformer"}}, "model.kind = 'transformer' is not allowed"),
+        ({"costs": {"commission_rate": 0.5}}, "costs.commission_rate = 0.5 is out of range"),
+        ({"model": {"dropout": "lots"}}, "model.dropout = 'lots' is not a valid float"),
+        ({"model": {"hidden": 3}}, "unknown key(s) ['hidden'] in [model]"),
+        ({"universe": {"start": "2020-13-45"}}, "universe.start = '2020-13-45' is not a date"),
+        ({"strategy": {"lower": 0.6, "upper": 0.5}}, "strategy.lower = 0.6 must not exceed strategy.upper = 0.5"),
+        ({"strategy": {"kind": "threshold"}}, "trades one instrument"),
+        ({"walk_forward": {"test_start": "2030-01-01"}}, "walk_forward.test_start = '2030-01-01' must lie inside"),
+        ({"features": {"engineered": ["ret_5", "future_ret"]}}, "features.engineered = ('ret_5', 'future_ret') is not allowed"),
+    ],
+)
+def test_bad_values_name_field_value_and_range(override, needle):
+    with pytest.raises(ConfigError) as ei:
+        C.load_config(overrides=[override])
+    assert needle in str(ei.value)
+
+
+def test_toml_round_trip(tmp_path):
+    cfg = C.load_config(overrides=[{"model": {"kind": "gru", "hidden_size": 8}}, {"universe": {"symbols": ["SH600519"]}}])
+    p = tmp_path / "c.toml"
+    p.write_text(C.to_toml(cfg), encoding="utf-8")
+    again = C.load_config(config_file=p)
+    assert again == cfg
+
+
+def test_missing_or_broken_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        C.load_config(config_file=tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[model\nkind=", encoding="utf-8")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        C.load_config(config_file=bad)
+
+
+def test_override_syntax():
+    with pytest.raises(ConfigError, match="section.field=value"):
+        C.parse_override("hidden_size=3")
+
+
+def test_every_field_is_documented_with_its_range():
+    rows = C.describe_fields()
+    assert len(rows) > 40
+    by = {k: doc for k, _, doc in rows}
+    assert "1..4096" in by["model.hidden_size"]
+    assert "lstm" in by["model.kind"]
