@@ -1,0 +1,78 @@
+"""akshare (eastmoney bars, sina index, csindex constituents) behind the :class:`Source` protocol."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+import pandas as pd
+
+from .. import vendors
+from ..schema import validate_bars, validate_index
+from .base import CallPolicy, call_vendor, probe_host
+
+log = logging.getLogger(__name__)
+
+#: Host of ``stock_zh_a_hist`` (eastmoney's kline API); probed before an update starts.
+PROBE_HOST = ("push2his.eastmoney.com", 443)
+
+
+def _fmt(d: pd.Timestamp) -> str:
+    return pd.Timestamp(d).strftime("%Y%m%d")
+
+
+class AkshareSource:
+    """akshare: raw daily bars via ``stock_zh_a_hist(adjust='')``, the back-adjustment factor from
+    the ``adjust='hfq'`` series of the same call, the index via ``stock_zh_index_daily('sh000300')``
+    and the CURRENT constituents via ``index_stock_cons_csindex('000300')`` (akshare has no
+    membership history: each update records the list as of its own date).
+
+    Forward-adjusted (qfq) prices are never requested: they rewrite history after each dividend.
+    """
+
+    name = "akshare"
+
+    def __init__(self, policy: CallPolicy | None = None, module: Any = None) -> None:
+        self.policy = policy or CallPolicy()
+        self._ak = module  # injected in tests; imported lazily (akshare imports slowly)
+
+    @property
+    def ak(self) -> Any:
+        if self._ak is None:
+            self._ak = importlib.import_module("akshare")
+        return self._ak
+
+    def library_versions(self) -> dict[str, str]:
+        return {"akshare": str(getattr(self.ak, "__version__", "unknown"))}
+
+    def probe(self) -> None:
+        probe_host(self.name, *PROBE_HOST)
+
+    def bars(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        sym = vendors.to_symbol(symbol)
+        code = vendors.to_plain(sym)
+        what = f"akshare stock_zh_a_hist({code}, {_fmt(start)}..{_fmt(end)}"
+        kw = {"symbol": code, "period": "daily", "start_date": _fmt(start), "end_date": _fmt(end)}
+        timeout = self.policy.timeout
+        raw = call_vendor(what + ", adjust='')", self.ak.stock_zh_a_hist, policy=self.policy,
+                          adjust="", timeout=timeout, **kw)
+        hfq = call_vendor(what + ", adjust='hfq')", self.ak.stock_zh_a_hist, policy=self.policy,
+                          adjust="hfq", timeout=timeout, **kw)
+        source = f"akshare stock_zh_a_hist({code})"
+        out = vendors.akshare_bars(raw, hfq, sym, source)
+        validate_bars(out, source)
+        return out
+
+    def index_bars(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        what = f"akshare stock_zh_index_daily({vendors.AK_INDEX_SYMBOL})"
+        df = call_vendor(what, self.ak.stock_zh_index_daily, policy=self.policy, symbol=vendors.AK_INDEX_SYMBOL)
+        out = vendors.akshare_index(df, what)
+        out = out[(out["date"] >= pd.Timestamp(start)) & (out["date"] <= pd.Timestamp(end))].reset_index(drop=True)
+        validate_index(out, what)
+        return out
+
+    def constituents(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        what = f"akshare index_stock_cons_csindex({vendors.AK_INDEX_CODE})"
+        df = call_vendor(what, self.ak.index_stock_cons_csindex, policy=self.policy, symbol=vendors.AK_INDEX_CODE)
+        return vendors.akshare_constituents(df, what)

@@ -1,0 +1,245 @@
+"""The ONE place where vendor column names, units and symbol spellings are translated.
+
+Nothing outside this module knows that akshare calls the close ``收盘`` or that tushare spells a
+symbol ``600519.SH``: the sources hand vendor frames here and get canonical frames back
+(:data:`data_store.schema.BAR_COLUMNS`, :data:`data_store.schema.INDEX_COLUMNS`, or membership
+observations ``date, symbol, name``).
+
+Units
+-----
+- Prices: both vendors report raw CNY (akshare with ``adjust=''``; tushare ``daily``).
+- Volume: akshare's ``成交量`` (eastmoney) and tushare's ``vol`` are both in LOTS (手) of 100
+  shares; the canonical ``volume`` is in SHARES, so both are multiplied by :data:`SHARES_PER_LOT`.
+  Tushare's ``index_daily.vol`` is in lots too. Sina's index ``volume`` (akshare
+  ``stock_zh_index_daily``) is already in shares, like the snapshot's index volume.
+- Back-adjustment factor (adjusted = raw x factor, anchored at listing): akshare has no factor
+  column, so it is derived per day as ``hfq close / raw close`` from the ``adjust='hfq'`` series;
+  tushare's ``adj_factor`` is that factor directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, DataValidationError
+from .schema import BAR_COLUMNS, INDEX_COLUMNS, canonical_bars, canonical_index
+
+log = logging.getLogger(__name__)
+
+#: Shares in one lot (手). akshare ``成交量`` and tushare ``vol`` are in lots.
+SHARES_PER_LOT = 100.0
+
+# ---------------------------------------------------------------- vendor column names
+#: akshare ``stock_zh_a_hist`` (eastmoney) -> canonical. ``成交额`` (turnover, CNY) is not kept.
+AK_BAR_COLUMNS: dict[str, str] = {
+    "日期": "date",
+    "开盘": "open",
+    "最高": "high",
+    "最低": "low",
+    "收盘": "close",
+    "成交量": "volume",  # lots of 100 shares
+}
+#: akshare ``index_stock_cons_csindex`` (csindex.com.cn constituents file) -> canonical.
+AK_CONS_COLUMNS: dict[str, str] = {"日期": "date", "成分券代码": "code", "成分券名称": "name"}
+#: optional exchange column of the constituents file (上海证券交易所 / 深圳证券交易所)
+AK_CONS_EXCHANGE = "交易所"
+#: akshare ``stock_zh_index_daily`` (sina) already uses English names; volume in shares.
+AK_INDEX_COLUMNS: dict[str, str] = {c: c for c in INDEX_COLUMNS}
+
+#: tushare ``pro.daily`` -> canonical (``amount`` is in thousands of CNY and not kept).
+TS_BAR_COLUMNS: dict[str, str] = {
+    "ts_code": "symbol",
+    "trade_date": "date",
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "vol": "volume",  # lots of 100 shares
+}
+#: tushare ``pro.adj_factor``
+TS_ADJ_COLUMNS: dict[str, str] = {"ts_code": "symbol", "trade_date": "date", "adj_factor": "factor"}
+#: tushare ``pro.index_daily``
+TS_INDEX_COLUMNS: dict[str, str] = {
+    "trade_date": "date",
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "vol": "volume",  # lots of 100 shares
+}
+#: tushare ``pro.index_weight`` (one row per constituent per weight date)
+TS_WEIGHT_COLUMNS: dict[str, str] = {"trade_date": "date", "con_code": "symbol"}
+
+#: The CSI-300 index in each vendor's spelling.
+AK_INDEX_SYMBOL = "sh000300"
+AK_INDEX_CODE = "000300"
+TS_INDEX_CODE = "000300.SH"
+
+MEMBERSHIP_OBS_COLUMNS: tuple[str, ...] = ("date", "symbol", "name")
+
+# ---------------------------------------------------------------- symbols
+_PREFIXED = re.compile(r"^(SH|SZ|BJ)(\d{6})$")
+_SUFFIXED = re.compile(r"^(\d{6})\.(SH|SZ|BJ)$")
+_PLAIN = re.compile(r"^\d{6}$")
+
+
+def exchange_of_code(code: str) -> str:
+    """Exchange prefix of a bare 6-digit A-share code: 6/9 -> SH, 0/2/3 -> SZ, 4/8 -> BJ."""
+    if code[0] in "69":
+        return "SH"
+    if code[0] in "023":
+        return "SZ"
+    if code[0] in "48":
+        return "BJ"
+    raise ConfigError(f"cannot tell the exchange of code {code!r}: use SH600519 or 600519.SH")
+
+
+def to_symbol(value: str) -> str:
+    """Canonical exchange-prefixed symbol from any spelling: ``SH600519``, ``sh600519``,
+    ``600519.SH`` or ``600519`` (exchange inferred from the first digit) -> ``SH600519``."""
+    s = str(value).strip().upper()
+    if m := _PREFIXED.match(s):
+        return s
+    if m := _SUFFIXED.match(s):
+        return f"{m.group(2)}{m.group(1)}"
+    if _PLAIN.match(s):
+        return f"{exchange_of_code(s)}{s}"
+    raise ConfigError(
+        f"symbol {value!r} is not an A-share code: write SH600519, SZ000001, 600519.SH or 600519"
+    )
+
+
+def to_plain(symbol: str) -> str:
+    """``SH600519`` -> ``600519`` (akshare's ``stock_zh_a_hist`` spelling)."""
+    return to_symbol(symbol)[2:]
+
+
+def to_tushare(symbol: str) -> str:
+    """``SH600519`` -> ``600519.SH`` (tushare's ``ts_code``)."""
+    s = to_symbol(symbol)
+    return f"{s[2:]}.{s[:2]}"
+
+
+# ---------------------------------------------------------------- helpers
+def _require(df: pd.DataFrame, columns: list[str] | tuple[str, ...], source: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataValidationError(
+            source,
+            f"vendor columns {list(columns)} present (missing {missing}; got {list(df.columns)}); "
+            "the vendor may have changed its API: upgrade the package or report it",
+            len(df),
+        )
+
+
+def _dates(values: pd.Series, source: str, fmt: str | None = None) -> pd.Series:
+    try:
+        out = pd.to_datetime(values.astype(str) if fmt else values, format=fmt, errors="raise")
+    except (ValueError, TypeError) as exc:
+        raise DataValidationError(source, f"vendor dates parse ({exc})", len(values)) from exc
+    return out.astype("datetime64[ns]")
+
+
+def drop_exact_duplicates(df: pd.DataFrame, keys: list[str], source: str) -> pd.DataFrame:
+    """Drop rows that repeat another row exactly (a vendor paging glitch, logged as a warning);
+    rows that share ``keys`` but differ in a value raise :class:`DataValidationError`."""
+    exact = df.duplicated(keep="first")
+    if exact.any():
+        log.warning("%s: dropped %d exact duplicate row(s)", source, int(exact.sum()))
+        df = df.loc[~exact]
+    clash = df.duplicated(subset=keys, keep=False)
+    if clash.any():
+        raise DataValidationError(
+            source, f"{tuple(keys)} unique (the vendor sent conflicting rows for the same key)",
+            int(clash.sum()), df.loc[clash].head().to_string(),
+        )
+    return df
+
+
+# ---------------------------------------------------------------- akshare
+def akshare_bars(raw: pd.DataFrame, hfq: pd.DataFrame, symbol: str, source: str) -> pd.DataFrame:
+    """Canonical bars of one symbol from ``stock_zh_a_hist`` frames with ``adjust=''`` (raw) and
+    ``adjust='hfq'``; ``factor = hfq 收盘 / raw 收盘`` on each day, volume lots -> shares."""
+    sym = to_symbol(symbol)
+    _require(raw, list(AK_BAR_COLUMNS), f"{source} (adjust='')")
+    _require(hfq, ["日期", "收盘"], f"{source} (adjust='hfq')")
+    r = raw[list(AK_BAR_COLUMNS)].rename(columns=AK_BAR_COLUMNS)
+    r["date"] = _dates(r["date"], source)
+    r = drop_exact_duplicates(r, ["date"], f"{source} (adjust='')")
+    h = pd.DataFrame({"date": _dates(hfq["日期"], source), "hfq_close": pd.to_numeric(hfq["收盘"], errors="coerce")})
+    h = drop_exact_duplicates(h, ["date"], f"{source} (adjust='hfq')")
+    out = r.merge(h, on="date", how="left", validate="one_to_one")
+    out["volume"] = pd.to_numeric(out["volume"], errors="coerce") * SHARES_PER_LOT
+    out["factor"] = out["hfq_close"] / pd.to_numeric(out["close"], errors="coerce")
+    out["symbol"] = sym
+    return canonical_bars(out[list(BAR_COLUMNS)], source)
+
+
+def akshare_index(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Canonical index bars from ``stock_zh_index_daily`` (sina; volume already in shares)."""
+    _require(df, list(AK_INDEX_COLUMNS), source)
+    out = df[list(AK_INDEX_COLUMNS)].rename(columns=AK_INDEX_COLUMNS)
+    out["date"] = _dates(out["date"], source)
+    out = drop_exact_duplicates(out, ["date"], source)
+    return canonical_index(out, source)
+
+
+def akshare_constituents(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Membership observations ``date, symbol, name`` from ``index_stock_cons_csindex``."""
+    _require(df, list(AK_CONS_COLUMNS), source)
+    out = df[list(AK_CONS_COLUMNS)].rename(columns=AK_CONS_COLUMNS)
+    codes = out["code"].astype(str).str.zfill(6)
+    if AK_CONS_EXCHANGE in df.columns:
+        exch = df[AK_CONS_EXCHANGE].astype(str)
+        prefix = np.where(exch.str.contains("深圳"), "SZ", np.where(exch.str.contains("上海"), "SH", ""))
+        out["symbol"] = [p + c if p else to_symbol(c) for p, c in zip(prefix, codes, strict=True)]
+    else:
+        out["symbol"] = [to_symbol(c) for c in codes]
+    out["date"] = _dates(out["date"], source)
+    out["name"] = out["name"].astype(str)
+    out = drop_exact_duplicates(out[list(MEMBERSHIP_OBS_COLUMNS)], ["date", "symbol"], source)
+    return out.sort_values(["date", "symbol"]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- tushare
+def tushare_bars(daily: pd.DataFrame, adj: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Canonical bars from ``pro.daily`` + ``pro.adj_factor`` (volume lots -> shares)."""
+    _require(daily, list(TS_BAR_COLUMNS), f"{source} daily")
+    _require(adj, list(TS_ADJ_COLUMNS), f"{source} adj_factor")
+    d = daily[list(TS_BAR_COLUMNS)].rename(columns=TS_BAR_COLUMNS)
+    d["date"] = _dates(d["date"], source, "%Y%m%d")
+    d["symbol"] = [to_symbol(s) for s in d["symbol"]]
+    d = drop_exact_duplicates(d, ["date", "symbol"], f"{source} daily")
+    a = adj[list(TS_ADJ_COLUMNS)].rename(columns=TS_ADJ_COLUMNS)
+    a["date"] = _dates(a["date"], source, "%Y%m%d")
+    a["symbol"] = [to_symbol(s) for s in a["symbol"]]
+    a = drop_exact_duplicates(a, ["date", "symbol"], f"{source} adj_factor")
+    out = d.merge(a, on=["date", "symbol"], how="left", validate="one_to_one")
+    out["volume"] = pd.to_numeric(out["volume"], errors="coerce") * SHARES_PER_LOT
+    return canonical_bars(out[list(BAR_COLUMNS)], source)
+
+
+def tushare_index(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Canonical index bars from ``pro.index_daily`` (volume lots -> shares)."""
+    _require(df, list(TS_INDEX_COLUMNS), source)
+    out = df[list(TS_INDEX_COLUMNS)].rename(columns=TS_INDEX_COLUMNS)
+    out["date"] = _dates(out["date"], source, "%Y%m%d")
+    out = drop_exact_duplicates(out, ["date"], source)
+    out["volume"] = pd.to_numeric(out["volume"], errors="coerce") * SHARES_PER_LOT
+    return canonical_index(out, source)
+
+
+def tushare_weights(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Membership observations ``date, symbol, name`` from ``pro.index_weight`` (a constituent
+    list per weight date; names are not in this API and stay empty)."""
+    _require(df, list(TS_WEIGHT_COLUMNS), source)
+    out = df[list(TS_WEIGHT_COLUMNS)].rename(columns=TS_WEIGHT_COLUMNS)
+    out["date"] = _dates(out["date"], source, "%Y%m%d")
+    out["symbol"] = [to_symbol(s) for s in out["symbol"]]
+    out["name"] = ""
+    out = drop_exact_duplicates(out[list(MEMBERSHIP_OBS_COLUMNS)], ["date", "symbol"], source)
+    return out.sort_values(["date", "symbol"]).reset_index(drop=True)
