@@ -67,8 +67,8 @@ class CallTimeout(TimeoutError):
     """A vendor call passed its deadline (the worker thread is abandoned, not joined)."""
 
 
-def run_with_deadline(fn: Callable[..., T], timeout: float, *args: Any, **kwargs: Any) -> T:
-    """Run ``fn(*args, **kwargs)`` in a daemon thread and wait at most ``timeout`` seconds.
+def run_with_deadline(fn: Callable[..., T], deadline: float, /, *args: Any, **kwargs: Any) -> T:
+    """Run ``fn(*args, **kwargs)`` in a daemon thread and wait at most ``deadline`` seconds.
 
     A daemon thread (not a ThreadPoolExecutor, whose workers are joined at exit) so that a call
     stuck in a socket read can neither block the caller nor the interpreter's exit.
@@ -85,8 +85,8 @@ def run_with_deadline(fn: Callable[..., T], timeout: float, *args: Any, **kwargs
             done.set()
 
     threading.Thread(target=work, name=f"vendor-{getattr(fn, '__name__', 'call')}", daemon=True).start()
-    if not done.wait(timeout):
-        raise CallTimeout(f"no answer within {timeout:g} s")
+    if not done.wait(deadline):
+        raise CallTimeout(f"no answer within {deadline:g} s")
     if "error" in box:
         raise box["error"]
     return box["value"]
@@ -95,6 +95,7 @@ def run_with_deadline(fn: Callable[..., T], timeout: float, *args: Any, **kwargs
 def call_vendor(
     what: str,
     fn: Callable[..., pd.DataFrame],
+    /,
     *args: Any,
     policy: CallPolicy,
     sleep: Callable[[float], None] = time.sleep,
