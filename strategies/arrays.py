@@ -1,0 +1,166 @@
+"""Market arrays of one backtest: every instrument aligned on the trading calendar, with the
+A-share rule facts (suspension, limit prices, ex-rights ratios) precomputed in NumPy.
+
+Rows are trading days, columns symbols. The arrays are built once, vectorised, so that the
+per-bar work of the Backtrader run is a few array look-ups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from data_store import MarketData, boards
+
+from .rules import PRICE_EPS, PriceLimit, round_fen
+
+
+@dataclass(frozen=True, eq=False)
+class MarketArrays:
+    """Aligned (days x symbols) arrays for the days of one backtest.
+
+    Attributes:
+        dates: the trading days of the run.
+        symbols: the instruments (columns).
+        open, high, low, close: raw CNY, forward-filled over days without a bar (a suspended
+            stock is marked at its last close) and back-filled before the first bar (never traded
+            there: such days are suspended).
+        volume: shares, 0 where there is no bar or the volume is missing.
+        has_bar: a bar exists in the data.
+        suspended: no bar, volume 0 or volume missing: no trade that day.
+        member: point-in-time CSI-300 member (``start <= d < end``).
+        tradable: member and not suspended (what a decision on that day may pick).
+        ex_ratio: factor(t) / factor(t-1), both forward-filled: > 1 on an ex-dividend or bonus
+            share day. A holding of h shares is worth h x ex_ratio shares afterwards.
+        reference: previous close adjusted for ex-rights, rounded to the fen (CNY).
+        limit_pct: limit fraction of the day (nan: no limit, e.g. first listed days).
+        upper, lower: limit prices (CNY, nan without a limit).
+        buy_blocked: the open is at the upper limit (no buy at that open).
+        sell_blocked: the open is at the lower limit (no sell at that open).
+    """
+
+    dates: pd.DatetimeIndex
+    symbols: list[str]
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    has_bar: np.ndarray
+    suspended: np.ndarray
+    member: np.ndarray
+    tradable: np.ndarray
+    ex_ratio: np.ndarray
+    reference: np.ndarray
+    limit_pct: np.ndarray
+    upper: np.ndarray
+    lower: np.ndarray
+    buy_blocked: np.ndarray
+    sell_blocked: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.close.shape
+
+
+def _ffill(a: np.ndarray) -> np.ndarray:
+    """Forward-fill NaN down the rows of a 2-D array (column-wise)."""
+    n = a.shape[0]
+    idx = np.where(np.isnan(a), 0, np.arange(n)[:, None])
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    out = a[idx, np.arange(a.shape[1])[None, :]]
+    return out
+
+
+def _bfill(a: np.ndarray) -> np.ndarray:
+    return _ffill(a[::-1])[::-1]
+
+
+def build_arrays(
+    md: MarketData,
+    symbols: list[str],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    price_limit: PriceLimit | None = None,
+) -> MarketArrays:
+    """Aligned arrays of ``symbols`` over the calendar days ``start..end`` (inclusive).
+
+    Rule facts that look back (reference price, ex-rights ratio, listing age) are computed on the
+    whole calendar first, so the first day of the run has its true previous close.
+    """
+    price_limit = price_limit or PriceLimit()
+    cal = md.calendar
+    lo, hi = cal.searchsorted(start), cal.searchsorted(end, side="right")
+    # one extra day before the run for the look-back facts
+    lo0 = max(lo - 1, 0)
+    rows = slice(lo0, hi)
+
+    def panel(field: str) -> np.ndarray:
+        return md.panel(field)[symbols].to_numpy()[rows].astype("float64", copy=True)
+
+    o, h, low, c, v, f = (panel(x) for x in ("open", "high", "low", "close", "volume", "factor"))
+    has_bar = ~np.isnan(c)
+    with np.errstate(invalid="ignore"):
+        suspended = ~has_bar | ~(v > 0)
+
+    # prices carried over gaps: the close marks the position, the rest keep Backtrader finite
+    c_ff = _ffill(c)
+    f_ff = _bfill(_ffill(f))
+    c_fill = _bfill(c_ff)
+    o_fill = np.where(has_bar, o, c_fill)
+    h_fill = np.where(has_bar, h, c_fill)
+    l_fill = np.where(has_bar, low, c_fill)
+
+    prev_c = np.vstack([np.full((1, c.shape[1]), np.nan), c_ff[:-1]])
+    prev_f = np.vstack([f_ff[:1], f_ff[:-1]])
+    ex_ratio = f_ff / prev_f
+    ex_ratio[~np.isfinite(ex_ratio)] = 1.0
+    reference = round_fen(prev_c * prev_f / f_ff)
+
+    # limit fraction by board and date (data_store.boards), none in the first listed days
+    dates = cal[rows]
+    n_days, n_sym = c.shape
+    pct = boards.limit_pct_array(
+        np.repeat(np.asarray(symbols, dtype=object)[None, :], n_days, axis=0).ravel(),
+        np.repeat(dates.to_numpy()[:, None], n_sym, axis=1).ravel(),
+    ).reshape(n_days, n_sym)
+    listing = md.listing_dates().reindex(symbols)
+    list_pos = cal.get_indexer(pd.DatetimeIndex(listing))  # -1 for NaT: listed long before
+    day_pos = np.arange(lo0, hi)[:, None]
+    listed_days = day_pos - list_pos[None, :] + 1
+    young = (list_pos[None, :] >= 0) & (listed_days <= price_limit.NO_LIMIT_LISTING_DAYS)
+    pct = np.where(young | ~np.isfinite(reference), np.nan, pct)
+    upper = round_fen(reference * (1.0 + pct))
+    lower = round_fen(reference * (1.0 - pct))
+    with np.errstate(invalid="ignore"):
+        buy_blocked = has_bar & np.isfinite(upper) & (o >= upper - PRICE_EPS)
+        sell_blocked = has_bar & np.isfinite(lower) & (o <= lower + PRICE_EPS)
+
+    member = md.membership_mask(dates=dates, symbols=symbols).to_numpy()
+    tradable = member & ~suspended
+    vol = np.where(has_bar & np.isfinite(v), v, 0.0)
+
+    k = lo - lo0  # drop the look-back day
+    cut = slice(k, None)
+    return MarketArrays(
+        dates=pd.DatetimeIndex(dates[cut], name="date"),
+        symbols=list(symbols),
+        open=o_fill[cut],
+        high=h_fill[cut],
+        low=l_fill[cut],
+        close=c_fill[cut],
+        volume=vol[cut],
+        has_bar=has_bar[cut],
+        suspended=suspended[cut],
+        member=member[cut],
+        tradable=tradable[cut],
+        ex_ratio=ex_ratio[cut],
+        reference=reference[cut],
+        limit_pct=pct[cut],
+        upper=upper[cut],
+        lower=lower[cut],
+        buy_blocked=buy_blocked[cut],
+        sell_blocked=sell_blocked[cut],
+    )

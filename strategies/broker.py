@@ -1,0 +1,212 @@
+"""The thin adapter that makes Backtrader's broker follow the A-share rules.
+
+* :class:`AShareCommInfo` (a ``CommInfoBase``) charges commission with its minimum on both sides
+  and the dated stamp duty on sells.
+* :class:`AShareBroker` (a ``BackBroker``) checks every pending market order at the open it would
+  fill at (suspension, membership, price limits, T+1, lots, cash), refuses or trims it, records
+  why, applies ex-rights share adjustments, and fills the rest at the open (plus slippage).
+
+Nothing in this module decides what to trade; the rules themselves live in
+:mod:`strategies.rules`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import backtrader as bt
+import numpy as np
+import pandas as pd
+
+from . import rules as R
+from .arrays import MarketArrays
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Journal:
+    """Everything a run records, by day position ``i`` and symbol column ``c``."""
+
+    n_days: int
+    n_symbols: int
+    trades: list[tuple] = field(default_factory=list)  # i, c, side, shares, price, value, comm, duty
+    rejected: list[tuple] = field(default_factory=list)  # i, c, side, shares, reason, requested
+    actions: list[tuple] = field(default_factory=list)  # i, c, shares_before, shares_after, cash
+    positions: list[tuple] = field(default_factory=list)  # i, cols, shares
+    equity: np.ndarray = field(init=False)
+    cash: np.ndarray = field(init=False)
+    shares: np.ndarray = field(init=False)  # current shares per column (the book)
+
+    def __post_init__(self) -> None:
+        self.equity = np.full(self.n_days, np.nan)
+        self.cash = np.full(self.n_days, np.nan)
+        self.shares = np.zeros(self.n_symbols)
+
+    def refuse(self, i: int, c: int, side: str, shares: float, reason: str, requested: float) -> None:
+        self.rejected.append((i, c, side, float(shares), reason, float(requested)))
+
+
+class AShareCommInfo(bt.CommInfoBase):
+    """Stock-like commission scheme: ``max(rate x value, minimum)`` per order on both sides plus
+    the stamp duty of the fill date on sells. The fill date comes from the broker."""
+
+    params = (
+        ("stocklike", True),
+        ("commtype", bt.CommInfoBase.COMM_PERC),
+        ("percabs", True),
+        ("commission", 0.0),
+    )
+
+    rules: R.AShareRules
+    broker: AShareBroker
+
+    def _getcommission(self, size, price, pseudoexec):
+        value = abs(size) * price
+        if value <= 0.0:
+            return 0.0
+        fee = self.rules.commission.fee(value)
+        if size < 0:
+            fee += self.rules.stamp_duty.fee(value, self.broker.today, is_sell=True)
+        return fee
+
+
+class AShareBroker(bt.brokers.BackBroker):
+    """Backtrader broker with A-share order checks. Call :meth:`setup` before ``cerebro.run``."""
+
+    arrays: MarketArrays
+    rules: R.AShareRules
+    journal: Journal
+    feeds: list
+
+    def setup(self, arrays: MarketArrays, rules: R.AShareRules, journal: Journal, feeds: list) -> None:
+        self.arrays, self.rules, self.journal, self.feeds = arrays, rules, journal, feeds
+        self.set_checksubmit(False)  # cash is checked at the fill, after the day's sells
+        self.set_coc(False)
+        self.set_coo(False)
+        comminfo = AShareCommInfo()
+        comminfo.rules = rules
+        comminfo.broker = self
+        self.addcommissioninfo(comminfo)
+        self.day = -1
+        self.today = arrays.dates[0]
+        self._bought: dict[int, float] = {}
+        self._dates = list(arrays.dates)
+
+    # ------------------------------------------------------------------ the bar
+    def next(self):
+        clock = self.feeds[0]
+        self.day = i = len(clock) - 1
+        self.today = self._dates[i]
+        self._bought = {}
+        if i > 0:
+            self._corporate_actions(i)
+        super().next()
+
+    def _corporate_actions(self, i: int) -> None:
+        """Ex-rights day: h shares become floor(h x ratio); the fraction is paid in cash at the
+        ex-reference price, so the holding's value at the previous close is unchanged."""
+        A = self.arrays
+        cols = np.flatnonzero(A.ex_ratio[i] != 1.0)
+        book = self.journal.shares
+        for c in cols:
+            if book[c] == 0:
+                continue
+            data = self.feeds[c]
+            pos = self.positions[data]
+            h = pos.size
+            if not h:
+                continue
+            ratio = float(A.ex_ratio[i, c])
+            new = math.floor(h * ratio + 1e-6)
+            ref = A.close[i - 1, c] / ratio
+            cash = (h * ratio - new) * ref
+            pos.size = new
+            pos.price = pos.price * h / new if new else 0.0
+            self.cash += cash
+            book[c] = new
+            self.journal.actions.append((i, int(c), float(h), float(new), float(cash)))
+            for order in self.pending:  # a pending sell of the whole position follows it
+                if order.data is data and not order.isbuy() and -order.executed.remsize == h:
+                    _resize(order, -new)
+
+    # ------------------------------------------------------------------ order checks
+    def _try_exec(self, order):
+        if order.exectype != bt.Order.Market:
+            return super()._try_exec(order)
+        data = order.data
+        if data.datetime[0] <= order.created.dt:
+            return  # fills at the next open, never on the bar it was created on
+        i, c = self.day, data.col
+        A, rules, journal = self.arrays, self.rules, self.journal
+        is_buy = order.isbuy()
+        side = "buy" if is_buy else "sell"
+        requested = abs(order.executed.remsize)
+
+        def refuse(reason: str) -> None:
+            journal.refuse(i, c, side, requested, reason, requested)
+            order.reject(self)
+            self.notify(order)
+
+        if A.suspended[i, c]:
+            return refuse(R.SUSPENDED)
+        price_args = (float(A.open[i, c]), float(A.high[i, c]), float(A.low[i, c]))
+        if is_buy:
+            if not A.member[i, c]:
+                return refuse(R.NOT_MEMBER)
+            if A.buy_blocked[i, c]:
+                return refuse(R.LIMIT_UP)
+            size = rules.lot.buy_shares(requested)
+            if size == 0:
+                return refuse(R.LOT)
+            if size < requested:
+                journal.refuse(i, c, side, requested - size, R.LOT, requested)
+            price = rules.slippage.fill_price(True, *price_args)
+            affordable = rules.lot.lots_for_value(self.cash, price, rules.commission)
+            if affordable == 0:
+                return refuse(R.CASH)
+            if affordable < size:
+                journal.refuse(i, c, side, size - affordable, R.CASH, requested)
+                size = affordable
+        else:
+            if A.sell_blocked[i, c]:
+                return refuse(R.LIMIT_DOWN)
+            position = self.positions[data].size
+            sellable = rules.t_plus_1.sellable(position, self._bought.get(c, 0.0))
+            if sellable <= 0:
+                return refuse(R.T_PLUS_1 if position > 0 else R.LOT)
+            size = min(requested, sellable)
+            if size < requested and requested <= position:
+                journal.refuse(i, c, side, requested - size, R.T_PLUS_1, requested)
+            lotted = rules.lot.sell_shares(size, position)
+            if lotted == 0:
+                return refuse(R.LOT)
+            if lotted < size:
+                journal.refuse(i, c, side, size - lotted, R.LOT, requested)
+            size = lotted
+            price = rules.slippage.fill_price(False, *price_args)
+
+        _resize(order, size if is_buy else -size)
+        self._execute(order, ago=0, price=price)
+        if order.status == bt.Order.Completed:
+            value = size * price
+            comm, duty = rules.fees(value, self.today, not is_buy)
+            journal.trades.append((i, c, side, float(size), price, value, comm, duty))
+            journal.shares[c] += size if is_buy else -size
+            if is_buy:
+                self._bought[c] = self._bought.get(c, 0.0) + size
+        else:  # pragma: no cover - the checks above make this unreachable
+            log.warning("order %s on %s not filled (status %s)", order.ref, data._name, order.getstatusname())
+
+
+def _resize(order: bt.Order, size: float) -> None:
+    """Change the size of a not-yet-executed order (signed: negative for sells)."""
+    order.size = size
+    order.created.size = size
+    order.executed.remsize = size
+
+
+def day_of(dates: pd.DatetimeIndex, i: int) -> pd.Timestamp:
+    return dates[i]

@@ -1,0 +1,261 @@
+"""China A-share trading rules, one small class per rule, with named constants and units.
+
+Units: prices and money in CNY, sizes in shares, rates as fractions (0.00025 = 0.025%), dates
+as ``pandas.Timestamp`` trading days. Board membership and limit percentages come from
+:mod:`data_store.boards` (the one table of those market facts); this module only applies them.
+
+Nothing here knows about Backtrader: :mod:`strategies.broker` wires these rules into it, and the
+tests check them with hand-computed numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from data_store import boards
+
+from .errors import StrategyConfigError
+
+# ----------------------------------------------------------------------------- refusal reasons
+LIMIT_UP = "limit_up"  #: buy refused: the open is at the upper price limit
+LIMIT_DOWN = "limit_down"  #: sell refused: the open is at the lower price limit
+SUSPENDED = "suspended"  #: no trade: no bar, volume 0 or volume missing on the fill day
+LOT = "lot"  #: buy below one lot, or a size trimmed to whole lots
+CASH = "cash"  #: buy refused or trimmed: not enough cash at the fill price
+T_PLUS_1 = "t_plus_1"  #: sell refused or trimmed: shares bought the same day
+NOT_MEMBER = "not_member"  #: buy refused: not a point-in-time CSI-300 member
+REASONS: tuple[str, ...] = (LIMIT_UP, LIMIT_DOWN, SUSPENDED, LOT, CASH, T_PLUS_1, NOT_MEMBER)
+
+#: Tolerance (CNY) when comparing a price with a limit price quoted to the fen.
+PRICE_EPS = 1e-6
+
+
+def round_fen(price: float | np.ndarray) -> float | np.ndarray:
+    """Round a CNY price half-up to the fen (0.01 CNY), as exchanges quote limit prices.
+
+    A tiny epsilon absorbs binary representation error (10.005 is stored as 10.00499...)."""
+    return np.floor(np.asarray(price, dtype="float64") * 100.0 + 0.5 + 1e-7) / 100.0
+
+
+# ----------------------------------------------------------------------------- fees
+@dataclass(frozen=True)
+class Commission:
+    """Broker commission, charged on each side.
+
+    Attributes:
+        rate: fraction of the traded value (default 0.00025 = 0.025%).
+        minimum: CNY per order (default 5.0); an order of any size pays at least this.
+    """
+
+    rate: float = 0.00025
+    minimum: float = 5.0
+
+    def fee(self, value: float) -> float:
+        """Commission in CNY for one order of ``value`` CNY (0 for an empty order)."""
+        value = abs(value)
+        if value <= 0.0:
+            return 0.0
+        return max(self.rate * value, self.minimum)
+
+
+@dataclass(frozen=True)
+class StampDuty:
+    """Stamp duty on sells only: 0.1% before 2023-08-28 and 0.05% from that day (MoF
+    announcement of 2023-08-27). Buys pay none."""
+
+    RATE_BEFORE_CUT = 0.001  #: fraction of the sold value, trades before CUT_DATE
+    RATE_FROM_CUT = 0.0005  #: fraction of the sold value, trades on or after CUT_DATE
+    CUT_DATE = pd.Timestamp("2023-08-28")  #: first trading day of the halved duty
+
+    def rate(self, date: pd.Timestamp | str) -> float:
+        """Duty rate on a sell filled on ``date``."""
+        return self.RATE_FROM_CUT if pd.Timestamp(date) >= self.CUT_DATE else self.RATE_BEFORE_CUT
+
+    def fee(self, value: float, date: pd.Timestamp | str, is_sell: bool) -> float:
+        """Duty in CNY on an order of ``value`` CNY filled on ``date`` (0 for buys)."""
+        return self.rate(date) * abs(value) if is_sell else 0.0
+
+
+# ----------------------------------------------------------------------------- sizes
+@dataclass(frozen=True)
+class LotRule:
+    """Buys in whole lots of 100 shares; a sell may be any size that empties the position
+    (odd lots left by bonus shares can be sold), otherwise whole lots."""
+
+    LOT = 100  #: shares per lot
+
+    def buy_shares(self, shares: float) -> int:
+        """Largest whole-lot buy not above ``shares``."""
+        if shares <= 0:
+            return 0
+        return int(math.floor(shares / self.LOT + 1e-9)) * self.LOT
+
+    def sell_shares(self, shares: float, position: float) -> float:
+        """Sellable size of a request to sell ``shares`` out of ``position``: the whole
+        position when the request reaches it, else whole lots (never more than held)."""
+        if shares <= 0 or position <= 0:
+            return 0
+        if shares >= position:
+            return position
+        return int(math.floor(shares / self.LOT + 1e-9)) * self.LOT
+
+    def lots_for_value(self, value: float, price: float, commission: Commission) -> int:
+        """Most whole-lot shares whose cost (value plus commission) fits in ``value`` CNY."""
+        if value <= 0 or not price > 0:
+            return 0
+        shares = self.buy_shares(value / (price * (1.0 + commission.rate)))
+        while shares > 0 and shares * price + commission.fee(shares * price) > value + 1e-9:
+            shares -= self.LOT
+        return shares
+
+
+@dataclass(frozen=True)
+class TPlusOne:
+    """Settlement T+1: shares bought on a day cannot be sold that day."""
+
+    def sellable(self, position: float, bought_today: float) -> float:
+        """Shares that may be sold today out of ``position`` (shares held now)."""
+        return max(position - bought_today, 0)
+
+
+# ----------------------------------------------------------------------------- price limits
+@dataclass(frozen=True)
+class PriceLimit:
+    """Daily price limits by board and date (:mod:`data_store.boards`), none in the first
+    ``NO_LIMIT_LISTING_DAYS`` listed days.
+
+    The reference price is the previous close adjusted for ex-rights:
+    ``prev raw close x prev factor / today's factor`` (an ex-dividend day lowers it), rounded to
+    the fen; the limit prices ``ref x (1 +/- pct)`` are rounded to the fen as well. A buy is
+    refused when the open is at (or above) the upper limit, a sell when it is at (or below) the
+    lower limit.
+    """
+
+    NO_LIMIT_LISTING_DAYS = boards.NO_LIMIT_LISTING_DAYS  #: trading days from the first bar
+
+    def pct(self, symbol: str, date: pd.Timestamp | str, listed_days: int | None = None) -> float:
+        """Limit as a fraction (0.10, 0.20), or ``nan`` when no limit applies: within the first
+        ``NO_LIMIT_LISTING_DAYS`` trading days of listing (``listed_days`` counts the listing
+        day as 1; ``None`` = listed long ago)."""
+        if listed_days is not None and listed_days <= self.NO_LIMIT_LISTING_DAYS:
+            return float("nan")
+        return boards.limit_pct(symbol, date)
+
+    @staticmethod
+    def reference_price(prev_close: float, prev_factor: float = 1.0, factor: float = 1.0) -> float:
+        """Previous raw close adjusted for an ex-rights/ex-dividend day, rounded to the fen."""
+        return float(round_fen(prev_close * prev_factor / factor))
+
+    @staticmethod
+    def limit_prices(reference: float, pct: float) -> tuple[float, float]:
+        """(upper, lower) limit prices in CNY, rounded to the fen; (nan, nan) without a limit."""
+        if not np.isfinite(pct) or not np.isfinite(reference):
+            return float("nan"), float("nan")
+        return float(round_fen(reference * (1.0 + pct))), float(round_fen(reference * (1.0 - pct)))
+
+    @staticmethod
+    def blocks_buy(open_price: float, upper: float) -> bool:
+        """True when an open at ``open_price`` is at the upper limit (no seller)."""
+        return bool(np.isfinite(upper) and open_price >= upper - PRICE_EPS)
+
+    @staticmethod
+    def blocks_sell(open_price: float, lower: float) -> bool:
+        """True when an open at ``open_price`` is at the lower limit (no buyer)."""
+        return bool(np.isfinite(lower) and open_price <= lower + PRICE_EPS)
+
+
+@dataclass(frozen=True)
+class Suspension:
+    """No trade on a day without a bar, with volume 0 or with volume missing."""
+
+    @staticmethod
+    def is_suspended(volume: float | None) -> bool:
+        return volume is None or not np.isfinite(volume) or volume <= 0
+
+
+# ----------------------------------------------------------------------------- slippage
+@dataclass(frozen=True)
+class Slippage:
+    """Fill price of a market order at the open: ``open x (1 + rate)`` for buys,
+    ``open x (1 - rate)`` for sells, kept inside the day's [low, high] range. rate 0 = the open."""
+
+    rate: float = 0.0
+
+    def fill_price(self, is_buy: bool, open_price: float, high: float, low: float) -> float:
+        if self.rate <= 0.0:
+            return open_price
+        if is_buy:
+            return min(open_price * (1.0 + self.rate), max(high, open_price))
+        return max(open_price * (1.0 - self.rate), min(low, open_price))
+
+
+# ----------------------------------------------------------------------------- user-facing config
+@dataclass(frozen=True)
+class CostModel:
+    """Trading costs of a backtest.
+
+    Attributes:
+        commission_rate: fraction of traded value per side (default 0.00025 = 0.025%).
+        min_commission: CNY per order (default 5.0).
+        slippage: fraction of the open price paid against the trader (default 0.0).
+    Stamp duty is not a parameter: it is the dated statutory rate of :class:`StampDuty`.
+    """
+
+    commission_rate: float = 0.00025
+    min_commission: float = 5.0
+    slippage: float = 0.0
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("commission_rate", self.commission_rate, 0.0, 0.01),
+            ("min_commission", self.min_commission, 0.0, 1000.0),
+            ("slippage", self.slippage, 0.0, 0.05),
+        )
+        for name, value, lo, hi in checks:
+            if not isinstance(value, (int, float)) or not (lo <= value <= hi):
+                raise StrategyConfigError(
+                    f"CostModel.{name}={value!r} is outside [{lo}, {hi}]; pass a fraction "
+                    f"(0.00025 = 0.025%) or CNY amount in that range"
+                )
+
+    @property
+    def commission(self) -> Commission:
+        return Commission(rate=float(self.commission_rate), minimum=float(self.min_commission))
+
+    @property
+    def slippage_rule(self) -> Slippage:
+        return Slippage(rate=float(self.slippage))
+
+
+@dataclass(frozen=True)
+class AShareRules:
+    """All the rules of one backtest, built from a :class:`CostModel`."""
+
+    commission: Commission
+    stamp_duty: StampDuty
+    lot: LotRule
+    t_plus_1: TPlusOne
+    price_limit: PriceLimit
+    suspension: Suspension
+    slippage: Slippage
+
+    @classmethod
+    def from_costs(cls, costs: CostModel | None = None) -> AShareRules:
+        costs = costs or CostModel()
+        return cls(
+            commission=costs.commission,
+            stamp_duty=StampDuty(),
+            lot=LotRule(),
+            t_plus_1=TPlusOne(),
+            price_limit=PriceLimit(),
+            suspension=Suspension(),
+            slippage=costs.slippage_rule,
+        )
+
+    def fees(self, value: float, date: pd.Timestamp, is_sell: bool) -> tuple[float, float]:
+        """(commission, stamp duty) in CNY of one order of ``value`` CNY filled on ``date``."""
+        return self.commission.fee(value), self.stamp_duty.fee(value, date, is_sell)
