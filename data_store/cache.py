@@ -24,7 +24,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,10 +229,24 @@ class Cache:
 
     # ------------------------------------------------------------ writes
     def commit(self, relpath: str, df: pd.DataFrame, *, kind: str, source: str,
-               library_versions: dict[str, str] | None = None, symbol: str | None = None) -> dict[str, Any]:
-        """Atomically write ``df`` to ``relpath`` and record it in the manifest (under the lock)."""
-        table = pa.Table.from_pandas(df, preserve_index=False)
+               library_versions: dict[str, str] | None = None, symbol: str | None = None,
+               combine: Callable[[pd.DataFrame | None, pd.DataFrame], pd.DataFrame] | None = None,
+               ) -> dict[str, Any]:
+        """Atomically write ``df`` to ``relpath`` and record it in the manifest (under the lock).
+
+        ``combine(old, new)``, if given, merges the intact committed frame (``None`` when there
+        is none or it is damaged) with ``df`` inside the same lock, so that two updaters writing
+        the same file never lose each other's rows.
+        """
         with self.locked():
+            if combine is not None:
+                try:
+                    old = self.read_file(relpath) if relpath in self.read_manifest()["files"] else None
+                except CacheError as exc:
+                    log.warning("replacing damaged %s: %s", relpath, exc)
+                    old = None
+                df = combine(old, df)
+            table = pa.Table.from_pandas(df, preserve_index=False)
             path = self.root / relpath
             _atomic_write(path, lambda p: pq.write_table(table, p, compression="zstd"))
             manifest = self.read_manifest()

@@ -16,9 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from .cache import INDEX_FILE, MEMBERSHIP_COLUMNS, MEMBERSHIP_FILE, Cache, CacheError, bars_path
+from .cache import INDEX_FILE, MEMBERSHIP_COLUMNS, MEMBERSHIP_FILE, Cache, bars_path
 from .errors import ConfigError, DataValidationError, SourceError
-from .schema import canonical_bars, canonical_index, validate_bars
+from .schema import canonical_index, validate_bars
 from .sources.base import Source
 from .vendors import to_symbol
 
@@ -65,16 +65,16 @@ def default_range(snapshot_end: pd.Timestamp, start: Any = None, end: Any = None
     return lo, hi
 
 
-def _merge_file(cache: Cache, relpath: str, new: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Combine a fresh frame with the intact committed one (fresh rows win on the same key)."""
-    try:
-        old = cache.read_file(relpath)
-    except CacheError as exc:
-        if (cache.root / relpath).exists() and relpath in cache.read_manifest()["files"]:
-            log.warning("replacing damaged %s: %s", relpath, exc)
-        return new
-    both = pd.concat([old, new], ignore_index=True)
-    return both.drop_duplicates(subset=keys, keep="last").sort_values(keys).reset_index(drop=True)
+def _combiner(keys: list[str]) -> Any:
+    """``combine`` for :meth:`Cache.commit`: committed rows plus fresh ones, fresh winning on ``keys``."""
+
+    def combine(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
+        if old is None or old.empty:
+            return new.sort_values(keys).reset_index(drop=True)
+        both = pd.concat([old, new], ignore_index=True)
+        return both.drop_duplicates(subset=keys, keep="last").sort_values(keys).reset_index(drop=True)
+
+    return combine
 
 
 def run_update(
@@ -107,8 +107,8 @@ def run_update(
     try:
         obs = source.constituents(lo, hi)
         obs = obs[list(MEMBERSHIP_COLUMNS)]
-        merged = _merge_file(cache, MEMBERSHIP_FILE, obs, ["date", "symbol"])
-        cache.commit(MEMBERSHIP_FILE, merged, kind="membership", source=source.name, library_versions=versions)
+        cache.commit(MEMBERSHIP_FILE, obs, kind="membership", source=source.name, library_versions=versions,
+                     combine=_combiner(["date", "symbol"]))
         report.membership_rows = len(obs)
         listed = sorted(obs.loc[obs["date"] == obs["date"].max(), "symbol"])
     except (SourceError, DataValidationError) as exc:
@@ -118,8 +118,8 @@ def run_update(
     # ---- index
     try:
         idx = source.index_bars(lo, hi)
-        merged = canonical_index(_merge_file(cache, INDEX_FILE, idx, ["date"]), "cache index")
-        cache.commit(INDEX_FILE, merged, kind="index", source=source.name, library_versions=versions)
+        cache.commit(INDEX_FILE, canonical_index(idx, "index"), kind="index", source=source.name,
+                     library_versions=versions, combine=_combiner(["date"]))
         report.index_rows = len(idx)
     except (SourceError, DataValidationError) as exc:
         log.warning("index not updated: %s", exc)
@@ -147,10 +147,10 @@ def run_update(
         for sym in todo:
             try:
                 fresh = source.bars(sym, lo, hi)
-                merged = canonical_bars(_merge_file(cache, bars_path(sym), fresh, ["date", "symbol"]), f"cache {sym}")
-                validate_bars(merged, f"cache {bars_path(sym)}")
-                cache.commit(bars_path(sym), merged, kind="bars", source=source.name,
-                             library_versions=versions, symbol=sym)
+                validate_bars(fresh, f"{source.name} {sym}")
+                cache.commit(bars_path(sym), fresh.assign(symbol=fresh["symbol"].astype(str)), kind="bars",
+                             source=source.name, library_versions=versions, symbol=sym,
+                             combine=_combiner(["date", "symbol"]))
                 report.ok.append(sym)
                 report.bar_rows += len(fresh)
             except (SourceError, DataValidationError) as exc:
