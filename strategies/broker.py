@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import backtrader as bt
 import numpy as np
-import pandas as pd
 
 from . import rules as R
 from .arrays import MarketArrays
@@ -197,6 +196,9 @@ class AShareBroker(bt.brokers.BackBroker):
             journal.shares[c] += size if is_buy else -size
             if is_buy:
                 self._bought[c] = self._bought.get(c, 0.0) + size
+            elif not self.positions[data].size:
+                # an emptied position would be revalued every bar by BackBroker: drop it
+                del self.positions[data]
         else:  # pragma: no cover - the checks above make this unreachable
             log.warning("order %s on %s not filled (status %s)", order.ref, data._name, order.getstatusname())
 
@@ -207,6 +209,3 @@ def _resize(order: bt.Order, size: float) -> None:
     order.created.size = size
     order.executed.remsize = size
 
-
-def day_of(dates: pd.DatetimeIndex, i: int) -> pd.Timestamp:
-    return dates[i]

@@ -290,29 +290,9 @@ def run_backtest(
     scores[di, si] = preds["p_up"].to_numpy()
     t_prep = time.perf_counter()
 
-    cerebro = bt.Cerebro(stdstats=False, runonce=True, preload=True, exactbars=False,
-                         tradehistory=False, quicknotify=False)
-    broker = AShareBroker()
-    cerebro.broker = broker
-    broker.set_cash(float(initial_cash))
-    dtnum = date_numbers(arrays.dates)
-    feeds = []
-    for c, sym in enumerate(symbols):
-        cols = {"open": arrays.open[:, c], "high": arrays.high[:, c], "low": arrays.low[:, c],
-                "close": arrays.close[:, c], "volume": arrays.volume[:, c]}
-        if feed == "array":
-            data = ArrayFeed.from_arrays(sym, c, dtnum, **cols)
-        else:
-            data = pandas_feed(sym, arrays.dates, **cols)
-            data.col = c
-        cerebro.adddata(data, name=sym)
-        feeds.append(data)
-    journal = Journal(n_days, n_sym)
-    broker.setup(arrays, rules, journal, feeds)
-    ctx = _Context(arrays, scores, rules, journal, strategy, feeds, progress)
     cls = ThresholdStrategy if isinstance(strategy, ThresholdConfig) else TopKStrategy
-    cerebro.addstrategy(cls, ctx=ctx)
-    cerebro.run()
+    journal = simulate(arrays, scores, rules, cls, strategy, float(initial_cash), feed=feed,
+                       progress=progress)
     t_run = time.perf_counter()
 
     res = _build_result(md, arrays, journal, float(initial_cash), strategy, costs)
@@ -322,6 +302,47 @@ def run_backtest(
              type(strategy).__name__, n_days, n_sym, time.perf_counter() - t0,
              len(res.trades), len(res.rejected))
     return res
+
+
+def simulate(
+    arrays: MarketArrays,
+    scores: np.ndarray,
+    rules: AShareRules,
+    strategy_cls: type[_AShareStrategy],
+    config: Any,
+    initial_cash: float,
+    feed: str = "array",
+    progress: bool = False,
+) -> Journal:
+    """Run one Backtrader pass of ``strategy_cls`` over aligned arrays and return its journal.
+
+    ``scores`` is (days x symbols) ``p_up`` (NaN where none). This is the execution core of
+    :func:`run_backtest`; tests use it with their own strategy classes.
+    """
+    cerebro = bt.Cerebro(stdstats=False, runonce=True, preload=True, exactbars=False,
+                         tradehistory=False, quicknotify=False)
+    broker = AShareBroker()
+    cerebro.broker = broker
+    broker.set_cash(float(initial_cash))
+    dtnum = date_numbers(arrays.dates)
+    feeds = []
+    for c, sym in enumerate(arrays.symbols):
+        cols = {"open": arrays.open[:, c], "high": arrays.high[:, c], "low": arrays.low[:, c],
+                "close": arrays.close[:, c], "volume": arrays.volume[:, c]}
+        if feed == "array":
+            data = ArrayFeed.from_arrays(sym, c, dtnum, **cols)
+        else:
+            data = pandas_feed(sym, arrays.dates, **cols)
+            data.col = c
+        cerebro.adddata(data, name=sym)
+        feeds.append(data)
+    n_days, n_sym = arrays.shape
+    journal = Journal(n_days, n_sym)
+    broker.setup(arrays, rules, journal, feeds)
+    ctx = _Context(arrays, scores, rules, journal, config, feeds, progress)
+    cerebro.addstrategy(strategy_cls, ctx=ctx)
+    cerebro.run()
+    return journal
 
 
 def _build_result(md: MarketData, A: MarketArrays, j: Journal, initial_cash: float,

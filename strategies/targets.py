@@ -107,7 +107,7 @@ def topk_select(
     scores = np.asarray(scores, dtype="float64")
     held = np.asarray(held, dtype=bool)
     must_exit = np.asarray(must_exit, dtype=bool) & held
-    finite = np.isfinite(scores)
+    finite = np.isfinite(scores) & ~must_exit  # a leaver neither competes nor takes a slot
     staying = held & ~must_exit
     kept_unscored = staying & ~finite
     slots = max(k - int(kept_unscored.sum()), 0)

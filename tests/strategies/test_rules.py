@@ -1,0 +1,166 @@
+"""Each A-share rule class on hand-computed numbers."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from strategies import (
+    Commission,
+    CostModel,
+    LotRule,
+    PriceLimit,
+    Slippage,
+    StampDuty,
+    StrategyConfigError,
+    Suspension,
+    TPlusOne,
+)
+from strategies.rules import AShareRules, round_fen
+
+
+# ----------------------------------------------------------------------------- commission
+def test_commission_rate_per_side():
+    # 100,000 CNY x 0.025% = 25 CNY (above the 5 CNY minimum)
+    assert Commission().fee(100_000.0) == pytest.approx(25.0, abs=1e-12)
+    assert Commission(rate=0.0003).fee(50_000.0) == pytest.approx(15.0, abs=1e-12)
+
+
+def test_commission_minimum_five_cny():
+    # 10,000 CNY x 0.025% = 2.5 CNY -> the 5 CNY minimum
+    assert Commission().fee(10_000.0) == 5.0
+    # break-even value: 5 / 0.00025 = 20,000 CNY
+    assert Commission().fee(20_000.0) == pytest.approx(5.0)
+    assert Commission().fee(20_400.0) == pytest.approx(5.1)
+    assert Commission().fee(0.0) == 0.0
+
+
+# ----------------------------------------------------------------------------- stamp duty
+def test_stamp_duty_halved_from_2023_08_28():
+    duty = StampDuty()
+    # a 100,000 CNY sell: 100 CNY on Friday 2023-08-25, 50 CNY on Monday 2023-08-28
+    assert duty.fee(100_000.0, "2023-08-25", is_sell=True) == pytest.approx(100.0, abs=1e-12)
+    assert duty.fee(100_000.0, "2023-08-28", is_sell=True) == pytest.approx(50.0, abs=1e-12)
+    assert duty.rate(pd.Timestamp("2023-08-27")) == 0.001
+    assert duty.rate(pd.Timestamp("2023-08-28")) == 0.0005
+
+
+def test_stamp_duty_not_on_buys():
+    assert StampDuty().fee(100_000.0, "2020-01-02", is_sell=False) == 0.0
+    c, d = AShareRules.from_costs().fees(100_000.0, pd.Timestamp("2023-08-25"), is_sell=False)
+    assert (c, d) == (25.0, 0.0)
+
+
+# ----------------------------------------------------------------------------- lots
+def test_buys_round_down_to_whole_lots():
+    lot = LotRule()
+    assert lot.buy_shares(1_999) == 1_900
+    assert lot.buy_shares(100) == 100
+    assert lot.buy_shares(99) == 0
+    assert lot.buy_shares(2_000) == 2_000
+
+
+def test_full_position_sells_in_odd_lots_partial_in_whole_lots():
+    lot = LotRule()
+    assert lot.sell_shares(1_234, 1_234) == 1_234  # the whole position: odd lot allowed
+    assert lot.sell_shares(5_000, 1_234) == 1_234  # never more than held
+    assert lot.sell_shares(1_150, 1_234) == 1_100  # partial: whole lots
+    assert lot.sell_shares(50, 1_234) == 0
+
+
+def test_lots_for_value_includes_commission():
+    lot, comm = LotRule(), Commission()
+    # 19,600 CNY at 10.00: 1,900 shares cost 19,000 + 5 (minimum) = 19,005 <= 19,600
+    assert lot.lots_for_value(19_600.0, 10.0, comm) == 1_900
+    # 100,000 CNY at 10.00: 10,000 shares would cost 100,025 > 100,000 -> 9,900
+    assert lot.lots_for_value(100_000.0, 10.0, comm) == 9_900
+    # 1,000 CNY at 10.05 cannot buy one lot (1,005 + 5)
+    assert lot.lots_for_value(1_000.0, 10.05, comm) == 0
+
+
+# ----------------------------------------------------------------------------- T+1
+def test_t_plus_1_sellable():
+    t1 = TPlusOne()
+    assert t1.sellable(1_000, 1_000) == 0  # all bought today
+    assert t1.sellable(1_500, 1_000) == 500
+    assert t1.sellable(800, 0) == 800
+
+
+# ----------------------------------------------------------------------------- price limits
+def test_round_fen_half_up():
+    assert round_fen(10.005) == 10.01  # binary 10.00499.. still rounds up
+    assert round_fen(10.004) == 10.0
+    assert round_fen(11.0) == 11.0
+
+
+@pytest.mark.parametrize(
+    ("symbol", "date", "pct"),
+    [
+        ("SH600000", "2020-08-21", 0.10),  # main board
+        ("SH600000", "2020-08-24", 0.10),
+        ("SZ000001", "2024-01-02", 0.10),
+        ("SZ300750", "2020-08-21", 0.10),  # ChiNext before the reform
+        ("SZ300750", "2020-08-24", 0.20),  # ChiNext from 2020-08-24
+        ("SH688981", "2020-07-16", 0.20),  # STAR
+    ],
+)
+def test_limit_pct_by_board_and_date(symbol, date, pct):
+    assert PriceLimit().pct(symbol, date) == pct
+
+
+def test_no_limit_in_first_five_listed_days():
+    pl = PriceLimit()
+    for day in range(1, 6):
+        assert math.isnan(pl.pct("SH601229", "2019-06-03", listed_days=day))
+    assert pl.pct("SH601229", "2019-06-03", listed_days=6) == 0.10
+
+
+def test_limit_prices_from_ex_rights_reference():
+    pl = PriceLimit()
+    # plain day: previous close 10.00 -> 11.00 / 9.00 on the main board
+    assert pl.limit_prices(pl.reference_price(10.0), 0.10) == (11.0, 9.0)
+    # ChiNext 20%: 12.00 / 8.00
+    assert pl.limit_prices(pl.reference_price(10.0), 0.20) == (12.0, 8.0)
+    # odd close: 10.37 x 1.1 = 11.407 -> 11.41; x 0.9 = 9.333 -> 9.33
+    assert pl.limit_prices(10.37, 0.10) == (11.41, 9.33)
+    # 10-for-10 bonus issue: factor 1 -> 2, previous close 20.00 -> reference 10.00
+    assert pl.reference_price(20.0, 1.0, 2.0) == 10.0
+    # cash dividend of 0.50 on a 25.00 close: factor ratio 25 / 24.5
+    ref = pl.reference_price(25.0, 1.0, 25.0 / 24.5)
+    assert ref == 24.5
+    assert pl.limit_prices(ref, 0.10) == (26.95, 22.05)
+
+
+def test_blocks_at_the_limit_only():
+    pl = PriceLimit()
+    assert pl.blocks_buy(11.0, 11.0)
+    assert not pl.blocks_buy(10.99, 11.0)
+    assert pl.blocks_sell(9.0, 9.0)
+    assert not pl.blocks_sell(9.01, 9.0)
+    assert not pl.blocks_buy(50.0, float("nan"))  # no limit (new listing)
+
+
+def test_suspension():
+    s = Suspension()
+    assert s.is_suspended(0.0)
+    assert s.is_suspended(float("nan"))
+    assert s.is_suspended(None)
+    assert not s.is_suspended(100.0)
+
+
+def test_slippage_against_the_trader_inside_the_range():
+    sl = Slippage(rate=0.001)
+    assert sl.fill_price(True, 10.0, 10.5, 9.5) == pytest.approx(10.01)
+    assert sl.fill_price(False, 10.0, 10.5, 9.5) == pytest.approx(9.99)
+    assert sl.fill_price(True, 10.0, 10.0, 9.5) == 10.0  # capped at the high
+    assert Slippage().fill_price(True, 10.0, 10.5, 9.5) == 10.0
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"commission_rate": -0.1}, {"commission_rate": 0.5}, {"min_commission": -1}, {"slippage": 0.2}]
+)
+def test_cost_model_rejects_out_of_range(kwargs):
+    with pytest.raises(StrategyConfigError, match=next(iter(kwargs))):
+        CostModel(**kwargs)
