@@ -40,6 +40,17 @@ class ModelOutcome:
     summary: dict[str, Any] = field(default_factory=dict)
     rejected: pd.DataFrame | None = None
     trades: pd.DataFrame | None = None
+    equity: pd.Series | None = None
+    cash: pd.Series | None = None
+    positions: pd.DataFrame | None = None
+    corporate_actions: pd.DataFrame | None = None
+
+    def attach(self, res: Any) -> None:
+        """Take the figures of a ``strategies.BacktestResult``."""
+        self.returns, self.summary = res.returns, res.summary()
+        self.rejected, self.trades = res.rejected, res.trades
+        self.equity, self.cash = res.equity, res.cash
+        self.positions, self.corporate_actions = res.positions, res.corporate_actions
 
 
 # ------------------------------------------------------------------ numbers

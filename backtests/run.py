@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,17 +83,46 @@ def config_from_args(args: argparse.Namespace) -> C.RunConfig:
 
 
 # ---------------------------------------------------------------- stages
+def _rss_mb() -> float:
+    """Current resident memory of this process in MB (Linux /proc; elsewhere the peak so far)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
 @dataclass
 class Timings:
+    """Wall time and peak resident memory of each stage (a sampler thread reads RSS every 0.1 s)."""
+
     seconds: dict[str, float] = field(default_factory=dict)
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
 
     @contextmanager
     def stage(self, name: str, number: int, total: int) -> Iterator[None]:
         log.info("[%d/%d] %s ...", number, total, name)
+        peak = [_rss_mb()]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(0.1):
+                peak[0] = max(peak[0], _rss_mb())
+
+        th = threading.Thread(target=sample, daemon=True)
+        th.start()
         t0 = time.perf_counter()
-        yield
-        self.seconds[name] = round(time.perf_counter() - t0, 3)
-        log.info("[%d/%d] %s done in %.1f s", number, total, name, self.seconds[name])
+        try:
+            yield
+        finally:
+            stop.set()
+            th.join()
+            self.seconds[name] = round(time.perf_counter() - t0, 3)
+            self.peak_rss_mb[name] = round(max(peak[0], _rss_mb()), 1)
+        log.info("[%d/%d] %s done in %.1f s (peak memory %.0f MB)", number, total, name,
+                 self.seconds[name], self.peak_rss_mb[name])
 
 
 def load_market(cfg: C.RunConfig) -> tuple[data_store.MarketData, int]:
@@ -206,8 +237,7 @@ def run(cfg: C.RunConfig) -> Path:
                         strategy=scfg, costs=costs, initial_cash=cfg.strategy.initial_cash,
                         progress=not _quiet(),
                     )
-                    oc.returns, oc.summary, oc.rejected, oc.trades = res.returns, res.summary(), res.rejected, res.trades
-                    oc.summary["positions"] = res.positions
+                    oc.attach(res)
                 outcomes[model] = oc
         audit_text = None
         if cfg.report.audit:
@@ -237,7 +267,9 @@ def write_outputs(rf: RunFolder, cfg: C.RunConfig, md: data_store.MarketData, si
     bench = md.benchmark_returns()
     traded = {m: oc for m, oc in outcomes.items() if oc.returns is not None}
     main_ret = traded[main].returns
-    rets = pd.DataFrame({"strategy": main_ret, "benchmark": bench.reindex(main_ret.index).fillna(0.0)})
+    rets = pd.DataFrame({"strategy": main_ret, "benchmark": bench.reindex(main_ret.index).fillna(0.0),
+                         "equity": traded[main].equity.reindex(main_ret.index),
+                         "cash": traded[main].cash.reindex(main_ret.index)})
     for m, oc in traded.items():
         if m != main:
             rets[m] = oc.returns.reindex(main_ret.index)
@@ -249,11 +281,9 @@ def write_outputs(rf: RunFolder, cfg: C.RunConfig, md: data_store.MarketData, si
         df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         df.to_csv(rf.path(name), index=False, float_format="%.10g")
         frames.append(df)
-    positions = traded[main].summary.pop("positions", None)
-    for oc in traded.values():
-        oc.summary.pop("positions", None)
-    if positions is not None:
-        positions.to_csv(rf.path("positions.csv"), index=False, float_format="%.10g")
+    main_oc = traded[main]
+    main_oc.positions.to_csv(rf.path("positions.csv"), index=False, float_format="%.10g")
+    main_oc.corporate_actions.to_csv(rf.path("corporate_actions.csv"), index=False, float_format="%.10g")
     title = cfg.report.title or f"{label(main)} up/down signals on the CSI-300 ({cfg.preset} preset)"
     shown = build_report(
         rf.path("tearsheet.html"), title=title, main_model=main, outcomes=outcomes, benchmark=bench,
@@ -266,7 +296,8 @@ def write_outputs(rf: RunFolder, cfg: C.RunConfig, md: data_store.MarketData, si
     metrics = {
         "model": main,
         "periods_per_year": ppy,
-        "strategy": {**perf, **{k: v for k, v in traded[main].summary.items()}},
+        # the backtest's own summary first; the figures annualised on this calendar win
+        "strategy": {**traded[main].summary, **perf},
         "verdict": shown["verdict"],
         "audit": audit_text,
         "models": shown["models"],
@@ -290,13 +321,11 @@ def write_outputs(rf: RunFolder, cfg: C.RunConfig, md: data_store.MarketData, si
         "seeds": {"model": cfg.model.seed},
         "device": getattr(sig, "device", cfg.model.device),
         "windows": len(sig.windows),
-        "timings_seconds": {**timings.seconds, "total_before_report": round(time.perf_counter() - t_start, 3)},
+        # the report stage is still running here: its time is the rest of the total
+        "timings_seconds": {**timings.seconds, "report": round(time.perf_counter() - t_start - sum(timings.seconds.values()), 3),
+                            "total": round(time.perf_counter() - t_start, 3)},
+        "peak_rss_mb": {**timings.peak_rss_mb, "report": round(_rss_mb(), 1)},
     }
-    rf.write_json("manifest.json", clean_json(manifest))
-    # the report stage's own time is known only now: rewrite with it
-    manifest["timings_seconds"]["report"] = round(time.perf_counter() - t_start - sum(
-        v for k, v in timings.seconds.items()), 3)
-    manifest["timings_seconds"]["total"] = round(time.perf_counter() - t_start, 3)
     rf.write_json("manifest.json", clean_json(manifest))
 
 

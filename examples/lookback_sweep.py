@@ -1,0 +1,57 @@
+"""Sweep the LSTM's lookback window (days of history per sample) on the same test windows and
+watch accuracy, AUC and IC: does a longer memory predict tomorrow's open-to-open direction better?
+
+    python examples/lookback_sweep.py                        # lookbacks 10, 20, 40 on 40 symbols
+    python examples/lookback_sweep.py --lookbacks 5,20,60 --symbols 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import pandas as pd
+from examples_common import liquid_members
+
+import data_store
+import signals
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--lookbacks", default="10,20,40")
+    p.add_argument("--symbols", type=int, default=40, help="number of symbols (0 = whole universe)")
+    p.add_argument("--start", default="2019-01-01")
+    p.add_argument("--test-start", default="2022-01-01")
+    p.add_argument("--end", default="2025-06-30")
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--hidden", type=int, default=16)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+
+    md = data_store.load(use_cache=False).slice(args.start, args.end)
+    if args.symbols:
+        md = md.slice(symbols=liquid_members(md, args.symbols, args.test_start))
+    rows = []
+    for lb in (int(x) for x in args.lookbacks.split(",")):
+        res = signals.run_walk_forward(
+            md,
+            features=signals.FeatureConfig(lookback=lb),
+            labels=signals.LabelConfig(horizon=1),
+            splitter=signals.WalkForwardSplit(train_days=484, val_days=60, test_days=242, test_start=args.test_start),
+            estimator=signals.LSTMClassifier(hidden_size=args.hidden, max_epochs=args.epochs, seed=0),
+            model_name="lstm", baselines=("always_up",),
+        )
+        wm = res.window_metrics
+        for model, g in wm.groupby("model"):
+            w = g["n"] / g["n"].sum()
+            rows.append({"lookback": lb, "model": model, "n": int(g["n"].sum()),
+                         **{c: float((g[c] * w).sum()) for c in ("accuracy", "always_up_accuracy", "roc_auc", "ic")}})
+    table = pd.DataFrame(rows)
+    with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 140):
+        print(table.to_string(index=False))
+    return table
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""End to end through ``python -m backtests.run`` on the real snapshot: the run folder's files
+exist and agree with each other."""
+
+import json
+import tomllib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import data_store
+from backtests import analysis as an
+
+from .conftest import SMALL_SYMBOLS
+
+pytestmark = pytest.mark.slow
+
+FILES = ["config.toml", "manifest.json", "predictions.parquet", "window_metrics.csv", "trades.csv",
+         "rejected_orders.csv", "returns.csv", "metrics.json", "tearsheet.html"]
+
+
+def test_run_folder_has_every_file_and_no_leftovers(small_run):
+    run_dir, proc = small_run
+    for name in FILES:
+        assert (run_dir / name).is_file(), name
+    assert not [p for p in run_dir.parent.iterdir() if p.name.startswith(".incomplete")]
+    assert "tearsheet.html" in proc.stdout and str(run_dir) in proc.stdout
+    # the terminal summary table
+    assert "always-up" in proc.stdout and "LSTM" in proc.stdout
+
+
+def test_manifest_records_provenance(small_run):
+    run_dir, _ = small_run
+    man = json.loads((run_dir / "manifest.json").read_text())
+    assert len(man["data"]["fingerprint_sha256"]) == 64
+    assert set(man["data"]["snapshot_files_sha256"]) >= {"bars.parquet", "index_000300.parquet"}
+    assert man["versions"]["torch"] and man["versions"]["backtrader"]
+    assert man["seeds"]["model"] == 0
+    assert {"data", "signals (walk-forward)", "backtests", "report", "total"} <= set(man["timings_seconds"])
+    cfg = tomllib.loads((run_dir / "config.toml").read_text())
+    assert cfg["universe"]["symbols"] == SMALL_SYMBOLS and cfg["model"]["hidden_size"] == 8
+
+
+def _replay_equity(run_dir):
+    cfg = tomllib.loads((run_dir / "config.toml").read_text())
+    rets = pd.read_csv(run_dir / "returns.csv", index_col="date", parse_dates=True)
+    trades = pd.read_csv(run_dir / "trades.csv", parse_dates=["date"])
+    trades = trades[trades["model"] == cfg["model"]["kind"]]
+    pos = pd.read_csv(run_dir / "positions.csv", parse_dates=["date"])
+    corp = pd.read_csv(run_dir / "corporate_actions.csv", parse_dates=["date"])
+    sign = np.where(trades["side"] == "buy", -1.0, 1.0)
+    flow = sign * trades["value"] - trades["commission"] - trades["stamp_duty"]
+    flows = flow.groupby(trades["date"]).sum()
+    if len(corp):
+        flows = flows.add(corp.groupby("date")["cash"].sum(), fill_value=0.0)
+    days = rets.index
+    first = days[0]
+    assert flows.index.min() >= first  # nothing fills before the first return day
+    cash = cfg["strategy"]["initial_cash"] + flows.reindex(days, fill_value=0.0).cumsum()
+    held = pos.groupby("date")["value"].sum().reindex(days, fill_value=0.0)
+    equity = cash + held
+    return rets, cash, equity, cfg
+
+
+def test_returns_reconcile_with_trades_and_positions(small_run):
+    run_dir, _ = small_run
+    rets, cash, equity, cfg = _replay_equity(run_dir)
+    assert np.allclose(cash.to_numpy(), rets["cash"].to_numpy(), rtol=0, atol=1e-4)
+    assert np.allclose(equity.to_numpy(), rets["equity"].to_numpy(), rtol=0, atol=1e-4)
+    prev = np.concatenate([[cfg["strategy"]["initial_cash"]], equity.to_numpy()[:-1]])
+    recomputed = equity.to_numpy() / prev - 1.0
+    assert np.max(np.abs(recomputed - rets["strategy"].to_numpy())) < 1e-9
+
+
+def test_metrics_json_agrees_with_returns_csv(small_run):
+    run_dir, _ = small_run
+    m = json.loads((run_dir / "metrics.json").read_text())
+    r = pd.read_csv(run_dir / "returns.csv", index_col="date", parse_dates=True)["strategy"]
+    ppy = m["periods_per_year"]
+    assert 240 <= ppy <= 245
+    s = m["strategy"]
+    assert s["total_return"] == pytest.approx(an.total_return(r), abs=1e-9)
+    assert s["annual_return"] == pytest.approx(an.annual_return(r, ppy), abs=1e-9)
+    assert s["sharpe"] == pytest.approx(an.sharpe_ratio(r, ppy), abs=1e-9)
+    assert s["max_drawdown"] == pytest.approx(an.max_drawdown(r), abs=1e-9)
+    main = next(x for x in m["models"] if x["model"] == m["model"])
+    assert main["total_return"] == pytest.approx(s["total_return"], abs=1e-12)
+
+
+def test_predictions_cover_every_tradable_member_test_day(small_run):
+    run_dir, _ = small_run
+    preds = pd.read_parquet(run_dir / "predictions.parquet")
+    wm = pd.read_csv(run_dir / "window_metrics.csv", parse_dates=["test_start", "test_end"])
+    md = data_store.load(use_cache=False).slice("2020-01-01", "2023-12-31", SMALL_SYMBOLS)
+    tradable = md.tradable_mask()
+    main = preds[preds["model"] == "lstm"]
+    assert not main.duplicated(["date", "symbol"]).any()
+    for w in wm[wm["model"] == "lstm"].itertuples():
+        block = tradable.loc[w.test_start:w.test_end].stack()
+        expected = set(block[block].index)
+        got = main[main["window"] == w.window]
+        got_keys = set(zip(pd.to_datetime(got["date"]), got["symbol"].astype(str), strict=True))
+        assert got_keys == expected, (w.window, len(expected - got_keys), len(got_keys - expected))
+        assert got["p_up"].between(0, 1).all()
+        assert len(got) == w.n
+    # every model predicts the same samples
+    keys = preds.groupby("model").size()
+    assert keys.nunique() == 1, keys
+
+
+def test_window_metrics_match_predictions(small_run):
+    run_dir, _ = small_run
+    preds = pd.read_parquet(run_dir / "predictions.parquet")
+    wm = pd.read_csv(run_dir / "window_metrics.csv")
+    for w in wm.itertuples():
+        p = preds[(preds["model"] == w.model) & (preds["window"] == w.window)].dropna(subset=["label"])
+        acc = ((p["p_up"] > 0.5).astype(float) == p["label"]).mean()
+        assert w.accuracy == pytest.approx(acc, abs=1e-12)
+        assert w.base_rate == pytest.approx(p["label"].mean(), abs=1e-12)
+        assert w.always_up_accuracy == pytest.approx(p["label"].mean(), abs=1e-12)

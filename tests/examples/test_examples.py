@@ -1,0 +1,47 @@
+"""Each research script under examples/ runs on the real snapshot (with small arguments here)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _run(script, *args):
+    proc = subprocess.run([sys.executable, str(EXAMPLES / script), *args], capture_output=True,
+                          text=True, timeout=900, cwd=EXAMPLES.parent)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+SMALL = ["--symbols", "6", "--start", "2020-06-01", "--test-start", "2022-07-01", "--end", "2023-06-30", "--epochs", "1"]
+
+
+def test_compare_models(tmp_path):
+    out = _run("compare_models.py", *SMALL, "--hidden", "8", "--k", "2", "--out", str(tmp_path))
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "compare_models.csv", index_col="model")
+    assert {"lstm", "gru", "attention", "logistic", "always_up", "yesterday"} <= set(table.index)
+    # the same samples for every model
+    assert table["n"].nunique() == 1
+    assert table.loc[["lstm", "gru", "attention", "logistic"], "annual_return"].notna().all()
+    assert "attention" in out
+
+
+def test_lookback_sweep():
+    out = _run("lookback_sweep.py", *SMALL, "--lookbacks", "5,10", "--hidden", "8")
+    lines = [ln.split() for ln in out.splitlines() if ln.strip().startswith(("5 ", "10 "))]
+    assert {ln[0] for ln in lines} == {"5", "10"}
+
+
+def test_single_stock_threshold():
+    out = _run("single_stock_threshold.py", "--start", "2016-01-01", "--test-start", "2021-01-01",
+               "--end", "2023-06-30", "--epochs", "1")
+    vals = dict(ln.split(":") for ln in out.splitlines() if ":" in ln)
+    acc = float(vals["accuracy".rjust(24)])
+    assert 0.3 < acc < 0.7
+    assert float(vals["days_long_share".rjust(24)]) <= 1.0
