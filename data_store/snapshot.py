@@ -8,6 +8,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import DataValidationError
@@ -37,7 +38,12 @@ def _read_parquet(entry: Traversable, dictionary: list[str] | None = None) -> pd
             raise DataValidationError(
                 f"snapshot file {path}", "readable parquet (reinstall the package or re-clone)", 0
             ) from exc
-    return table.to_pandas()
+    # self_destruct + split_blocks: pandas takes over arrow's buffers column by column instead of
+    # holding a second full copy; nanosecond dates directly (the canonical unit)
+    df = table.to_pandas(self_destruct=True, split_blocks=True, coerce_temporal_nanoseconds=True)
+    del table
+    pa.default_memory_pool().release_unused()  # decompression scratch back to the OS
+    return df
 
 
 def read_snapshot() -> RawSnapshot:
