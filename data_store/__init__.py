@@ -7,6 +7,7 @@ Research scripts start with::
 """
 
 from .boards import board_of, limit_pct
+from .cache import Cache, default_cache_dir, merge_cache, resolve_cache_dir
 from .errors import CacheError, ConfigError, DataValidationError, SourceError, ToolkitError
 from .loader import load, load_snapshot
 from .market import MarketData
@@ -15,6 +16,7 @@ from .universe import Membership
 
 __all__ = [
     "AnomalyReport",
+    "Cache",
     "CacheError",
     "ConfigError",
     "DataValidationError",
@@ -24,8 +26,11 @@ __all__ = [
     "ToolkitError",
     "board_of",
     "canonical_bars",
+    "default_cache_dir",
     "limit_pct",
     "load",
     "load_snapshot",
+    "merge_cache",
+    "resolve_cache_dir",
     "validate_bars",
 ]

@@ -182,8 +182,12 @@ class Cache:
         return self.manifest_path.is_file()
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the cache's file lock (creates the folder). :class:`CacheError` after the timeout."""
+    def locked(self, read_only_ok: bool = False) -> Iterator[None]:
+        """Hold the cache's file lock (creates the folder). :class:`CacheError` after the timeout.
+
+        ``read_only_ok``: a reader of a cache it cannot write to (a shared read-only folder, where
+        no updater can run either) goes on without the lock instead of failing.
+        """
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -194,6 +198,15 @@ class Cache:
         lock = FileLock(str(self.root / LOCK_FILE), timeout=self.lock_timeout)
         try:
             lock.acquire()
+        except PermissionError as exc:
+            if not read_only_ok:
+                raise CacheError(
+                    f"cannot write the lock file {self.root / LOCK_FILE} ({exc}); the cache folder must be "
+                    f"writable to update it: choose another with --cache-dir or ${ENV_VAR}"
+                ) from exc
+            log.debug("cache %s is read-only: reading it without the lock", self.root)
+            yield
+            return
         except LockTimeout as exc:
             raise CacheError(
                 f"the cache {self.root} stayed locked for {self.lock_timeout:g} s by another "
@@ -308,7 +321,7 @@ class Cache:
         """
         if on_corrupt not in ("raise", "skip"):
             raise ValueError(f"on_corrupt={on_corrupt!r}: use 'raise' or 'skip'")
-        with self.locked():
+        with self.locked(read_only_ok=True):
             manifest = self.read_manifest()
             frames: dict[str, pd.DataFrame] = {}
             problems: list[tuple[str, str]] = []
@@ -336,7 +349,7 @@ class Cache:
     def verify(self) -> list[tuple[str, str]]:
         """Check every file of the manifest; return ``(relpath, problem)`` for the damaged ones."""
         problems = []
-        with self.locked():
+        with self.locked(read_only_ok=True):
             try:
                 manifest = self.read_manifest()
             except CacheError as exc:

@@ -57,7 +57,8 @@ def _spans_of(md: MarketData, symbols: list[str]) -> str:
 
 def provenance_lines(md: MarketData) -> list[str]:
     """The bullet lines of the snapshot README's Provenance section plus the cache line."""
-    lines, on = [], False
+    lines: list[str] = []
+    on = False
     for line in md.provenance.splitlines():
         if line.startswith("## "):
             on = line.strip() in ("## Provenance", "## Cache")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 from typing import Any
 
@@ -16,6 +17,14 @@ log = logging.getLogger(__name__)
 
 #: Host of ``stock_zh_a_hist`` (eastmoney's kline API); probed before an update starts.
 PROBE_HOST = ("push2his.eastmoney.com", 443)
+
+
+def _accepts(fn: Any, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def _fmt(d: pd.Timestamp) -> str:
@@ -53,12 +62,12 @@ class AkshareSource:
         sym = vendors.to_symbol(symbol)
         code = vendors.to_plain(sym)
         what = f"akshare stock_zh_a_hist({code}, {_fmt(start)}..{_fmt(end)}"
-        kw = {"symbol": code, "period": "daily", "start_date": _fmt(start), "end_date": _fmt(end)}
-        timeout = self.policy.timeout
-        raw = call_vendor(what + ", adjust='')", self.ak.stock_zh_a_hist, policy=self.policy,
-                          adjust="", timeout=timeout, **kw)
-        hfq = call_vendor(what + ", adjust='hfq')", self.ak.stock_zh_a_hist, policy=self.policy,
-                          adjust="hfq", timeout=timeout, **kw)
+        fn = self.ak.stock_zh_a_hist
+        kw: dict[str, Any] = {"symbol": code, "period": "daily", "start_date": _fmt(start), "end_date": _fmt(end)}
+        if _accepts(fn, "timeout"):  # the HTTP timeout of newer akshare; the deadline applies anyway
+            kw["timeout"] = self.policy.timeout
+        raw = call_vendor(what + ", adjust='')", fn, policy=self.policy, **{**kw, "adjust": ""})
+        hfq = call_vendor(what + ", adjust='hfq')", fn, policy=self.policy, **{**kw, "adjust": "hfq"})
         source = f"akshare stock_zh_a_hist({code})"
         out = vendors.akshare_bars(raw, hfq, sym, source)
         validate_bars(out, source)

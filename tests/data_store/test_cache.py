@@ -156,3 +156,15 @@ def test_state_reports_damage_without_raising(tmp_path):
     assert st["exists"] and st["files"] == 3 and st["rows"]["bars"] == 22
     assert [p for p, _ in st["problems"]] == ["index.parquet"]
     assert pq.read_table(c.root / "bars" / "SH600519.parquet").num_rows == 11
+
+
+def test_read_only_cache_is_read_without_lock(snap, tmp_path, monkeypatch):
+    c = _filled(tmp_path / "c")
+
+    def denied(self, *a, **kw):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(FileLock, "acquire", denied)
+    assert len(c.read().bars) == 22  # a reader goes on
+    with pytest.raises(CacheError, match="must be writable to update it"):
+        c.commit(bars_path("SH600519"), canonical("SH600519"), kind="bars", source="fake", symbol="SH600519")
