@@ -45,6 +45,7 @@ def test_equity_is_cash_plus_marked_positions_every_day(res):
     pv = res.positions.groupby("date")["value"].sum().reindex(res.equity.index, fill_value=0.0)
     assert np.abs(res.equity - res.cash - pv).max() < 1e-6  # CNY, on ~10 million
     assert res.equity.iloc[0] == 10_000_000.0
+    assert res.equity.notna().all() and res.cash.notna().all() and res.returns.notna().all()
 
 
 def test_returns_recomputed_from_trades_match(md, res):
