@@ -75,6 +75,9 @@ FACTOR_RTOL = 1e-3
 INDEX_RTOL = 1e-5
 INDEX_VOLUME_RTOL = 1e-3
 
+#: a member list shorter than this is treated as incomplete (a vendor glitch), not as 100+ exits
+MIN_LIST_SIZE = 250
+
 MERGE_REPORT_COLUMNS = ("kind", "date", "symbol", "field", "snapshot", "cache", "note")
 
 
@@ -599,7 +602,7 @@ def merge_contents(snap: MarketData, contents: CacheContents, label: str = "cach
         log.warning("%s disagrees with the snapshot (snapshot kept) on %d item(s): %s; see MarketData.merge_report",
                     src, len(merge_report), ", ".join(f"{k}.{f}={n}" for (k, f), n in counts.items()))
     man = contents.manifest
-    cache_line = (f"\n\n## Cache\n{label}: sources {', '.join(man.get('sources', []))}, "
+    cache_line = (f"\n\n## Cache\n- {label}: sources {', '.join(man.get('sources', []))}, "
                   f"{man.get('start')}..{man.get('end')}, {len(man.get('symbols', []))} symbols, "
                   f"updated {man.get('updated_at')}")
     changed = bars is not snap.bars or index is not snap.index
@@ -630,7 +633,8 @@ def _append_bars(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
 def _merge_membership(snap: MarketData, obs: pd.DataFrame) -> tuple[Membership, list[dict[str, Any]]]:
     """Apply membership observations (member lists on dates) to the snapshot spans.
 
-    Observations on or before the snapshot's last day are compared with the snapshot (each
+    Lists with fewer than :data:`MIN_LIST_SIZE` names are reported and ignored. Observations
+    on or before the snapshot's last day are compared with the snapshot (each
     difference reported, the snapshot kept). Later ones extend the spans: a still-open member
     missing from a list gets ``end`` = that list's date; a new symbol gets ``start`` = the
     date of the first list naming it. Lists are dated when they were observed, so a change is
@@ -641,6 +645,12 @@ def _merge_membership(snap: MarketData, obs: pd.DataFrame) -> tuple[Membership, 
     snap_end = snap.end
     spans = snap.membership.spans.copy()
     names = dict(zip(obs["symbol"], obs["name"], strict=False))
+    sizes = obs.groupby("date")["symbol"].nunique()
+    for d in sizes.index[sizes < MIN_LIST_SIZE]:
+        report.append({"kind": "membership", "date": d, "symbol": "", "field": "list size",
+                       "snapshot": np.nan, "cache": float(sizes[d]),
+                       "note": f"a list of {sizes[d]} names is incomplete (< {MIN_LIST_SIZE}); ignored"})
+    obs = obs[obs["date"].isin(sizes.index[sizes >= MIN_LIST_SIZE])]
     for d, g in obs[obs["date"] <= snap_end].groupby("date"):
         listed, known = set(g["symbol"]), set(snap.members(d))
         for s in sorted(listed - known):

@@ -136,3 +136,11 @@ def test_cached_day_off_calendar_is_a_validation_error(short_snap, tmp_path):
         merge_cache(short_snap, c.root)
     assert ei.value.rule.startswith("every date is a trading day") and ei.value.count == 1
     assert str(c.root) in ei.value.source
+
+
+def test_incomplete_member_list_ignored(snap, tmp_path):
+    obs = pd.DataFrame({"date": pd.Timestamp("2025-07-01"), "symbol": ["SH600519", "SZ000001"], "name": "n"})
+    c = _cache(tmp_path / "c", {}, None, obs)
+    md = merge_cache(snap, c.root)
+    assert md.members("2025-07-01") == snap.members("2025-06-30")
+    assert md.merge_report[["kind", "field", "cache"]].values.tolist() == [["membership", "list size", 2.0]]

@@ -94,15 +94,17 @@ def test_two_concurrent_updaters_leave_a_consistent_cache(tmp_path):
 
 def test_akshare_update_end_to_end(short_snap, snap, tmp_path):
     cache = Cache(tmp_path / "c")
-    ak = FakeAkshare()
+    ak = FakeAkshare(cons=snap.members("2025-06-30"))
     src = AkshareSource(CallPolicy(timeout=2, retries=0), module=ak)
-    rep = run_update(src, cache, snapshot_end=short_snap.end, progress=False, probe=False, **RANGE)
+    rep = run_update(src, cache, snapshot_end=short_snap.end, symbols=["SH600519", "SZ000001"],
+                     progress=False, probe=False, **RANGE)
     assert sorted(rep.ok) == ["SH600519", "SZ000001"] and rep.complete
     man = cache.read_manifest()
     assert man["sources"] == ["akshare"] and man["files"]["index.parquet"]["library_versions"]["akshare"] == "1.19.5"
     md = merge_cache(short_snap, cache.root)
     # akshare volume is whole lots: within one lot of the snapshot, so the overlap agrees
-    assert md.merge_report.empty
+    assert md.merge_report.empty and rep.membership_rows == 300
+    assert md.members("2025-06-30") == snap.members("2025-06-30")
     got = md.bars[(md.bars["date"] == "2025-06-30") & (md.bars["symbol"] == "SH600519")]
     assert got["close"].item() == 1409.52 and got["volume"].item() == 3045700.0
     want = snap.bars[(snap.bars["date"] == "2025-06-30") & (snap.bars["symbol"] == "SH600519")]["factor"].item()
