@@ -143,6 +143,8 @@ class AShareBroker(bt.brokers.BackBroker):
         is_buy = order.isbuy()
         side = "buy" if is_buy else "sell"
         requested = abs(order.executed.remsize)
+        size: float
+        price: float
 
         def refuse(reason: str) -> None:
             journal.refuse(i, c, side, requested, reason, requested)

@@ -44,7 +44,7 @@ class _Context:
     """What a strategy instance needs, passed through one Backtrader parameter."""
 
     def __init__(self, arrays: MarketArrays, scores: np.ndarray, rules: AShareRules,
-                 journal: Journal, config: TopKConfig | ThresholdConfig, feeds: list,
+                 journal: Journal, config: Any, feeds: list,
                  progress: bool) -> None:
         self.arrays, self.scores, self.rules, self.journal = arrays, scores, rules, journal
         self.config, self.feeds, self.progress = config, feeds, progress
@@ -118,10 +118,11 @@ class TopKStrategy(_AShareStrategy):
             return
         equity = self.broker.getvalue()
         budget = buy_budget(self.broker.getcash(), equity, proceeds, cfg.cash_buffer)
-        per_name = min(equal_weight_value(equity, cfg.k, cfg.cash_buffer), budget / len(buys))
+        target = equal_weight_value(equity, cfg.k, cfg.cash_buffer)
+        per_name = min(target, budget / len(buys))
         for c in buys:
             if per_name <= 0:
-                self._refuse(i, c, "buy", 0.0, R.CASH)
+                self._refuse(i, c, "buy", target / close[c], R.CASH)
                 continue
             shares = size_buy(per_name, close[c], rules.lot, rules.commission)
             if shares == 0:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,7 @@ REASONS: tuple[str, ...] = (LIMIT_UP, LIMIT_DOWN, SUSPENDED, LOT, CASH, T_PLUS_1
 PRICE_EPS = 1e-6
 
 
-def round_fen(price: float | np.ndarray) -> float | np.ndarray:
+def round_fen(price: Any) -> Any:
     """Round a CNY price half-up to the fen (0.01 CNY), as exchanges quote limit prices.
 
     A tiny epsilon absorbs binary representation error (10.005 is stored as 10.00499...)."""

@@ -124,6 +124,7 @@ BUY_DAYS = ["2020-08-18", "2020-08-19", "2020-08-20", "2020-08-21", "2020-08-24"
     ("SZ300001", "2020-08-21", 11.00, True),   # ChiNext before the reform: 10%
     ("SZ300001", "2020-08-24", 11.00, False),  # ChiNext from 2020-08-24: 20%
     ("SZ300001", "2020-08-24", 12.00, True),
+    ("SH688001", "2020-08-21", 11.00, False),  # STAR: 20% since it opened
 ])
 def test_no_buy_at_an_open_on_the_upper_limit(symbol, fill, open_, refused):
     k = BUY_DAYS.index(fill)

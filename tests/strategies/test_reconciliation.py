@@ -143,3 +143,21 @@ def test_array_feed_and_pandas_feed_agree(md, preds):
     pd.testing.assert_series_equal(a.equity, b.equity, rtol=0, atol=0)
     pd.testing.assert_frame_equal(a.trades, b.trades)
     pd.testing.assert_frame_equal(a.rejected, b.rejected)
+
+
+def test_threshold_on_one_real_stock(md):
+    p = momentum_predictions(md, 20, start="2019-01-02", end="2021-12-31")
+    p = p[p.symbol == "SH600519"][["date", "symbol", "p_up"]]
+    from strategies import ThresholdConfig
+
+    res = run_backtest(md, p, strategy=ThresholdConfig(symbol="SH600519", upper=0.7, lower=0.3),
+                       initial_cash=5_000_000.0, progress=True)
+    sides = res.trades.side.tolist()
+    assert len(sides) >= 4
+    assert all(a != b for a, b in zip(sides, sides[1:], strict=False))  # buy, sell, buy, ...
+    assert sides[0] == "buy"
+    pv = res.positions.groupby("date")["value"].sum().reindex(res.equity.index, fill_value=0.0)
+    assert np.abs(res.equity - res.cash - pv).max() < 1e-6
+    # when long, at most the cash buffer (2%) plus one lot and fees sit in cash
+    long_days = pv > 0
+    assert ((res.cash[long_days] / res.equity[long_days]) < 0.02 + 0.05).all()
