@@ -126,7 +126,9 @@ class TopKStrategy(_AShareStrategy):
                 continue
             shares = size_buy(per_name, close[c], rules.lot, rules.commission)
             if shares == 0:
-                self._refuse(i, c, "buy", per_name / close[c], R.LOT)
+                # below one lot at the full weight: a lot problem; else cash ran short
+                full = size_buy(target, close[c], rules.lot, rules.commission)
+                self._refuse(i, c, "buy", target / close[c], R.CASH if full else R.LOT)
                 continue
             self.buy(data=self.feeds[c], size=shares)
 

@@ -52,6 +52,13 @@ class BacktestResult:
     costs: Any = None
     timings: dict[str, float] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        n = len(self.returns)
+        span = f"{self.returns.index[0].date()}..{self.returns.index[-1].date()}" if n else "no days"
+        total = float(np.prod(1.0 + self.returns.to_numpy()) - 1.0) if n else 0.0
+        return (f"BacktestResult({self.strategy!r}, {span}, {n} days, total return {total:+.2%}, "
+                f"{len(self.trades)} trades, {len(self.rejected)} refused or trimmed orders)")
+
     def summary(self) -> dict[str, Any]:
         """Headline figures (floats and ints; money in CNY, returns as fractions).
 
