@@ -25,6 +25,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +79,10 @@ INDEX_VOLUME_RTOL = 1e-3
 #: a member list shorter than this is treated as incomplete (a vendor glitch), not as 100+ exits
 MIN_LIST_SIZE = 250
 
+#: arrow schema of a per-symbol bar file (what :meth:`Cache.commit` writes for canonical bars)
+_BARS_SCHEMA = pa.schema([("date", pa.timestamp("ns")), ("symbol", pa.string()),
+                          *((c, pa.float64()) for c in BAR_COLUMNS[2:])])
+
 MERGE_REPORT_COLUMNS = ("kind", "date", "symbol", "field", "snapshot", "cache", "note")
 
 
@@ -116,15 +121,17 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write via ``write(tmp_path)`` to a temp file in ``path``'s folder, fsync, then os.replace."""
+def _atomic_write(path: Path, write: Any, durable: bool = True) -> None:
+    """Write via ``write(tmp_path)`` to a temp file in ``path``'s folder, fsync (``durable``:
+    survives a power loss, not only a crash), then os.replace."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -170,9 +177,11 @@ class CacheContents:
 class Cache:
     """A cache folder: atomic commits under a file lock, checked reads, repair and a summary."""
 
-    def __init__(self, root: str | Path | None = None, lock_timeout: float = 120.0) -> None:
+    def __init__(self, root: str | Path | None = None, lock_timeout: float = 120.0, durable: bool = True) -> None:
         self.root = resolve_cache_dir(root)
         self.lock_timeout = lock_timeout
+        #: fsync every file before it replaces the old one (off only for throwaway caches: tests)
+        self.durable = durable
 
     def __repr__(self) -> str:
         return f"Cache({str(self.root)!r})"
@@ -241,7 +250,7 @@ class Cache:
         manifest["updated_at"] = _now()
         manifest.update(_totals(manifest["files"]))
         text = json.dumps(manifest, indent=1, ensure_ascii=False, sort_keys=True)
-        _atomic_write(self.manifest_path, lambda p: p.write_text(text, encoding="utf-8"))
+        _atomic_write(self.manifest_path, lambda p: p.write_text(text, encoding="utf-8"), self.durable)
 
     # ------------------------------------------------------------ writes
     def commit(self, relpath: str, df: pd.DataFrame, *, kind: str, source: str,
@@ -255,32 +264,54 @@ class Cache:
         the same file never lose each other's rows.
         """
         with self.locked():
-            if combine is not None:
-                try:
-                    old = self.read_file(relpath) if relpath in self.read_manifest()["files"] else None
-                except CacheError as exc:
-                    log.warning("replacing damaged %s: %s", relpath, exc)
-                    old = None
-                df = combine(old, df)
-            table = pa.Table.from_pandas(df, preserve_index=False)
-            path = self.root / relpath
-            _atomic_write(path, lambda p: pq.write_table(table, p, compression="zstd"))
             manifest = self.read_manifest()
-            dates = pd.to_datetime(df["date"]) if len(df) else pd.Series([], dtype="datetime64[ns]")
-            entry = {
-                "kind": kind,
-                "source": source,
-                "rows": len(df),
-                "start": str(dates.min().date()) if len(df) else None,
-                "end": str(dates.max().date()) if len(df) else None,
-                "sha256": sha256_file(path),
-                "fetched_at": _now(),
-                "library_versions": {**_library_versions(), **(library_versions or {})},
-            }
-            if symbol is not None:
-                entry["symbol"] = symbol
-            manifest["files"][relpath] = entry
+            entry = self._write_file(manifest, relpath, df, kind=kind, source=source,
+                                     library_versions=library_versions, symbol=symbol, combine=combine)
             self._write_manifest(manifest)
+        return entry
+
+    def commit_many(self, files: dict[str, pd.DataFrame], *, kind: str, source: str,
+                    library_versions: dict[str, str] | None = None, symbols: bool = False) -> None:
+        """Commit several files under one lock and ONE manifest write (each file still atomic;
+        a crash before the manifest write leaves the previous manifest, which no longer matches
+        the replaced files: ``update --repair`` drops those). ``symbols``: each relpath is a bar
+        file whose stem is its symbol."""
+        with self.locked():
+            manifest = self.read_manifest()
+            for relpath, df in files.items():
+                self._write_file(manifest, relpath, df, kind=kind, source=source, library_versions=library_versions,
+                                 symbol=Path(relpath).stem if symbols else None)
+            self._write_manifest(manifest)
+
+    def _write_file(self, manifest: dict[str, Any], relpath: str, df: pd.DataFrame, *, kind: str, source: str,
+                    library_versions: dict[str, str] | None, symbol: str | None,
+                    combine: Callable[[pd.DataFrame | None, pd.DataFrame], pd.DataFrame] | None = None,
+                    ) -> dict[str, Any]:
+        """Write one file atomically and put its entry into ``manifest`` (caller holds the lock)."""
+        if combine is not None:
+            try:
+                old = self.read_file(relpath, manifest["files"][relpath]) if relpath in manifest["files"] else None
+            except CacheError as exc:
+                log.warning("replacing damaged %s: %s", relpath, exc)
+                old = None
+            df = combine(old, df)
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        path = self.root / relpath
+        _atomic_write(path, lambda p: pq.write_table(table, p, compression="zstd"), self.durable)
+        dates = pd.to_datetime(df["date"]) if len(df) else pd.Series([], dtype="datetime64[ns]")
+        entry = {
+            "kind": kind,
+            "source": source,
+            "rows": len(df),
+            "start": str(dates.min().date()) if len(df) else None,
+            "end": str(dates.max().date()) if len(df) else None,
+            "sha256": sha256_file(path),
+            "fetched_at": _now(),
+            "library_versions": {**_library_versions(), **(library_versions or {})},
+        }
+        if symbol is not None:
+            entry["symbol"] = symbol
+        manifest["files"][relpath] = entry
         return entry
 
     def record_update(self, info: dict[str, Any], keep: int = 20) -> None:
@@ -301,50 +332,77 @@ class Cache:
             entry = self.read_manifest()["files"].get(relpath)
             if entry is None:
                 raise CacheError(f"{self.root / relpath} is not in the cache manifest {self.manifest_path}")
+        return self._read_table(relpath, entry).to_pandas()
+
+    def _read_table(self, relpath: str, entry: dict[str, Any]) -> pa.Table:
         path = self.root / relpath
-        if not path.is_file():
-            raise corrupt_error(path, "listed in the manifest but missing")
-        digest = sha256_file(path)
+        try:
+            data = path.read_bytes()  # read once: hashed, then parsed from memory
+        except FileNotFoundError:
+            raise corrupt_error(path, "listed in the manifest but missing") from None
+        except OSError as exc:
+            raise corrupt_error(path, f"unreadable: {exc}") from exc
+        digest = hashlib.sha256(data).hexdigest()
         if digest != entry.get("sha256"):
             raise corrupt_error(path, f"sha256 {digest[:12]}... differs from the manifest's "
                                       f"{str(entry.get('sha256'))[:12]}... (truncated or altered)")
         try:
-            table = pq.read_table(path)
+            table = pq.read_table(pa.BufferReader(data), use_threads=False)
         except Exception as exc:  # pyarrow raises several types for a damaged file
             raise corrupt_error(path, f"not readable as parquet: {exc}") from exc
         if table.num_rows != entry.get("rows"):
             raise corrupt_error(path, f"{table.num_rows} rows, the manifest says {entry.get('rows')}")
-        return table.to_pandas()
+        return table
 
     def read(self, on_corrupt: str = "raise") -> CacheContents:
         """Read every committed file (under the lock, so no half-finished commit is seen).
 
         ``on_corrupt='raise'`` raises :class:`CacheError` on the first damaged file;
         ``'skip'`` leaves damaged files out, logs a warning and lists them in ``problems``.
+        Files are read by a few threads (pyarrow parses without the GIL) and the per-symbol bar
+        tables are concatenated in arrow before one conversion to pandas.
         """
         if on_corrupt not in ("raise", "skip"):
             raise ValueError(f"on_corrupt={on_corrupt!r}: use 'raise' or 'skip'")
         with self.locked(read_only_ok=True):
             manifest = self.read_manifest()
-            frames: dict[str, pd.DataFrame] = {}
-            problems: list[tuple[str, str]] = []
-            for relpath, entry in sorted(manifest["files"].items()):
+            items = sorted(manifest["files"].items())
+
+            def one(item: tuple[str, dict[str, Any]]) -> tuple[str, pa.Table | CacheError]:
+                relpath = item[0]
                 try:
-                    frames[relpath] = self.read_file(relpath, entry)
+                    table = self._read_table(*item)
+                    if relpath.startswith(BARS_DIR + "/"):
+                        try:  # one plain schema, so that the symbol tables concatenate
+                            table = table.select(list(BAR_COLUMNS)).cast(_BARS_SCHEMA).replace_schema_metadata(None)
+                        except (KeyError, ValueError, pa.ArrowException) as exc:
+                            raise corrupt_error(self.root / relpath, f"not canonical bars: {exc}") from exc
+                    return relpath, table
                 except CacheError as exc:
-                    if on_corrupt == "raise":
-                        raise
-                    log.warning("%s", exc)
-                    problems.append((relpath, str(exc)))
-        bar_frames = [f for k, f in frames.items() if k.startswith(BARS_DIR + "/") and len(f)]
-        if bar_frames:
-            bars = canonical_bars(pd.concat(bar_frames, ignore_index=True), f"cache {self.root / BARS_DIR}")
+                    return relpath, exc
+
+            with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+                results = list(pool.map(one, items))
+        tables: dict[str, pa.Table] = {}
+        problems: list[tuple[str, str]] = []
+        for relpath, got in results:
+            if isinstance(got, CacheError):
+                if on_corrupt == "raise":
+                    raise got
+                log.warning("%s", got)
+                problems.append((relpath, str(got)))
+            else:
+                tables[relpath] = got
+        bar_tables = [t for k, t in tables.items() if k.startswith(BARS_DIR + "/") and t.num_rows]
+        if bar_tables:
+            frame = pa.concat_tables(bar_tables).to_pandas()
+            bars = canonical_bars(frame, f"cache {self.root / BARS_DIR}")
         else:
             bars = canonical_bars(pd.DataFrame({c: [] for c in BAR_COLUMNS}), "cache")
-        index = frames.get(INDEX_FILE)
+        index = tables[INDEX_FILE].to_pandas() if INDEX_FILE in tables else None
         if index is not None:
             index = canonical_index(index, f"cache {self.root / INDEX_FILE}")
-        members = frames.get(MEMBERSHIP_FILE)
+        members = tables[MEMBERSHIP_FILE].to_pandas() if MEMBERSHIP_FILE in tables else None
         if members is not None:
             members = members.assign(date=pd.to_datetime(members["date"]).astype("datetime64[ns]"))
         return CacheContents(bars=bars, index=index, membership=members, manifest=manifest, problems=problems)

@@ -144,3 +144,25 @@ def test_incomplete_member_list_ignored(snap, tmp_path):
     md = merge_cache(snap, c.root)
     assert md.members("2025-07-01") == snap.members("2025-06-30")
     assert md.merge_report[["kind", "field", "cache"]].values.tolist() == [["membership", "list size", 2.0]]
+
+
+def test_cut_snapshot_plus_cache_reproduces_the_snapshot(snap, tmp_path):
+    """The real snapshot cut at 2025-05-30, plus a cache holding its real rows from 2025-05-16
+    (two weeks of overlap) for every symbol: the merge equals the whole snapshot exactly."""
+    cut = snap.slice(end="2025-05-30")
+    c = Cache(tmp_path / "c", durable=False)  # ~700 files: skip the fsyncs
+    tail = snap.bars[snap.bars["date"] >= "2025-05-16"]
+    files = {bars_path(str(sym)): g.assign(symbol=str(sym)).reset_index(drop=True)
+             for sym, g in tail.groupby(tail["symbol"].astype(str))}
+    c.commit_many(files, kind="bars", source="snapshot copy", symbols=True)
+    c.commit(INDEX_FILE, snap.index[snap.index["date"] >= "2025-05-16"].reset_index(drop=True),
+             kind="index", source="snapshot copy")
+    md = merge_cache(cut, c.root)
+    assert md.merge_report.empty
+    pd.testing.assert_frame_equal(md.index, snap.index)
+    assert list(md.bars.columns) == list(snap.bars.columns) and len(md.bars) == len(snap.bars)
+    for col in ("date", "open", "high", "low", "close", "volume", "factor"):
+        np.testing.assert_array_equal(md.bars[col].to_numpy(), snap.bars[col].to_numpy(), err_msg=col)
+    assert list(md.bars["symbol"].cat.categories) == list(snap.bars["symbol"].cat.categories)
+    np.testing.assert_array_equal(md.bars["symbol"].cat.codes.to_numpy(), snap.bars["symbol"].cat.codes.to_numpy())
+    assert md.anomalies == snap.anomalies
