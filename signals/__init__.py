@@ -1,0 +1,31 @@
+"""Causal up/down signals: features, labels, walk-forward splits, models, predictions, leakage audit.
+
+Time convention: a prediction dated t uses data up to the close of t; its trade fills at the open of
+t+1; the default label is the sign of adjusted open(t+2) / open(t+1) - 1 (see :func:`make_labels`).
+"""
+
+from .audit import AuditReport, leakage_audit
+from .baselines import AlwaysUpBaseline, LogisticBaseline, YesterdayBaseline
+from .errors import LookaheadError, NotFittedError
+from .features import FeatureConfig, FeaturePanel, build_feature_panel
+from .labels import LabelConfig, Labels, make_labels
+from .metrics import classification_metrics, daily_ic
+from .models import (
+                     AttentionLSTMClassifier,
+                     GRUClassifier,
+                     LSTMClassifier,
+                     SequenceClassifier,
+                     check_causal,
+                     resolve_device,
+)
+from .scaling import SequenceScaler
+from .split import WalkForwardSplit, Window
+from .walk_forward import WalkForwardResult, load_checkpoint, prepare, run_walk_forward
+
+__all__ = [
+    "AlwaysUpBaseline", "AttentionLSTMClassifier", "AuditReport", "FeatureConfig", "FeaturePanel", "GRUClassifier",
+    "LSTMClassifier", "LabelConfig", "Labels", "LogisticBaseline", "LookaheadError", "NotFittedError",
+    "SequenceClassifier", "SequenceScaler", "WalkForwardResult", "WalkForwardSplit", "Window", "YesterdayBaseline",
+    "build_feature_panel", "check_causal", "classification_metrics", "daily_ic", "leakage_audit", "load_checkpoint",
+    "make_labels", "prepare", "resolve_device", "run_walk_forward",
+]

@@ -1,0 +1,179 @@
+"""Causal features: a lookback window of per-day channels for every (decision day, symbol).
+
+Every channel of day ``d`` is computed from bars of days ``<= d`` only (trailing windows, never
+centred), and a sample dated ``t`` reads the channels of days ``t-L+1 .. t``. Tensors are built
+vectorised over the whole calendar x symbols grid (``sliding_window_view``), in float32.
+
+Suspended and not-listed days are MASKED, never forward-filled: a day is *observed* when the stock
+has a bar with volume > 0; on other days its price and volume channels are NaN, the ``observed``
+channel is 0, and after scaling the NaNs become 0 (the training mean). Rows before a stock's
+listing or the start of the data are treated the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .errors import ConfigError
+
+__all__ = ["FeatureConfig", "FeaturePanel", "build_feature_panel", "ENGINEERED_CHOICES", "RAW_CHANNELS"]
+
+#: raw sequence channels: log(open|high|low|close / last close of the window),
+#: log(volume / mean volume of the window), observed (1 = bar with volume > 0)
+RAW_CHANNELS = ("open", "high", "low", "close", "volume", "observed")
+ENGINEERED_CHOICES = ("ret_<n>", "vol_<n>", "range", "gap")
+_ENG = re.compile(r"^(ret|vol)_(\d+)$|^(range|gap)$")
+
+#: a user feature: panels (``open high low close volume`` adjusted, unobserved days NaN, calendar x
+#: symbols) -> one calendar x symbols frame. It MUST be causal; the leakage audit checks.
+FeatureFn = Callable[[Mapping[str, pd.DataFrame]], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Which inputs the models see.
+
+    Attributes:
+        lookback: L, trading days in each input sequence (the decision day is the last).
+        engineered: per-day features added to every step of the raw sequence:
+            ``ret_<n>`` log return over n days (close t / close t-n), ``vol_<n>`` standard deviation
+            of daily log returns over the last n days, ``range`` log(high / low), ``gap``
+            log(open t / close t-1).
+        extra: user features as ``(name, function)`` pairs (see :data:`FeatureFn`); the hook the
+            tests use to inject a deliberately leaky feature for the leakage audit.
+        vol_window_min: share of a rolling window that must be observed for ``vol_<n>``.
+    """
+
+    lookback: int = 20
+    engineered: tuple[str, ...] = ("ret_5", "ret_20", "vol_20", "range", "gap")
+    extra: tuple[tuple[str, FeatureFn], ...] = field(default=())
+    vol_window_min: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.lookback, (int, np.integer)) or isinstance(self.lookback, bool) or not 2 <= self.lookback <= 500:
+            raise ConfigError(f"FeatureConfig.lookback = {self.lookback!r} must be an integer in 2..500 (trading days)")
+        object.__setattr__(self, "engineered", tuple(self.engineered))
+        object.__setattr__(self, "extra", tuple(tuple(e) for e in self.extra))
+        bad = [e for e in self.engineered if not _ENG.match(str(e)) or (e[:4] in ("ret_", "vol_") and int(e[4:]) < 1)]
+        if bad:
+            raise ConfigError(f"FeatureConfig.engineered has unknown feature(s) {bad}: choose from {list(ENGINEERED_CHOICES)}, "
+                              "e.g. ret_5, vol_20, range, gap")
+        names = list(self.engineered) + [n for n, _ in self.extra]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ConfigError(f"FeatureConfig: feature name(s) {dup} appear twice; give each feature one name")
+        for item in self.extra:
+            if len(item) != 2 or not callable(item[1]):
+                raise ConfigError(f"FeatureConfig.extra entry {item!r} must be a (name, function) pair")
+        if not 0.0 < self.vol_window_min <= 1.0:
+            raise ConfigError(f"FeatureConfig.vol_window_min = {self.vol_window_min!r} must be in (0, 1]")
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Channel names of the last axis of a sample tensor, in order."""
+        return RAW_CHANNELS + tuple(self.engineered) + tuple(n for n, _ in self.extra)
+
+
+@dataclass(frozen=True)
+class FeaturePanel:
+    """Per-day channels on the calendar x symbols grid; :meth:`samples` cuts lookback windows.
+
+    ``day[d, s, c]`` (float32) holds per-day values: log adjusted open/high/low/close, volume,
+    observed flag, engineered and extra features; NaN where unobserved or undefined.
+    """
+
+    day: np.ndarray
+    dates: pd.DatetimeIndex
+    symbols: pd.Index
+    config: FeatureConfig
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def _padded_view(self) -> np.ndarray:
+        if "view" not in self._cache:
+            L = self.config.lookback
+            pad = np.full((L - 1, *self.day.shape[1:]), np.nan, dtype=np.float32)
+            pad[..., 5] = 0.0  # not observed
+            # window of decision day d covers padded rows d .. d+L-1 (calendar days d-L+1 .. d)
+            self._cache["view"] = sliding_window_view(np.concatenate([pad, self.day]), L, axis=0)
+        return self._cache["view"]
+
+    def samples(self, d_idx: np.ndarray, s_idx: np.ndarray) -> np.ndarray:
+        """Tensor (n, L, C) float32 for decision days ``d_idx`` and symbols ``s_idx`` (positions).
+
+        Prices are log ratios to the close of the decision day (the window's last close), volume is
+        the log ratio to the mean volume of the window's observed days, NaN where unobserved."""
+        L = self.config.lookback
+        d_idx = np.asarray(d_idx, dtype=np.int64)
+        s_idx = np.asarray(s_idx, dtype=np.int64)
+        if len(d_idx) == 0:
+            return np.zeros((0, L, len(self.config.channels)), dtype=np.float32)
+        view = self._padded_view()
+        x = view[d_idx, s_idx]                      # (n, C, L) copy
+        x = np.ascontiguousarray(np.swapaxes(x, 1, 2))  # (n, L, C)
+        last_close = x[:, -1, 3].copy()
+        x[:, :, 0:4] -= last_close[:, None, None]
+        vol = x[:, :, 4]
+        ok = np.isfinite(vol)
+        cnt = ok.sum(axis=1, keepdims=True)
+        mean_vol = np.where(ok, vol, 0.0).sum(axis=1, keepdims=True) / np.maximum(cnt, 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lv = np.log(vol / mean_vol)
+        lv[~np.isfinite(lv)] = np.nan
+        x[:, :, 4] = lv
+        return x
+
+
+def _nan_unobserved(panel: pd.DataFrame, observed: np.ndarray) -> pd.DataFrame:
+    return panel.where(observed)
+
+
+def build_feature_panel(md, config: FeatureConfig | None = None) -> FeaturePanel:  # noqa: ANN001
+    """Compute every per-day channel for ``md`` (a :class:`data_store.MarketData`)."""
+    config = config or FeatureConfig()
+    vol = md.panel("volume")
+    with np.errstate(invalid="ignore"):
+        observed = (vol.to_numpy() > 0)
+    obs = pd.DataFrame(observed, index=vol.index, columns=vol.columns)
+    px = {f: _nan_unobserved(md.panel(f, adjusted=True), obs) for f in ("open", "high", "low", "close")}
+    px["volume"] = _nan_unobserved(vol, obs)
+    D, S = vol.shape
+    C = len(config.channels)
+    day = np.empty((D, S, C), dtype=np.float32)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        logs = {f: np.log(px[f].to_numpy()) for f in ("open", "high", "low", "close")}
+        for i, f in enumerate(("open", "high", "low", "close")):
+            day[:, :, i] = logs[f]
+        day[:, :, 4] = px["volume"].to_numpy()
+        day[:, :, 5] = observed
+        lc = pd.DataFrame(logs["close"], index=vol.index, columns=vol.columns)
+        r1 = lc.diff()
+        for j, name in enumerate(config.engineered):
+            c = 6 + j
+            if name == "range":
+                day[:, :, c] = logs["high"] - logs["low"]
+            elif name == "gap":
+                day[:, :, c] = logs["open"] - lc.shift(1).to_numpy()
+            else:
+                kind, n = name.split("_")
+                n = int(n)
+                if kind == "ret":
+                    day[:, :, c] = lc.diff(n).to_numpy()
+                else:
+                    minp = max(2, int(np.ceil(config.vol_window_min * n)))
+                    day[:, :, c] = r1.rolling(n, min_periods=minp).std().to_numpy()
+        for j, (name, fn) in enumerate(config.extra):
+            c = 6 + len(config.engineered) + j
+            out = fn(px)
+            arr = np.asarray(out.reindex(index=vol.index, columns=vol.columns) if isinstance(out, pd.DataFrame) else out,
+                             dtype=np.float64)
+            if arr.shape != (D, S):
+                raise ConfigError(f"extra feature {name!r} returned shape {arr.shape}; expected {(D, S)} (calendar x symbols)")
+            day[:, :, c] = arr
+    day[~np.isfinite(day)] = np.nan
+    return FeaturePanel(day=day, dates=vol.index, symbols=pd.Index(vol.columns), config=config)

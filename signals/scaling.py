@@ -1,0 +1,84 @@
+"""Per-feature scaling of (samples, lookback, channels) tensors, fitted on training rows only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ConfigError, NotFittedError
+
+__all__ = ["SequenceScaler"]
+
+
+@dataclass
+class SequenceScaler:
+    """Standardise each channel with statistics pooled over the samples and steps it is fitted on.
+
+    ``method="standard"``: (x - mean) / std; ``"robust"``: (x - median) / IQR-based scale
+    (IQR / 1.349, the std of a normal). NaN (masked, unobserved) values are ignored when fitting and
+    become 0 (the training centre) after scaling; scaled values are clipped to ``[-clip, clip]``.
+    The window's runner fits one scaler per window on that window's TRAINING rows only and keeps it
+    with the window's model (and in its checkpoint).
+    """
+
+    method: str = "standard"
+    clip: float | None = 10.0
+
+    def fit(self, X: np.ndarray) -> SequenceScaler:
+        if self.method not in ("standard", "robust"):
+            raise ConfigError(f"SequenceScaler.method = {self.method!r} must be 'standard' or 'robust'")
+        X = np.asarray(X)
+        if X.ndim != 3 or len(X) == 0:
+            raise ConfigError(f"SequenceScaler.fit needs a non-empty (samples, steps, channels) array, got shape {X.shape}")
+        flat = X.reshape(-1, X.shape[-1]).astype(np.float64)
+        C = flat.shape[1]
+        center = np.zeros(C)
+        scale = np.ones(C)
+        for c in range(C):
+            v = flat[:, c]
+            v = v[np.isfinite(v)]
+            if len(v) == 0:
+                continue
+            if self.method == "standard":
+                center[c], s = v.mean(), v.std()
+            else:
+                q1, center[c], q3 = np.percentile(v, [25, 50, 75])
+                s = (q3 - q1) / 1.349
+                if s <= 0:
+                    s = v.std()
+            scale[c] = s if s > 1e-12 else 1.0
+        self.center_ = center.astype(np.float32)
+        self.scale_ = scale.astype(np.float32)
+        self.n_samples_ = int(X.shape[0])
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "center_"):
+            raise NotFittedError("SequenceScaler is not fitted yet: call fit(X_train) first")
+        X = np.asarray(X, dtype=np.float32)
+        if X.shape[-1] != len(self.center_):
+            raise ConfigError(f"SequenceScaler was fitted on {len(self.center_)} channels, got {X.shape[-1]}")
+        out = (X - self.center_) / self.scale_
+        out[~np.isfinite(out)] = 0.0
+        if self.clip is not None:
+            np.clip(out, -self.clip, self.clip, out=out)
+        return out
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        return self.fit(X).transform(X)
+
+    def state(self) -> dict[str, object]:
+        """Plain-tensor state for a ``weights_only`` checkpoint."""
+        import torch
+
+        return {"method": self.method, "clip": -1.0 if self.clip is None else float(self.clip),
+                "center": torch.from_numpy(self.center_.copy()), "scale": torch.from_numpy(self.scale_.copy())}
+
+    @classmethod
+    def from_state(cls, st: dict[str, object]) -> SequenceScaler:
+        clip = float(st["clip"])
+        sc = cls(method=str(st["method"]), clip=None if clip < 0 else clip)
+        sc.center_ = st["center"].numpy().astype(np.float32)  # type: ignore[union-attr]
+        sc.scale_ = st["scale"].numpy().astype(np.float32)  # type: ignore[union-attr]
+        return sc

@@ -1,0 +1,208 @@
+"""Walk-forward windows: train | embargo | validation | embargo | test, stepping forward in time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, LookaheadError
+
+__all__ = ["WalkForwardSplit", "Window", "WindowRows"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One walk-forward window: inclusive date spans and their calendar positions.
+
+    The model of this window is fitted on decision days ``train_start..train_end`` (early stopping
+    on ``val_start..val_end``) and predicts ``test_start..test_end``. ``embargo`` trading days lie
+    between train and validation and between validation and test, so that no fitted label reaches
+    into the next span."""
+
+    index: int
+    train_start: pd.Timestamp
+    train_end: pd.Timestamp
+    val_start: pd.Timestamp
+    val_end: pd.Timestamp
+    test_start: pd.Timestamp
+    test_end: pd.Timestamp
+    embargo: int
+    pos: tuple[int, int, int, int, int, int]  # calendar positions of the six dates above
+
+    def __str__(self) -> str:
+        d = lambda t: t.strftime("%Y-%m-%d")  # noqa: E731
+        return (f"window {self.index}: train {d(self.train_start)}..{d(self.train_end)} | "
+                f"val {d(self.val_start)}..{d(self.val_end)} | test {d(self.test_start)}..{d(self.test_end)} "
+                f"(embargo {self.embargo} days)")
+
+    def as_dict(self) -> dict[str, object]:
+        return {"window": self.index, "train_start": self.train_start, "train_end": self.train_end,
+                "val_start": self.val_start, "val_end": self.val_end,
+                "test_start": self.test_start, "test_end": self.test_end}
+
+
+@dataclass(frozen=True)
+class WindowRows:
+    """Sample positions (calendar day, symbol) of one window's train, validation and test sets."""
+
+    train: tuple[np.ndarray, np.ndarray]
+    val: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+
+
+def _int(name: str, v: object, lo: int, allow_none: bool = False) -> None:
+    if v is None and allow_none:
+        return
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
+        raise ConfigError(f"WalkForwardSplit.{name} = {v!r} must be an integer >= {lo}")
+
+
+@dataclass(frozen=True)
+class WalkForwardSplit:
+    """Rolling (or expanding) walk-forward splitter on a trading calendar.
+
+    Layout of window k (all counts in trading days of the calendar)::
+
+        [ train_days ][ embargo ][ val_days ][ embargo ][ test_days ]
+                                                         ^ test_start + k * step_days
+
+    Args:
+        train_days: decision days of training data (sliding), or of the first window (expanding).
+        val_days: decision days of the validation span used for early stopping.
+        test_days: decision days predicted per window.
+        step_days: days between consecutive test starts; None = ``test_days``. Must be
+            >= ``test_days`` so that test spans never overlap (one prediction per day and stock).
+        expanding: keep the first window's training start and grow the training span.
+        embargo_days: days left out before validation and before test; None = ``horizon + 1``,
+            the minimum for which no label of an earlier span reaches into the next one (a label of
+            day t ends at the open of t + 1 + horizon). A smaller value raises
+            :class:`LookaheadError` unless ``allow_leakage=True`` (only for demonstrating the audit).
+        test_start: first test day (the next trading day on or after it); None = the first day
+            that leaves room for a full train + val span.
+        test_end: last test day; None = the end of the calendar.
+        max_train_samples: None = every training sample; else a seeded random subsample of at most
+            this many training rows per window (kept in time order). Validation and test are never
+            subsampled.
+        seed: seed of that subsample (window k uses ``seed + k``).
+        allow_leakage: permit an embargo shorter than ``horizon + 1``.
+    """
+
+    train_days: int = 484
+    val_days: int = 60
+    test_days: int = 121
+    step_days: int | None = None
+    expanding: bool = False
+    embargo_days: int | None = None
+    test_start: str | pd.Timestamp | None = None
+    test_end: str | pd.Timestamp | None = None
+    max_train_samples: int | None = None
+    seed: int = 0
+    allow_leakage: bool = False
+
+    def __post_init__(self) -> None:
+        _int("train_days", self.train_days, 1)
+        _int("val_days", self.val_days, 1)
+        _int("test_days", self.test_days, 1)
+        _int("step_days", self.step_days, 1, allow_none=True)
+        _int("embargo_days", self.embargo_days, 0, allow_none=True)
+        _int("max_train_samples", self.max_train_samples, 1, allow_none=True)
+        _int("seed", self.seed, 0)
+        if self.step_days is not None and self.step_days < self.test_days:
+            raise ConfigError(
+                f"WalkForwardSplit.step_days = {self.step_days} is smaller than test_days = {self.test_days}: test "
+                f"spans would overlap and a day would get two predictions; use step_days >= {self.test_days}")
+        for name in ("test_start", "test_end"):
+            v = getattr(self, name)
+            if v is not None:
+                try:
+                    object.__setattr__(self, name, pd.Timestamp(v))
+                except (ValueError, TypeError):
+                    raise ConfigError(f"WalkForwardSplit.{name} = {v!r} is not a date (use YYYY-MM-DD)") from None
+        if self.test_start is not None and self.test_end is not None and self.test_end < self.test_start:
+            raise ConfigError(f"WalkForwardSplit.test_end = {self.test_end.date()} is before test_start = {self.test_start.date()}")
+
+    @property
+    def step(self) -> int:
+        return self.test_days if self.step_days is None else int(self.step_days)
+
+    def embargo_for(self, horizon: int) -> int:
+        """The embargo used for a label horizon; refuses one that lets labels leak."""
+        need = int(horizon) + 1
+        if self.embargo_days is None:
+            return need
+        if self.embargo_days < need:
+            msg = (f"WalkForwardSplit.embargo_days = {self.embargo_days} is shorter than horizon + 1 = {need}: the labels "
+                   f"of the last {need - self.embargo_days} training/validation day(s) end inside the next span, so the "
+                   f"fitted model has seen prices of the days it is tested on; use embargo_days >= {need} or None")
+            if not self.allow_leakage:
+                raise LookaheadError(msg)
+            log.warning("allow_leakage=True: %s", msg)
+        return int(self.embargo_days)
+
+    def split(self, calendar: pd.DatetimeIndex, horizon: int = 1) -> Iterator[Window]:
+        """Yield the windows laid out on ``calendar`` (trading days) for labels of ``horizon`` days.
+
+        Raises ConfigError naming the numbers when the first window does not fit in the calendar."""
+        cal = pd.DatetimeIndex(calendar)
+        if len(cal) == 0:
+            raise ConfigError("WalkForwardSplit.split: the calendar is empty")
+        emb = self.embargo_for(horizon)
+        before = self.train_days + emb + self.val_days + emb  # days needed before the first test day
+        if self.test_start is None:
+            p0 = before
+        else:
+            p0 = int(cal.searchsorted(self.test_start))
+        last = len(cal) - 1 if self.test_end is None else int(cal.searchsorted(self.test_end, side="right")) - 1
+        if p0 > last:
+            raise ConfigError(
+                f"WalkForwardSplit: no test day between test_start = {_d(self.test_start)} and "
+                f"test_end = {_d(self.test_end)} in the calendar {cal[0].date()}..{cal[-1].date()}")
+        if p0 < before:
+            raise ConfigError(
+                f"WalkForwardSplit: the first window needs {before} trading days before its test start "
+                f"(train_days {self.train_days} + val_days {self.val_days} + 2 x embargo {emb}) but test_start = "
+                f"{cal[p0].date()} has only {p0} in the data from {cal[0].date()}; start the data earlier, "
+                f"move test_start later or shorten train_days/val_days")
+        first_train = p0 - before
+        k, t0 = 0, p0
+        while t0 <= last:
+            t1 = min(t0 + self.test_days - 1, last)
+            v1 = t0 - 1 - emb
+            v0 = v1 - self.val_days + 1
+            r1 = v0 - 1 - emb
+            r0 = first_train if self.expanding else r1 - self.train_days + 1
+            pos = (r0, r1, v0, v1, t0, t1)
+            yield Window(k, *(cal[p] for p in pos), embargo=emb, pos=pos)
+            k += 1
+            t0 += self.step
+
+    def rows(self, window: Window, eligible: np.ndarray, label_known: np.ndarray) -> WindowRows:
+        """Sample positions of ``window``.
+
+        ``eligible`` (calendar x symbols bool): point-in-time member AND tradable on the day.
+        ``label_known`` (same shape): the label of the day is defined (finite).
+        Train and validation rows are eligible days with a known label; test rows are every eligible
+        day of the test span (the label may be unknown at the end of the data)."""
+        r0, r1, v0, v1, t0, t1 = window.pos
+        fit_ok = eligible & label_known
+
+        def grab(mask: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+            d, s = np.nonzero(mask[a: b + 1])
+            return (d + a).astype(np.int64), s.astype(np.int64)
+
+        train = grab(fit_ok, r0, r1)
+        if self.max_train_samples is not None and len(train[0]) > self.max_train_samples:
+            rng = np.random.default_rng(self.seed + window.index)
+            keep = np.sort(rng.choice(len(train[0]), size=self.max_train_samples, replace=False))
+            train = (train[0][keep], train[1][keep])
+        return WindowRows(train=train, val=grab(fit_ok, v0, v1), test=grab(eligible, t0, t1))
+
+
+def _d(v: pd.Timestamp | None) -> str:
+    return "None" if v is None else str(pd.Timestamp(v).date())
