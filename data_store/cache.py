@@ -256,17 +256,18 @@ class Cache:
     def commit(self, relpath: str, df: pd.DataFrame, *, kind: str, source: str,
                library_versions: dict[str, str] | None = None, symbol: str | None = None,
                combine: Callable[[pd.DataFrame | None, pd.DataFrame], pd.DataFrame] | None = None,
-               ) -> dict[str, Any]:
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Atomically write ``df`` to ``relpath`` and record it in the manifest (under the lock).
 
         ``combine(old, new)``, if given, merges the intact committed frame (``None`` when there
         is none or it is damaged) with ``df`` inside the same lock, so that two updaters writing
-        the same file never lose each other's rows.
+        the same file never lose each other's rows. ``extra`` adds fields to the manifest entry.
         """
         with self.locked():
             manifest = self.read_manifest()
             entry = self._write_file(manifest, relpath, df, kind=kind, source=source,
                                      library_versions=library_versions, symbol=symbol, combine=combine)
+            entry.update(extra or {})
             self._write_manifest(manifest)
         return entry
 

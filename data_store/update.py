@@ -56,10 +56,14 @@ class UpdateReport:
         }
 
 
+def _today() -> pd.Timestamp:
+    return pd.Timestamp.today().normalize()
+
+
 def default_range(snapshot_end: pd.Timestamp, start: Any = None, end: Any = None) -> tuple[pd.Timestamp, pd.Timestamp]:
     """``start`` defaults to :data:`OVERLAP_DAYS` before the snapshot's end, ``end`` to today."""
     lo = pd.Timestamp(start) if start is not None else snapshot_end - pd.Timedelta(days=OVERLAP_DAYS)
-    hi = pd.Timestamp(end) if end is not None else pd.Timestamp.today().normalize()
+    hi = pd.Timestamp(end) if end is not None else _today()
     if lo > hi:
         raise ConfigError(f"--start {lo.date()} is after --end {hi.date()}")
     return lo, hi
@@ -115,12 +119,15 @@ def run_update(
         log.warning("membership not updated: %s", exc)
         report.failed["<membership>"] = str(exc)
 
-    # ---- index
+    # ---- index (its last day is the last trading day the range can have: the resume target)
+    target = hi
     try:
         idx = source.index_bars(lo, hi)
         cache.commit(INDEX_FILE, canonical_index(idx, "index"), kind="index", source=source.name,
                      library_versions=versions, combine=_combiner(["date"]))
         report.index_rows = len(idx)
+        if len(idx):
+            target = min(hi, idx["date"].max())
     except (SourceError, DataValidationError) as exc:
         log.warning("index not updated: %s", exc)
         report.failed["<index>"] = str(exc)
@@ -130,14 +137,14 @@ def run_update(
     manifest = cache.read_manifest()
     todo = []
     for sym in wanted:
-        entry = manifest["files"].get(bars_path(sym))
-        if entry and entry.get("end") and entry.get("start") and \
-                pd.Timestamp(entry["end"]) >= hi and pd.Timestamp(entry["start"]) <= lo:
+        entry = manifest["files"].get(bars_path(sym)) or {}
+        covered = entry.get("fetched_range")
+        if covered and pd.Timestamp(covered[0]) <= lo and pd.Timestamp(covered[1]) >= target:
             report.skipped.append(sym)  # resumed run: this symbol is already done
         else:
             todo.append(sym)
     if report.skipped:
-        log.info("%d symbol(s) already cached up to %s: skipped", len(report.skipped), hi.date())
+        log.info("%d symbol(s) already cached up to %s: skipped", len(report.skipped), target.date())
     bar = None
     if progress and todo:
         from tqdm import tqdm
@@ -148,9 +155,11 @@ def run_update(
             try:
                 fresh = source.bars(sym, lo, hi)
                 validate_bars(fresh, f"{source.name} {sym}")
+                # fetched_range: the range asked for (a suspended stock has no bar on its end)
                 cache.commit(bars_path(sym), fresh.assign(symbol=fresh["symbol"].astype(str)), kind="bars",
                              source=source.name, library_versions=versions, symbol=sym,
-                             combine=_combiner(["date", "symbol"]))
+                             combine=_combiner(["date", "symbol"]),
+                             extra={"fetched_range": [str(lo.date()), str(min(hi, _today()).date())]})
                 report.ok.append(sym)
                 report.bar_rows += len(fresh)
             except (SourceError, DataValidationError) as exc:

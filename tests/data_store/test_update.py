@@ -133,3 +133,19 @@ def test_cache_read_by_bars_path_after_update(tmp_path):
     cache = Cache(tmp_path / "c")
     run_update(FakeSource(), cache, snapshot_end=SNAP_END, symbols=["SH600519"], progress=False, **RANGE)
     assert cache.read_file(bars_path("SH600519"))["close"].iloc[-1] == 1409.52
+
+
+def test_resume_when_end_is_past_the_last_trading_day(tmp_path):
+    """--end on a weekend (or today, before the close): the index's last day is the target, and a
+    symbol whose last bar is earlier (suspended) still counts as done."""
+    cache = Cache(tmp_path / "c")
+    src = FakeSource()
+    orig = src.bars
+    src.bars = lambda sym, s, e: orig(sym, s, e).iloc[:-1] if sym == "SZ000001" else orig(sym, s, e)
+    kw = dict(snapshot_end=SNAP_END, symbols=["SH600519", "SZ000001"], start="2025-06-16", end="2025-07-05",
+              progress=False)
+    assert sorted(run_update(src, cache, **kw).ok) == ["SH600519", "SZ000001"]
+    assert cache.read_manifest()["files"]["bars/SZ000001.parquet"]["end"] == "2025-06-27"
+    again = FakeSource()
+    rep = run_update(again, cache, **kw)
+    assert again.fetched == [] and rep.skipped == ["SH600519", "SZ000001"]
