@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 _LINES = ("open", "high", "low", "close", "volume", "openinterest")
+_INF = float("inf")
 
 
 def date_numbers(dates: pd.DatetimeIndex) -> np.ndarray:
@@ -40,6 +41,7 @@ class ArrayFeed(bt.feed.DataBase):
     params = (("timeframe", bt.TimeFrame.Days), ("compression", 1))
 
     _values: dict[str, np.ndarray]
+    _bufs: list = []
     col: int = -1
 
     @classmethod
@@ -56,14 +58,29 @@ class ArrayFeed(bt.feed.DataBase):
     def preload(self) -> None:
         for name, values in self._values.items():
             getattr(self.lines, name).array = _as_line(values)
+        self._bufs = list(self.lines.lines)
+        self._dtline = self.lines.datetime
+        self._next_dt = self._values["datetime"].tolist()
+        self._n = len(self._next_dt)
         self.home()
 
     def _load(self) -> bool:  # never called after preload; the feed has no row-by-row path
         return False
 
+    # The three calls below run once per bar and feed; for aligned, preloaded daily bars they
+    # reduce to index arithmetic on the line buffers (same results as the generic versions).
+    def __len__(self) -> int:
+        return self._bufs[0].lencount if self._bufs else 0
+
+    def advance_peek(self) -> float:
+        n = self._dtline.lencount
+        return self._next_dt[n] if n < self._n else _INF
+
     def advance(self, size: int = 1, datamaster=None, ticks: bool = True) -> None:
-        # aligned, preloaded daily bars: just move the index (no tick_* bookkeeping)
-        self.lines.advance(size)
+        # just move every line's index (no tick_* bookkeeping: the broker reads the arrays)
+        for buf in self._bufs:
+            buf._idx += size
+            buf.lencount += size
 
 
 def pandas_feed(name: str, dates: pd.DatetimeIndex, **lines: np.ndarray) -> bt.feeds.PandasData:
