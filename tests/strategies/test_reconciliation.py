@@ -161,3 +161,17 @@ def test_threshold_on_one_real_stock(md):
     # when long, at most the cash buffer (2%) plus one lot and fees sit in cash
     long_days = pv > 0
     assert ((res.cash[long_days] / res.equity[long_days]) < 0.02 + 0.05).all()
+
+
+def test_no_look_ahead_the_future_does_not_change_the_past(md, preds):
+    """Cutting the market data after day T changes nothing in a run whose decisions end at T-1."""
+    cal = md.calendar
+    t_end = cal[cal.searchsorted(pd.Timestamp("2022-12-30"))]
+    p = preds[(preds.date >= "2022-01-04") & (preds.date < t_end)][["date", "symbol", "p_up"]]
+    cfg = TopKConfig(k=15, max_replace=3)
+    full = run_backtest(md, p, strategy=cfg, progress=False)
+    cut = run_backtest(md.slice(end=t_end), p, strategy=cfg, progress=False)
+    assert full.equity.index[-1] == t_end
+    pd.testing.assert_series_equal(full.equity, cut.equity, rtol=0, atol=0)
+    pd.testing.assert_frame_equal(full.trades, cut.trades)
+    pd.testing.assert_frame_equal(full.rejected, cut.rejected)
