@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -68,8 +69,12 @@ def test_round_trip_and_manifest(tmp_path):
 
 def test_missing_cache_is_fast_noop(snap, tmp_path):
     root = tmp_path / "never-created"
+    t0 = time.perf_counter()
     assert merge_cache(snap, root) is snap
+    assert time.perf_counter() - t0 < 0.05
     assert not root.exists()  # loading never creates the folder
+    root.mkdir()
+    assert merge_cache(snap, root) is snap  # a folder without manifest.json is an empty cache
 
 
 def test_failed_write_keeps_old_file(tmp_path, monkeypatch):
