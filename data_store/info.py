@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .market import MarketData
@@ -157,9 +156,3 @@ def info_text(md: MarketData, snapshot_sha: dict[str, str], cache_state: dict[st
         add("  check    every file matches its manifest sha256")
     return "\n".join(out)
 
-
-def counts_beyond(md: MarketData) -> dict[str, int]:
-    """Headline anomaly counts (for tests and scripts)."""
-    a = md.anomalies
-    return {"suspended": a.suspended, "nan_volume": a.nan_volume, "beyond_limit": a.beyond_limit,
-            "beyond_21pct": a.beyond_21pct, "rows": int(np.int64(a.rows))}
