@@ -165,6 +165,8 @@ class AShareBroker(bt.brokers.BackBroker):
             if size < requested:
                 journal.refuse(i, c, side, requested - size, R.LOT, requested)
             price = rules.slippage.fill_price(True, *price_args)
+            if np.isfinite(A.upper[i, c]):
+                price = min(price, float(A.upper[i, c]))  # slippage never crosses the limit
             affordable = rules.lot.lots_for_value(self.cash, price, rules.commission)
             if affordable == 0:
                 return refuse(R.CASH)
@@ -188,6 +190,8 @@ class AShareBroker(bt.brokers.BackBroker):
                 journal.refuse(i, c, side, size - lotted, R.LOT, requested)
             size = lotted
             price = rules.slippage.fill_price(False, *price_args)
+            if np.isfinite(A.lower[i, c]):
+                price = max(price, float(A.lower[i, c]))
 
         _resize(order, size if is_buy else -size)
         self._execute(order, ago=0, price=price)

@@ -182,7 +182,8 @@ class Suspension:
 @dataclass(frozen=True)
 class Slippage:
     """Fill price of a market order at the open: ``open x (1 + rate)`` for buys,
-    ``open x (1 - rate)`` for sells, kept inside the day's [low, high] range. rate 0 = the open."""
+    ``open x (1 - rate)`` for sells, kept inside the day's [low, high] range (and, in the
+    broker, inside the day's price limits). rate 0 = the open."""
 
     rate: float = 0.0
 

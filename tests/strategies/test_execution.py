@@ -113,6 +113,14 @@ def test_slippage_moves_the_fill_against_the_trader():
     assert one(res.trades)["price"] == pytest.approx(10.01, abs=1e-12)
 
 
+def test_slippage_never_crosses_the_price_limit():
+    days = ["2022-03-01", "2022-03-02", "2022-03-03"]
+    md = make_market(days, {"SH600000": [FLAT, (10.99, 11.0), FLAT]})
+    res = threshold(md, [("2022-03-01", "SH600000", 0.9)], costs=CostModel(slippage=0.01))
+    # 10.99 x 1.01 = 11.0999, but nothing trades above the 11.00 limit
+    assert one(res.trades)["price"] == 11.0
+
+
 # ----------------------------------------------------------------------------- price limits
 BUY_DAYS = ["2020-08-18", "2020-08-19", "2020-08-20", "2020-08-21", "2020-08-24", "2020-08-25"]
 
