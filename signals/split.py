@@ -142,7 +142,9 @@ class WalkForwardSplit:
                    f"fitted model has seen prices of the days it is tested on; use embargo_days >= {need} or None")
             if not self.allow_leakage:
                 raise LookaheadError(msg)
-            log.warning("allow_leakage=True: %s", msg)
+            if not getattr(self, "_warned", False):
+                log.warning("allow_leakage=True: %s", msg)
+                object.__setattr__(self, "_warned", True)
         return int(self.embargo_days)
 
     def split(self, calendar: pd.DatetimeIndex, horizon: int = 1) -> Iterator[Window]:

@@ -224,6 +224,7 @@ def run_walk_forward(md: Any, features: FeatureConfig | None = None, labels: Lab
             if ckpt is not None and isinstance(model, _SequenceBase):
                 save_checkpoint(ckpt / f"window_{w.index:03d}_{mname}.pt", model, sc, w, features, labels)
         bar.set_postfix(train=n_tr, test=n_te)
+        log.info("%s: %d train / %d val / %d test samples in %.1f s", w, n_tr, n_va, n_te, time.perf_counter() - t0)
         del Xtr_raw, Xva_raw, Xte_raw, Xtr, Xva, Xte
     if preds:
         pred = pd.concat(preds, ignore_index=True)[PRED_COLUMNS]
