@@ -102,7 +102,8 @@ def test_predictions_cover_every_tradable_member_test_day(small_run):
         got_keys = set(zip(pd.to_datetime(got["date"]), got["symbol"].astype(str), strict=True))
         assert got_keys == expected, (w.window, len(expected - got_keys), len(got_keys - expected))
         assert got["p_up"].between(0, 1).all()
-        assert len(got) == w.n
+        # the last days of the data have no label yet: predicted, but not scored
+        assert got["label"].notna().sum() == w.n
     # every model predicts the same samples
     keys = preds.groupby("model").size()
     assert keys.nunique() == 1, keys
@@ -112,9 +113,10 @@ def test_window_metrics_match_predictions(small_run):
     run_dir, _ = small_run
     preds = pd.read_parquet(run_dir / "predictions.parquet")
     wm = pd.read_csv(run_dir / "window_metrics.csv")
+    # window_metrics.csv keeps 10 significant digits
     for w in wm.itertuples():
         p = preds[(preds["model"] == w.model) & (preds["window"] == w.window)].dropna(subset=["label"])
         acc = ((p["p_up"] > 0.5).astype(float) == p["label"]).mean()
-        assert w.accuracy == pytest.approx(acc, abs=1e-12)
-        assert w.base_rate == pytest.approx(p["label"].mean(), abs=1e-12)
-        assert w.always_up_accuracy == pytest.approx(p["label"].mean(), abs=1e-12)
+        assert w.accuracy == pytest.approx(acc, abs=1e-9)
+        assert w.base_rate == pytest.approx(p["label"].mean(), abs=1e-9)
+        assert w.always_up_accuracy == pytest.approx(p["label"].mean(), abs=1e-9)
