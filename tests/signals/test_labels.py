@@ -1,0 +1,66 @@
+"""The one labelling function: hand-computed values on a crafted frame and on real bars."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import signals
+from signals.errors import ConfigError
+
+
+def _frame(values, cols=("A",)):
+    idx = pd.date_range("2024-01-01", periods=len(values), freq="B")
+    return pd.DataFrame(np.asarray(values, dtype=float).reshape(len(values), -1), index=idx, columns=list(cols))
+
+
+def test_default_label_is_next_open_to_following_open():
+    opens = _frame([10.0, 11.0, 12.1, 12.1, 11.0])
+    vol = _frame([1, 1, 1, 1, 1])
+    lab = signals.make_labels(opens, vol)
+    # t=0: open(2)/open(1)-1 = 12.1/11 - 1 = 0.1 -> up; t=1: 12.1/12.1-1 = 0 -> not up;
+    # t=2: 11/12.1-1 = -0.0909.. -> down; the last 2 days: unknown
+    np.testing.assert_allclose(lab.ret[:3, 0], [0.1, 0.0, 11.0 / 12.1 - 1.0])
+    assert np.isnan(lab.ret[3:, 0]).all()
+    np.testing.assert_array_equal(lab.label[:3, 0], [1.0, 0.0, 0.0])
+    assert np.isnan(lab.label[3:, 0]).all()
+    assert lab.end_offset == 2
+
+
+def test_horizon_and_excess():
+    opens = _frame([10.0, 10.0, 11.0, 12.0, 9.0, 10.0])
+    vol = _frame([1] * 6)
+    index_open = np.array([100.0, 100.0, 105.0, 120.0, 80.0, 100.0])
+    lab = signals.make_labels(opens, vol, signals.LabelConfig(horizon=2, excess=True), index_open=index_open)
+    # t=0: stock 12/10-1 = 0.2, index 120/100-1 = 0.2 -> excess 0 -> not up
+    # t=1: stock 9/11-1 = -0.1818, index 80/105-1 = -0.2381 -> excess +0.0563 -> up; t=2: stock 10/12-1 = -1/6, index 100/120-1 = -1/6 -> 0
+    np.testing.assert_allclose(lab.ret[:3, 0], [0.0, (9 / 11 - 1) - (80 / 105 - 1), 0.0], atol=1e-12)
+    np.testing.assert_array_equal(lab.label[:3, 0], [0.0, 1.0, 0.0])
+    assert np.isnan(lab.ret[3:, 0]).all() and lab.end_offset == 3
+
+
+def test_suspended_open_makes_the_label_unknown_not_forward_filled():
+    opens = _frame([10.0, 11.0, 11.0, 12.0, 13.0])
+    vol = _frame([1, 1, 0, 1, 1])  # day 2 suspended (volume 0): its open is no tradable price
+    lab = signals.make_labels(opens, vol)
+    assert np.isnan(lab.ret[0, 0]) and np.isnan(lab.ret[1, 0])  # read open(2)
+    np.testing.assert_allclose(lab.ret[2, 0], 13.0 / 12.0 - 1.0)
+
+
+def test_excess_needs_the_index_and_horizon_is_validated():
+    with pytest.raises(ConfigError, match="index"):
+        signals.make_labels(_frame([1.0, 2.0, 3.0]), _frame([1, 1, 1]), signals.LabelConfig(excess=True))
+    with pytest.raises(ConfigError, match="horizon = 0"):
+        signals.LabelConfig(horizon=0)
+
+
+def test_label_on_real_bars_matches_hand_computation(md_small):
+    sym, t = "SH600519", pd.Timestamp("2022-03-01")
+    b = md_small.bars[md_small.bars["symbol"] == sym].set_index("date")
+    cal = md_small.calendar
+    i = cal.get_loc(t)
+    o1 = b.loc[cal[i + 1], "open"] * b.loc[cal[i + 1], "factor"]
+    o2 = b.loc[cal[i + 2], "open"] * b.loc[cal[i + 2], "factor"]
+    lab = signals.make_labels(md_small.panel("open", adjusted=True), md_small.panel("volume"))
+    j = md_small.symbols.index(sym)
+    assert lab.ret[i, j] == pytest.approx(o2 / o1 - 1.0, rel=1e-12)
+    assert lab.label[i, j] == float(o2 > o1)
