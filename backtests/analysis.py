@@ -130,25 +130,38 @@ def verdict(
     ic: float,
     annual_excess: float,
     windows_positive_excess: int,
-    windows_beating_always_up: int,
+    windows_beating_majority: int,
     n_windows: int,
 ) -> str:
-    """A plain-words verdict computed from the numbers."""
+    """A plain-words verdict computed from the numbers.
+
+    ``always_up`` is the accuracy of predicting "up" for every sample, i.e. the share of up labels.
+    Skill is judged against the best constant guess, the majority class (always-up or
+    always-down, whichever scores more): beating a 46% always-up by predicting "down" every day
+    is no skill. An edge counts only when it exceeds twice its naive standard error.
+    """
     edge, se = accuracy_edge(accuracy, always_up, n)
+    majority = max(always_up, 1.0 - always_up) if np.isfinite(always_up) else float("nan")
+    which = "always-up" if always_up >= 0.5 else "always-down"
+    medge, _ = accuracy_edge(accuracy, majority, n)
     parts = [
-        f"{model}: accuracy {pct(accuracy)} vs {pct(always_up)} always-up ({edge:+.1f} pp, naive s.e. {se:.1f} pp); "
-        f"AUC {auc:.3f}; IC {ic:+.3f}; annual excess return after costs {pct(annual_excess, sign=True)} vs CSI-300.",
-        f"Accuracy beat always-up in {windows_beating_always_up} of {n_windows} windows; "
+        f"{model}: accuracy {pct(accuracy)} vs {pct(always_up)} always-up ({edge:+.1f} pp); "
+        f"the best constant guess ({which}) scores {pct(majority)}, an edge of {medge:+.1f} pp "
+        f"(naive s.e. {se:.1f} pp); AUC {auc:.3f}; IC {ic:+.3f}; "
+        f"annual excess return after costs {pct(annual_excess, sign=True)} vs CSI-300.",
+        f"Accuracy beat the best constant guess in {windows_beating_majority} of {n_windows} windows; "
         f"the strategy beat the index in {windows_positive_excess} of {n_windows}.",
     ]
-    skill = np.isfinite(edge) and edge > 2 * se
-    money = np.isfinite(annual_excess) and annual_excess > 0
+    skill = bool(np.isfinite(medge) and medge > 2 * se and np.isfinite(auc) and auc > 0.5)
+    money = bool(np.isfinite(annual_excess) and annual_excess > 0)
     if skill and money:
         parts.append("The prediction edge is larger than its naive error and the strategy earned an excess return after costs.")
-    elif skill and not money:
+    elif skill:
         parts.append("The prediction edge is real on paper but did not survive trading: after costs the strategy trailed the index.")
-    elif not skill and money:
-        parts.append("The strategy beat the index, but the accuracy edge is within noise: treat the excess as luck or exposure, not skill.")
+    elif money:
+        parts.append("The strategy beat the index, but its accuracy does not beat the best constant guess beyond noise: "
+                     "treat the excess as luck or exposure, not skill.")
     else:
-        parts.append("No evidence of skill: the accuracy edge is within noise and the strategy did not beat the index after costs.")
+        parts.append("No evidence of skill: accuracy does not beat the best constant guess beyond noise, "
+                     "and the strategy did not beat the index after costs.")
     return " ".join(parts)

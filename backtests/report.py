@@ -77,7 +77,9 @@ def summarise(
         for col in ("accuracy", "balanced_accuracy", "roc_auc", "ic", "rank_ic", "base_rate", "always_up_accuracy", "log_loss", "brier"):
             row[col] = _pooled(wm, col) if col in wm else float("nan")
         row["n"] = int(wm["n"].sum())
+        row["majority_accuracy"] = max(row["always_up_accuracy"], 1 - row["always_up_accuracy"])
         per_win = wm[["window", "test_start", "test_end", "n", "accuracy", "balanced_accuracy", "roc_auc", "ic", "base_rate", "always_up_accuracy"]].copy()
+        per_win["majority_accuracy"] = np.maximum(per_win["always_up_accuracy"], 1 - per_win["always_up_accuracy"])
         per_win.insert(0, "model", name)
         if oc.returns is not None and len(oc.returns):
             perf = an.performance(oc.returns, benchmark, periods_per_year)
@@ -119,11 +121,11 @@ def chart_accuracy_vs_excess(windows: pd.DataFrame) -> str:
     fig, ax = _figure(9, 4.6)
     traded = windows.dropna(subset=["excess_return"]) if "excess_return" in windows else windows.iloc[0:0]
     for model, g in traded.groupby("model", sort=False):
-        edge = 100 * (g["accuracy"] - g["always_up_accuracy"])
+        edge = 100 * (g["accuracy"] - g["majority_accuracy"])
         ax.scatter(edge, 100 * g["excess_return"], label=label(model), color=_COLORS.get(model), s=36, alpha=0.85)
     ax.axhline(0, color="#999", lw=0.8)
     ax.axvline(0, color="#999", lw=0.8)
-    ax.set_xlabel("accuracy minus always-up accuracy (pp)")
+    ax.set_xlabel("accuracy minus the best constant guess, always-up or always-down (pp)")
     ax.set_ylabel("excess return over CSI-300 after costs (%)")
     ax.set_title("Each dot is one walk-forward window: does a better hit rate earn more?")
     ax.legend(fontsize=8, loc="best")
@@ -154,7 +156,7 @@ def chart_windows(windows: pd.DataFrame, model: str) -> str:
     g = windows[windows["model"] == model].sort_values("window")
     fig, ax = _figure(9, 3.8)
     x = np.arange(len(g))
-    ax.bar(x - 0.2, 100 * (g["accuracy"] - g["always_up_accuracy"]), width=0.4, label="accuracy - always-up (pp)", color="#1f77b4")
+    ax.bar(x - 0.2, 100 * (g["accuracy"] - g["majority_accuracy"]), width=0.4, label="accuracy - best constant guess (pp)", color="#1f77b4")
     if "excess_return" in g:
         ax.bar(x + 0.2, 100 * g["excess_return"], width=0.4, label="excess return after costs (%)", color="#d62728")
     ax.axhline(0, color="#666", lw=0.8)
@@ -268,7 +270,8 @@ def build_report(
         label(main_model), main["accuracy"], main["always_up_accuracy"], int(main["n"]),
         main["roc_auc"], main["ic"], float(main.get("annual_excess_return", np.nan)),
         int((mw["excess_return"] > 0).sum()) if traded else 0,
-        int((mw["accuracy"] > mw["always_up_accuracy"]).sum()), len(mw),
+        int((mw["accuracy"] > mw["always_up_accuracy"].where(mw["always_up_accuracy"] >= 0.5, 1 - mw["always_up_accuracy"])).sum()),
+        len(mw),
     )
     main_oc = outcomes[main_model]
     qs_html = qs_adapter.html_report(
@@ -280,14 +283,18 @@ def build_report(
     if audit:
         sec.append(f'<p class="note" id="audit"><b>Leakage audit:</b> {html.escape(audit)}</p>')
     sec.append("<h3>Every model on the same walk-forward windows and samples</h3>")
-    sec.append(_table(models, [
+    shown_models = models.assign(model=models["model"].map(label))
+    sec.append(_table(shown_models, [
         ("model", "model", "name"), ("n", "samples", "int"), ("accuracy", "accuracy", "pct"),
-        ("always_up_accuracy", "always-up acc.", "pct"), ("balanced_accuracy", "bal. accuracy", "pct"),
+        ("always_up_accuracy", "always-up acc.", "pct"), ("majority_accuracy", "best constant", "pct"),
+        ("balanced_accuracy", "bal. accuracy", "pct"),
         ("roc_auc", "AUC", "f3"), ("ic", "IC", "f3"), ("annual_return", "annual return", "pct"),
         ("annual_excess_return", "annual excess", "spct"), ("sharpe", "Sharpe", "f2"),
         ("max_drawdown", "max DD", "pct"), ("fees", "fees (CNY)", "cny"),
-    ], "models").replace("<td>index</td>", f"<td>{label('index')}</td>"))
+    ], "models"))
     sec.append('<p class="note">Prediction metrics are pooled over all test samples (sample-weighted). '
+               "The best constant guess is always-up or always-down, whichever scores more: an accuracy "
+               "edge only means something above it. "
                "Returns are net of commission and stamp duty; the index row is buy-and-hold without costs. "
                f"Annualised with {periods_per_year} trading days a year (A-share calendar).</p>")
     sec.append(f'<img alt="accuracy vs excess return" src="{chart_accuracy_vs_excess(windows)}">')
@@ -298,7 +305,8 @@ def build_report(
         ("window", "window", "int"), ("test_start", "test from", "date"), ("test_end", "to", "date"),
         ("n", "samples", "int"), ("accuracy", "accuracy", "pct"), ("balanced_accuracy", "bal. acc.", "pct"),
         ("roc_auc", "AUC", "f3"), ("ic", "IC", "f3"), ("base_rate", "base rate", "pct"),
-        ("always_up_accuracy", "always-up", "pct"), ("strategy_return", "strategy", "spct"),
+        ("always_up_accuracy", "always-up", "pct"), ("majority_accuracy", "best const.", "pct"),
+        ("strategy_return", "strategy", "spct"),
         ("benchmark_return", "CSI-300", "spct"), ("excess_return", "excess", "spct"),
     ], "windows"))
     sec.append('<p class="note">A window\'s returns are booked on the day after each of its decision days '
@@ -306,7 +314,7 @@ def build_report(
     base = windows[windows["model"] != main_model]
     if len(base):
         sec.append("<h3>Baselines by window</h3>")
-        sec.append(_table(base, [
+        sec.append(_table(base.assign(model=base["model"].map(label)), [
             ("model", "model", "name"), ("window", "window", "int"), ("accuracy", "accuracy", "pct"),
             ("always_up_accuracy", "always-up", "pct"), ("roc_auc", "AUC", "f3"), ("ic", "IC", "f3"),
             ("strategy_return", "strategy", "spct"), ("benchmark_return", "CSI-300", "spct"),

@@ -211,11 +211,16 @@ def run(cfg: C.RunConfig) -> Path:
     with timings.stage("data", 1, total):
         md, ppy = load_market(cfg)
         log.info("      %d symbols, %s..%s, %d trading days", len(md.symbols), md.start.date(), md.end.date(), len(md.calendar))
+    # every object built from the config is made before the run folder, so a bad value writes nothing
+    sig_cfg, estimator = signal_configs(cfg), make_estimator(cfg.model, cfg.features)
+    scfg = strategy_config(cfg)
+    costs = strategies.CostModel(commission_rate=cfg.costs.commission_rate,
+                                 min_commission=cfg.costs.min_commission, slippage=cfg.costs.slippage)
+    baselines = tuple(b for b in cfg.model.baselines if b != cfg.model.kind)
     with RunFolder(cfg.output.runs_dir, cfg.run_name) as rf:
         with timings.stage("signals (walk-forward)", 2, total):
-            baselines = tuple(b for b in cfg.model.baselines if b != cfg.model.kind)
             sig = signals.run_walk_forward(
-                md, **signal_configs(cfg), estimator=make_estimator(cfg.model, cfg.features),
+                md, **sig_cfg, estimator=estimator,
                 model_name=cfg.model.kind, baselines=baselines,
                 checkpoint_dir=rf.path("checkpoints") if cfg.output.checkpoints else None,
                 progress=not _quiet(),
@@ -225,9 +230,6 @@ def run(cfg: C.RunConfig) -> Path:
         wm = sig.window_metrics
         outcomes: dict[str, ModelOutcome] = {}
         with timings.stage("backtests", 3, total):
-            scfg, costs = strategy_config(cfg), strategies.CostModel(
-                commission_rate=cfg.costs.commission_rate, min_commission=cfg.costs.min_commission,
-                slippage=cfg.costs.slippage)
             for model in [cfg.model.kind, *baselines]:
                 oc = ModelOutcome(model=model, window_metrics=wm[wm["model"] == model])
                 if model in traded_models(cfg):

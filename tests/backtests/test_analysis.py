@@ -57,10 +57,22 @@ def test_accuracy_edge_and_verdict_wording():
     assert edge == pytest.approx(0.7)
     assert se == pytest.approx(100 * math.sqrt(0.521 * 0.479 / 10_000))
     text = an.verdict("LSTM", 0.521, 0.514, 10_000, 0.51, 0.01, -0.018, 2, 4, 7)
-    assert "accuracy 52.1% vs 51.4% always-up (+0.7 pp" in text
+    assert "accuracy 52.1% vs 51.4% always-up (+0.7 pp)" in text
+    assert "best constant guess (always-up) scores 51.4%, an edge of +0.7 pp (naive s.e. 0.5 pp)" in text
     assert "annual excess return after costs -1.8%" in text
-    assert "beat always-up in 4 of 7" in text and "beat the index in 2 of 7" in text
-    assert "did not" in text
+    assert "beat the best constant guess in 4 of 7" in text and "beat the index in 2 of 7" in text
+    assert text.endswith("did not beat the index after costs.")
+
+
+def test_verdict_compares_with_always_down_when_most_labels_are_down():
+    # 45.8% of labels are up: predicting "down" every day scores 54.2%, so 53.8% is no skill
+    text = an.verdict("LSTM", 0.538, 0.458, 200_000, 0.513, -0.005, -0.089, 1, 0, 7)
+    assert "(+8.0 pp)" in text
+    assert "best constant guess (always-down) scores 54.2%, an edge of -0.4 pp" in text
+    assert "No evidence of skill" in text
+    # a real edge over the majority class with AUC > 0.5 and a positive excess
+    good = an.verdict("LSTM", 0.56, 0.458, 200_000, 0.53, 0.02, 0.03, 5, 6, 7)
+    assert "earned an excess return after costs" in good
 
 
 def test_pct_formatting():
