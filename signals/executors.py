@@ -140,19 +140,25 @@ class FaultPlan:
 
 
 # ----------------------------------------------------------------------------- the unit of work
-def _window_task(prepared: Prepared, k: int, kwargs: dict[str, Any], threads: int | None,
+def _window_task(prepared: Prepared, k: int, kwargs: dict[str, Any], threads: tuple[int | None, int | None],
                  fault: FaultPlan | None, checkpoints: bool) -> dict[str, Any]:
-    """Run window ``k`` (in this process or in a Ray worker). A toolkit error (deterministic: a bad
-    configuration or too little data) is returned as a value so that it is not retried; any other
-    exception propagates and is retried."""
+    """Run window ``k`` (in this process or in a Ray worker) with ``threads`` = (torch threads, BLAS
+    threads), None leaving a setting as it is. A toolkit error (deterministic: a bad configuration
+    or too little data) is returned as a value so that it is not retried; any other exception
+    propagates and is retried."""
+    from threadpoolctl import threadpool_limits
+
+    torch_threads, blas_threads = threads
     old = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
+    # BLAS (the logistic baseline's solver) sums in a thread-count dependent order: pin it too
+    limits = threadpool_limits(limits=blas_threads, user_api="blas") if blas_threads else None
     try:
-        if fault is not None:
-            fault.check(k)
         with tempfile.TemporaryDirectory(prefix=f"csi300-window{k}-") as tmp:
             try:
+                if fault is not None:
+                    fault.check(k)
                 res = run_walk_forward(None, **kwargs, only_windows=[k], prepared=prepared,
                                        checkpoint_dir=tmp if checkpoints else None, progress=False)
             except ToolkitError as exc:
@@ -162,6 +168,8 @@ def _window_task(prepared: Prepared, k: int, kwargs: dict[str, Any], threads: in
         return {"window": k, "result": res, "checkpoints": ckpts}
     finally:
         torch.set_num_threads(old)
+        if limits is not None:
+            limits.restore_original_limits()
 
 
 def _error_text(exc: BaseException) -> str:
@@ -187,7 +195,7 @@ class LocalExecutor:
 
     ``max_retries``: extra attempts of a window that raised; ``retry_exceptions``: True (any
     exception other than this toolkit's own errors), False, or a tuple of exception classes;
-    ``threads``: torch threads per window (None = the estimator's or torch's setting, unchanged);
+    ``threads``: torch and BLAS threads per window (None = this process's settings, unchanged);
     ``fault``: test hook (:class:`FaultPlan`, default from ``$CSI300_FAULT_WINDOWS``)."""
 
     max_retries: int = 0
@@ -213,7 +221,7 @@ class LocalExecutor:
             while True:
                 attempts += 1
                 try:
-                    out = _window_task(prepared, k, kwargs, self.threads, self.fault, checkpoints)
+                    out = _window_task(prepared, k, kwargs, (self.threads, self.threads), self.fault, checkpoints)
                     err = out.get("error")
                     break
                 except KeyboardInterrupt:
@@ -234,8 +242,9 @@ class RayExecutor:
     ``address``: an existing cluster (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``); None
     joins the Ray instance already started in this process, or starts a local one.
     ``max_retries`` / ``retry_exceptions``: as Ray's task options (retries also cover a crashed
-    worker); this toolkit's own errors are never retried. ``threads``: torch threads (and Ray
-    CPUs) per task; None = what a local run would use, so that results are bit-identical on CPU.
+    worker); this toolkit's own errors are never retried. ``threads``: torch and BLAS threads (and
+    Ray CPUs) per task; None = what a local run in this process would use (torch: the estimator's
+    ``num_threads`` or torch's count; BLAS: this process's), so results are bit-identical on CPU.
     ``num_gpus``: GPUs per task; None = 1 when the estimator's device is ``cuda`` (or ``auto`` and
     the cluster has GPUs), else 0. ``init_kwargs``: more ``ray.init`` arguments (e.g.
     ``runtime_env={"working_dir": "."}`` for a cluster whose nodes lack this package).
@@ -298,6 +307,7 @@ class RayExecutor:
         ray = self.ray()
         estimator = kwargs.get("estimator")
         threads = self.threads or _local_threads(estimator)
+        blas = self.threads or _blas_threads()
         gpus = self._gpus(ray, estimator)
         retry = self.retry_exceptions if isinstance(self.retry_exceptions, bool) else list(self.retry_exceptions)
         task = ray.remote(_window_task).options(
@@ -305,9 +315,9 @@ class RayExecutor:
             name="walk-forward-window")
         t0 = time.perf_counter()
         ref = ray.put(prepared)
-        log.info("prepared arrays in the object store in %.2f s; %d window tasks (%d CPU, %g GPU each)",
-                 time.perf_counter() - t0, len(ids), threads, gpus)
-        pending = {task.remote(ref, k, kwargs, threads, self.fault, checkpoints): k for k in ids}
+        log.info("prepared arrays in the object store in %.2f s; %d window tasks (%d CPU, %g GPU, %s torch / %s "
+                 "BLAS threads each)", time.perf_counter() - t0, len(ids), threads, gpus, threads, blas)
+        pending = {task.remote(ref, k, kwargs, (threads, blas), self.fault, checkpoints): k for k in ids}
         try:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
@@ -353,6 +363,14 @@ def _local_threads(estimator: Any) -> int:
     """The torch thread count a local fit of ``estimator`` in this process would use."""
     n = getattr(estimator, "num_threads", None)
     return int(n) if n else min(torch.get_num_threads(), default_threads())
+
+
+def _blas_threads() -> int | None:
+    """The BLAS thread count of this process (the largest of its BLAS libraries), None if unknown."""
+    from threadpoolctl import threadpool_info
+
+    counts = [int(i["num_threads"]) for i in threadpool_info() if i.get("user_api") == "blas"]
+    return max(counts) if counts else None
 
 
 # ----------------------------------------------------------------------------- assembling
