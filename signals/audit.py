@@ -22,8 +22,9 @@ import pandas as pd
 from .errors import ConfigError
 from .features import FeatureConfig
 from .labels import LabelConfig
+from .models import LSTMClassifier
 from .split import WalkForwardSplit
-from .walk_forward import run_walk_forward
+from .walk_forward import pin_threads, run_walk_forward
 
 __all__ = ["AuditReport", "leakage_audit", "perturb_after"]
 
@@ -140,6 +141,7 @@ def leakage_audit(md: Any, features: FeatureConfig | None = None, labels: LabelC
     def upto(cut: pd.Timestamp) -> list[int]:
         return [w.index for w in windows if w.test_start <= cut]
 
+    estimator = pin_threads(estimator if estimator is not None else LSTMClassifier())
     common = dict(features=features, labels=labels, splitter=splitter, estimator=estimator, baselines=baselines,
                   progress=progress)
     ref = run_walk_forward(md, **common, only_windows=upto(max(cuts)))

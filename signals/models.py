@@ -46,13 +46,29 @@ def check_causal(module: nn.Module, where: str = "the model") -> None:
 
 
 # ----------------------------------------------------------------------------- devices, threads
-def default_threads() -> int:
-    """CPU threads for training: the cores this process may use (at least 1)."""
+def cpu_cores() -> int:
+    """Cores this process may run on (at least 1)."""
     try:
-        n = len(os.sched_getaffinity(0))
+        return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - non-Linux
-        n = os.cpu_count() or 1
-    return max(1, n)
+        return max(1, os.cpu_count() or 1)
+
+
+def default_threads() -> int:
+    """A sensible CPU thread count for training: the cores this process may use, less the ones
+    other processes keep busy (1-minute load average), at least 1.
+
+    On a shared machine two OpenMP threads competing with other jobs for two cores are several
+    times SLOWER than one thread (they spin-wait on each other); on an idle machine all cores are
+    used. :func:`run_walk_forward` and :func:`leakage_audit` resolve this once per run and pin it, so
+    that every window (and every audit rerun) trains with the same thread count and the same
+    floating-point rounding."""
+    cores = cpu_cores()
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - no load average on this OS
+        busy = 0.0
+    return max(1, min(cores, int(cores - busy + 0.5)))
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -78,7 +94,7 @@ def _torch_session(seed: int, device: torch.device, threads: int | None) -> Iter
     devices = [device] if device.type == "cuda" else []
     try:
         if device.type == "cpu":
-            torch.set_num_threads(threads or min(old_threads, default_threads()))
+            torch.set_num_threads(threads or default_threads())
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
         with torch.random.fork_rng(devices=devices):
@@ -144,6 +160,7 @@ def train_network(net: nn.Module, X: torch.Tensor, y: torch.Tensor, X_val: torch
     best_loss, best_epoch, best_state, bad = math.inf, 0, None, 0
     bar = tqdm(range(1, max_epochs + 1), desc=desc, leave=False, disable=not progress, unit="epoch")
     for epoch in bar:
+        t_ep = time.perf_counter()
         net.train()
         perm = torch.randperm(n, generator=generator).to(X.device)
         total = 0.0
@@ -157,16 +174,18 @@ def train_network(net: nn.Module, X: torch.Tensor, y: torch.Tensor, X_val: torch
                 nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
             opt.step()
             total += loss.detach() * len(idx)
-        rec = {"epoch": epoch, "train_loss": float(total) / n}
+        rec = {"epoch": epoch, "train_loss": float(total) / n, "train_seconds": time.perf_counter() - t_ep}
         if X_val is not None and len(X_val):
+            t_val = time.perf_counter()
             rec["val_loss"] = evaluate_loss(net, X_val, y_val, batch_size=max(batch_size, 4096))
+            rec["val_seconds"] = time.perf_counter() - t_val
             if rec["val_loss"] < best_loss - 1e-7:
                 best_loss, best_epoch, bad = rec["val_loss"], epoch, 0
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             else:
                 bad += 1
         history.append(rec)
-        bar.set_postfix({k: f"{v:.4f}" for k, v in rec.items() if k != "epoch"})
+        bar.set_postfix({k: f"{v:.4f}" for k, v in rec.items() if k.endswith("loss")})
         if best_state is not None and bad > patience:
             break
     if best_state is not None:
@@ -312,7 +331,7 @@ class _SequenceBase(ClassifierMixin, BaseEstimator):
         if X.shape[2] != self.n_features_in_:
             raise ConfigError(f"X has {X.shape[2]} features but {type(self).__name__} was fitted on {self.n_features_in_}")
         dev = next(self.net_.parameters()).device
-        threads = self.num_threads or min(torch.get_num_threads(), default_threads())
+        threads = self.num_threads or default_threads()
         old = torch.get_num_threads()
         try:
             if dev.type == "cpu":

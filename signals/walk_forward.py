@@ -21,7 +21,7 @@ from .errors import ConfigError
 from .features import FeatureConfig, FeaturePanel, build_feature_panel
 from .labels import LabelConfig, Labels, make_labels
 from .metrics import classification_metrics
-from .models import LSTMClassifier, _SequenceBase, resolve_device
+from .models import LSTMClassifier, _SequenceBase, default_threads, resolve_device
 from .scaling import SequenceScaler
 from .split import WalkForwardSplit, Window
 
@@ -110,6 +110,15 @@ def prepare(md: Any, features: FeatureConfig | None = None, labels: LabelConfig 
     return Prepared(panel=panel, labels=lab, eligible=eligible, calendar=md.calendar, symbols=list(md.symbols))
 
 
+def pin_threads(estimator: Any) -> Any:
+    """A clone of a CPU sequence estimator with ``num_threads`` resolved now (see
+    :func:`signals.models.default_threads`), so that all windows train alike; others unchanged."""
+    if isinstance(estimator, _SequenceBase) and estimator.num_threads is None \
+            and resolve_device(estimator.device).type == "cpu":
+        return clone(estimator).set_params(num_threads=default_threads())
+    return estimator
+
+
 def _model_name(est: Any) -> str:
     if isinstance(est, LogisticBaseline):
         return "logistic"
@@ -167,7 +176,11 @@ def run_walk_forward(md: Any, features: FeatureConfig | None = None, labels: Lab
     unknown = [i for i in run_ids if i >= len(windows) or i < 0]
     if unknown:
         raise ConfigError(f"only_windows {unknown} out of range: the split has windows 0..{len(windows) - 1}")
+    estimator = pin_threads(estimator)
     device = str(resolve_device(getattr(estimator, "device", "cpu"))) if isinstance(estimator, _SequenceBase) else "cpu"
+    if isinstance(estimator, _SequenceBase):
+        log.info("training %s on %s%s", name, device,
+                 f" with {estimator.num_threads} thread(s)" if device == "cpu" else "")
     label_known = np.isfinite(prepared.labels.label)
     cal = prepared.calendar
     syms = np.asarray(prepared.symbols, dtype=object)
