@@ -342,10 +342,11 @@ def summary_table(run_dir: Path) -> str:
     import json
 
     m = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    rows = [("model", "acc", "always-up", "AUC", "IC", "annual", "excess", "Sharpe", "maxDD")]
+    rows = [("model", "acc", "always-up", "best const", "AUC", "IC", "annual", "excess", "Sharpe", "maxDD")]
     for r in m["models"]:
         rows.append((
             label(r["model"]), an.pct(_f(r.get("accuracy"))), an.pct(_f(r.get("always_up_accuracy"))),
+            an.pct(_f(r.get("majority_accuracy"))),
             _n(r.get("roc_auc"), 3), _n(r.get("ic"), 3), an.pct(_f(r.get("annual_return"))),
             an.pct(_f(r.get("annual_excess_return")), sign=True), _n(r.get("sharpe"), 2),
             an.pct(_f(r.get("max_drawdown"))),
@@ -353,7 +354,10 @@ def summary_table(run_dir: Path) -> str:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
     lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines) + "\n\n" + m["verdict"]
+    text = "\n".join(lines) + "\n\n" + m["verdict"]
+    if m.get("audit"):
+        text += "\n\nLeakage audit: " + m["audit"]
+    return text
 
 
 def _f(v: Any) -> float:
