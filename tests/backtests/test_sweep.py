@@ -1,0 +1,137 @@
+"""``python -m backtests.sweep``: the grid, one run folder per point, the comparison table, and the
+same predictions on the local and the Ray executor."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from backtests import run as R
+from backtests import sweep as S
+from data_store.errors import ConfigError
+
+TINY = [
+    "--symbols", "SH600519,SH600036,SH601318,SZ000858",
+    "--start", "2021-01-01", "--end", "2022-12-31", "--test-start", "2022-07-01",
+    "--set", "walk_forward.train_days=120", "--set", "walk_forward.val_days=20",
+    "--set", "walk_forward.test_days=121", "--set", "walk_forward.max_train_samples=0",
+    "--set", "model.hidden_size=4", "--set", "model.max_epochs=1",
+    "--set", "strategy.k=2", "--set", "strategy.max_replace=1", "--set", "output.checkpoints=false",
+    "--device", "cpu", "-q", "--task-threads", "1",
+]
+
+
+def _sweep(tmp_path, *extra):
+    out = tmp_path / "runs"
+    rc = S.main(["--out", str(out), *TINY, *extra])
+    folders = sorted(p for p in out.iterdir() if not p.name.startswith(".")) if out.exists() else []
+    return rc, out, folders
+
+
+def test_grid_keys_resolve_or_name_the_fix():
+    assert S.resolve_key("lookback") == "features.lookback"
+    assert S.resolve_key("model") == "model.kind"
+    assert S.resolve_key("model.hidden_size") == "model.hidden_size"
+    with pytest.raises(ConfigError, match=r"'kind' is in several sections .*write it as model\.kind"):
+        S.resolve_key("kind")
+    with pytest.raises(ConfigError, match="'lookbak' is unknown: use section.field"):
+        S.resolve_key("lookbak")
+    with pytest.raises(ConfigError, match="must look like KEY=V1,V2"):
+        S.parse_grid(["lookback"])
+    with pytest.raises(ConfigError, match="sets features.lookback twice"):
+        S.parse_grid(["lookback=5", "features.lookback=10"])
+
+
+def test_grid_points_are_the_product_first_key_slowest():
+    grid = S.parse_grid(["lookback=20,40", "model=lstm,gru"])
+    pts = S.grid_points(grid)
+    assert pts == [{"features.lookback": "20", "model.kind": "lstm"}, {"features.lookback": "20", "model.kind": "gru"},
+                   {"features.lookback": "40", "model.kind": "lstm"}, {"features.lookback": "40", "model.kind": "gru"}]
+    assert [S.point_tag(p) for p in pts] == ["lookback20-lstm", "lookback20-gru", "lookback40-lstm", "lookback40-gru"]
+
+
+def test_a_bad_grid_value_exits_2_and_writes_nothing(tmp_path, capsys):
+    rc, out, folders = _sweep(tmp_path, "--grid", "lookback=1,10")
+    assert rc == 2 and folders == []
+    assert "grid point features.lookback=1: features.lookback = 1 is out of range" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def local_sweep(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("local")
+    rc, out, folders = _sweep(tmp, "--grid", "model=lstm,gru", "--name", "s")
+    assert rc == 0
+    return out, folders
+
+
+def test_local_sweep_writes_a_run_folder_per_point_and_a_table(local_sweep):
+    out, folders = local_sweep
+    runs = [f for f in folders if not f.name.endswith("-comparison")]
+    assert sorted(f.name.split("-", 2)[2] for f in runs) == ["s-gru", "s-lstm"]
+    for f in runs:
+        assert (f / "tearsheet.html").is_file() and (f / "predictions.parquet").is_file()
+    (cmpdir,) = [f for f in folders if f.name.endswith("-comparison")]
+    table = pd.read_csv(cmpdir / "comparison.csv", index_col=0)
+    assert sorted(table.columns) == sorted(f.name for f in runs)
+    assert sorted(table.loc["model"]) == ["gru", "lstm"]
+    points = pd.read_csv(cmpdir / "points.csv")
+    assert list(points["model.kind"]) == ["lstm", "gru"] and set(points["status"]) == {"ok"}
+
+
+def test_ray_sweep_gives_the_local_predictions(local_sweep, tmp_path):
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        rc, out, folders = _sweep(tmp_path, "--grid", "model=lstm,gru", "--name", "s", "--executor", "ray")
+    finally:
+        ray.shutdown()
+    assert rc == 0
+    local = {f.name.split("-", 2)[2]: f for f in local_sweep[1] if not f.name.endswith("-comparison")}
+    remote = {f.name.split("-", 2)[2]: f for f in folders if not f.name.endswith("-comparison")}
+    assert sorted(remote) == sorted(local) == ["s-gru", "s-lstm"]
+    for name in local:  # bit for bit: same seeds, same torch and BLAS thread counts
+        a = pd.read_parquet(local[name] / "predictions.parquet")
+        b = pd.read_parquet(remote[name] / "predictions.parquet")
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+        assert (remote[name] / "tearsheet.html").is_file()
+
+
+def test_a_failing_point_is_named_and_the_others_finish(tmp_path, capsys):
+    """train_days=2000 passes validation but the first window cannot fit in the data."""
+    rc, out, folders = _sweep(tmp_path, "--grid", "walk_forward.train_days=120,2000")
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "the sweep is INCOMPLETE: 1 point(s) failed" in err and "walk_forward.train_days=2000" in err
+    runs = [f for f in folders if not f.name.endswith("-comparison")]
+    assert len(runs) == 1 and runs[0].name.endswith("train_days120")
+    (cmpdir,) = [f for f in folders if f.name.endswith("-comparison")]
+    points = pd.read_csv(cmpdir / "points.csv")
+    assert list(points["status"]) == ["ok", "failed"] and points["error"].iloc[1].startswith("ConfigError")
+
+
+RUN_HAS_EXECUTOR = "--executor" in R.build_parser()._option_string_actions
+
+
+@pytest.mark.skipif(not RUN_HAS_EXECUTOR, reason="backtests.run has no --executor yet (docs/ray_patch.diff)")
+def test_run_with_a_window_that_always_fails_is_incomplete_and_writes_nothing(tmp_path):
+    """``python -m backtests.run --executor ray``: window 0 fails on every attempt (test hook), so
+    the run names it, says it is incomplete, exits 1 and leaves no run folder or tearsheet."""
+    pytest.importorskip("ray")
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "CSI300_FAULT_WINDOWS": "0:always", "CSI300_FAULT_DIR": str(tmp_path / "faults"),
+           "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    args = [a for a in TINY if a != "--task-threads" and a != "1"]
+    proc = subprocess.run([sys.executable, "-m", "backtests.run", "--out", str(tmp_path / "runs"), *args,
+                           "--executor", "ray", "--set", "execution.max_retries=1", "--set", "execution.task_threads=1"],
+                          capture_output=True, text=True, cwd=root, env=env, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "the walk-forward run is incomplete: 1 of 2 windows failed" in proc.stderr
+    assert "window 0: train" in proc.stderr and "InjectedFault" in proc.stderr and "after 2 attempts" in proc.stderr
+    assert "INCOMPLETE: no run folder and no tearsheet were written" in proc.stderr
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not any(runs.iterdir())
+    assert len(list((tmp_path / "faults").glob("attempt-w0-*"))) == 2
