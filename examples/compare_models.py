@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                        sharpe=perf["sharpe"], fees=res.summary()["fees"])
         rows.append(row)
     table = pd.DataFrame(rows).set_index("model")
-    with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 140):
+    with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 200, "display.max_columns", None):
         print(table)
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)

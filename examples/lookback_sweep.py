@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
             rows.append({"lookback": lb, "model": model, "n": int(g["n"].sum()),
                          **{c: float((g[c] * w).sum()) for c in ("accuracy", "always_up_accuracy", "roc_auc", "ic")}})
     table = pd.DataFrame(rows)
-    with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 140):
+    with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 200, "display.max_columns", None):
         print(table.to_string(index=False))
     return table
 
