@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     n_days = res.predictions["date"].nunique()
     log.info("walk-forward: %d windows, %d test days, %d predictions per model, %.1f s on %s", len(res.windows),
              n_days, len(res.predictions) // max(1, res.predictions["model"].nunique()), wall, res.device)
-    with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 160):
+    with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 200, "display.max_columns", 20):
         log.info("pooled over windows:\n%s", summary)
     return summary
 
