@@ -122,8 +122,7 @@ def test_run_with_a_window_that_always_fails_is_incomplete_and_writes_nothing(tm
     the run names it, says it is incomplete, exits 1 and leaves no run folder or tearsheet."""
     pytest.importorskip("ray")
     root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "CSI300_FAULT_WINDOWS": "0:always", "CSI300_FAULT_DIR": str(tmp_path / "faults"),
-           "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    env = {**os.environ, "CSI300_FAULT_WINDOWS": "0:always", "CSI300_FAULT_DIR": str(tmp_path / "faults")}
     args = [a for a in TINY if a != "--task-threads" and a != "1"]
     proc = subprocess.run([sys.executable, "-m", "backtests.run", "--out", str(tmp_path / "runs"), *args,
                            "--executor", "ray", "--set", "execution.max_retries=1", "--set", "execution.task_threads=1"],
