@@ -39,6 +39,28 @@ def test_windows_never_overlap_and_hold_the_embargo(train, val, test, extra_step
     assert wins[-1].pos[4] + test + extra_step > len(CAL) - 1
 
 
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), density=st.floats(0.05, 0.95), horizon=st.integers(1, 5),
+       cap=st.one_of(st.none(), st.integers(1, 400)))
+def test_rows_respect_eligibility_and_never_share_a_day(seed, density, horizon, cap):
+    rng = np.random.default_rng(seed)
+    cal = CAL[:300]
+    eligible = rng.random((300, 7)) < density
+    known = rng.random((300, 7)) < 0.9
+    sp = signals.WalkForwardSplit(train_days=80, val_days=20, test_days=30, max_train_samples=cap)
+    for w in sp.split(cal, horizon=horizon):
+        rows = sp.rows(w, eligible, known)
+        assert eligible[rows.test].all() and len(rows.test[0]) == eligible[w.pos[4]: w.pos[5] + 1].sum()
+        for part in (rows.train, rows.val):
+            assert eligible[part].all() and known[part].all()
+            # the label of every fitted sample ends before the first test day
+            assert len(part[0]) == 0 or part[0].max() + 1 + horizon < w.pos[4]
+        if cap is not None:
+            assert len(rows.train[0]) <= cap
+        days = [set(p[0].tolist()) for p in (rows.train, rows.val, rows.test)]
+        assert not (days[0] & days[1]) and not (days[0] & days[2]) and not (days[1] & days[2])
+
+
 def test_default_embargo_is_horizon_plus_one_and_shorter_is_refused():
     sp = signals.WalkForwardSplit(train_days=50, val_days=10, test_days=10)
     assert sp.embargo_for(1) == 2 and sp.embargo_for(5) == 6

@@ -91,3 +91,11 @@ def test_bad_arguments_name_the_value(md_small, tiny):
         signals.run_walk_forward(md_small, **tiny, baselines=("coin",), progress=False)
     with pytest.raises(ConfigError, match=r"unknown symbol"):
         signals.run_walk_forward(md_small, **tiny, symbols=["XX000000"], progress=False)
+
+
+def test_logistic_as_the_main_model(md_small, tiny):
+    cfg = {**tiny, "estimator": signals.LogisticBaseline()}
+    res = signals.run_walk_forward(md_small, **cfg, baselines=("logistic", "always_up"), progress=False,
+                                   only_windows=[0])
+    assert set(res.predictions["model"]) == {"logistic", "always_up"}  # not trained twice
+    assert res.device == "cpu" and res.windows[0].index == 0 and set(res.window_metrics["window"]) == {0}
