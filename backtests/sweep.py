@@ -222,10 +222,10 @@ def _threads(torch_threads: int | None, blas_threads: int | None) -> Iterator[No
     limits = threadpool_limits(limits=blas_threads, user_api="blas") if blas_threads else None
     try:
         yield
-    finally:
-        torch.set_num_threads(old)
+    finally:  # BLAS first: restoring OpenBLAS can reset the OpenMP count torch reads
         if limits is not None:
             limits.restore_original_limits()
+        torch.set_num_threads(old)
 
 
 def _write_folder(runs_dir: Path, name: str, files: dict[str, bytes]) -> Path:

@@ -166,10 +166,10 @@ def _window_task(prepared: Prepared, k: int, kwargs: dict[str, Any], threads: tu
             # checkpoints travel back as bytes: a worker on another node does not share our disk
             ckpts = {p.name: p.read_bytes() for p in sorted(Path(tmp).glob("*.pt"))}
         return {"window": k, "result": res, "checkpoints": ckpts}
-    finally:
-        torch.set_num_threads(old)
+    finally:  # BLAS first: restoring OpenBLAS can reset the OpenMP count torch reads
         if limits is not None:
             limits.restore_original_limits()
+        torch.set_num_threads(old)
 
 
 def _error_text(exc: BaseException) -> str:

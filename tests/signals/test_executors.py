@@ -2,6 +2,7 @@
 
 import pandas as pd
 import pytest
+import torch
 
 import signals
 from signals import executors as X
@@ -90,6 +91,7 @@ def test_ray_reports_a_window_that_always_fails(md_small, tiny_module, reference
 
 
 def test_local_retries_and_reports(md_small, tiny_module, reference, tmp_path):
+    before = torch.get_num_threads()
     plan = X.FaultPlan(folder=str(tmp_path / "once"), fail={0: 1})
     _same(reference, X.run_windows(X.LocalExecutor(max_retries=1, fault=plan), md_small, **tiny_module,
                                    progress=False))
@@ -97,6 +99,22 @@ def test_local_retries_and_reports(md_small, tiny_module, reference, tmp_path):
     with pytest.raises(X.IncompleteRunError, match=r"1 of \d+ windows failed") as ei:
         X.run_windows(X.LocalExecutor(max_retries=2, fault=plan), md_small, **tiny_module, progress=False)
     assert ei.value.failures[0].attempts == 3 and plan.attempts(1) == 3
+    assert torch.get_num_threads() == before
+
+
+def test_local_threads_are_restored(md_small, tiny_module):
+    """threads=N applies to the windows only: the process's torch and BLAS counts come back."""
+    from threadpoolctl import threadpool_info
+
+    old = torch.get_num_threads()
+    blas = X._blas_threads()
+    torch.set_num_threads(2)
+    try:
+        X.run_windows(X.LocalExecutor(threads=1), md_small, **tiny_module, progress=False, only_windows=[0])
+        assert torch.get_num_threads() == 2
+        assert max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas") == blas
+    finally:
+        torch.set_num_threads(old)
 
 
 def test_toolkit_errors_are_not_retried(md_small, tiny_module, tmp_path):
