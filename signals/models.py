@@ -93,7 +93,8 @@ def _torch_session(seed: int, device: torch.device, threads: int | None) -> Iter
     old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     old_cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
     old_fill = torch.utils.deterministic.fill_uninitialized_memory
-    devices = [device] if device.type == "cuda" else []
+    devices = ([torch.cuda.current_device() if device.index is None else device.index]
+               if device.type == "cuda" else [])
     try:
         if device.type == "cpu":
             torch.set_num_threads(threads or default_threads())
