@@ -53,13 +53,16 @@ class SequenceScaler:
         self.n_samples_ = int(X.shape[0])
         return self
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
+    def transform(self, X: np.ndarray, copy: bool = True) -> np.ndarray:
+        """Scaled float32 copy of X (``copy=False``: scale a float32 X in place and return it)."""
         if not hasattr(self, "center_"):
             raise NotFittedError("SequenceScaler is not fitted yet: call fit(X_train) first")
         X = np.asarray(X, dtype=np.float32)
         if X.shape[-1] != len(self.center_):
             raise ConfigError(f"SequenceScaler was fitted on {len(self.center_)} channels, got {X.shape[-1]}")
-        out = (X - self.center_) / self.scale_
+        out = X.copy() if copy else X
+        out -= self.center_
+        out /= self.scale_
         out[~np.isfinite(out)] = 0.0
         if self.clip is not None:
             np.clip(out, -self.clip, self.clip, out=out)

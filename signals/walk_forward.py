@@ -208,7 +208,9 @@ def run_walk_forward(md: Any, features: FeatureConfig | None = None, labels: Lab
         yva = prepared.labels.label[rows.val]
         sc = SequenceScaler(scaler.method, scaler.clip) if scaler is not None else SequenceScaler()
         sc.fit(Xtr_raw)
-        Xtr, Xva, Xte = sc.transform(Xtr_raw), sc.transform(Xva_raw), sc.transform(Xte_raw)
+        # training and validation tensors are scaled in place (they are the big ones); the raw test
+        # tensor is kept for the baselines that read raw values (yesterday's direction)
+        Xtr, Xva, Xte = sc.transform(Xtr_raw, copy=False), sc.transform(Xva_raw, copy=False), sc.transform(Xte_raw)
         t_feat = time.perf_counter() - t0
         # the last label end (calendar position) of any sample used in fitting: the audit checks it
         fit_end = int(max(rows.train[0].max(), rows.val[0].max())) + end_off
@@ -221,7 +223,8 @@ def run_walk_forward(md: Any, features: FeatureConfig | None = None, labels: Lab
         for mname, model in models:
             t1 = time.perf_counter()
             scaled = getattr(model, "needs_scaling", True)
-            fit_X, val_X, test_X = (Xtr, Xva, Xte) if scaled else (Xtr_raw, Xva_raw, Xte_raw)
+            # the raw-reading baselines are fitted without looking at X (always-up, yesterday)
+            fit_X, val_X, test_X = (Xtr, Xva, Xte) if scaled else (Xtr, Xva, Xte_raw)
             if isinstance(model, _SequenceBase):
                 model.set_params(progress=progress)
             model.fit(fit_X, ytr, eval_set=(val_X, yva))
