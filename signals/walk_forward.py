@@ -97,6 +97,7 @@ class Prepared:
     eligible: np.ndarray
     calendar: pd.DatetimeIndex
     symbols: list[str]
+    label_config: LabelConfig = field(default_factory=LabelConfig)
 
 
 def prepare(md: Any, features: FeatureConfig | None = None, labels: LabelConfig | None = None) -> Prepared:
@@ -107,7 +108,8 @@ def prepare(md: Any, features: FeatureConfig | None = None, labels: LabelConfig 
     io = md.index["open"].to_numpy(dtype=float) if labels.excess else None
     lab = make_labels(md.panel("open", adjusted=True), md.panel("volume"), labels, index_open=io)
     eligible = md.tradable_mask().to_numpy(dtype=bool)
-    return Prepared(panel=panel, labels=lab, eligible=eligible, calendar=md.calendar, symbols=list(md.symbols))
+    return Prepared(panel=panel, labels=lab, eligible=eligible, calendar=md.calendar, symbols=list(md.symbols),
+                    label_config=labels)
 
 
 def pin_threads(estimator: Any) -> Any:
@@ -171,6 +173,10 @@ def run_walk_forward(md: Any, features: FeatureConfig | None = None, labels: Lab
         prepared = prepare(md, features, labels)
         log.info("features and labels for %d days x %d symbols in %.1f s", len(prepared.calendar),
                  len(prepared.symbols), time.perf_counter() - t0)
+    elif (prepared.panel.config != features or prepared.label_config != labels
+          or prepared.symbols != list(md.symbols) or not prepared.calendar.equals(md.calendar)):
+        raise ConfigError("prepared= was built for other data or settings than md/features/labels; build it with "
+                          "prepare(md, features, labels) for exactly these arguments, or leave it out")
     windows = list(splitter.split(prepared.calendar, labels.horizon))
     run_ids = [w.index for w in windows] if only_windows is None else sorted(set(only_windows))
     unknown = [i for i in run_ids if i >= len(windows) or i < 0]
