@@ -61,11 +61,13 @@ def test_ray_executor_equals_local_bit_for_bit(md_small, tiny_module, reference,
 
 
 def test_ray_executor_default_threads_match_local(md_small, tiny_module, reference, ray_local):
-    """Without num_threads on the estimator, each task uses the driver's thread count (the test
-    session runs torch with 1 thread), so results still match bit for bit."""
+    """Without num_threads on the estimator, the driver pins the count a local run would use (the
+    cores of this process) and every task trains with it, so results match a plain local run."""
     kw = {**tiny_module, "estimator": signals.LSTMClassifier(hidden_size=8, max_epochs=2, batch_size=256, seed=0)}
-    assert X._local_threads(kw["estimator"]) == 1
-    _same(reference, X.run_windows(X.RayExecutor(), md_small, **kw, progress=False))
+    local = signals.run_walk_forward(md_small, **kw, progress=False)
+    pinned = X._pinned(kw["estimator"], None)
+    assert pinned.num_threads == signals.models.default_threads() == X._local_threads(pinned)
+    _same(local, X.run_windows(X.RayExecutor(), md_small, **kw, progress=False))
 
 
 def test_ray_retries_a_window_that_fails_once(md_small, tiny_module, reference, ray_local, tmp_path):

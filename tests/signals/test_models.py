@@ -166,3 +166,15 @@ def test_checkpoint_roundtrip_with_weights_only(tmp_path):
     np.testing.assert_array_equal(est2.predict_proba(X), est.predict_proba(X))
     np.testing.assert_array_equal(sc2.center_, sc.center_)
     assert rest["class"] == "AttentionLSTMClassifier"
+
+
+def test_thread_count_is_resolved_once_and_bounded():
+    from signals.models import cpu_cores, default_threads
+    from signals.walk_forward import pin_threads
+
+    assert 1 <= default_threads() <= cpu_cores()
+    pinned = pin_threads(signals.LSTMClassifier(device="cpu"))
+    assert 1 <= pinned.num_threads <= cpu_cores()
+    assert pin_threads(signals.LSTMClassifier(device="cpu", num_threads=1)).num_threads == 1
+    lb = signals.LogisticBaseline()
+    assert pin_threads(lb) is lb
