@@ -295,21 +295,24 @@ def run_ray(points: Sequence[Point], *, address: str | None = None, max_retries:
     ray = ex.ray()
     tthreads = threads or min(torch.get_num_threads(), default_threads())
     bthreads = threads or _blas_threads()
-    gpus = 0.0
-    if any(p.cfg.model.device == "cuda" for p in points) or (
-            any(p.cfg.model.device == "auto" for p in points) and ray.cluster_resources().get("GPU", 0) > 0):
-        gpus = 1.0
+    have_gpu = float(ray.cluster_resources().get("GPU", 0.0)) > 0
+    devices = {p.cfg.model.device for p in points}
+    if "cuda" in devices and not have_gpu:
+        ex.shutdown()
+        raise ConfigError("model.device = 'cuda' but the Ray cluster has no GPU: use --device auto or cpu, or join "
+                          "a cluster with GPU nodes (--ray-address)")
+    gpus = 1.0 if have_gpu and devices & {"cuda", "auto"} else 0.0
     task = ray.remote(_point_task).options(num_cpus=tthreads, num_gpus=gpus, max_retries=max_retries,
                                            retry_exceptions=True, name="sweep-point")
-    refs = {k: ray.put(m) for k, m in _markets(points).items()}
-    log.info("%d sweep tasks on Ray (%d CPU, %g GPU, %s torch / %s BLAS threads each)", len(points), tthreads, gpus,
-             tthreads, bthreads)
-    t0 = time.perf_counter()
-    pending = {task.remote(p.cfg, refs[_market_key(p.cfg)], (tthreads, bthreads)): p for p in points}
-    runs_dirs = {p.cfg.output.runs_dir for p in points}
-    for d in runs_dirs:
-        Path(d).mkdir(parents=True, exist_ok=True)
+    pending: dict[Any, Point] = {}
     try:
+        refs = {k: ray.put(m) for k, m in _markets(points).items()}
+        log.info("%d sweep tasks on Ray (%d CPU, %g GPU, %s torch / %s BLAS threads each)", len(points), tthreads,
+                 gpus, tthreads, bthreads)
+        for d in {p.cfg.output.runs_dir for p in points}:
+            Path(d).mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        pending = {task.remote(p.cfg, refs[_market_key(p.cfg)], (tthreads, bthreads)): p for p in points}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for r in done:

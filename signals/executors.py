@@ -39,11 +39,19 @@ from typing import Any
 
 import pandas as pd
 import torch
+from sklearn.base import clone
 
 from data_store.errors import ConfigError, ToolkitError
 
 from .models import _SequenceBase, default_threads
-from .walk_forward import Prepared, WalkForwardResult, _atomic, prepare, run_walk_forward
+from .walk_forward import (
+    Prepared,
+    WalkForwardResult,
+    _atomic,
+    pin_threads,
+    prepare,
+    run_walk_forward,
+)
 
 __all__ = ["LocalExecutor", "RayExecutor", "make_executor", "run_windows", "import_ray", "IncompleteRunError",
            "WindowFailure", "FaultPlan", "InjectedFault", "combine_results", "FAULT_ENV"]
@@ -140,6 +148,15 @@ class FaultPlan:
 
 
 # ----------------------------------------------------------------------------- the unit of work
+@dataclass(frozen=True)
+class _Grid:
+    """What ``run_walk_forward`` reads of ``md`` once ``prepared`` is given: the calendar and the
+    symbols of the prepared arrays (a task never receives the market data itself)."""
+
+    calendar: pd.DatetimeIndex
+    symbols: list[str]
+
+
 def _window_task(prepared: Prepared, k: int, kwargs: dict[str, Any], threads: tuple[int | None, int | None],
                  fault: FaultPlan | None, checkpoints: bool) -> dict[str, Any]:
     """Run window ``k`` (in this process or in a Ray worker) with ``threads`` = (torch threads, BLAS
@@ -159,7 +176,11 @@ def _window_task(prepared: Prepared, k: int, kwargs: dict[str, Any], threads: tu
             try:
                 if fault is not None:
                     fault.check(k)
-                res = run_walk_forward(None, **kwargs, only_windows=[k], prepared=prepared,
+                # features/labels from the prepared arrays themselves: the driver checked that they
+                # match, and a pickled copy of a user feature function would not compare equal
+                res = run_walk_forward(_Grid(prepared.calendar, list(prepared.symbols)), **kwargs,
+                                       features=prepared.panel.config, labels=prepared.label_config,
+                                       only_windows=[k], prepared=prepared,
                                        checkpoint_dir=tmp if checkpoints else None, progress=False)
             except ToolkitError as exc:
                 return {"window": k, "error": f"{type(exc).__name__}: {exc}"}
@@ -258,6 +279,7 @@ class RayExecutor:
     init_kwargs: dict[str, Any] = field(default_factory=dict)
     fault: FaultPlan | None = None
     _started: bool = field(default=False, init=False, repr=False)
+    _used: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     kind = "ray"
 
@@ -288,7 +310,7 @@ class RayExecutor:
 
     def describe(self) -> dict[str, Any]:
         return {"executor": "ray", "address": self.address, "max_retries": self.max_retries, "threads": self.threads,
-                "num_gpus": self.num_gpus}
+                "num_gpus": self.num_gpus, **self._used}
 
     def _gpus(self, ray: Any, estimator: Any) -> float:
         if self.num_gpus is not None:
@@ -309,6 +331,7 @@ class RayExecutor:
         threads = self.threads or _local_threads(estimator)
         blas = self.threads or _blas_threads()
         gpus = self._gpus(ray, estimator)
+        self._used = {"task_torch_threads": threads, "task_blas_threads": blas, "task_gpus": gpus}
         retry = self.retry_exceptions if isinstance(self.retry_exceptions, bool) else list(self.retry_exceptions)
         task = ray.remote(_window_task).options(
             num_cpus=threads, num_gpus=gpus, max_retries=self.max_retries, retry_exceptions=retry,
@@ -360,9 +383,19 @@ def make_executor(kind: str = "local", *, address: str | None = None, max_retrie
 
 
 def _local_threads(estimator: Any) -> int:
-    """The torch thread count a local fit of ``estimator`` in this process would use."""
-    n = getattr(estimator, "num_threads", None)
+    """The torch thread count a fit of ``estimator`` (pinned, see :func:`_pinned`) uses in this
+    process: its ``num_threads``, else (GPU or non-torch models) torch's count for this process."""
+    n = getattr(estimator, "num_threads", None) if isinstance(estimator, _SequenceBase) else None
     return int(n) if n else min(torch.get_num_threads(), default_threads())
+
+
+def _pinned(estimator: Any, threads: int | None) -> Any:
+    """``estimator`` with its torch thread count fixed in the driver: ``threads`` when given, else
+    what ``run_walk_forward`` would pick here (:func:`signals.walk_forward.pin_threads`), so a
+    worker, whatever its cores, trains with the same count as a local run."""
+    if threads and isinstance(estimator, _SequenceBase):
+        return clone(estimator).set_params(num_threads=int(threads))
+    return pin_threads(estimator)
 
 
 def _blas_threads() -> int | None:
@@ -410,9 +443,14 @@ def run_windows(executor: LocalExecutor | RayExecutor | None, md: Any, *, featur
     features = features or FeatureConfig()
     labels = labels or LabelConfig()
     splitter = splitter or WalkForwardSplit()
-    estimator = estimator if estimator is not None else LSTMClassifier()
+    estimator = _pinned(estimator if estimator is not None else LSTMClassifier(), executor.threads)
     if symbols is not None:
         md = md.slice(symbols=list(symbols))
+    if prepared is not None and (prepared.panel.config != features or prepared.label_config != labels
+                                 or list(prepared.symbols) != list(md.symbols)
+                                 or not prepared.calendar.equals(md.calendar)):
+        raise ConfigError("prepared= was built for other data or settings than md/features/labels; build it with "
+                          "prepare(md, features, labels) for exactly these arguments, or leave it out")
     if prepared is None:
         t0 = time.perf_counter()
         prepared = prepare(md, features, labels)
@@ -425,8 +463,7 @@ def run_windows(executor: LocalExecutor | RayExecutor | None, md: Any, *, featur
     unknown = [i for i in ids if i >= len(windows) or i < 0]
     if unknown:
         raise ConfigError(f"only_windows {unknown} out of range: the split has windows 0..{len(windows) - 1}")
-    kwargs: dict[str, Any] = {"features": features, "labels": labels, "splitter": splitter, "estimator": estimator,
-                              "model_name": model_name, "scaler": scaler}
+    kwargs: dict[str, Any] = {"splitter": splitter, "estimator": estimator, "model_name": model_name, "scaler": scaler}
     if baselines is not None:
         kwargs["baselines"] = tuple(baselines)
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
