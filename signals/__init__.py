@@ -2,6 +2,18 @@
 
 Time convention: a prediction dated t uses data up to the close of t; its trade fills at the open of
 t+1; the default label is the sign of adjusted open(t+2) / open(t+1) - 1 (see :func:`make_labels`).
+
+    import data_store, signals
+    md = data_store.load(use_cache=False).slice("2019-01-01", "2025-06-30")
+    res = signals.run_walk_forward(
+        md, features=signals.FeatureConfig(lookback=20), labels=signals.LabelConfig(horizon=1),
+        splitter=signals.WalkForwardSplit(train_days=484, val_days=60, test_days=121,
+                                          test_start="2022-01-01", max_train_samples=60_000),
+        estimator=signals.LSTMClassifier(hidden_size=32, max_epochs=6, patience=2))
+    res.summary(); res.save("out/")
+    rep = signals.leakage_audit(md.slice(symbols=[...20 symbols...]), features=..., labels=...,
+                                splitter=..., estimator=...)
+    assert rep.passed, rep.message
 """
 
 from .audit import AuditReport, leakage_audit
