@@ -153,19 +153,22 @@ def build_points(args: argparse.Namespace, grid: Sequence[tuple[str, list[str]]]
             cfg = R.config_from_args(ns)
         except ConfigError as exc:
             raise ConfigError(f"grid point {' '.join(f'{k}={v}' for k, v in settings.items())}: {exc}") from None
-        points.append(Point(settings=settings, cfg=_local_windows(cfg)))
+        points.append(Point(settings=settings, cfg=_local_windows(cfg, args.task_threads)))
     names = [p.cfg.run_name for p in points]
     if len(set(names)) != len(names):
         raise ConfigError(f"two grid points would share a run name ({names}): give distinct values")
     return points
 
 
-def _local_windows(cfg: C.RunConfig) -> C.RunConfig:
-    """Inside a sweep a point is the unit of work: its windows run locally (no Ray inside Ray)."""
+def _local_windows(cfg: C.RunConfig, threads: int = 0) -> C.RunConfig:
+    """Inside a sweep a point is the unit of work: its windows run locally (no Ray inside Ray),
+    with ``threads`` torch/BLAS threads when the config has an ``[execution]`` section (without
+    it, the model trains with ``run_walk_forward``'s own count: the cores of the process)."""
     ex = getattr(cfg, "execution", None)
-    if ex is None or getattr(ex, "executor", "local") == "local":
+    if ex is None:
         return cfg
-    return dataclasses.replace(cfg, execution=dataclasses.replace(ex, executor="local", ray_address=""))
+    return dataclasses.replace(cfg, execution=dataclasses.replace(
+        ex, executor="local", ray_address="", task_threads=threads or ex.task_threads))
 
 
 def _market_key(cfg: C.RunConfig) -> tuple[Any, ...]:
