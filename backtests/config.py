@@ -123,6 +123,16 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class ExecutionConfig:
+    executor: str = _f("local", choices=("local", "ray"),
+                       doc="where walk-forward windows run: local = this process; ray = one Ray task per window")
+    ray_address: str = _f("", doc="Ray cluster to join (auto, host:6379, ray://host:10001); empty = start a local Ray")
+    max_retries: int = _f(2, lo=0, hi=100, doc="ray: extra attempts of a failed window task (also a lost worker)")
+    task_threads: int = _f(0, lo=0, hi=1024,
+                           doc="torch and BLAS threads per window; 0 = as a local run (bit-identical on CPU)")
+
+
+@dataclass(frozen=True)
 class RunConfig:
     preset: str = _f("quick", choices=PRESETS)
     data: DataConfig = field(default_factory=DataConfig)
@@ -135,6 +145,7 @@ class RunConfig:
     costs: CostsConfig = field(default_factory=CostsConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     @property
     def run_name(self) -> str:
@@ -260,6 +271,10 @@ def validate(cfg: RunConfig) -> RunConfig:
         )
     if s.max_replace > s.k:
         raise ConfigError(f"strategy.max_replace = {s.max_replace} exceeds strategy.k = {s.k}")
+    ex = cfg.execution
+    if ex.ray_address and ex.executor != "ray":
+        raise ConfigError(f"execution.ray_address = {ex.ray_address!r} is set but execution.executor = "
+                          f"{ex.executor!r}: add --executor ray (or drop the address)")
     return cfg
 
 

@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", help="last day of data used, YYYY-MM-DD")
     p.add_argument("--test-start", help="first test day, YYYY-MM-DD")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--executor", choices=("local", "ray"),
+                   help="where walk-forward windows run (default local; ray needs pip install .[ray])")
+    p.add_argument("--ray-address", help="Ray cluster to join (auto, host:6379, ray://host:10001); "
+                   "default: start a local Ray")
     p.add_argument("--strategy", choices=("topk", "threshold"))
     p.add_argument("--out", help="parent folder of run folders (default: runs)")
     p.add_argument("--name", help="run name (default: preset-model)")
@@ -68,6 +72,8 @@ def config_from_args(args: argparse.Namespace) -> C.RunConfig:
         ("strategy", "kind"): args.strategy,
         ("output", "runs_dir"): args.out,
         ("output", "name"): args.name,
+        ("execution", "executor"): args.executor,
+        ("execution", "ray_address"): args.ray_address,
     }
     for (sec, key), val in direct.items():
         if val is not None:
@@ -200,16 +206,31 @@ def traded_models(cfg: C.RunConfig) -> list[str]:
     return out
 
 
-def run(cfg: C.RunConfig) -> Path:
-    """Run the whole pipeline for ``cfg`` and return the finished run folder."""
+def make_window_executor(cfg: C.RunConfig) -> Any:
+    """The executor of the walk-forward windows (imports Ray only when it is chosen)."""
+    from signals.executors import make_executor
+
+    ex = cfg.execution
+    return make_executor(ex.executor, address=ex.ray_address or None,
+                         max_retries=ex.max_retries if ex.executor == "ray" else 0,
+                         threads=ex.task_threads or None)
+
+
+def run(cfg: C.RunConfig, market: tuple[data_store.MarketData, int] | None = None) -> Path:
+    """Run the whole pipeline for ``cfg`` and return the finished run folder.
+
+    ``market``: the ``load_market(cfg)`` result when the caller already has it (a sweep loads the
+    data once for all its points). Raises :class:`signals.executors.IncompleteRunError` (and writes
+    no run folder) when a walk-forward window failed for good."""
     import signals
     import strategies
+    from signals.executors import run_windows
 
     total = 5 if cfg.report.audit else 4
     timings = Timings()
     t_start = time.perf_counter()
     with timings.stage("data", 1, total):
-        md, ppy = load_market(cfg)
+        md, ppy = market if market is not None else load_market(cfg)
         log.info("      %d symbols, %s..%s, %d trading days", len(md.symbols), md.start.date(), md.end.date(), len(md.calendar))
     # every object built from the config is made before the run folder, so a bad value writes nothing
     sig_cfg, estimator = signal_configs(cfg), make_estimator(cfg.model, cfg.features)
@@ -217,15 +238,20 @@ def run(cfg: C.RunConfig) -> Path:
     costs = strategies.CostModel(commission_rate=cfg.costs.commission_rate,
                                  min_commission=cfg.costs.min_commission, slippage=cfg.costs.slippage)
     baselines = tuple(b for b in cfg.model.baselines if b != cfg.model.kind)
+    executor = make_window_executor(cfg)
     with RunFolder(cfg.output.runs_dir, cfg.run_name) as rf:
         with timings.stage("signals (walk-forward)", 2, total):
-            sig = signals.run_walk_forward(
-                md, **sig_cfg, estimator=estimator,
-                model_name=cfg.model.kind, baselines=baselines,
+            wf_kwargs = dict(
+                **sig_cfg, estimator=estimator, model_name=cfg.model.kind, baselines=baselines,
                 checkpoint_dir=rf.path("checkpoints") if cfg.output.checkpoints else None,
                 progress=not _quiet(),
             )
+            if cfg.execution.executor == "local" and not cfg.execution.task_threads:
+                sig = signals.run_walk_forward(md, **wf_kwargs)
+            else:  # one task per window; a window that fails for good raises IncompleteRunError
+                sig = run_windows(executor, md, **wf_kwargs)
             sig.save(rf.tmp)
+            torch_threads = _torch_threads()
         preds = sig.predictions
         wm = sig.window_metrics
         outcomes: dict[str, ModelOutcome] = {}
@@ -246,7 +272,7 @@ def run(cfg: C.RunConfig) -> Path:
             with timings.stage("leakage audit", 4, total):
                 audit_text = run_audit(md, cfg)
         with timings.stage("report", total, total):
-            write_outputs(rf, cfg, md, sig, outcomes, ppy, audit_text, timings, t_start)
+            write_outputs(rf, cfg, md, sig, outcomes, ppy, audit_text, timings, t_start, torch_threads)
     log.info("run folder: %s", rf.final)
     return rf.final
 
@@ -261,9 +287,15 @@ def run_audit(md: data_store.MarketData, cfg: C.RunConfig) -> str:
     return f"{verdict} on {len(syms)} symbols: {rep.message}"
 
 
+def _torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
+
+
 def write_outputs(rf: RunFolder, cfg: C.RunConfig, md: data_store.MarketData, sig: Any,
                   outcomes: dict[str, ModelOutcome], ppy: int, audit_text: str | None,
-                  timings: Timings, t_start: float) -> None:
+                  timings: Timings, t_start: float, torch_threads: int) -> None:
     main = cfg.model.kind
     rf.write_text("config.toml", C.to_toml(cfg))
     bench = md.benchmark_returns()
@@ -322,6 +354,9 @@ def write_outputs(rf: RunFolder, cfg: C.RunConfig, md: data_store.MarketData, si
         "versions": library_versions(),
         "seeds": {"model": cfg.model.seed},
         "device": getattr(sig, "device", cfg.model.device),
+        "executor": getattr(sig, "info", {}).get("executor", {"executor": "local"}),
+        # CPU results are bit-reproducible for the same thread count; signals picks it once per run
+        "torch_threads": torch_threads,
         "windows": len(sig.windows),
         # the report stage is still running here: its time is the rest of the total
         "timings_seconds": {**timings.seconds, "report": round(time.perf_counter() - t_start - sum(timings.seconds.values()), 3),
@@ -394,6 +429,13 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: no run folder was written (the incomplete one was removed)", file=sys.stderr)
         return 130
     except ToolkitError as exc:
+        from signals.executors import IncompleteRunError
+
+        if isinstance(exc, IncompleteRunError):  # some windows failed for good: say so, write nothing
+            print(f"error: {exc}", file=sys.stderr)
+            print("the run is INCOMPLETE: no run folder and no tearsheet were written, so no partial "
+                  "result can pass for the whole study", file=sys.stderr)
+            return 1
         print(f"error: {exc} (no run folder was written)", file=sys.stderr)
         return 1
     except Exception as exc:  # a bug or an environment problem: keep the traceback in the log

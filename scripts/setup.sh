@@ -2,7 +2,8 @@
 # Set up the toolkit in ./.venv (or the active virtual environment) with the right PyTorch build.
 #
 #   bash scripts/setup.sh          runtime only
-#   bash scripts/setup.sh --dev    runtime + test/lint tools (+ Chromium for the tearsheet test)
+#   bash scripts/setup.sh --dev    runtime + test/lint tools + Ray (for the executor tests)
+#                                  (+ Chromium for the tearsheet rendering test)
 #
 # PyTorch: a plain `pip install torch` on Linux pulls a multi-GB CUDA build. This script installs
 # torch FIRST, chosen for this machine, then the project, whose `torch>=2.4` range is then already
@@ -52,7 +53,7 @@ else
 fi
 
 if [ "$dev" = 1 ]; then
-  "$PY" "${pip_q[@]}" -e ".[dev]"
+  "$PY" "${pip_q[@]}" -e ".[dev,ray]"
   # The tearsheet test renders the HTML in headless Chromium; install it where we can (Debian/Ubuntu
   # as root). Elsewhere that one test is skipped with its reason.
   if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
