@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -38,6 +37,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
 
+from .atomic import atomic_write
 from .errors import CacheError
 from .market import MarketData
 from .schema import (
@@ -122,21 +122,7 @@ def _now() -> str:
 
 
 def _atomic_write(path: Path, write: Any, durable: bool = True) -> None:
-    """Write via ``write(tmp_path)`` to a temp file in ``path``'s folder, fsync (``durable``:
-    survives a power loss, not only a crash), then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        if durable:
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, write, durable=durable)
 
 
 def _library_versions() -> dict[str, str]:

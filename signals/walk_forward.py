@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,8 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import clone
+
+from data_store.atomic import atomic_write
 
 from .baselines import BASELINES, LogisticBaseline, make_baseline
 from .errors import ConfigError
@@ -78,14 +79,7 @@ class WalkForwardResult:
 
 
 def _atomic(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda p: write(str(p)))
 
 
 @dataclass
