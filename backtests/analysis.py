@@ -121,6 +121,10 @@ def pct(x: float, digits: int = 1, sign: bool = False) -> str:
     return f"{100 * x:+.{digits}f}%" if sign else f"{100 * x:.{digits}f}%"
 
 
+def _num(x: float, spec: str) -> str:
+    return format(x, spec) if x is not None and np.isfinite(x) else "n/a"
+
+
 def verdict(
     model: str,
     accuracy: float,
@@ -147,7 +151,7 @@ def verdict(
     parts = [
         f"{model}: accuracy {pct(accuracy)} vs {pct(always_up)} always-up ({edge:+.1f} pp); "
         f"the best constant guess ({which}) scores {pct(majority)}, an edge of {medge:+.1f} pp "
-        f"(naive s.e. {se:.1f} pp); AUC {auc:.3f}; IC {ic:+.3f}; "
+        f"(naive s.e. {se:.1f} pp); AUC {_num(auc, '.3f')}; IC {_num(ic, '+.3f')}; "
         f"annual excess return after costs {pct(annual_excess, sign=True)} vs CSI-300.",
         f"Accuracy beat the best constant guess in {windows_beating_majority} of {n_windows} windows; "
         f"the strategy beat the index in {windows_positive_excess} of {n_windows}.",

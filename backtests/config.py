@@ -95,8 +95,8 @@ class StrategyConfig:
     k: int = _f(30, lo=1, hi=1000, doc="TopK: names held")
     max_replace: int = _f(10, lo=1, hi=1000, doc="TopK: most names replaced per day")
     cash_buffer: float = _f(0.02, lo=0.0, hi=0.5, doc="share of equity kept in cash for fees")
-    upper: float = _f(0.55, lo=0.0, hi=1.0, doc="Threshold: go long above this p_up")
-    lower: float = _f(0.45, lo=0.0, hi=1.0, doc="Threshold: go flat below this p_up")
+    upper: float = _f(0.52, lo=0.0, hi=1.0, doc="Threshold: go long above this p_up")
+    lower: float = _f(0.48, lo=0.0, hi=1.0, doc="Threshold: go flat below this p_up")
     initial_cash: float = _f(10_000_000.0, lo=1e4, hi=1e12, doc="CNY")
     baseline_backtests: bool = _f(True, doc="also trade the baselines' predictions")
 

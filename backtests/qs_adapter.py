@@ -63,17 +63,35 @@ def html_report(
     fd, tmp = tempfile.mkstemp(suffix=".html", dir=str(Path(output).parent))
     os.close(fd)
     try:
-        qs.reports.html(
-            strat, benchmark=bench, output=tmp, title=title, periods_per_year=periods_per_year,
-            match_dates=True, figfmt="svg",
-        )
-        text = Path(tmp).read_text(encoding="utf-8")
+        if len(strat) < 2 or float(strat.std()) == 0.0:
+            # QuantStats fails on constant returns (its regression against the benchmark divides
+            # by zero): say so in the page instead of failing the run
+            text = _fallback_page(title, "the strategy's daily returns are constant (it never held a "
+                                  "position), so QuantStats' statistics and charts are undefined")
+        else:
+            qs.reports.html(
+                strat, benchmark=bench, output=tmp, title=title, periods_per_year=periods_per_year,
+                match_dates=True, figfmt="svg",
+            )
+            text = Path(tmp).read_text(encoding="utf-8")
     finally:
         Path(tmp).unlink(missing_ok=True)
     text = re.sub(r'<link rel="shortcut icon"[^>]*>\s*', "", text)
     text = text.replace('<body onload="save()">', "<body>")
     Path(output).write_text(text, encoding="utf-8")
     return text
+
+
+def _fallback_page(title: str, why: str) -> str:
+    import html
+
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8"><title>'
+        f"{html.escape(title)}</title>\n<style>body{{margin:30px;font:13px/1.4 Arial,sans-serif}}"
+        ".container{max-width:960px;margin:auto}table{width:100%}</style></head>\n<body>\n"
+        f'<div class="container">\n<h1>{html.escape(title)}</h1>\n<hr>\n'
+        f'<p id="quantstats-missing">No QuantStats report: {html.escape(why)}.</p>\n</div>\n</body>\n</html>\n'
+    )
 
 
 def metrics_table(returns: pd.Series, benchmark: pd.Series, periods_per_year: int) -> pd.DataFrame:

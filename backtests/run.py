@@ -62,7 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> C.RunConfig:
-    over: list[dict[str, Any]] = [C.parse_override(s) for s in args.set]
+    over: list[dict[str, Any]] = []
+    if args.symbols is not None and len([s for s in args.symbols.split(",") if s.strip()]) == 1:
+        # a single-stock study trades with the one-instrument rule unless told otherwise
+        over.append({"strategy": {"kind": "threshold"}})
+    over += [C.parse_override(s) for s in args.set]
     direct = {
         ("model", "kind"): args.model,
         ("model", "device"): args.device,

@@ -79,3 +79,9 @@ def test_pct_formatting():
     assert an.pct(0.0123) == "1.2%"
     assert an.pct(-0.0123, sign=True) == "-1.2%"
     assert an.pct(float("nan")) == "n/a"
+
+
+def test_verdict_says_n_a_for_undefined_figures():
+    # one stock: no cross-section, so no IC
+    text = an.verdict("LSTM", 0.548, 0.453, 1_700, 0.506, float("nan"), 0.062, 4, 2, 7)
+    assert "IC n/a" in text and "nan" not in text
