@@ -120,3 +120,24 @@ def test_window_metrics_match_predictions(small_run):
         assert w.accuracy == pytest.approx(acc, abs=1e-9)
         assert w.base_rate == pytest.approx(p["label"].mean(), abs=1e-9)
         assert w.always_up_accuracy == pytest.approx(p["label"].mean(), abs=1e-9)
+
+
+def test_single_stock_study_trades_one_instrument_with_the_threshold_rule(tmp_path):
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "backtests.run", "--out", str(tmp_path), "--symbols", "SH600519",
+         "--start", "2019-01-01", "--end", "2023-12-31", "--test-start", "2022-01-01",
+         "--set", "model.max_epochs=1", "--set", "model.hidden_size=8", "-q"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    cfg = tomllib.loads((run_dir / "config.toml").read_text())
+    assert cfg["strategy"]["kind"] == "threshold" and cfg["universe"]["symbols"] == ["SH600519"]
+    trades = pd.read_csv(run_dir / "trades.csv")
+    assert set(trades["symbol"]) <= {"SH600519"}
+    assert (run_dir / "tearsheet.html").stat().st_size > 10_000
