@@ -298,7 +298,12 @@ class RayExecutor:
             if self.address:
                 kw["address"] = self.address
             log.info("starting Ray (%s)", self.address or "a local instance")
-            ray.init(**kw)
+            try:
+                ray.init(**kw)
+            except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
+                where = f"join the Ray cluster at {self.address!r}" if self.address else "start a local Ray"
+                raise ConfigError(f"cannot {where}: {type(exc).__name__}: {exc}. Check the address (run `ray status` "
+                                  "on the head node) or leave --ray-address out to start a local Ray") from None
             self._started = True
         return ray
 
