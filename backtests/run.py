@@ -243,6 +243,8 @@ def run(cfg: C.RunConfig, market: tuple[data_store.MarketData, int] | None = Non
                                  min_commission=cfg.costs.min_commission, slippage=cfg.costs.slippage)
     baselines = tuple(b for b in cfg.model.baselines if b != cfg.model.kind)
     executor = make_window_executor(cfg)
+    if cfg.execution.executor == "ray":
+        executor.ray()  # start or join Ray before the run folder exists: a bad address writes nothing
     with RunFolder(cfg.output.runs_dir, cfg.run_name) as rf:
         with timings.stage("signals (walk-forward)", 2, total):
             wf_kwargs = dict(
