@@ -261,6 +261,12 @@ def validate(cfg: RunConfig) -> RunConfig:
             f"walk_forward.test_start = {cfg.walk_forward.test_start!r} must lie inside "
             f"universe.start..universe.end ({u.start}..{u.end}] so there is training data before it"
         )
+    emb, need = cfg.walk_forward.embargo_days, cfg.labels.horizon + 1
+    if 0 < emb < need:
+        raise ConfigError(
+            f"walk_forward.embargo_days = {emb} is shorter than labels.horizon + 1 = {need}: the last "
+            f"training labels would reach into the validation and test spans; use 0 (automatic) or >= {need}"
+        )
     s = cfg.strategy
     if s.lower > s.upper:
         raise ConfigError(f"strategy.lower = {s.lower} must not exceed strategy.upper = {s.upper}")

@@ -45,9 +45,9 @@ class ModelOutcome:
     positions: pd.DataFrame | None = None
     corporate_actions: pd.DataFrame | None = None
 
-    def attach(self, res: Any) -> None:
-        """Take the figures of a ``strategies.BacktestResult``."""
-        self.returns, self.summary = res.returns, res.summary()
+    def attach(self, res: Any, periods_per_year: int) -> None:
+        """Take the figures of a ``strategies.BacktestResult`` (annualised on ``periods_per_year``)."""
+        self.returns, self.summary = res.returns, res.summary(periods_per_year)
         self.rejected, self.trades = res.rejected, res.trades
         self.equity, self.cash = res.equity, res.cash
         self.positions, self.corporate_actions = res.positions, res.corporate_actions

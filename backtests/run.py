@@ -22,6 +22,7 @@ import pandas as pd
 
 import data_store
 from data_store.errors import ConfigError, ToolkitError
+from signals.errors import LookaheadError
 
 from . import analysis as an
 from . import config as C
@@ -144,7 +145,8 @@ def load_market(cfg: C.RunConfig) -> tuple[data_store.MarketData, int]:
     ppy = trading_days_per_year(md.calendar)
     u = cfg.universe
     start, end = pd.Timestamp(u.start), pd.Timestamp(u.end)
-    if start < md.start or end > md.end:
+    # a start on a holiday just before the first trading day (2010-01-01) is fine; years before it are not
+    if (md.start - start).days > 7 or (end - md.end).days > 7:
         raise ConfigError(
             f"universe.start..end = {u.start}..{u.end} reaches outside the data "
             f"({md.start.date()}..{md.end.date()}); choose dates inside it or update the cache"
@@ -197,7 +199,8 @@ def strategy_config(cfg: C.RunConfig) -> Any:
 
     s = cfg.strategy
     if s.kind == "threshold":
-        return strategies.ThresholdConfig(symbol=cfg.universe.symbols[0], upper=s.upper, lower=s.lower)
+        return strategies.ThresholdConfig(symbol=cfg.universe.symbols[0], upper=s.upper, lower=s.lower,
+                                          cash_buffer=s.cash_buffer)
     return strategies.TopKConfig(k=s.k, max_replace=s.max_replace, cash_buffer=s.cash_buffer)
 
 
@@ -236,8 +239,12 @@ def run(cfg: C.RunConfig, market: tuple[data_store.MarketData, int] | None = Non
     with timings.stage("data", 1, total):
         md, ppy = market if market is not None else load_market(cfg)
         log.info("      %d symbols, %s..%s, %d trading days", len(md.symbols), md.start.date(), md.end.date(), len(md.calendar))
-    # every object built from the config is made before the run folder, so a bad value writes nothing
+    # every object built from the config is made, and the windows laid out, before the run
+    # folder exists, so a bad value writes nothing
     sig_cfg, estimator = signal_configs(cfg), make_estimator(cfg.model, cfg.features)
+    windows = list(sig_cfg["splitter"].split(md.calendar, cfg.labels.horizon))
+    log.info("      %d walk-forward windows, tests %s..%s", len(windows),
+             windows[0].test_start.date(), windows[-1].test_end.date())
     scfg = strategy_config(cfg)
     costs = strategies.CostModel(commission_rate=cfg.costs.commission_rate,
                                  min_commission=cfg.costs.min_commission, slippage=cfg.costs.slippage)
@@ -271,7 +278,7 @@ def run(cfg: C.RunConfig, market: tuple[data_store.MarketData, int] | None = Non
                         strategy=scfg, costs=costs, initial_cash=cfg.strategy.initial_cash,
                         progress=not _quiet(),
                     )
-                    oc.attach(res)
+                    oc.attach(res, ppy)
                 outcomes[model] = oc
         audit_text = None
         if cfg.report.audit:
@@ -428,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         t0 = time.perf_counter()
         run_dir = run(cfg)
-    except (ConfigError, data_store.DataValidationError) as exc:
+    except (ConfigError, data_store.DataValidationError, LookaheadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -32,6 +33,7 @@ class RunFolder:
         self.tmp = self.runs_dir / f".incomplete-{self.stamp}-{safe}-{os.getpid()}"
 
     def __enter__(self) -> RunFolder:
+        self._made_runs_dir = not self.runs_dir.exists()
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         if self.final.exists():
             raise FileExistsError(f"run folder {self.final} already exists; pass another --name or wait a second")
@@ -43,6 +45,9 @@ class RunFolder:
             os.replace(self.tmp, self.final)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+            if self._made_runs_dir:  # leave no empty parent folder behind either
+                with contextlib.suppress(OSError):
+                    self.runs_dir.rmdir()
 
     def path(self, name: str) -> Path:
         return self.tmp / name

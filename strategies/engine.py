@@ -142,6 +142,11 @@ class ThresholdStrategy(_AShareStrategy):
         A, j, rules = self.A, self.journal, self.rules
         c = 0
         held = j.shares[c] > 0
+        if held and not A.member[i, c]:
+            # the stock left the index: sell it when it can be, whatever the prediction says
+            # (after its exit there are no predictions, so the threshold would hold it for ever)
+            self.sell(data=self.feeds[c], size=j.shares[c])
+            return
         action = threshold_action(float(self.S[i, c]), held, cfg.upper, cfg.lower)
         if action == SELL:
             self.sell(data=self.feeds[c], size=j.shares[c])

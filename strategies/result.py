@@ -59,12 +59,14 @@ class BacktestResult:
         return (f"BacktestResult({self.strategy!r}, {span}, {n} days, total return {total:+.2%}, "
                 f"{len(self.trades)} trades, {len(self.rejected)} refused or trimmed orders)")
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, periods_per_year: int = TRADING_DAYS_PER_YEAR) -> dict[str, Any]:
         """Headline figures (floats and ints; money in CNY, returns as fractions).
 
-        ``annual_return`` compounds to 242 trading days a year; ``annual_turnover`` is the mean
-        daily turnover (buys + sells over equity) times 242.
+        ``annual_return`` compounds to ``periods_per_year`` trading days a year (default 242, the
+        A-share calendar's usual count; pass the figure measured on your calendar to match other
+        reports); ``annual_turnover`` is the mean daily turnover (buys + sells over equity) times it.
         """
+        TRADING_DAYS_PER_YEAR = periods_per_year  # noqa: N806 - the same name as the module default
         r = self.returns
         n = len(r)
         growth = float(np.prod(1.0 + r.to_numpy())) if n else 1.0

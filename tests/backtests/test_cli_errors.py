@@ -28,6 +28,8 @@ def _run(args, tmp_path):
         (["--symbols", "SH999999"], "unknown symbol(s) ['SH999999']"),
         (["--start", "2005-01-01"], "reaches outside the data (2010-01-04..2025-06-30)"),
         (["--symbols", "SH600006", "--start", "2019-01-01"], "empty universe: SH600006 has no tradable point-in-time member day"),
+        (["--set", "walk_forward.embargo_days=1"], "walk_forward.embargo_days = 1 is shorter than labels.horizon + 1 = 2"),
+        (["--start", "2021-01-01"], "the first window needs 548 trading days before its test start"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(args, needle, tmp_path):
@@ -36,7 +38,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(args, needle, tmp_pa
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1, proc.stderr
     assert needle in lines[0]
-    assert not out.exists() or not any(out.iterdir())
+    assert not out.exists()
 
 
 def test_run_folder_is_removed_on_failure_and_renamed_on_success(tmp_path):
@@ -44,6 +46,11 @@ def test_run_folder_is_removed_on_failure_and_renamed_on_success(tmp_path):
         rf.write_text("a.txt", "half")
         raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
+    # a runs folder the run created is removed with it
+    runs = tmp_path / "runs"
+    with pytest.raises(RuntimeError), RunFolder(runs, "y"):
+        raise RuntimeError("boom")
+    assert not runs.exists()
     with RunFolder(tmp_path, "x", stamp="20250101-000000") as rf:
         rf.write_text("a.txt", "whole")
         assert not rf.final.exists()

@@ -267,6 +267,20 @@ def test_topk_sells_a_stock_that_left_the_index():
                  ["2022-03-04", "SH600004", "buy"]]
 
 
+def test_threshold_sells_a_stock_that_left_the_index():
+    days = ["2022-03-01", "2022-03-02", "2022-03-03", "2022-03-04", "2022-03-07"]
+    md = make_market(days, {"SH600000": [FLAT] * 5},
+                     members={"SH600000": ("2022-03-01", "2022-03-03")})
+    # a p_up in the hold zone after its exit: the threshold rule alone would keep the stock
+    res = threshold(md, [("2022-03-01", "SH600000", 0.9), ("2022-03-02", "SH600000", 0.9),
+                         ("2022-03-04", "SH600000", 0.5)])
+    t = res.trades[["date", "symbol", "side"]].astype(str).values.tolist()
+    # bought at the 03-02 open; not a member on 03-03 -> sold at the 03-04 open
+    assert t == [["2022-03-02", "SH600000", "buy"], ["2022-03-04", "SH600000", "sell"]]
+    assert res.positions["date"].max() == pd.Timestamp("2022-03-03")
+    assert res.rejected.empty
+
+
 # ----------------------------------------------------------------------------- ex-rights holdings
 def test_bonus_shares_keep_the_holding_value():
     days = ["2022-06-01", "2022-06-02", "2022-06-06", "2022-06-07"]
