@@ -174,9 +174,37 @@ def akshare_bars(raw: pd.DataFrame, hfq: pd.DataFrame, symbol: str, source: str)
     h = drop_exact_duplicates(h, ["date"], f"{source} (adjust='hfq')")
     out = r.merge(h, on="date", how="left", validate="one_to_one")
     out["volume"] = pd.to_numeric(out["volume"], errors="coerce") * SHARES_PER_LOT
-    out["factor"] = out["hfq_close"] / pd.to_numeric(out["close"], errors="coerce")
+    out = out.sort_values("date", kind="stable").reset_index(drop=True)
+    out["factor"] = stable_factor(out["hfq_close"].to_numpy(float),
+                                  pd.to_numeric(out["close"], errors="coerce").to_numpy(float))
     out["symbol"] = sym
     return canonical_bars(out[list(BAR_COLUMNS)], source)
+
+
+#: Both akshare series are quoted to the fen (0.01 CNY), so hfq / raw jitters by up to
+#: 0.005 / hfq + 0.005 / raw from day to day without any corporate action.
+PRICE_TICK = 0.01
+
+
+def stable_factor(hfq_close: np.ndarray, raw_close: np.ndarray) -> np.ndarray:
+    """The back-adjustment factor ``hfq / raw`` per day (in date order), held constant while its
+    day-to-day change stays within the rounding error of two prices quoted to the fen.
+
+    A raw ratio would move by ~1e-4 every day and look like a tiny dividend or split each day to
+    everything downstream (holdings adjusted daily, limit prices off by a fen); a real ex-rights
+    change (a dividend of more than that rounding error) starts a new value. Days without a ratio
+    (missing hfq) keep the last factor.
+    """
+    ratio = hfq_close / raw_close
+    out = np.empty_like(ratio)
+    current = np.nan
+    for i, (r, h, c) in enumerate(zip(ratio, hfq_close, raw_close, strict=True)):
+        if np.isfinite(r):
+            tol = 1.5 * (0.5 * PRICE_TICK / h + 0.5 * PRICE_TICK / c)
+            if not np.isfinite(current) or abs(r / current - 1.0) > tol:
+                current = r
+        out[i] = current
+    return out
 
 
 def akshare_index(df: pd.DataFrame, source: str) -> pd.DataFrame:

@@ -304,3 +304,26 @@ def test_recorded_frames_use_vendor_names():
                                                  "成交额", "振幅", "涨跌幅", "涨跌额", "换手率"]
     assert "成分券代码" in ak_cons(["SH600519"]).columns
     assert set(BARS) == {"SH600519", "SZ000001"}
+
+
+def test_akshare_factor_ignores_rounding_jitter_and_keeps_real_ex_rights_days():
+    """hfq / raw of two prices quoted to the fen jitters every day; only real ex-rights days
+    (here SH600519's and SZ000001's 2023-2024 dividends, from the real snapshot) change the factor."""
+    import numpy as np
+
+    import data_store
+    from data_store.vendors import stable_factor
+
+    md = data_store.load(use_cache=False).slice("2023-01-01", "2024-12-31", symbols=["SH600519", "SZ000001"])
+    for sym, g in md.bars.groupby("symbol", observed=True):
+        raw = g["close"].to_numpy()
+        true_factor = g["factor"].to_numpy()
+        hfq = np.round(raw * true_factor, 2)  # what akshare's adjust='hfq' series quotes
+        naive = hfq / raw
+        assert (np.abs(np.diff(naive)) > 0).sum() > 100  # the jitter is real
+        got = stable_factor(hfq, raw)
+        true_changes = np.flatnonzero(np.diff(true_factor) != 0)
+        got_changes = np.flatnonzero(np.diff(got) != 0)
+        assert 1 <= len(true_changes) <= 4, sym
+        assert list(got_changes) == list(true_changes), sym
+        assert np.allclose(got, true_factor, rtol=2e-3)
