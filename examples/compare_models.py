@@ -13,9 +13,8 @@ import logging
 from pathlib import Path
 
 import pandas as pd
-from examples_common import liquid_members
+from examples_common import add_study_args, study_market
 
-import data_store
 import signals
 import strategies
 from backtests import analysis as an
@@ -23,20 +22,13 @@ from backtests import analysis as an
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--symbols", type=int, default=40, help="number of symbols (0 = whole universe)")
-    p.add_argument("--start", default="2019-01-01")
-    p.add_argument("--test-start", default="2022-01-01")
-    p.add_argument("--end", default="2025-06-30")
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--hidden", type=int, default=16)
+    add_study_args(p)
     p.add_argument("--k", type=int, default=10, help="names held by the TopK strategy")
     p.add_argument("--out", help="folder for the CSV tables")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
-    md = data_store.load(use_cache=False).slice(args.start, args.end)
-    if args.symbols:
-        md = md.slice(symbols=liquid_members(md, args.symbols, args.test_start))
+    md = study_market(args)
     common = dict(
         features=signals.FeatureConfig(lookback=20),
         labels=signals.LabelConfig(horizon=1),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pandas as pd
 
 import data_store
@@ -12,3 +14,21 @@ def liquid_members(md: data_store.MarketData, n: int, since: str) -> list[str]:
     selection for a quick study; use --symbols 0 for the whole universe)."""
     days = md.tradable_mask().loc[pd.Timestamp(since):].sum()
     return sorted(days.nlargest(n).index)
+
+
+def add_study_args(p: argparse.ArgumentParser, epochs: int = 4) -> None:
+    """The arguments every multi-stock example shares."""
+    p.add_argument("--symbols", type=int, default=40, help="number of symbols (0 = whole universe)")
+    p.add_argument("--start", default="2019-01-01")
+    p.add_argument("--test-start", default="2022-01-01")
+    p.add_argument("--end", default="2025-06-30")
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--hidden", type=int, default=16)
+
+
+def study_market(args: argparse.Namespace) -> data_store.MarketData:
+    """The snapshot cut to the study's dates and (optionally) its most-traded symbols."""
+    md = data_store.load(use_cache=False).slice(args.start, args.end)
+    if args.symbols:
+        md = md.slice(symbols=liquid_members(md, args.symbols, args.test_start))
+    return md

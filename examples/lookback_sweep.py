@@ -11,27 +11,19 @@ import argparse
 import logging
 
 import pandas as pd
-from examples_common import liquid_members
+from examples_common import add_study_args, study_market
 
-import data_store
 import signals
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--lookbacks", default="10,20,40")
-    p.add_argument("--symbols", type=int, default=40, help="number of symbols (0 = whole universe)")
-    p.add_argument("--start", default="2019-01-01")
-    p.add_argument("--test-start", default="2022-01-01")
-    p.add_argument("--end", default="2025-06-30")
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--hidden", type=int, default=16)
+    add_study_args(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
-    md = data_store.load(use_cache=False).slice(args.start, args.end)
-    if args.symbols:
-        md = md.slice(symbols=liquid_members(md, args.symbols, args.test_start))
+    md = study_market(args)
     rows = []
     for lb in (int(x) for x in args.lookbacks.split(",")):
         res = signals.run_walk_forward(

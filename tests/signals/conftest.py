@@ -29,8 +29,7 @@ def md_small(md_full):
     return md_full.slice("2020-01-01", "2023-06-30", symbols=SYMBOLS)
 
 
-@pytest.fixture
-def tiny():
+def tiny_config():
     """A tiny but complete walk-forward configuration (two 60-day test windows from 2022-07)."""
     return dict(
         features=signals.FeatureConfig(lookback=10, engineered=("ret_5", "vol_20", "range", "gap")),
@@ -39,3 +38,8 @@ def tiny():
                                           test_end="2022-12-31"),
         estimator=signals.LSTMClassifier(hidden_size=8, max_epochs=2, batch_size=256, seed=0, num_threads=1),
     )
+
+
+@pytest.fixture
+def tiny():
+    return tiny_config()

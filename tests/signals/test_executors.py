@@ -7,6 +7,8 @@ import torch
 import signals
 from signals import executors as X
 
+from .conftest import tiny_config
+
 TIMING = ["fit_seconds", "feature_seconds"]
 
 
@@ -25,13 +27,7 @@ def reference(md_small, tiny_module):
 
 @pytest.fixture(scope="module")
 def tiny_module():
-    return dict(
-        features=signals.FeatureConfig(lookback=10, engineered=("ret_5", "vol_20", "range", "gap")),
-        labels=signals.LabelConfig(),
-        splitter=signals.WalkForwardSplit(train_days=242, val_days=40, test_days=60, test_start="2022-07-01",
-                                          test_end="2022-12-31"),
-        estimator=signals.LSTMClassifier(hidden_size=8, max_epochs=2, batch_size=256, seed=0, num_threads=1),
-    )
+    return tiny_config()
 
 
 @pytest.fixture(scope="module")
