@@ -39,7 +39,7 @@ def read_run(run_dir: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{str(d)!r} is not a run folder: it has no metrics.json (give folders under runs/)")
     m = json.loads(mfile.read_text(encoding="utf-8"))
     manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8")) if (d / "manifest.json").is_file() else {}
-    main = next((r for r in m["models"] if r["model"] == m["model"]), {})
+    main: dict[str, Any] = next((r for r in m["models"] if r["model"] == m["model"]), {})
     row = {k: main.get(k) for k, _, _ in ROWS}
     row.update({k: m.get("strategy", {}).get(k, row.get(k)) for k in ("fees", "annual_turnover")})
     row["model"] = m["model"]

@@ -216,7 +216,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
         if dataclasses.is_dataclass(typ):
             if not isinstance(data[f.name], dict):
                 raise ConfigError(f"[{path}] must be a table of settings, got {data[f.name]!r}")
-            kwargs[f.name] = _build(typ, data[f.name], path)
+            kwargs[f.name] = _build(typing.cast(type, typ), data[f.name], path)
         else:
             kwargs[f.name] = _coerce(path, data[f.name], typ)
     return cls(**kwargs)

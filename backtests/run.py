@@ -166,7 +166,7 @@ def load_market(cfg: C.RunConfig) -> tuple[data_store.MarketData, int]:
 def make_estimator(m: C.ModelConfig, features: C.FeaturesConfig) -> Any:
     import signals
 
-    common = dict(
+    common: dict[str, Any] = dict(
         hidden_size=m.hidden_size, num_layers=m.num_layers, dropout=m.dropout, lr=m.lr,
         batch_size=m.batch_size, max_epochs=m.max_epochs, patience=m.patience,
         weight_decay=m.weight_decay, grad_clip=m.grad_clip, device=m.device, seed=m.seed,
@@ -313,12 +313,14 @@ def write_outputs(rf: RunFolder, cfg: C.RunConfig, md: data_store.MarketData, si
     rf.write_text("config.toml", C.to_toml(cfg))
     bench = md.benchmark_returns()
     traded = {m: oc for m, oc in outcomes.items() if oc.returns is not None}
-    main_ret = traded[main].returns
+    main_oc = traded[main]
+    assert main_oc.returns is not None and main_oc.equity is not None and main_oc.cash is not None
+    main_ret = main_oc.returns
     rets = pd.DataFrame({"strategy": main_ret, "benchmark": bench.reindex(main_ret.index).fillna(0.0),
-                         "equity": traded[main].equity.reindex(main_ret.index),
-                         "cash": traded[main].cash.reindex(main_ret.index)})
+                         "equity": main_oc.equity.reindex(main_ret.index),
+                         "cash": main_oc.cash.reindex(main_ret.index)})
     for m, oc in traded.items():
-        if m != main:
+        if m != main and oc.returns is not None:
             rets[m] = oc.returns.reindex(main_ret.index)
     rets.index.name = "date"
     rets.to_csv(rf.path("returns.csv"), float_format="%.12g")
@@ -328,7 +330,7 @@ def write_outputs(rf: RunFolder, cfg: C.RunConfig, md: data_store.MarketData, si
         df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         df.to_csv(rf.path(name), index=False, float_format="%.10g")
         frames.append(df)
-    main_oc = traded[main]
+    assert main_oc.positions is not None and main_oc.corporate_actions is not None
     main_oc.positions.to_csv(rf.path("positions.csv"), index=False, float_format="%.10g")
     main_oc.corporate_actions.to_csv(rf.path("corporate_actions.csv"), index=False, float_format="%.10g")
     title = cfg.report.title or f"{label(main)} up/down signals on the CSI-300 ({cfg.preset} preset)"

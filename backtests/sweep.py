@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import itertools
 import logging
 import os
@@ -176,26 +175,9 @@ def _market_key(cfg: C.RunConfig) -> tuple[Any, ...]:
 
 
 # ---------------------------------------------------------------- running one point
-@contextmanager
-def _given_market(market: tuple[Any, int]) -> Iterator[None]:
-    """Make ``backtests.run.run`` use ``market`` instead of reloading the data files (for a
-    ``run()`` without a ``market`` parameter)."""
-    orig = R.load_market
-    R.load_market = lambda cfg: market  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        R.load_market = orig  # type: ignore[assignment]
-
-
 def run_point(cfg: C.RunConfig, market: tuple[Any, int] | None) -> Path:
     """``backtests.run.run(cfg)`` on already loaded market data."""
-    if market is None:
-        return R.run(cfg)
-    if "market" in inspect.signature(R.run).parameters:
-        return R.run(cfg, market=market)
-    with _given_market(market):
-        return R.run(cfg)
+    return R.run(cfg, market=market)
 
 
 def _point_task(cfg: C.RunConfig, market: tuple[Any, int], threads: tuple[int | None, int | None]) -> dict[str, Any]:
@@ -350,7 +332,7 @@ def sweep(points: list[Point], executor: str = "local", *, address: str | None =
     else:
         raise ConfigError(f"--executor {executor!r} is unknown: choose local or ray")
     done = [p for p in points if p.folder is not None]
-    table = cmp.compare([p.folder for p in done]) if done else pd.DataFrame()
+    table = cmp.compare([p.folder for p in done if p.folder is not None]) if done else pd.DataFrame()
     res = SweepResult(points=list(points), table=table, seconds=time.perf_counter() - t0,
                       failures=[p for p in points if p.folder is None])
     runs_dir = Path(points[0].cfg.output.runs_dir)
