@@ -160,8 +160,8 @@ def build_feature_panel(md, config: FeatureConfig | None = None) -> FeaturePanel
             elif name == "gap":
                 day[:, :, c] = logs["open"] - lc.shift(1).to_numpy()
             else:
-                kind, n = name.split("_")
-                n = int(n)
+                kind, days = name.split("_")
+                n = int(days)
                 if kind == "ret":
                     day[:, :, c] = lc.diff(n).to_numpy()
                 else:

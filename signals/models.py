@@ -18,7 +18,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -92,7 +92,8 @@ def _torch_session(seed: int, device: torch.device, threads: int | None) -> Iter
     old_det = torch.are_deterministic_algorithms_enabled()
     old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     old_cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-    old_fill = torch.utils.deterministic.fill_uninitialized_memory
+    det_mod: Any = torch.utils.deterministic  # the attribute is missing from torch's stubs
+    old_fill = det_mod.fill_uninitialized_memory
     devices = ([torch.cuda.current_device() if device.index is None else device.index]
                if device.type == "cuda" else [])
     try:
@@ -101,7 +102,7 @@ def _torch_session(seed: int, device: torch.device, threads: int | None) -> Iter
         torch.use_deterministic_algorithms(True, warn_only=True)
         # deterministic mode also NaN-fills every new uninitialised tensor, which costs ~25% of a
         # small LSTM's CPU step and changes no result: switched off
-        torch.utils.deterministic.fill_uninitialized_memory = False
+        det_mod.fill_uninitialized_memory = False
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
@@ -110,7 +111,7 @@ def _torch_session(seed: int, device: torch.device, threads: int | None) -> Iter
         torch.set_num_threads(old_threads)
         torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old_cudnn
-        torch.utils.deterministic.fill_uninitialized_memory = old_fill
+        det_mod.fill_uninitialized_memory = old_fill
 
 
 # ----------------------------------------------------------------------------- networks
@@ -182,7 +183,7 @@ def train_network(net: nn.Module, X: torch.Tensor, y: torch.Tensor, X_val: torch
             opt.step()
             total += loss.detach() * len(idx)
         rec = {"epoch": epoch, "train_loss": float(total) / n, "train_seconds": time.perf_counter() - t_ep}
-        if X_val is not None and len(X_val):
+        if X_val is not None and y_val is not None and len(X_val):
             t_val = time.perf_counter()
             rec["val_loss"] = evaluate_loss(net, X_val, y_val, batch_size=max(batch_size, 4096))
             rec["val_seconds"] = time.perf_counter() - t_val
@@ -439,10 +440,12 @@ class SequenceClassifier(_SequenceBase):
             net = copy.deepcopy(self.module)
             check_causal(net, "SequenceClassifier(module=...)")
             for m in net.modules():  # fresh, seeded initial weights at every fit
-                if m is not net and hasattr(m, "reset_parameters"):
-                    m.reset_parameters()
+                reset = getattr(m, "reset_parameters", None)
+                if m is not net and callable(reset):
+                    reset()
             return net
-        net = self.module(n_features)
+        factory = cast(Callable[[int], Any], self.module)
+        net = factory(n_features)
         if not isinstance(net, nn.Module):
             raise ConfigError(f"SequenceClassifier: module({n_features}) returned {type(net).__name__}, not an nn.Module")
         return net

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -79,9 +80,9 @@ class SequenceScaler:
                 "center": torch.from_numpy(self.center_.copy()), "scale": torch.from_numpy(self.scale_.copy())}
 
     @classmethod
-    def from_state(cls, st: dict[str, object]) -> SequenceScaler:
+    def from_state(cls, st: dict[str, Any]) -> SequenceScaler:
         clip = float(st["clip"])
         sc = cls(method=str(st["method"]), clip=None if clip < 0 else clip)
-        sc.center_ = st["center"].numpy().astype(np.float32)  # type: ignore[union-attr]
-        sc.scale_ = st["scale"].numpy().astype(np.float32)  # type: ignore[union-attr]
+        sc.center_ = st["center"].numpy().astype(np.float32)
+        sc.scale_ = st["scale"].numpy().astype(np.float32)
         return sc

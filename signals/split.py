@@ -125,7 +125,8 @@ class WalkForwardSplit:
                 except (ValueError, TypeError):
                     raise ConfigError(f"WalkForwardSplit.{name} = {v!r} is not a date (use YYYY-MM-DD)") from None
         if self.test_start is not None and self.test_end is not None and self.test_end < self.test_start:
-            raise ConfigError(f"WalkForwardSplit.test_end = {self.test_end.date()} is before test_start = {self.test_start.date()}")
+            raise ConfigError(f"WalkForwardSplit.test_end = {pd.Timestamp(self.test_end).date()} is before "
+                              f"test_start = {pd.Timestamp(self.test_start).date()}")
 
     @property
     def step(self) -> int:
@@ -180,7 +181,8 @@ class WalkForwardSplit:
             r1 = v0 - 1 - emb
             r0 = first_train if self.expanding else r1 - self.train_days + 1
             pos = (r0, r1, v0, v1, t0, t1)
-            yield Window(k, *(cal[p] for p in pos), embargo=emb, pos=pos)
+            d = [cal[p] for p in pos]
+            yield Window(k, d[0], d[1], d[2], d[3], d[4], d[5], embargo=emb, pos=pos)
             k += 1
             t0 += self.step
 
