@@ -56,3 +56,24 @@ def test_run_folder_is_removed_on_failure_and_renamed_on_success(tmp_path):
         assert not rf.final.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["20250101-000000-x"]
     assert (rf.final / "a.txt").read_text() == "whole"
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_no_run_folder(tmp_path):
+    """Ctrl-C in the middle of the walk-forward: exit 130, a clear message, nothing written."""
+    import signal
+    import time
+
+    out = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "backtests.run", "--out", str(out), "-q"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the quick preset loads the data in ~2 s, then trains for ~40 s: interrupt while it trains
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out.exists() and any(out.iterdir())):
+        time.sleep(0.2)
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted: no run folder was written" in err
+    assert not out.exists()
