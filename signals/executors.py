@@ -476,7 +476,8 @@ def run_windows(executor: LocalExecutor | RayExecutor | None, md: Any, *, featur
         ckpt.mkdir(parents=True, exist_ok=True)
     parts: list[WalkForwardResult] = []
     failures: list[WindowFailure] = []
-    bar = tqdm(total=len(ids), desc=f"walk-forward ({executor.kind})", unit="window", disable=not progress)
+    bar = tqdm(total=len(ids), desc=f"walk-forward ({executor.kind})", unit="window",
+               disable=None if progress else True)  # None: off when stderr is no terminal
 
     def on_done(k: int, out: dict[str, Any] | None, err: str | None, attempts: int) -> None:
         bar.update(1)

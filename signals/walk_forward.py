@@ -190,7 +190,8 @@ def run_walk_forward(md: Any, features: FeatureConfig | None = None, labels: Lab
     preds: list[pd.DataFrame] = []
     rows_m: list[dict[str, Any]] = []
     end_off = prepared.labels.end_offset
-    bar = tqdm([windows[i] for i in run_ids], desc=f"walk-forward {name}", unit="window", disable=not progress)
+    bar = tqdm([windows[i] for i in run_ids], desc=f"walk-forward {name}", unit="window",
+               disable=None if progress else True)  # None: off when stderr is no terminal
     for w in bar:
         rows = splitter.rows(w, prepared.eligible, label_known)
         n_tr, n_va, n_te = len(rows.train[0]), len(rows.val[0]), len(rows.test[0])

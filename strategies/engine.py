@@ -65,7 +65,8 @@ class _AShareStrategy(bt.Strategy):
         if ctx.progress:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=self.n_days, desc="backtest", unit="day", mininterval=0.5, leave=False)
+            self._bar = tqdm(total=self.n_days, desc="backtest", unit="day", mininterval=0.5, leave=False,
+                             disable=None)  # off when stderr is no terminal: logs stay readable
 
     def next(self) -> None:
         i = len(self) - 1
