@@ -67,8 +67,10 @@ def summarise(
     benchmark: pd.Series,
     calendar: pd.DatetimeIndex,
     periods_per_year: int,
+    passive: dict[str, pd.Series] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-model summary, per-window table) for every model and the buy-and-hold index."""
+    """(per-model summary, per-window table) for every model, the buy-and-hold index and any
+    other ``passive`` return series (e.g. holding the one stock of a single-stock study)."""
     model_rows, window_rows = [], []
     bench_days = None
     for name, oc in outcomes.items():
@@ -96,6 +98,8 @@ def summarise(
         b = benchmark.reindex(bench_days).fillna(0.0)
         perf = an.performance(b, benchmark, periods_per_year)
         model_rows.append({"model": "index", **perf, "annual_excess_return": 0.0})
+        for name, ret in (passive or {}).items():
+            model_rows.append({"model": name, **an.performance(ret.reindex(bench_days).fillna(0.0), benchmark, periods_per_year)})
     return pd.DataFrame(model_rows), pd.concat(window_rows, ignore_index=True)
 
 
@@ -260,9 +264,12 @@ def build_report(
     periods_per_year: int,
     notes: list[str] | None = None,
     audit: str | None = None,
+    passive: dict[str, pd.Series] | None = None,
 ) -> dict[str, Any]:
-    """Write the tearsheet to ``path`` and return the numbers it shows (for metrics.json)."""
-    models, windows = summarise(outcomes, benchmark, calendar, periods_per_year)
+    """Write the tearsheet to ``path`` and return the numbers it shows (for metrics.json).
+
+    ``passive``: extra buy-and-hold return series shown beside the models (no costs)."""
+    models, windows = summarise(outcomes, benchmark, calendar, periods_per_year, passive)
     main = models.set_index("model").loc[main_model]
     mw = windows[windows["model"] == main_model]
     traded = "excess_return" in mw and mw["excess_return"].notna().any()
@@ -295,7 +302,7 @@ def build_report(
     sec.append('<p class="note">Prediction metrics are pooled over all test samples (sample-weighted). '
                "The best constant guess is always-up or always-down, whichever scores more: an accuracy "
                "edge only means something above it. "
-               "Returns are net of commission and stamp duty; the index row is buy-and-hold without costs. "
+               "Returns are net of commission and stamp duty; buy-and-hold rows are without costs. "
                f"Annualised with {periods_per_year} trading days a year (A-share calendar).</p>")
     sec.append(f'<img alt="accuracy vs excess return" src="{chart_accuracy_vs_excess(windows)}">')
     sec.append(f'<img alt="equity curves" src="{chart_equity(outcomes, benchmark)}">')

@@ -333,10 +333,15 @@ def write_outputs(rf: RunFolder, cfg: C.RunConfig, md: data_store.MarketData, si
     assert main_oc.positions is not None and main_oc.corporate_actions is not None
     main_oc.positions.to_csv(rf.path("positions.csv"), index=False, float_format="%.10g")
     main_oc.corporate_actions.to_csv(rf.path("corporate_actions.csv"), index=False, float_format="%.10g")
+    passive = {}
+    if cfg.strategy.kind == "threshold":  # a single-stock study: also show simply holding the stock
+        sym = cfg.universe.symbols[0]
+        close = md.panel("close", adjusted=True)[sym].ffill()  # a suspended day keeps its last price
+        passive[f"Buy-and-hold {sym}"] = close.pct_change().reindex(main_ret.index).fillna(0.0)
     title = cfg.report.title or f"{label(main)} up/down signals on the CSI-300 ({cfg.preset} preset)"
     shown = build_report(
         rf.path("tearsheet.html"), title=title, main_model=main, outcomes=outcomes, benchmark=bench,
-        calendar=md.calendar, coverage=md.coverage(), periods_per_year=ppy, audit=audit_text,
+        calendar=md.calendar, coverage=md.coverage(), periods_per_year=ppy, audit=audit_text, passive=passive,
         notes=[f"Run {rf.final.name}; config: {cfg.preset} preset, lookback {cfg.features.lookback}, "
                f"{cfg.walk_forward.train_days}/{cfg.walk_forward.val_days}/{cfg.walk_forward.test_days} "
                "train/validation/test days per window."],

@@ -140,4 +140,12 @@ def test_single_stock_study_trades_one_instrument_with_the_threshold_rule(tmp_pa
     assert cfg["strategy"]["kind"] == "threshold" and cfg["universe"]["symbols"] == ["SH600519"]
     trades = pd.read_csv(run_dir / "trades.csv")
     assert set(trades["symbol"]) <= {"SH600519"}
+    # holding the stock is shown beside the models, computed from the adjusted closes
+    m = json.loads((run_dir / "metrics.json").read_text())
+    hold = next(r for r in m["models"] if r["model"] == "Buy-and-hold SH600519")
+    md = data_store.load(use_cache=False)
+    rets = pd.read_csv(run_dir / "returns.csv", index_col="date", parse_dates=True)
+    close = md.panel("close", adjusted=True)["SH600519"].ffill()
+    expected = close.pct_change().reindex(rets.index).fillna(0.0)
+    assert hold["total_return"] == pytest.approx(an.total_return(expected), abs=1e-12)
     assert (run_dir / "tearsheet.html").stat().st_size > 10_000
