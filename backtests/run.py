@@ -327,7 +327,9 @@ def write_outputs(rf: RunFolder, cfg: C.RunConfig, md: data_store.MarketData, si
     frames = []
     for name, attr in (("trades.csv", "trades"), ("rejected_orders.csv", "rejected")):
         parts = [getattr(oc, attr).assign(model=m) for m, oc in traded.items() if getattr(oc, attr) is not None]
-        df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        filled = [p for p in parts if len(p)]
+        # an empty table still gets its header
+        df = pd.concat(filled, ignore_index=True) if filled else (parts[0] if parts else pd.DataFrame())
         df.to_csv(rf.path(name), index=False, float_format="%.10g")
         frames.append(df)
     assert main_oc.positions is not None and main_oc.corporate_actions is not None
