@@ -108,7 +108,7 @@ def test_akshare_timeout_is_bounded():
         src.bars("SH600519", START, END)
     assert time.perf_counter() - t0 < 1.5
     assert "failed after 2 attempt(s)" in str(ei.value) and "no answer within 0.2 s" in str(ei.value)
-    assert "stock_zh_a_hist(600519" in str(ei.value)
+    assert "stock_zh_a_hist(600519" in str(ei.value)  # the error names the (faked) vendor call
 
 
 def test_akshare_index_timeout_without_own_timeout():
@@ -135,7 +135,7 @@ def test_akshare_missing_column():
     with pytest.raises(DataValidationError) as ei:
         AkshareSource(FAST, module=ak).bars("SH600519", START, END)
     err = ei.value
-    assert err.source == "akshare stock_zh_a_hist(600519) (adjust='')"
+    assert err.source == "akshare stock_zh_a_hist(600519) (adjust='')"  # names the faked call
     assert "missing ['成交量']" in err.rule and err.count == 11
 
 
