@@ -12,48 +12,14 @@ import math
 import numpy as np
 import pandas as pd
 
-
-def total_return(returns: pd.Series) -> float:
-    """Compounded return over the whole series: prod(1 + r) - 1. Empty: 0.0."""
-    r = np.asarray(returns, dtype="float64")
-    return float(np.prod(1.0 + r) - 1.0) if r.size else 0.0
-
-
-def annual_return(returns: pd.Series, periods_per_year: int) -> float:
-    """Compound annual growth rate: (1 + total)^(periods_per_year / n) - 1. NaN when n = 0 or the
-    equity went to zero or below."""
-    n = len(returns)
-    growth = 1.0 + total_return(returns)
-    if n == 0 or growth <= 0:
-        return float("nan")
-    return float(growth ** (periods_per_year / n) - 1.0)
-
-
-def annual_volatility(returns: pd.Series, periods_per_year: int) -> float:
-    """Sample standard deviation (ddof=1) times sqrt(periods_per_year). NaN for fewer than 2 days."""
-    r = np.asarray(returns, dtype="float64")
-    return float(r.std(ddof=1) * math.sqrt(periods_per_year)) if r.size > 1 else float("nan")
-
-
-def sharpe_ratio(returns: pd.Series, periods_per_year: int) -> float:
-    """Annualised Sharpe ratio with a zero risk-free rate: mean / std (ddof=1) x sqrt(ppy).
-    NaN when the standard deviation is 0 or there are fewer than 2 days."""
-    r = np.asarray(returns, dtype="float64")
-    if r.size < 2:
-        return float("nan")
-    sd = r.std(ddof=1)
-    return float(r.mean() / sd * math.sqrt(periods_per_year)) if sd > 0 else float("nan")
-
-
-def max_drawdown(returns: pd.Series) -> float:
-    """Largest peak-to-trough fall of the compounded equity curve, as a negative fraction
-    (-0.25 = -25%); 0.0 when equity never falls. The starting equity (1.0) counts as a peak."""
-    r = np.asarray(returns, dtype="float64")
-    if r.size == 0:
-        return 0.0
-    equity = np.concatenate([[1.0], np.cumprod(1.0 + r)])
-    peak = np.maximum.accumulate(equity)
-    return float((equity / peak - 1.0).min())
+# the return metrics live with the backtest result; re-exported here for the report and scripts
+from strategies.performance import (  # noqa: F401
+    annual_return,
+    annual_volatility,
+    max_drawdown,
+    sharpe_ratio,
+    total_return,
+)
 
 
 def days_after(calendar: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from . import performance as perf
 from .rules import REASONS
 
 #: A-share trading days per year used for annualisation (not 252).
@@ -66,17 +66,10 @@ class BacktestResult:
         A-share calendar's usual count; pass the figure measured on your calendar to match other
         reports); ``annual_turnover`` is the mean daily turnover (buys + sells over equity) times it.
         """
-        TRADING_DAYS_PER_YEAR = periods_per_year  # noqa: N806 - the same name as the module default
+        ppy = periods_per_year
         r = self.returns
         n = len(r)
-        growth = float(np.prod(1.0 + r.to_numpy())) if n else 1.0
-        ann = growth ** (TRADING_DAYS_PER_YEAR / n) - 1.0 if n and growth > 0 else float("nan")
-        vol = float(r.std(ddof=1) * math.sqrt(TRADING_DAYS_PER_YEAR)) if n > 1 else float("nan")
-        b = self.benchmark_returns.fillna(0.0)
-        bgrowth = float(np.prod(1.0 + b.to_numpy())) if n else 1.0
-        bann = bgrowth ** (TRADING_DAYS_PER_YEAR / n) - 1.0 if n and bgrowth > 0 else float("nan")
-        eq = np.concatenate([[self.initial_cash], self.equity.to_numpy()])
-        mdd = float((eq / np.maximum.accumulate(eq) - 1.0).min()) if len(eq) else 0.0
+        b = self.benchmark_returns.reindex(r.index).fillna(0.0)
         commission = float(self.trades["commission"].sum()) if len(self.trades) else 0.0
         duty = float(self.trades["stamp_duty"].sum()) if len(self.trades) else 0.0
         counts = self.rejected["reason"].value_counts() if len(self.rejected) else pd.Series(dtype=int)
@@ -88,20 +81,19 @@ class BacktestResult:
             "days": n,
             "initial_cash": float(self.initial_cash),
             "final_equity": float(self.equity.iloc[-1]) if len(self.equity) else float(self.initial_cash),
-            "total_return": growth - 1.0,
-            "annual_return": ann,
-            "annual_volatility": vol,
-            "sharpe": float(r.mean() / r.std(ddof=1) * math.sqrt(TRADING_DAYS_PER_YEAR))
-            if n > 1 and r.std(ddof=1) > 0 else float("nan"),
-            "max_drawdown": mdd,
-            "benchmark_total_return": bgrowth - 1.0,
-            "benchmark_annual_return": bann,
+            "total_return": perf.total_return(r),
+            "annual_return": perf.annual_return(r, ppy),
+            "annual_volatility": perf.annual_volatility(r, ppy),
+            "sharpe": perf.sharpe_ratio(r, ppy),
+            "max_drawdown": perf.max_drawdown(r),
+            "benchmark_total_return": perf.total_return(b),
+            "benchmark_annual_return": perf.annual_return(b, ppy),
             "fees": commission + duty,
             "commission": commission,
             "stamp_duty": duty,
             "fees_pct_initial": (commission + duty) / self.initial_cash,
             "turnover": float(self.turnover.mean()) if len(self.turnover) else 0.0,
-            "annual_turnover": float(self.turnover.mean() * TRADING_DAYS_PER_YEAR) if len(self.turnover) else 0.0,
+            "annual_turnover": float(self.turnover.mean() * ppy) if len(self.turnover) else 0.0,
             "trades": len(self.trades),
             "buys": int((self.trades["side"] == "buy").sum()) if len(self.trades) else 0,
             "sells": int((self.trades["side"] == "sell").sum()) if len(self.trades) else 0,
@@ -110,5 +102,5 @@ class BacktestResult:
             "corporate_actions": len(self.corporate_actions),
             "avg_names_held": float(held.reindex(self.equity.index, fill_value=0).mean()) if len(self.equity) else 0.0,
             "avg_cash_share": float((self.cash / self.equity).mean()) if len(self.equity) else 1.0,
-            "periods_per_year": TRADING_DAYS_PER_YEAR,
+            "periods_per_year": ppy,
         }
