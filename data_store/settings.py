@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import operator
 import re
 import types
 import typing
@@ -128,7 +129,7 @@ def _optional(typ: Any) -> tuple[Any, bool]:
     """(the type without None, whether None is part of the annotation)."""
     if typing.get_origin(typ) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(typ) if a is not type(None)]
-        return (args[0] if len(args) == 1 else typing.Union[tuple(args)]), len(args) < len(typing.get_args(typ))
+        return (args[0] if len(args) == 1 else functools.reduce(operator.or_, args)), len(args) < len(typing.get_args(typ))
     return typ, False
 
 
@@ -207,7 +208,7 @@ def check_settings(obj: Any, *, convert: bool = True) -> None:
     """Check (and normalise: ``1.0`` -> ``1`` for an int field) every setting of dataclass ``obj``.
 
     Call it first in ``__post_init__``. Raises :class:`SettingError` naming the class and field."""
-    cls = type(obj)
+    cls: type = type(obj)
     owner = cls.__name__
     hints = _hints(cls)
     for f in dataclasses.fields(cls):
