@@ -49,6 +49,8 @@ from .manifest import (
     MEMBERSHIP_COLUMNS,
     MEMBERSHIP_FILE,
     REPAIR_COMMAND,
+    SPANS_COLUMNS,
+    SPANS_FILE,
     bars_path,
     corrupt_error,
     default_cache_dir,
@@ -65,13 +67,23 @@ log = logging.getLogger(__name__)
 
 __all__ = [  # the layout names live in .manifest; importing them from here keeps working
     "APP_NAME", "BARS_DIR", "ENV_VAR", "FORMAT_VERSION", "INDEX_FILE", "LOCK_FILE", "MANIFEST",
-    "MEMBERSHIP_COLUMNS", "MEMBERSHIP_FILE", "REPAIR_COMMAND", "Cache", "CacheContents", "bars_path",
+    "MEMBERSHIP_COLUMNS", "MEMBERSHIP_FILE", "REPAIR_COMMAND", "SPANS_COLUMNS", "SPANS_FILE", "Cache",
+    "CacheContents", "bars_path",
     "corrupt_error", "default_cache_dir", "resolve_cache_dir", "sha256_file",
 ]
 
 #: arrow schema of a per-symbol bar file (what :meth:`Cache.commit` writes for canonical bars)
 _BARS_SCHEMA = pa.schema([("date", pa.timestamp("ns")), ("symbol", pa.string()),
                           *((c, pa.float64()) for c in BAR_COLUMNS[2:])])
+
+
+def _dates_of(df: pd.DataFrame) -> pd.Series:
+    """The days a frame covers: its ``date`` column, or the ``start``/``end`` of spans."""
+    if "date" in df.columns:
+        return pd.to_datetime(df["date"]).dropna()
+    if "start" in df.columns:
+        return pd.to_datetime(pd.concat([df["start"], df["end"]], ignore_index=True)).dropna()
+    return pd.Series([], dtype="datetime64[ns]")
 
 
 @dataclass
@@ -83,10 +95,12 @@ class CacheContents:
     membership: pd.DataFrame | None
     manifest: dict[str, Any]
     problems: list[tuple[str, str]] = field(default_factory=list)
+    #: a dated membership history (``symbol, name, start, end, source``), or None
+    spans: pd.DataFrame | None = None
 
     @property
     def empty(self) -> bool:
-        return self.bars.empty and self.index is None and self.membership is None
+        return self.bars.empty and self.index is None and self.membership is None and self.spans is None
 
 
 # ---------------------------------------------------------------- the cache folder
@@ -216,13 +230,13 @@ class Cache:
         table = pa.Table.from_pandas(df, preserve_index=False)
         path = self.root / relpath
         atomic_write(path, lambda p: pq.write_table(table, p, compression="zstd"), durable=self.durable)
-        dates = pd.to_datetime(df["date"]) if len(df) else pd.Series([], dtype="datetime64[ns]")
+        dates = _dates_of(df)
         entry = {
             "kind": kind,
             "source": source,
             "rows": len(df),
-            "start": str(dates.min().date()) if len(df) else None,
-            "end": str(dates.max().date()) if len(df) else None,
+            "start": str(dates.min().date()) if len(dates) else None,
+            "end": str(dates.max().date()) if len(dates) else None,
             "sha256": sha256_file(path),
             "fetched_at": now(),
             "library_versions": {**runtime_versions(), **(library_versions or {})},
@@ -231,6 +245,14 @@ class Cache:
             entry["symbol"] = symbol
         manifest["files"][relpath] = entry
         return entry
+
+    def update_manifest(self, mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Apply ``mutate(manifest)`` and write the manifest, under the lock; returns it."""
+        with self.locked():
+            manifest = self.read_manifest()
+            mutate(manifest)
+            self.write_manifest(manifest)
+        return manifest
 
     def record_update(self, info: dict[str, Any], keep: int = 20) -> None:
         """Append an update run's summary (source, range, ok/failed symbols) to the manifest."""
@@ -323,7 +345,12 @@ class Cache:
         members = tables[MEMBERSHIP_FILE].to_pandas() if MEMBERSHIP_FILE in tables else None
         if members is not None:
             members = members.assign(date=pd.to_datetime(members["date"]).astype("datetime64[ns]"))
-        return CacheContents(bars=bars, index=index, membership=members, manifest=manifest, problems=problems)
+        spans = tables[SPANS_FILE].to_pandas() if SPANS_FILE in tables else None
+        if spans is not None:
+            spans = spans.assign(start=pd.to_datetime(spans["start"]).astype("datetime64[ns]"),
+                                 end=pd.to_datetime(spans["end"]).astype("datetime64[ns]"))
+        return CacheContents(bars=bars, index=index, membership=members, manifest=manifest, problems=problems,
+                             spans=spans)
 
 
     def verify(self) -> list[tuple[str, str]]:

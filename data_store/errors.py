@@ -15,16 +15,22 @@ class DataValidationError(ToolkitError, ValueError):
     """Market data broke a rule of the canonical schema.
 
     The message names the file or source, the rule, how many rows break it and a few examples.
+
+    The first line stands alone (a CLI prints only it): source, rule, count and, when given, the
+    fix; the examples follow on the next lines.
     """
 
-    def __init__(self, source: str, rule: str, count: int, examples: str = "") -> None:
+    def __init__(self, source: str, rule: str, count: int, examples: str = "", fix: str = "") -> None:
         self.source = source
         self.rule = rule
         self.count = count
         self.examples = examples
+        self.fix = fix
         msg = f"{source}: {count} row(s) break the rule '{rule}'"
+        if fix:
+            msg += f"; {fix}"
         if examples:
-            msg += f"; for example:\n{examples}"
+            msg += f"\nfor example:\n{examples}"
         super().__init__(msg)
 
 
@@ -34,6 +40,21 @@ class CacheError(ToolkitError, OSError):
 
 class SourceError(ToolkitError, RuntimeError):
     """A vendor source (akshare, tushare) failed: network, timeout, empty or malformed answer."""
+
+
+class NoDataError(SourceError):
+    """The vendor answered, with no rows: a suspended or delisted symbol, or no trading day in the
+    range. Asking again gives the same answer, so it is never retried."""
+
+
+class VendorDownError(SourceError):
+    """The vendor failed a run of consecutive calls (or answered nothing for too long): the update
+    stops at once instead of retrying every remaining symbol; what was fetched stays committed."""
+
+
+class FatalSourceError(SourceError):
+    """An answer no retry can change (a wrong token, an account without the permission): the
+    update stops at once; the message names the fix."""
 
 
 class ConfigError(ToolkitError, ValueError):

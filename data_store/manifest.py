@@ -25,10 +25,13 @@ LOCK_FILE = ".lock"
 BARS_DIR = "bars"
 INDEX_FILE = "index.parquet"
 MEMBERSHIP_FILE = "membership.parquet"
+#: a dated membership history (spans with their source), see data_store.sources.membership
+SPANS_FILE = "membership_spans.parquet"
 FORMAT_VERSION = 1
 #: The command printed in every corruption message; see :meth:`Cache.repair`.
 REPAIR_COMMAND = "python -m data_store update --repair"
 MEMBERSHIP_COLUMNS: tuple[str, ...] = ("date", "symbol", "name")
+SPANS_COLUMNS: tuple[str, ...] = ("symbol", "name", "start", "end", "source")
 
 # ---------------------------------------------------------------- locations
 def default_cache_dir() -> Path:
@@ -72,7 +75,13 @@ def runtime_versions() -> dict[str, str]:
 
 
 def empty_manifest() -> dict[str, Any]:
-    return {"format": FORMAT_VERSION, "created_at": now(), "updated_at": None, "files": {}, "updates": []}
+    return {"format": FORMAT_VERSION, "created_at": now(), "updated_at": None, "files": {}, "updates": [],
+            "no_bars": {}}
+
+
+def kind_of(relpath: str) -> str:
+    """The kind of a cache file from its path: index, membership, spans or bars."""
+    return {INDEX_FILE: "index", MEMBERSHIP_FILE: "membership", SPANS_FILE: "spans"}.get(relpath, "bars")
 
 
 def corrupt_error(path: Path, problem: str) -> CacheError:
@@ -98,6 +107,7 @@ def totals(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "bars": sum(int(e.get("rows", 0)) for e in bars),
             "index": sum(int(e.get("rows", 0)) for e in files.values() if e.get("kind") == "index"),
             "membership": sum(int(e.get("rows", 0)) for e in files.values() if e.get("kind") == "membership"),
+            "spans": sum(int(e.get("rows", 0)) for e in files.values() if e.get("kind") == "spans"),
         },
     }
 

@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from .cache import Cache, CacheContents
-from .manifest import INDEX_FILE, MANIFEST, resolve_cache_dir
+from .errors import DataValidationError
+from .manifest import INDEX_FILE, MANIFEST, REPAIR_COMMAND, SPANS_FILE, resolve_cache_dir
 from .market import MarketData
+from .membership_merge import merge_membership
 from .schema import INDEX_COLUMNS, anomaly_report, canonical_bars, validate_bars, validate_index
-from .universe import Membership
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,8 @@ FACTOR_RTOL = 1e-3
 INDEX_RTOL = 1e-5
 INDEX_VOLUME_RTOL = 1e-3
 
-#: a member list shorter than this is treated as incomplete (a vendor glitch), not as 100+ exits
-MIN_LIST_SIZE = 250
+#: a symbol with a bar in the snapshot's last this many trading days can be checked at the seam
+SEAM_TRADING_DAYS = 10
 
 MERGE_REPORT_COLUMNS = ("kind", "date", "symbol", "field", "snapshot", "cache", "note")
 
@@ -59,8 +60,12 @@ def merge_cache(snap: MarketData, cache_dir: str | Path | None, validate: bool =
     - Cached bars after the last index day (the index update failed or lags) are left out and
       reported; they come in once the index covers their day.
 
+    - Membership: a cached dated history takes over after the snapshot; observed member lists
+      extend it after its last known day (:mod:`data_store.membership_merge`).
+
     ``on_corrupt='raise'`` (default) raises :class:`CacheError` naming a damaged file and the
-    repair command; ``'skip'`` merges the intact files and reports the damaged ones.
+    repair command, and :class:`DataValidationError` for cached bars on days the calendar lacks;
+    ``'skip'`` merges the intact files and rows, and reports the rest.
     """
     root = resolve_cache_dir(cache_dir)
     if not (root / MANIFEST).is_file():
@@ -69,7 +74,7 @@ def merge_cache(snap: MarketData, cache_dir: str | Path | None, validate: bool =
     contents = Cache(root).read(on_corrupt=on_corrupt)
     if contents.empty:
         return snap
-    return merge_contents(snap, contents, label=str(root), validate=validate)
+    return merge_contents(snap, contents, label=str(root), validate=validate, strict=on_corrupt == "raise")
 
 
 def _report(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -86,8 +91,10 @@ def _disagree(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> np.ndar
 
 
 def merge_contents(snap: MarketData, contents: CacheContents, label: str = "cache",
-                   validate: bool = True) -> MarketData:
-    """Merge already-read cache contents into ``snap`` (see :func:`merge_cache`)."""
+                   validate: bool = True, strict: bool = True) -> MarketData:
+    """Merge already-read cache contents into ``snap`` (see :func:`merge_cache`). ``strict``:
+    cached bars on days the calendar lacks raise :class:`DataValidationError` (naming the repair);
+    otherwise they are left out and reported."""
     report: list[dict[str, Any]] = []
     snap_end = snap.end
     src = f"cache {label}"
@@ -118,63 +125,16 @@ def merge_contents(snap: MarketData, contents: CacheContents, label: str = "cach
     calendar = pd.DatetimeIndex(index["date"])
 
     # ---- bars
-    bars = snap.bars
-    cb = contents.bars
-    if len(cb):
-        cb = cb.copy()
-        cb["symbol"] = cb["symbol"].astype(str)
-        old = cb[cb["date"] <= snap_end]
-        sb = snap.bars
-        sel = sb["symbol"].isin(old["symbol"].unique()) & (sb["date"] >= old["date"].min()) if len(old) else None
-        snap_part = sb.loc[sel].assign(symbol=lambda f: f["symbol"].astype(str)) if sel is not None else None
-        if snap_part is not None and len(old):
-            ov = old.merge(snap_part, on=["date", "symbol"], how="left", suffixes=("_c", "_s"), indicator=True)
-            both = ov[ov["_merge"] == "both"]
-            # factor base: rescale each symbol's cached factors to the snapshot's on the last overlap day
-            last = both.sort_values("date").groupby("symbol").tail(1)
-            ratio = pd.Series((last["factor_s"] / last["factor_c"]).to_numpy(), index=last["symbol"].to_numpy())
-            scaled = ratio[(ratio - 1.0).abs() > FACTOR_RTOL]
-            if len(scaled):
-                log.info("%s: rescaled the factor base of %d symbol(s) to the snapshot's: %s",
-                         src, len(scaled), ", ".join(f"{s} x{r:.6g}" for s, r in scaled.head(10).items()))
-            cb["factor"] = cb["factor"] * cb["symbol"].map(ratio).fillna(1.0).to_numpy()
-            both = both.assign(factor_c=both["factor_c"] * both["symbol"].map(ratio).fillna(1.0).to_numpy())
-            for col in ("open", "high", "low", "close", "volume", "factor"):
-                atol, rtol = (PRICE_ATOL, 0.0) if col in ("open", "high", "low", "close") else \
-                    (VOLUME_ATOL, 0.0) if col == "volume" else (0.0, FACTOR_RTOL)
-                a, b = both[f"{col}_s"].to_numpy(), both[f"{col}_c"].to_numpy()
-                bad = _disagree(a, b, atol, rtol)
-                for d, s, x, y in zip(both["date"][bad], both["symbol"][bad], a[bad], b[bad], strict=True):
-                    report.append({"kind": "bars", "date": d, "symbol": s, "field": col,
-                                   "snapshot": x, "cache": y, "note": "snapshot kept"})
-            for d, s in ov.loc[ov["_merge"] == "left_only", ["date", "symbol"]].itertuples(index=False):
-                report.append({"kind": "bars", "date": d, "symbol": s, "field": "row",
-                               "snapshot": np.nan, "cache": np.nan,
-                               "note": "the snapshot has no bar here; the snapshot is not amended"})
-        no_overlap = sorted(set(cb.loc[cb["date"] > snap_end, "symbol"]) - set(old["symbol"]) & set(snap.symbols))
-        if no_overlap:
-            log.warning("%s: %d symbol(s) have no day in common with the snapshot, so their factor base "
-                        "cannot be checked at the seam (fetch with an earlier --start): %s",
-                        src, len(no_overlap), ", ".join(no_overlap[:10]))
-        new = cb[cb["date"] > snap_end]
-        beyond = new["date"] > calendar[-1]
-        for (s,), g in new[beyond].groupby(["symbol"]):
-            report.append({"kind": "bars", "date": g["date"].min(), "symbol": s, "field": "date",
-                           "snapshot": np.nan, "cache": float(len(g)),
-                           "note": f"{len(g)} cached bar(s) after the last index day {calendar[-1].date()} "
-                                   "left out; update the index"})
-        new = new[~beyond]
-        if len(new):
-            new_bars = canonical_bars(new, f"{src} bars")
-            if validate:
-                validate_bars(new_bars, f"{src} bars", calendar)
-            bars = _append_bars(snap.bars, new_bars)
+    bars, brows = _merge_bars(snap, contents.bars, calendar, src, validate=validate, strict=strict)
+    report.extend(brows)
 
-    # ---- membership
+    # ---- membership: a dated history, then observed lists
     membership = snap.membership
-    if contents.membership is not None and len(contents.membership):
-        membership, mrows = _merge_membership(snap, contents.membership)
-        report.extend(mrows)
+    spans_entry = contents.manifest.get("files", {}).get(SPANS_FILE, {})
+    as_of = spans_entry.get("as_of")
+    membership, mrows = merge_membership(snap, contents.spans, contents.membership,
+                                         pd.Timestamp(as_of) if as_of else None)
+    report.extend(mrows)
 
     merge_report = _report(report)
     if len(merge_report):
@@ -199,6 +159,99 @@ def merge_contents(snap: MarketData, contents: CacheContents, label: str = "cach
     )
 
 
+def _row(kind: str, date: Any, symbol: str, field: str, snapshot: float, cache: float, note: str) -> dict[str, Any]:
+    return {"kind": kind, "date": date, "symbol": symbol, "field": field, "snapshot": snapshot,
+            "cache": cache, "note": note}
+
+
+def _merge_bars(snap: MarketData, cb: pd.DataFrame, calendar: pd.DatetimeIndex, src: str, *,
+                validate: bool, strict: bool) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Cached bars checked on the overlap, rescaled at the seam, appended after the snapshot."""
+    report: list[dict[str, Any]] = []
+    if not len(cb):
+        return snap.bars, report
+    snap_end = snap.end
+    cb = cb.copy()
+    cb["symbol"] = cb["symbol"].astype(str)
+    old = cb[cb["date"] <= snap_end]
+    if len(old):
+        sb = snap.bars
+        sel = sb["symbol"].isin(old["symbol"].unique()) & (sb["date"] >= old["date"].min())
+        snap_part = sb.loc[sel].assign(symbol=lambda f: f["symbol"].astype(str))
+        ov = old.merge(snap_part, on=["date", "symbol"], how="left", suffixes=("_c", "_s"), indicator=True)
+        both = ov[ov["_merge"] == "both"]
+        # factor base: rescale each symbol's cached factors to the snapshot's on the last overlap day
+        last = both.sort_values("date").groupby("symbol").tail(1)
+        ratio = pd.Series((last["factor_s"] / last["factor_c"]).to_numpy(), index=last["symbol"].to_numpy())
+        scaled = ratio[(ratio - 1.0).abs() > FACTOR_RTOL]
+        if len(scaled):
+            log.info("%s: rescaled the factor base of %d symbol(s) to the snapshot's: %s",
+                     src, len(scaled), ", ".join(f"{s} x{r:.6g}" for s, r in scaled.head(10).items()))
+        cb["factor"] = cb["factor"] * cb["symbol"].map(ratio).fillna(1.0).to_numpy()
+        both = both.assign(factor_c=both["factor_c"] * both["symbol"].map(ratio).fillna(1.0).to_numpy())
+        for col in ("open", "high", "low", "close", "volume", "factor"):
+            atol, rtol = (PRICE_ATOL, 0.0) if col in ("open", "high", "low", "close") else \
+                (VOLUME_ATOL, 0.0) if col == "volume" else (0.0, FACTOR_RTOL)
+            a, b = both[f"{col}_s"].to_numpy(), both[f"{col}_c"].to_numpy()
+            bad = _disagree(a, b, atol, rtol)
+            for d, s, x, y in zip(both["date"][bad], both["symbol"][bad], a[bad], b[bad], strict=True):
+                report.append(_row("bars", d, s, col, x, y, "snapshot kept"))
+        for d, s in ov.loc[ov["_merge"] == "left_only", ["date", "symbol"]].itertuples(index=False):
+            report.append(_row("bars", d, s, "row", np.nan, np.nan,
+                               "the snapshot has no bar here; the snapshot is not amended"))
+    report += _seam_rows(snap, cb, set(old["symbol"]), src)
+    new = cb[cb["date"] > snap_end]
+    beyond = new["date"] > calendar[-1]
+    for (s,), g in new[beyond].groupby(["symbol"]):
+        report.append(_row("bars", g["date"].min(), s, "date", np.nan, float(len(g)),
+                           f"{len(g)} cached bar(s) after the last index day {calendar[-1].date()} "
+                           "left out; update the index"))
+    new = new[~beyond]
+    off = ~new["date"].isin(calendar)
+    if off.any():
+        days = sorted({str(d.date()) for d in new.loc[off, "date"]})
+        if strict and validate:
+            raise DataValidationError(
+                f"{src} bars", "every date is a trading day of the calendar (CSI-300 index dates)", int(off.sum()),
+                new.loc[off, ["date", "symbol", "close"]].head().to_string(),
+                fix=f"the cached index lacks {', '.join(days[:3])}{' ...' if len(days) > 3 else ''}: "
+                    f"run `{REPAIR_COMMAND}` to drop those rows",
+            )
+        for (s,), g in new[off].groupby(["symbol"]):
+            report.append(_row("bars", g["date"].min(), s, "calendar", np.nan, float(len(g)),
+                               f"{len(g)} cached bar(s) on days the calendar lacks left out; "
+                               f"`{REPAIR_COMMAND}` drops them"))
+        new = new[~off]
+    if not len(new):
+        return snap.bars, report
+    new_bars = canonical_bars(new, f"{src} bars")
+    if validate:
+        validate_bars(new_bars, f"{src} bars", calendar)
+    return _append_bars(snap.bars, new_bars), report
+
+
+def _seam_rows(snap: MarketData, cb: pd.DataFrame, overlapping: set[str], src: str) -> list[dict[str, Any]]:
+    """Symbols that traded in the snapshot's last days but whose cached bars all come after it:
+    their factor base could not be checked (an update with an overlapping --start fixes that)."""
+    after = set(cb.loc[cb["date"] > snap.end, "symbol"]) - overlapping
+    if not after:
+        return []
+    tail = snap.bars[snap.bars["date"] >= snap.calendar[max(0, len(snap.calendar) - SEAM_TRADING_DAYS)]]
+    at_seam = set(tail["symbol"].astype(str))
+    missing = sorted(after & at_seam)
+    if missing:
+        log.warning("%s: %d symbol(s) traded in the snapshot's last %d days but their cached bars start after "
+                    "it, so their factor base is not checked at the seam: run `python -m data_store update` "
+                    "(its default --start overlaps the snapshot): %s", src, len(missing), SEAM_TRADING_DAYS,
+                    ", ".join(missing[:10]))
+    others = len(after - at_seam)
+    if others:
+        log.info("%s: %d symbol(s) have no bar in the snapshot's last days (new members, suspended): their "
+                 "vendor factor base is kept", src, others)
+    return [_row("bars", snap.end, s, "seam", np.nan, np.nan,
+                 "no common day with the snapshot: the factor base is the vendor's, unchecked") for s in missing]
+
+
 def _append_bars(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     """Concatenate canonical bars whose dates all follow ``old``'s, keeping one sorted category."""
     cats = sorted(set(old["symbol"].cat.categories) | set(new["symbol"].cat.categories))
@@ -208,46 +261,3 @@ def _append_bars(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
         codes = pd.Index(cats).get_indexer(df["symbol"].cat.categories)[df["symbol"].cat.codes.to_numpy()]
         parts.append(df.assign(symbol=pd.Categorical.from_codes(codes, dtype=dtype)))
     return pd.concat(parts, ignore_index=True)
-
-
-def _merge_membership(snap: MarketData, obs: pd.DataFrame) -> tuple[Membership, list[dict[str, Any]]]:
-    """Apply membership observations (member lists on dates) to the snapshot spans.
-
-    Lists with fewer than :data:`MIN_LIST_SIZE` names are reported and ignored. Observations
-    on or before the snapshot's last day are compared with the snapshot (each
-    difference reported, the snapshot kept). Later ones extend the spans: a still-open member
-    missing from a list gets ``end`` = that list's date; a new symbol gets ``start`` = the
-    date of the first list naming it. Lists are dated when they were observed, so a change is
-    known no earlier than that date (with monthly tushare lists the timing is a month coarse;
-    never earlier than the truth, so no look-ahead).
-    """
-    report: list[dict[str, Any]] = []
-    snap_end = snap.end
-    spans = snap.membership.spans.copy()
-    names = dict(zip(obs["symbol"], obs["name"], strict=False))
-    sizes = obs.groupby("date")["symbol"].nunique()
-    for d in sizes.index[sizes < MIN_LIST_SIZE]:
-        report.append({"kind": "membership", "date": d, "symbol": "", "field": "list size",
-                       "snapshot": np.nan, "cache": float(sizes[d]),
-                       "note": f"a list of {sizes[d]} names is incomplete (< {MIN_LIST_SIZE}); ignored"})
-    obs = obs[obs["date"].isin(sizes.index[sizes >= MIN_LIST_SIZE])]
-    for d, g in obs[obs["date"] <= snap_end].groupby("date"):
-        listed, known = set(g["symbol"]), set(snap.members(d))
-        for s in sorted(listed - known):
-            report.append({"kind": "membership", "date": d, "symbol": s, "field": "member",
-                           "snapshot": 0.0, "cache": 1.0, "note": "snapshot kept"})
-        for s in sorted(known - listed):
-            report.append({"kind": "membership", "date": d, "symbol": s, "field": "member",
-                           "snapshot": 1.0, "cache": 0.0, "note": "snapshot kept"})
-    later = obs[obs["date"] > snap_end]
-    added = []
-    for d, g in later.groupby("date"):
-        listed = set(g["symbol"])
-        open_ = spans["end"].isna()
-        leaving = open_ & ~spans["symbol"].isin(listed)
-        spans.loc[leaving, "end"] = d
-        current = set(spans.loc[spans["end"].isna(), "symbol"])
-        for s in sorted(listed - current):
-            added.append({"symbol": s, "name": names.get(s, ""), "start": d, "end": pd.NaT})
-            spans = pd.concat([spans, pd.DataFrame([added[-1]])], ignore_index=True)
-    return Membership.from_frame(spans, "snapshot membership.csv + cache membership.parquet"), report

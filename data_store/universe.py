@@ -14,9 +14,11 @@ _FAR_FUTURE = pd.Timestamp("2262-04-11")  # end of datetime64[ns]; stands for "s
 
 @dataclass(frozen=True)
 class Membership:
-    """Membership spans (``symbol, name, start, end``; ``end`` NaT = still a member).
+    """Membership spans (``symbol, name, start, end, source``; ``end`` NaT = still a member).
 
-    ``end`` is the first day the symbol is NOT a member, so the spans are half-open.
+    ``end`` is the first day the symbol is NOT a member, so the spans are half-open. ``source``
+    names where each span comes from (the snapshot's file, a dated history such as
+    ``index-constitution 1.0.1``, or an observed member list).
     """
 
     spans: pd.DataFrame
@@ -32,6 +34,7 @@ class Membership:
                 "name": df["name"].astype(str).to_numpy() if "name" in df else "",
                 "start": pd.to_datetime(df["start"]).astype("datetime64[ns]").to_numpy(),
                 "end": pd.to_datetime(df["end"]).astype("datetime64[ns]").to_numpy(),
+                "source": df["source"].astype(str).to_numpy() if "source" in df else source,
             }
         )
         bad = spans["start"].isna() | (spans["end"].notna() & (spans["end"] <= spans["start"]))

@@ -74,12 +74,21 @@ TS_INDEX_COLUMNS: dict[str, str] = {
 #: tushare ``pro.index_weight`` (one row per constituent per weight date)
 TS_WEIGHT_COLUMNS: dict[str, str] = {"trade_date": "date", "con_code": "symbol"}
 
+#: akshare ``index_stock_hist(symbol='sh000300')`` (jrj.com.cn's 历史成份; akshare <= 1.10.36):
+#: code, date of entry (进入时间) and of exit (退出时间, empty while a member).
+AK_HIST_COLUMNS: dict[str, str] = {"stock_code": "code", "in_date": "start", "out_date": "end"}
+#: index-constitution ``history('csi300')``: symbols already exchange-prefixed; ``opt-out`` empty
+#: while a member; both days are the first day in and the first day out (half-open).
+IC_COLUMNS: dict[str, str] = {"symbol": "symbol", "name": "name", "opt-in": "start", "opt-out": "end"}
+
 #: The CSI-300 index in each vendor's spelling.
 AK_INDEX_SYMBOL = "sh000300"
 AK_INDEX_CODE = "000300"
 TS_INDEX_CODE = "000300.SH"
 
 MEMBERSHIP_OBS_COLUMNS: tuple[str, ...] = ("date", "symbol", "name")
+MEMBERSHIP_SPAN_COLUMNS: tuple[str, ...] = ("symbol", "name", "start", "end")
+_NO_DATE = {"", "--", "-", "nan", "none", "nat", "null"}
 
 # ---------------------------------------------------------------- symbols
 _PREFIXED = re.compile(r"^(SH|SZ|BJ)(\d{6})$")
@@ -271,3 +280,64 @@ def tushare_weights(df: pd.DataFrame, source: str) -> pd.DataFrame:
     out["name"] = ""
     out = drop_exact_duplicates(out[list(MEMBERSHIP_OBS_COLUMNS)], ["date", "symbol"], source)
     return out.sort_values(["date", "symbol"]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- dated membership histories
+def _span_dates(values: pd.Series, source: str, what: str) -> pd.Series:
+    """Dates of a span column; empty markers ('', '--', NaN) are NaT (still a member)."""
+    text = values.astype(str).str.strip()
+    blank = values.isna() | text.str.lower().isin(_NO_DATE)
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    if (~blank).any():
+        out[~blank] = _dates(values[~blank], f"{source} {what}")
+    return out
+
+
+def _spans(out: pd.DataFrame, source: str) -> pd.DataFrame:
+    out = out[list(MEMBERSHIP_SPAN_COLUMNS)].sort_values(["symbol", "start"], kind="stable").reset_index(drop=True)
+    bad = out["start"].isna() | (out["end"].notna() & (out["end"] <= out["start"]))
+    if bad.any():
+        raise DataValidationError(source, "every span has a start before its end", int(bad.sum()),
+                                  out.loc[bad].head().to_string())
+    return out
+
+
+def akshare_index_hist(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Membership spans ``symbol, name, start, end`` from ``index_stock_hist`` (no names: empty)."""
+    _require(df, list(AK_HIST_COLUMNS), source)
+    out = df[list(AK_HIST_COLUMNS)].rename(columns=AK_HIST_COLUMNS)
+    out["symbol"] = [to_symbol(str(c).zfill(6)) for c in out["code"]]
+    out["name"] = ""
+    out["start"] = _span_dates(out["start"], source, "in_date")
+    out["end"] = _span_dates(out["end"], source, "out_date")
+    return _spans(out, source)
+
+
+def index_constitution_spans(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Membership spans from index-constitution's ``history('csi300')``."""
+    _require(df, list(IC_COLUMNS), source)
+    out = df[list(IC_COLUMNS)].rename(columns=IC_COLUMNS)
+    out["symbol"] = [to_symbol(s) for s in out["symbol"]]
+    out["name"] = out["name"].fillna("").astype(str)
+    out["start"] = _span_dates(out["start"], source, "opt-in")
+    out["end"] = _span_dates(out["end"], source, "opt-out")
+    return _spans(out, source)
+
+
+def qlib_instrument_spans(text: str, calendar: pd.DatetimeIndex, source: str) -> pd.DataFrame:
+    """Membership spans from a qlib instruments file (``SH600000<TAB>first day<TAB>last day``, both
+    days IN the index): the exclusive end is the trading day after the last day; a span that
+    reaches the file's last day is still open."""
+    rows = [line.split("\t") for line in text.splitlines() if line.strip()]
+    if not rows or any(len(r) < 3 for r in rows):
+        raise DataValidationError(source, "qlib instrument lines 'SYMBOL<TAB>start<TAB>end'", len(rows))
+    df = pd.DataFrame([r[:3] for r in rows], columns=["symbol", "start", "last"])
+    df["symbol"] = [to_symbol(s) for s in df["symbol"]]
+    df["name"] = ""
+    df["start"] = _dates(df["start"], f"{source} start")
+    last = _dates(df["last"], f"{source} end")
+    cal = pd.DatetimeIndex(calendar)
+    nxt = cal.searchsorted(last.to_numpy(), side="right")
+    end = pd.Series(cal[np.minimum(nxt, len(cal) - 1)], index=df.index).where(nxt < len(cal))
+    df["end"] = end.where(last < last.max()).astype("datetime64[ns]")
+    return _spans(df, source)

@@ -12,6 +12,7 @@ import pandas as pd
 from .. import vendors
 from ..schema import validate_bars, validate_index
 from .base import CallPolicy, call_vendor, probe_host
+from .pacing import AKSHARE_CALLS_PER_MINUTE, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,9 @@ def _fmt(d: pd.Timestamp) -> str:
 class AkshareSource:
     """akshare: raw daily bars via ``stock_zh_a_hist(adjust='')``, the back-adjustment factor from
     the ``adjust='hfq'`` series of the same call, the index via ``stock_zh_index_daily('sh000300')``
-    and the CURRENT constituents via ``index_stock_cons_csindex('000300')`` (akshare has no
-    membership history: each update records the list as of its own date).
+    and the CURRENT constituents via ``index_stock_cons_csindex('000300')`` (the list as of the
+    day it is fetched: a cross-check of the dated membership history, see
+    :mod:`data_store.sources.membership`).
 
     Forward-adjusted (qfq) prices are never requested: they rewrite history after each dividend.
     """
@@ -45,6 +47,14 @@ class AkshareSource:
     def __init__(self, policy: CallPolicy | None = None, module: Any = None) -> None:
         self.policy = policy or CallPolicy()
         self._ak = module  # injected in tests; imported lazily (akshare imports slowly)
+        rate = self.policy.calls_per_minute
+        #: spaces calls (akshare documents no limit: :data:`~.pacing.AKSHARE_CALLS_PER_MINUTE`)
+        self.pacer = Pacer(AKSHARE_CALLS_PER_MINUTE if rate is None else rate)
+        #: shared by every call of this source: stops an update on a run of failures
+        self.breaker = self.policy.breaker(self.name)
+
+    def _call(self, what: str, fn: Any, **kwargs: Any) -> pd.DataFrame:
+        return call_vendor(what, fn, policy=self.policy, pacer=self.pacer, breaker=self.breaker, **kwargs)
 
     @property
     def ak(self) -> Any:
@@ -66,8 +76,8 @@ class AkshareSource:
         kw: dict[str, Any] = {"symbol": code, "period": "daily", "start_date": _fmt(start), "end_date": _fmt(end)}
         if _accepts(fn, "timeout"):  # the HTTP timeout of newer akshare; the deadline applies anyway
             kw["timeout"] = self.policy.timeout
-        raw = call_vendor(what + ", adjust='')", fn, policy=self.policy, **{**kw, "adjust": ""})
-        hfq = call_vendor(what + ", adjust='hfq')", fn, policy=self.policy, **{**kw, "adjust": "hfq"})
+        raw = self._call(what + ", adjust='')", fn, **{**kw, "adjust": ""})
+        hfq = self._call(what + ", adjust='hfq')", fn, **{**kw, "adjust": "hfq"})
         source = f"akshare stock_zh_a_hist({code})"
         out = vendors.akshare_bars(raw, hfq, sym, source)
         validate_bars(out, source)
@@ -75,7 +85,7 @@ class AkshareSource:
 
     def index_bars(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         what = f"akshare stock_zh_index_daily({vendors.AK_INDEX_SYMBOL})"
-        df = call_vendor(what, self.ak.stock_zh_index_daily, policy=self.policy, symbol=vendors.AK_INDEX_SYMBOL)
+        df = self._call(what, self.ak.stock_zh_index_daily, symbol=vendors.AK_INDEX_SYMBOL)
         out = vendors.akshare_index(df, what)
         out = out[(out["date"] >= pd.Timestamp(start)) & (out["date"] <= pd.Timestamp(end))].reset_index(drop=True)
         validate_index(out, what)
@@ -83,5 +93,5 @@ class AkshareSource:
 
     def constituents(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         what = f"akshare index_stock_cons_csindex({vendors.AK_INDEX_CODE})"
-        df = call_vendor(what, self.ak.index_stock_cons_csindex, policy=self.policy, symbol=vendors.AK_INDEX_CODE)
+        df = self._call(what, self.ak.index_stock_cons_csindex, symbol=vendors.AK_INDEX_CODE)
         return vendors.akshare_constituents(df, what)

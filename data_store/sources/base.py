@@ -1,9 +1,13 @@
 """The :class:`Source` protocol and the call discipline every vendor call goes through.
 
-Every vendor call runs in a daemon worker thread with a deadline (several akshare functions
-have no timeout of their own, and a hung HTTP read must not hang an update), is retried with
-exponential backoff, and ends in a :class:`SourceError` that names the call and the last error.
-Empty answers and malformed frames are not retried: asking again gives the same answer.
+Every vendor call is paced to the vendor's quota (:class:`~.pacing.Pacer`), runs in a daemon
+worker thread with a deadline (several akshare functions have no timeout of their own, and a hung
+HTTP read must not hang an update), is retried with exponential backoff, and ends in a
+:class:`SourceError` that names the call and the last error. Empty answers
+(:class:`NoDataError`) and malformed frames are not retried: asking again gives the same answer.
+A :class:`~.pacing.CircuitBreaker` shared by all calls of a source stops the whole update after
+a run of failures (:class:`VendorDownError`); an answer no retry can change (a wrong token) raises
+:class:`FatalSourceError` at once.
 """
 
 from __future__ import annotations
@@ -18,10 +22,14 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import pandas as pd
 
-from ..errors import DataValidationError, SourceError
+from ..errors import DataValidationError, FatalSourceError, NoDataError, SourceError
+from .pacing import CircuitBreaker, Pacer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: Seconds to wait after a vendor says its per-minute quota was exceeded (its window resets).
+QUOTA_WAIT = 61.0
 
 
 @runtime_checkable
@@ -51,12 +59,22 @@ class Source(Protocol):
 
 @dataclass(frozen=True)
 class CallPolicy:
-    """Deadline and retry settings of vendor calls (seconds)."""
+    """Deadline, retry, pacing and cut-off settings of vendor calls (seconds).
+
+    ``calls_per_minute``: the pace (``None``: the source's default for its vendor);
+    ``max_consecutive_failures`` / ``max_silence``: the :class:`~.pacing.CircuitBreaker`.
+    """
 
     timeout: float = 30.0
     retries: int = 3
     backoff: float = 1.0
     max_backoff: float = 20.0
+    calls_per_minute: float | None = None
+    max_consecutive_failures: int = 6
+    max_silence: float = 45.0
+
+    def breaker(self, vendor: str) -> CircuitBreaker:
+        return CircuitBreaker(vendor, self.max_consecutive_failures, self.max_silence)
 
     def delay(self, attempt: int) -> float:
         """Sleep before retry number ``attempt`` (1-based): backoff x 2**(attempt-1), capped."""
@@ -99,29 +117,63 @@ def call_vendor(
     *args: Any,
     policy: CallPolicy,
     sleep: Callable[[float], None] = time.sleep,
+    pacer: Pacer | None = None,
+    breaker: CircuitBreaker | None = None,
+    fatal: Callable[[BaseException], str | None] | None = None,
+    throttled: Callable[[BaseException], float | None] | None = None,
     **kwargs: Any,
 ) -> pd.DataFrame:
     """Call a vendor function under ``policy``; return a non-empty DataFrame or raise.
 
     Raises :class:`SourceError` after the last failed attempt (timeouts and exceptions are
-    retried) or at once for an empty answer; :class:`DataValidationError` passes through.
+    retried), :class:`NoDataError` at once for an empty answer, :class:`VendorDownError` when
+    ``breaker`` opens, and :class:`FatalSourceError` when ``fatal(exc)`` returns a fix for the
+    error; :class:`DataValidationError` passes through. ``throttled(exc)`` returns the vendor's
+    per-minute quota when the error says it was exceeded: the pacer slows to it and the call
+    waits out the minute (not a failure of the vendor, so the breaker does not count it).
     ``what`` names the call in messages (never put a token in it).
     """
     last: BaseException | None = None
     attempts = policy.retries + 1
+    clock = breaker.clock if breaker is not None else time.monotonic
     for attempt in range(1, attempts + 1):
+        if breaker is not None:
+            breaker.check()
+        if pacer is not None:
+            pacer.wait()
+        deadline = policy.timeout if breaker is None else max(0.05, min(policy.timeout, breaker.remaining()))
+        started = clock()
         try:
-            df = run_with_deadline(fn, policy.timeout, *args, **kwargs)
+            df = run_with_deadline(fn, deadline, *args, **kwargs)
         except DataValidationError:
             raise
         except Exception as exc:  # vendors raise anything: requests, json, KeyError, ...
             last = exc
+            fix = fatal(exc) if fatal is not None else None
+            if fix:
+                raise FatalSourceError(f"{what}: {_short(exc)}; {fix}") from None
+            quota = throttled(exc) if throttled is not None else None
+            if quota:
+                log.warning("%s: the vendor's quota of %g calls/minute was exceeded (another program "
+                            "on the same account?); slowing to it and waiting a minute", what, quota)
+                if pacer is not None:
+                    pacer.slow_to(quota)
+                sleep(QUOTA_WAIT)
+                continue
             log.info("%s: attempt %d/%d failed: %s", what, attempt, attempts, _short(exc))
+            if breaker is not None:
+                breaker.failure(f"{what}: {_short(exc)}", started)
+                breaker.check()
             if attempt < attempts:
-                sleep(policy.delay(attempt))
+                pause = policy.delay(attempt)
+                if breaker is not None:
+                    pause = min(pause, breaker.remaining())
+                sleep(pause)
             continue
+        if breaker is not None:
+            breaker.success()
         if df is None or not isinstance(df, pd.DataFrame) or df.empty:
-            raise SourceError(
+            raise NoDataError(
                 f"{what} returned no rows (suspended, delisted, or no trading day in the range); "
                 "check the symbol and the --start/--end range"
             )

@@ -7,27 +7,61 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
 from .. import vendors
-from ..errors import SourceError
+from ..errors import ConfigError, NoDataError, SourceError
 from ..schema import validate_bars, validate_index
 from .base import CallPolicy, call_vendor, probe_host
+from .pacing import TUSHARE_DEFAULT_POINTS, Pacer, tushare_calls_per_minute
 
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "TUSHARE_TOKEN"
+#: the account's points level, which sets its per-minute quota (:data:`~.pacing.TUSHARE_QUOTAS`)
+POINTS_ENV = "TUSHARE_POINTS"
 #: tushare pro's HTTP endpoint host (``tushare.pro.client.DataApi``); probed before an update.
 PROBE_HOST = ("api.waditu.com", 80)
-#: index_weight answers are capped per call; one year of monthly lists (~3,600 rows) fits.
-_WEIGHT_CHUNK_DAYS = 366
 
 
 def _fmt(d: pd.Timestamp) -> str:
     return pd.Timestamp(d).strftime("%Y%m%d")
+
+
+def _env_points() -> int:
+    text = os.environ.get(POINTS_ENV, "").strip()
+    if not text:
+        return TUSHARE_DEFAULT_POINTS
+    try:
+        return int(float(text))
+    except ValueError:
+        raise ConfigError(f"${POINTS_ENV}={text!r} is not a number: give your tushare account's points") from None
+
+
+#: tushare pro's error texts (``DataApi.query`` raises ``Exception(msg)``) that no retry changes,
+#: with the fix each message gets
+_FATAL = (
+    ("token不对", f"the token is wrong: check ${TOKEN_ENV} (your token is at https://tushare.pro/user/token)"),
+    ("没有接口访问权限", "the account lacks the points this API needs (index_weight: 2000); see "
+                        "https://tushare.pro/document/1?doc_id=108"),
+    ("没有访问该接口的权限", "the account lacks the points this API needs; see https://tushare.pro/document/1?doc_id=108"),
+    ("每天最多访问", "the account's daily quota for this API is used up: run again tomorrow (the cache resumes)"),
+)
+_PER_MINUTE = re.compile(r"每分钟最多访问该接口(\d+)次")
+
+
+def _fatal(exc: BaseException) -> str | None:
+    text = str(exc)
+    return next((fix for key, fix in _FATAL if key in text), None)
+
+
+def _throttled(exc: BaseException) -> float | None:
+    m = _PER_MINUTE.search(str(exc))
+    return float(m.group(1)) if m else None
 
 
 class TushareSource:
@@ -37,11 +71,17 @@ class TushareSource:
 
     name = "tushare"
 
-    def __init__(self, token: str | None = None, policy: CallPolicy | None = None, module: Any = None) -> None:
+    def __init__(self, token: str | None = None, policy: CallPolicy | None = None, module: Any = None,
+                 points: int | None = None) -> None:
         self.policy = policy or CallPolicy()
         self._token = token if token is not None else os.environ.get(TOKEN_ENV, "")
         self._ts = module  # injected in tests
         self._pro: Any = None
+        self.points = points if points is not None else _env_points()
+        rate = self.policy.calls_per_minute
+        #: paced to the account's quota (``points``) unless the policy gives a rate
+        self.pacer = Pacer(tushare_calls_per_minute(self.points) if rate is None else rate)
+        self.breaker = self.policy.breaker(self.name)
 
     def __repr__(self) -> str:  # never show the token
         return f"TushareSource(token={'set' if self._token else 'missing'}, policy={self.policy})"
@@ -85,7 +125,8 @@ class TushareSource:
 
     def _call(self, api: str, what: str, **kwargs: Any) -> pd.DataFrame:
         pro = self._client()
-        return call_vendor(what, self._redacted(getattr(pro, api)), policy=self.policy, **kwargs)
+        return call_vendor(what, self._redacted(getattr(pro, api)), policy=self.policy, pacer=self.pacer,
+                           breaker=self.breaker, fatal=_fatal, throttled=_throttled, **kwargs)
 
     def probe(self) -> None:
         self._client()  # a missing token fails before any network use
@@ -110,25 +151,28 @@ class TushareSource:
         return out
 
     def constituents(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """Member lists ``date, symbol, name`` from ``index_weight``, one per weight date, starting
+        with the list in force on ``start`` (weight lists are monthly: a month is looked back)."""
+        return self.weight_lists(pd.Timestamp(start) - pd.Timedelta(days=31), pd.Timestamp(end))
+
+    def weight_lists(self, start: pd.Timestamp, end: pd.Timestamp, progress: bool = False) -> pd.DataFrame:
+        """Every ``index_weight`` list dated in ``[start, end]``, asked one calendar month per call
+        as tushare's documentation advises (a call's answer is capped in rows)."""
+        months = pd.period_range(pd.Timestamp(start), pd.Timestamp(end), freq="M")
         frames = []
-        lo = pd.Timestamp(start)
-        hi = pd.Timestamp(end)
-        # weight lists are published about monthly: look back a month so the list in force on
-        # ``start`` is included
-        lo = lo - pd.Timedelta(days=31)
-        while lo <= hi:
-            chunk_end = min(hi, lo + pd.Timedelta(days=_WEIGHT_CHUNK_DAYS - 1))
-            what = f"tushare index_weight({vendors.TS_INDEX_CODE}, {_fmt(lo)}..{_fmt(chunk_end)})"
+        from tqdm import tqdm
+
+        for month in tqdm(months, desc="tushare index_weight", unit="month", disable=None if progress else True):
+            lo = max(pd.Timestamp(start), month.start_time)
+            hi = min(pd.Timestamp(end), month.end_time.normalize())
+            what = f"tushare index_weight({vendors.TS_INDEX_CODE}, {_fmt(lo)}..{_fmt(hi)})"
             try:
                 frames.append(self._call("index_weight", what, index_code=vendors.TS_INDEX_CODE,
-                                         start_date=_fmt(lo), end_date=_fmt(chunk_end)))
-            except SourceError as exc:
-                if "no rows" not in str(exc):
-                    raise
-                log.info("%s: no weight list in this range", what)
-            lo = chunk_end + pd.Timedelta(days=1)
+                                         start_date=_fmt(lo), end_date=_fmt(hi)))
+            except NoDataError:
+                log.info("%s: no weight list in this month", what)
         if not frames:
-            raise SourceError(
+            raise NoDataError(
                 f"tushare index_weight({vendors.TS_INDEX_CODE}) returned no constituent list between "
                 f"{_fmt(start)} and {_fmt(end)}; widen --start/--end"
             )

@@ -53,7 +53,7 @@ def test_round_trip_and_manifest(tmp_path):
     assert e["source"] == "fake" and e["symbol"] == "SH600519" and e["fetched_at"]
     assert e["library_versions"]["fake"] == "1" and e["library_versions"]["pandas"] == pd.__version__
     assert m["symbols"] == ["SH600519", "SZ000001"]
-    assert m["rows"] == {"bars": 22, "index": 11, "membership": 0}
+    assert m["rows"] == {"bars": 22, "index": 11, "membership": 0, "spans": 0}
     assert m["start"] == "2025-06-16" and m["end"] == "2025-06-30" and m["sources"] == ["fake"]
     contents = c.read()
     assert len(contents.bars) == 22 and len(contents.index) == 11 and contents.problems == []

@@ -23,7 +23,8 @@ from data_store.sources import (
 
 from .recorded import BARS, FakeAkshare, FakeTushare, ak_cons, ak_hist, canonical
 
-FAST = CallPolicy(timeout=2.0, retries=2, backoff=0.0)
+UNPACED = float("inf")  # tests do not pace (pacing has its own tests)
+FAST = CallPolicy(timeout=2.0, retries=2, backoff=0.0, calls_per_minute=UNPACED)
 START, END = pd.Timestamp("2025-06-16"), pd.Timestamp("2025-06-30")
 TOKEN = "tok-3f9c1d7e5b2a48aa9d0e"
 
@@ -102,7 +103,7 @@ def test_akshare_timeout_is_bounded():
         return ak_hist("SH600519")
 
     ak.hist_override = hang
-    src = AkshareSource(CallPolicy(timeout=0.2, retries=1, backoff=0.0), module=ak)
+    src = AkshareSource(CallPolicy(timeout=0.2, retries=1, backoff=0.0, calls_per_minute=UNPACED), module=ak)
     t0 = time.perf_counter()
     with pytest.raises(SourceError) as ei:
         src.bars("SH600519", START, END)
@@ -114,7 +115,7 @@ def test_akshare_timeout_is_bounded():
 def test_akshare_index_timeout_without_own_timeout():
     ak = FakeAkshare()
     ak.stock_zh_index_daily = lambda symbol="sh000922": time.sleep(3)  # type: ignore[method-assign]
-    src = AkshareSource(CallPolicy(timeout=0.2, retries=0), module=ak)
+    src = AkshareSource(CallPolicy(timeout=0.2, retries=0, calls_per_minute=UNPACED), module=ak)
     t0 = time.perf_counter()
     with pytest.raises(SourceError, match=r"stock_zh_index_daily\(sh000300\) failed after 1 attempt"):
         src.index_bars(START, END)
@@ -267,7 +268,7 @@ def test_tushare_empty_and_duplicates(caplog):
 
 def test_tushare_timeout():
     ts = FakeTushare()
-    src = TushareSource(token=TOKEN, policy=CallPolicy(timeout=0.2, retries=1, backoff=0.0), module=ts)
+    src = TushareSource(token=TOKEN, policy=CallPolicy(timeout=0.2, retries=1, backoff=0.0, calls_per_minute=UNPACED), module=ts)
     src._client()
     ts.pro.index_daily = lambda **kw: time.sleep(3)
     t0 = time.perf_counter()
@@ -279,7 +280,7 @@ def test_tushare_timeout():
 def test_tushare_token_from_env_never_shown(monkeypatch, caplog):
     monkeypatch.setenv("TUSHARE_TOKEN", TOKEN)
     ts = FakeTushare()
-    src = TushareSource(policy=CallPolicy(timeout=1, retries=1, backoff=0.0), module=ts)
+    src = TushareSource(policy=CallPolicy(timeout=1, retries=1, backoff=0.0, calls_per_minute=UNPACED), module=ts)
     caplog.set_level(logging.DEBUG)
     assert TOKEN not in repr(src) and TOKEN not in str(src)
     src.bars("SH600519", START, END)

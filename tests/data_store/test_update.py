@@ -96,7 +96,7 @@ def test_two_concurrent_updaters_leave_a_consistent_cache(tmp_path):
 def test_akshare_update_end_to_end(short_snap, snap, tmp_path):
     cache = Cache(tmp_path / "c")
     ak = FakeAkshare(cons=snap.members("2025-06-30"))
-    src = AkshareSource(CallPolicy(timeout=2, retries=0), module=ak)
+    src = AkshareSource(CallPolicy(timeout=2, retries=0, calls_per_minute=float("inf")), module=ak)
     rep = run_update(src, cache, snapshot_end=short_snap.end, symbols=["SH600519", "SZ000001"],
                      progress=False, probe=False, **RANGE)
     assert sorted(rep.ok) == ["SH600519", "SZ000001"] and rep.complete
@@ -115,7 +115,7 @@ def test_akshare_update_end_to_end(short_snap, snap, tmp_path):
 def test_tushare_update_end_to_end(short_snap, snap, tmp_path):
     cache = Cache(tmp_path / "c")
     ts = FakeTushare(adj_scale=1.1, weights={"2025-06-03": snap.members("2025-06-03")})
-    src = TushareSource(token="secret-token-xyz", policy=CallPolicy(timeout=2, retries=0), module=ts)
+    src = TushareSource(token="secret-token-xyz", policy=CallPolicy(timeout=2, retries=0, calls_per_minute=float("inf")), module=ts)
     rep = run_update(src, cache, snapshot_end=short_snap.end, symbols=["SH600519", "SZ000001"],
                      progress=False, probe=False, **RANGE)
     assert sorted(rep.ok) == ["SH600519", "SZ000001"] and rep.complete and rep.membership_rows == 300
