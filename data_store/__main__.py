@@ -1,12 +1,15 @@
 """Command line of the data layer.
 
     python -m data_store info   [--cache-dir DIR] [--no-cache]
-    python -m data_store update --source akshare|tushare [--symbols SH600519 ...]
-                                [--start YYYY-MM-DD] [--end YYYY-MM-DD] [--cache-dir DIR]
+    python -m data_store update --source akshare|tushare [--membership index-constitution|tushare|akshare|qlib:PATH|observed]
+                                [--symbols SH600519 ...] [--start YYYY-MM-DD] [--end YYYY-MM-DD] [--cache-dir DIR]
+                                [--tushare-points N] [--calls-per-minute N] [--max-failures N] [--max-silence S]
     python -m data_store update --repair [--cache-dir DIR]
 
-Exit codes: 0 done; 1 update finished with per-symbol failures (listed; run again to resume);
-2 error (one line on stderr).
+Exit codes: 0 done (symbols the vendor has no bars for are listed, not failures); 1 update
+finished with per-symbol failures or calendar gaps (listed; run again to resume); 2 error, one
+line on stderr (bad input, vendor unreachable, or a vendor that stopped answering: what was
+fetched before stays committed).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -32,6 +36,20 @@ def _date(text: str) -> pd.Timestamp:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date: write YYYY-MM-DD") from exc
 
 
+def _positive(kind: type) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m data_store", description="CSI-300 data: snapshot + user cache")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details (INFO)")
@@ -42,19 +60,37 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--cache-dir", default=None, help=cache_help)
     info.add_argument("--no-cache", action="store_true", help="the snapshot alone")
 
-    up = sub.add_parser("update", help="fetch days beyond the snapshot into the cache")
-    up.add_argument("--source", choices=["akshare", "tushare"], help="vendor (tushare needs $TUSHARE_TOKEN)")
+    up = sub.add_parser("update", help="fetch days beyond the snapshot into the cache",
+                        description="Fetch days beyond the snapshot into the cache. Each symbol is committed "
+                                    "on its own: an interrupted or stopped update resumes when run again.")
+    up.add_argument("--source", choices=["akshare", "tushare"], help="vendor of bars and index (tushare needs $TUSHARE_TOKEN)")
+    up.add_argument("--membership", default="index-constitution", metavar="SOURCE",
+                    help="dated membership history for days after the snapshot: index-constitution (default; "
+                         "the snapshot's own source, a local package), tushare (index_weight, 2000 points), "
+                         "akshare (index_stock_hist, akshare <= 1.10.36), qlib:PATH (a qlib instruments file), "
+                         "or observed (only the vendor's member list of the day, dated the day you update)")
     up.add_argument("--symbols", nargs="+", default=None,
-                    help="symbols (SH600519, 600519.SH or 600519); default: the latest constituents "
-                         "plus the snapshot's last-day members")
-    up.add_argument("--start", type=_date, default=None, help="first day (default: 14 days before the snapshot ends)")
+                    help="symbols (SH600519, 600519.SH or 600519); default: every member on a day of the range "
+                         "plus the vendor's member list of the day")
+    up.add_argument("--start", type=_date, default=None,
+                    help="first day (default: 14 days before the snapshot ends, so the seam is checked)")
     up.add_argument("--end", type=_date, default=None, help="last day (default: today)")
     up.add_argument("--cache-dir", default=None, help=cache_help)
-    up.add_argument("--timeout", type=float, default=30.0, help="seconds per vendor call (default 30)")
+    up.add_argument("--timeout", type=_positive(float), default=30.0, help="seconds per vendor call (default 30)")
     up.add_argument("--retries", type=int, default=3, help="retries per vendor call, with backoff (default 3)")
+    up.add_argument("--tushare-points", type=_positive(int), default=None,
+                    help="your tushare account's points, which set its per-minute quota (120: 50/min, 2000: 200/min, "
+                         "5000: 500/min, 10000: 1000/min); default $TUSHARE_POINTS, else 120")
+    up.add_argument("--calls-per-minute", type=_positive(float), default=None,
+                    help="pace vendor calls to this rate instead (default: the vendor's quota; akshare 120/min)")
+    up.add_argument("--max-failures", type=_positive(int), default=6,
+                    help="stop after this many vendor calls in a row failed (default 6)")
+    up.add_argument("--max-silence", type=_positive(float), default=45.0,
+                    help="stop when no vendor call succeeded for this many seconds since failures began (default 45)")
     up.add_argument("--no-progress", action="store_true", help="no progress bar")
     up.add_argument("--repair", action="store_true",
-                    help="check every cache file against the manifest; drop damaged ones (then update again)")
+                    help="check every cache file against the manifest and the calendar; drop what data_store.load() "
+                         "refuses (then update again to refetch)")
     return p
 
 
@@ -63,46 +99,90 @@ def cmd_info(args: argparse.Namespace) -> int:
     from .loader import load_snapshot
     from .snapshot import snapshot_sha256
 
-    md = load_snapshot()
+    snap = load_snapshot()
+    md = snap
     cache = Cache(args.cache_dir)
+    error = ""
     if not args.no_cache:
-        md = merge_cache(md, cache.root, on_corrupt="skip")
-    print(info_text(md, snapshot_sha256(), cache.state()))
+        try:
+            md = merge_cache(snap, cache.root, on_corrupt="skip")
+        except (ToolkitError, OSError) as exc:  # info reports, it never dies on a cache
+            error = str(exc).splitlines()[0]
+            log.warning("cache not merged: %s", error)
+    state: dict[str, Any] = cache.state(snap.calendar) if not args.no_cache else {"dir": str(cache.root), "exists": False}
+    if error:
+        state.setdefault("problems", []).append(("(merge)", error))
+    print(info_text(md, snapshot_sha256(), state))
+    return 0
+
+
+def cmd_repair(cache: Cache) -> int:
+    from .loader import load_snapshot
+
+    if not cache.root.is_dir():
+        raise ToolkitError(f"no cache at {cache.root}: the folder does not exist (check --cache-dir or ${ENV_VAR}); "
+                           "nothing to repair")
+    if not cache.exists() and not any(cache.root.iterdir()):
+        print(f"{cache.root}: empty folder, no cache files; nothing to repair")
+        return 0
+    done = cache.repair(load_snapshot(validate=False).calendar)
+    if done:
+        print(f"repaired {cache.root}: {len(done)} file(s):")
+        for item in done:
+            print(f"  {item}")
+        print("run `python -m data_store update --source ...` to refetch what was dropped")
+    else:
+        n = len(cache.read_manifest()["files"])
+        print(f"{cache.root}: all {n} file(s) match the manifest and the calendar; nothing to repair")
     return 0
 
 
 def cmd_update(args: argparse.Namespace) -> int:
     cache = Cache(args.cache_dir)
     if args.repair:
-        removed = cache.repair()
-        if removed:
-            print(f"repaired {cache.root}: removed {len(removed)} damaged file(s): {', '.join(removed)}")
-            print("run `python -m data_store update --source ...` to refetch them")
-        else:
-            print(f"{cache.root}: every file matches the manifest; nothing to repair")
-        return 0
+        return cmd_repair(cache)
     if args.source is None:
         raise ToolkitError("update needs --source akshare or --source tushare (or --repair)")
-    if args.retries < 0 or args.timeout <= 0:
-        raise ToolkitError(f"--timeout must be > 0 and --retries >= 0 (got {args.timeout}, {args.retries})")
+    if args.retries < 0:
+        raise ToolkitError(f"--retries must be >= 0 (got {args.retries})")
     from .loader import load_snapshot
     from .sources import CallPolicy, make_source
+    from .sources.membership import make_membership_source
     from .update import run_update
 
-    source = make_source(args.source, CallPolicy(timeout=args.timeout, retries=args.retries))
+    policy = CallPolicy(timeout=args.timeout, retries=args.retries, calls_per_minute=args.calls_per_minute,
+                        max_consecutive_failures=args.max_failures, max_silence=args.max_silence)
+    source = make_source(args.source, policy, points=args.tushare_points)
     source.probe()  # offline: fail here, in seconds, before loading anything
     snap = load_snapshot(validate=False)
-    report = run_update(
-        source, cache, snapshot_end=snap.end, default_symbols=snap.members(snap.end),
-        symbols=args.symbols, start=args.start, end=args.end, progress=not args.no_progress, probe=False,
-    )
+    membership = make_membership_source(args.membership, calendar=snap.calendar, bar_source=source, policy=policy,
+                                        progress=not args.no_progress)
+    report = run_update(source, cache, snapshot=snap, default_symbols=snap.members(snap.end), symbols=args.symbols,
+                        start=args.start, end=args.end, membership=membership, progress=not args.no_progress,
+                        probe=False)
+    if report.stopped:
+        raise ToolkitError(f"{report.stopped.splitlines()[0]} [{len(report.ok)} symbol(s) committed, "
+                           f"{len(report.not_attempted)} not attempted]")
     print(f"{args.source} -> {cache.root}: {report.start.date()}..{report.end.date()}; "
           f"{len(report.ok)} symbol(s) updated ({report.bar_rows:,} bar rows), {len(report.skipped)} already "
           f"current, index rows {report.index_rows}, membership rows {report.membership_rows}")
-    if report.failed:
-        print(f"{len(report.failed)} failure(s); the cache is consistent, run the same command again to resume:",
+    m = report.membership
+    if m is not None and m.label:
+        diff = (m.agreement or {}).get("member_days_differ", 0)
+        print(f"membership history: {m.label} (known to {m.as_of}), {len(m.changes or [])} change day(s) after the "
+              f"snapshot; {diff} member-day(s) differ from the snapshot's membership")
+    if report.no_bars:
+        print(f"{len(report.no_bars)} symbol(s) have no bars in the range (recorded in the manifest, not retried):")
+        for sym, nob in sorted(report.no_bars.items()):
+            print(f"  {sym}: last bar {nob.get('last_bar') or 'none cached'}; {nob['reason']}")
+    problems: dict[str, str] = dict(report.failed)
+    for day, n in sorted(report.calendar_gaps.items()):
+        problems[f"<calendar {day}>"] = (f"{n} symbol(s) have bars on {day}, which the index lacks: those rows "
+                                         "were not cached; run again once the index vendor has the day")
+    if problems:
+        print(f"{len(problems)} failure(s); the cache is consistent, run the same command again to resume:",
               file=sys.stderr)
-        for what, why in sorted(report.failed.items()):
+        for what, why in sorted(problems.items()):
             print(f"  {what}: {why.splitlines()[0]}", file=sys.stderr)
         return 1
     return 0

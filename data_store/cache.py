@@ -196,7 +196,7 @@ class Cache:
         """
         with self.locked():
             manifest = self.read_manifest()
-            entry = self._write_file(manifest, relpath, df, kind=kind, source=source,
+            entry = self.write_file(manifest, relpath, df, kind=kind, source=source,
                                      library_versions=library_versions, symbol=symbol, combine=combine)
             entry.update(extra or {})
             self.write_manifest(manifest)
@@ -211,11 +211,11 @@ class Cache:
         with self.locked():
             manifest = self.read_manifest()
             for relpath, df in files.items():
-                self._write_file(manifest, relpath, df, kind=kind, source=source, library_versions=library_versions,
+                self.write_file(manifest, relpath, df, kind=kind, source=source, library_versions=library_versions,
                                  symbol=Path(relpath).stem if symbols else None)
             self.write_manifest(manifest)
 
-    def _write_file(self, manifest: dict[str, Any], relpath: str, df: pd.DataFrame, *, kind: str, source: str,
+    def write_file(self, manifest: dict[str, Any], relpath: str, df: pd.DataFrame, *, kind: str, source: str,
                     library_versions: dict[str, str] | None, symbol: str | None,
                     combine: Callable[[pd.DataFrame | None, pd.DataFrame], pd.DataFrame] | None = None,
                     ) -> dict[str, Any]:
@@ -353,20 +353,21 @@ class Cache:
                              spans=spans)
 
 
-    def verify(self) -> list[tuple[str, str]]:
-        """Check every file of the manifest; return ``(relpath, problem)`` for the damaged ones."""
+    def verify(self, calendar: pd.DatetimeIndex | None = None) -> list[tuple[str, str]]:
+        """``(relpath, problem)`` for each file ``load()`` would refuse; see
+        :func:`data_store.cache_check.verify`."""
         from .cache_check import verify
 
-        return verify(self)
+        return verify(self, calendar)
 
-    def repair(self) -> list[str]:
-        """Drop damaged files and stray temp files; see :func:`data_store.cache_check.repair`."""
+    def repair(self, calendar: pd.DatetimeIndex | None = None) -> list[str]:
+        """Fix what ``load()`` refuses; see :func:`data_store.cache_check.repair`."""
         from .cache_check import repair
 
-        return repair(self)
+        return repair(self, calendar)
 
-    def state(self) -> dict[str, Any]:
+    def state(self, calendar: pd.DatetimeIndex | None = None) -> dict[str, Any]:
         """A summary for ``info`` (never raises); see :func:`data_store.cache_check.state`."""
         from .cache_check import state
 
-        return state(self)
+        return state(self, calendar)

@@ -11,6 +11,8 @@ from .market import MarketData
 
 #: The index has this many constituents; other daily member counts are quirks of the source.
 INDEX_SIZE = 300
+#: Suspect jumps listed by ``info`` (the latest ones).
+JUMPS_SHOWN = 20
 
 
 def membership_quirks(md: MarketData) -> pd.DataFrame:
@@ -119,6 +121,18 @@ def info_text(md: MarketData, snapshot_sha: dict[str, str], cache_state: dict[st
     add("")
     add("Anomalies (real market facts: counted, never dropped or filled)")
     add(_table(md.anomalies.as_frame()))
+    jumps = md.anomalies.jumps
+    if len(jumps):
+        add("")
+        add(f"Suspect jumps: {len(jumps)} open/close beyond the board's limit with the factor unchanged (a missed "
+            "ex-rights adjustment or a wrong bar; MarketData.suspect_jumps() is the mask, data_store.jumps.spanning() "
+            "keeps samples that span one out)")
+        shown = jumps.tail(JUMPS_SHOWN).assign(move=lambda f: (f["move"] * 100).round(1).astype(str) + "%")
+        add(_table(shown[["date", "symbol", "prev_close", "open", "close", "move", "limit"]]
+                   .assign(date=lambda f: f["date"].dt.date, limit=lambda f: f["limit"].map("{:.0%}".format)),
+                   index=False))
+        if len(jumps) > JUMPS_SHOWN:
+            add(f"  ... the latest {JUMPS_SHOWN} of {len(jumps)} shown; all are in MarketData.anomalies.jumps")
     if len(md.merge_report):
         add("")
         add(f"Snapshot/cache disagreements (snapshot kept): {len(md.merge_report)}")
@@ -146,10 +160,28 @@ def info_text(md: MarketData, snapshot_sha: dict[str, str], cache_state: dict[st
         last = cache_state.get("last_update")
         if last:
             add(f"  last update {last.get('source')} {last.get('start')}..{last.get('end')}: ok {last.get('ok')}, "
-                f"skipped {last.get('skipped')}, failed {len(last.get('failed', {}))}")
+                f"skipped {last.get('skipped')}, failed {len(last.get('failed', {}))}, "
+                f"no bars {len(last.get('no_bars', []))}")
+            if last.get("stopped"):
+                add(f"  stopped  {last['stopped'].splitlines()[0]}")
+        hist = cache_state.get("membership_history")
+        if hist:
+            agree = hist.get("agreement_with_snapshot") or {}
+            add(f"  membership after the snapshot: {hist.get('label')} (known to {hist.get('as_of')}); on "
+                f"{agree.get('range')} it differs from the snapshot on {agree.get('member_days_differ', 0)} member-day(s) "
+                f"of {agree.get('names_differ', 0)} name(s)")
+            for ch in hist.get("changes_after_snapshot") or []:
+                add(f"    {ch['date']}: +{len(ch['joined'])} -{len(ch['left'])}  {' '.join(ch['joined'][:6])}"
+                    f"{' ...' if len(ch['joined']) > 6 else ''}  ({ch['source']})")
+        elif cache_state.get("rows", {}).get("membership"):
+            add("  membership after the snapshot: dated by the vendor's member list of each update day only "
+                "(no dated history cached: changes between updates are dated late)")
+        for sym, why in sorted((cache_state.get("no_bars") or {}).items()):
+            add(f"  no bars  {sym}: last bar {why.get('last_bar') or 'none cached'}; {why.get('reason')}")
     problems = cache_state.get("problems") or []
     if problems:
-        add(f"  DAMAGED  {len(problems)} file(s):")
+        add(f"  DAMAGED  {len(problems)} file(s) (data_store.load() refuses the cache; `python -m data_store update "
+            "--repair` fixes it):")
         for rel, msg in problems:
             add(f"    {rel}: {msg}")
     elif cache_state.get("exists"):

@@ -141,6 +141,23 @@ class MarketData:
             )
         return self._memo["coverage"]
 
+    def suspect_jumps(self) -> pd.DataFrame:
+        """Boolean frame calendar x :attr:`symbols`: True on each day a price opened or closed
+        beyond its board's limit while the back-adjustment factor stayed unchanged (a missed
+        ex-rights adjustment or a wrong bar; the list is ``anomalies.jumps``).
+
+        The adjusted return across such a day is false. Keep out of training and evaluation the
+        samples whose window reaches one, unless you opt in: ``data_store.jumps.spanning(mask,
+        first, last)`` marks the decision days d with a jump in ``[d + first, d + last]``; a label
+        of horizon H (fill at the open of d+1) spans one for ``spanning(mask, 2, 1 + H)``, a
+        feature over the closes of d-L..d for ``spanning(mask, -L + 1, 0)``.
+        """
+        if "suspect_jumps" not in self._memo:
+            from .jumps import jump_mask
+
+            self._memo["suspect_jumps"] = jump_mask(self.anomalies.jumps, self.calendar, self.symbols)
+        return self._memo["suspect_jumps"]
+
     def members_without_bars(self) -> list[str]:
         """Symbols of the membership table that have no bar at all (survivorship gap of the source)."""
         return sorted(set(self.membership.symbols) - set(self.symbols))

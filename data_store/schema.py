@@ -207,6 +207,9 @@ class AnomalyReport:
     - ``beyond_limit``: adjusted close-to-close moves beyond the board's limit (+0.5% rounding
       slack), outside a stock's first listed days (IPO days, data errors, ex-rights days)
     - ``beyond_21pct``: the subset of moves above 21%, which no board allows
+    - ``suspect_jump``: opens or closes beyond the board's limit price while the factor stays
+      unchanged: a missed ex-rights adjustment or a wrong bar; listed by symbol and day in
+      ``jumps`` (see :mod:`data_store.jumps`; ``MarketData.suspect_jumps()`` is the mask)
     """
 
     rows: int
@@ -215,6 +218,8 @@ class AnomalyReport:
     beyond_limit: int
     beyond_21pct: int
     examples: dict[str, pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
+    suspect_jump: int = 0
+    jumps: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
 
     def as_frame(self) -> pd.DataFrame:
         items = {
@@ -222,6 +227,7 @@ class AnomalyReport:
             "no volume (NaN)": self.nan_volume,
             "move beyond board limit": self.beyond_limit,
             "move beyond 21%": self.beyond_21pct,
+            "jump, factor unchanged": self.suspect_jump,
         }
         return pd.DataFrame({"rows": list(items.values())}, index=list(items.keys()))
 
@@ -265,6 +271,9 @@ def anomaly_report(bars: pd.DataFrame, calendar: pd.DatetimeIndex) -> AnomalyRep
         "nan_volume": bars.loc[nan_vol].head(_EXAMPLES),
         "beyond_limit": bars.loc[beyond].assign(move=move[beyond]).head(_EXAMPLES),
     }
+    from .jumps import suspect_jumps
+
+    jumps = suspect_jumps(bars, calendar)
     return AnomalyReport(
         rows=len(bars),
         suspended=int(suspended.sum()),
@@ -272,4 +281,6 @@ def anomaly_report(bars: pd.DataFrame, calendar: pd.DatetimeIndex) -> AnomalyRep
         beyond_limit=int(beyond.sum()),
         beyond_21pct=int(beyond21.sum()),
         examples=ex,
+        suspect_jump=len(jumps),
+        jumps=jumps,
     )

@@ -10,13 +10,14 @@ from .tushare_source import TushareSource
 SOURCES = {"akshare": AkshareSource, "tushare": TushareSource}
 
 
-def make_source(name: str, policy: CallPolicy | None = None) -> Source:
-    """The source called ``name`` ('akshare' or 'tushare')."""
-    try:
-        cls = SOURCES[name]
-    except KeyError:
-        raise ConfigError(f"unknown source {name!r}: choose one of {sorted(SOURCES)}") from None
-    return cls(policy=policy)
+def make_source(name: str, policy: CallPolicy | None = None, points: int | None = None) -> Source:
+    """The source called ``name`` ('akshare' or 'tushare'); ``points``: a tushare account's
+    points level, which sets its per-minute quota (ignored by akshare)."""
+    if name == "tushare":
+        return TushareSource(policy=policy, points=points)
+    if name == "akshare":
+        return AkshareSource(policy=policy)
+    raise ConfigError(f"unknown source {name!r}: choose one of {sorted(SOURCES)}")
 
 
 __all__ = [

@@ -167,7 +167,10 @@ class QlibInstrumentsSource:
             raise ConfigError(f"--membership qlib:{self.path}: cannot read the file ({exc.strerror}); "
                               "give the path of a qlib instruments/csi300.txt") from exc
         spans = vendors.qlib_instrument_spans(text, self.calendar, f"qlib {self.path}")
-        return _finish(spans, f"qlib {self.path.name}", {})
+        out = _finish(spans, f"qlib {self.path.name}", {})
+        # the file knows membership up to its last 'last day', also where nothing changed then
+        last = max(pd.Timestamp(line.split("\t")[2]) for line in text.splitlines() if line.strip())
+        return MembershipHistory(out.spans, out.label, max(out.as_of, last), out.versions)
 
 
 MEMBERSHIP_SOURCES = ("index-constitution", "tushare", "akshare", "qlib:PATH", "observed")

@@ -79,7 +79,12 @@ def canonical_index() -> pd.DataFrame:
 # ---------------------------------------------------------------- akshare (eastmoney / sina / csindex)
 def ak_hist(symbol: str, adjust: str = "") -> pd.DataFrame:
     """``ak.stock_zh_a_hist(symbol=code, period='daily', adjust=...)`` as akshare 1.19 returns it."""
-    c = canonical(symbol)
+    return ak_hist_from(canonical(symbol), adjust)
+
+
+def ak_hist_from(c: pd.DataFrame, adjust: str = "") -> pd.DataFrame:
+    """Canonical bars of one symbol in ``stock_zh_a_hist``'s form (see :func:`ak_hist`)."""
+    symbol = str(c["symbol"].iloc[0])
     mult = c["factor"] if adjust == "hfq" else 1.0
     o, h, lo, cl = ((c[k] * mult).round(2) for k in ("open", "high", "low", "close"))
     lots = (c["volume"] / 100).round().astype("int64")  # eastmoney: whole lots of 100 shares
@@ -97,9 +102,9 @@ def ak_hist(symbol: str, adjust: str = "") -> pd.DataFrame:
     })
 
 
-def ak_index() -> pd.DataFrame:
+def ak_index(df: pd.DataFrame | None = None) -> pd.DataFrame:
     """``ak.stock_zh_index_daily('sh000300')``: sina, English columns, volume in shares, date objects."""
-    df = canonical_index()
+    df = (canonical_index() if df is None else df).copy()
     df["date"] = [d.date() for d in df["date"]]
     return df
 
@@ -154,7 +159,12 @@ class FakeAkshare:
 # ---------------------------------------------------------------- tushare pro
 def ts_daily(symbol: str) -> pd.DataFrame:
     """``pro.daily(ts_code=...)``: newest first, 'YYYYMMDD' dates, vol in lots, amount in kCNY."""
-    c = canonical(symbol)
+    return ts_daily_from(canonical(symbol))
+
+
+def ts_daily_from(c: pd.DataFrame) -> pd.DataFrame:
+    """Canonical bars of one symbol in ``pro.daily``'s form (see :func:`ts_daily`)."""
+    symbol = str(c["symbol"].iloc[0])
     code = f"{symbol[2:]}.{symbol[:2]}"
     prev = c["close"].shift(1)
     df = pd.DataFrame({
@@ -170,7 +180,11 @@ def ts_daily(symbol: str) -> pd.DataFrame:
 
 
 def ts_adj(symbol: str, scale: float = 1.0) -> pd.DataFrame:
-    c = canonical(symbol)
+    return ts_adj_from(canonical(symbol), scale)
+
+
+def ts_adj_from(c: pd.DataFrame, scale: float = 1.0) -> pd.DataFrame:
+    symbol = str(c["symbol"].iloc[0])
     return pd.DataFrame({
         "ts_code": f"{symbol[2:]}.{symbol[:2]}",
         "trade_date": c["date"].dt.strftime("%Y%m%d"),
@@ -178,8 +192,8 @@ def ts_adj(symbol: str, scale: float = 1.0) -> pd.DataFrame:
     }).iloc[::-1].reset_index(drop=True)
 
 
-def ts_index_daily() -> pd.DataFrame:
-    c = canonical_index()
+def ts_index_daily(c: pd.DataFrame | None = None) -> pd.DataFrame:
+    c = canonical_index() if c is None else c
     prev = c["close"].shift(1)
     return pd.DataFrame({
         "ts_code": "000300.SH",
