@@ -71,24 +71,22 @@ def spans_from_lists(lists: pd.DataFrame, calendar: pd.DatetimeIndex, source: st
 
 
 def _merge_contiguous(spans: pd.DataFrame) -> pd.DataFrame:
-    """Join spans of one symbol where one ends on the day the next starts (sources joined)."""
-    rows: list[dict[str, Any]] = []
-    for _, g in spans.sort_values(["symbol", "start"], kind="stable").groupby("symbol", sort=True):
-        cur: dict[str, Any] | None = None
-        for r in g.to_dict("records"):
-            if cur is not None and pd.notna(cur["end"]) and r["start"] <= cur["end"]:
-                if pd.isna(r["end"]) or r["end"] > cur["end"]:
-                    cur["end"] = r["end"]
-                if r["source"] not in cur["source"].split(" + "):
-                    cur["source"] = f"{cur['source']} + {r['source']}"
-                cur["name"] = r["name"] or cur["name"]
-                continue
-            if cur is not None:
-                rows.append(cur)
-            cur = dict(r)
-        if cur is not None:
-            rows.append(cur)
-    return pd.DataFrame(rows, columns=list(SPAN_COLUMNS))
+    """Join spans of one symbol where one ends on (or after) the day the next starts; the joined
+    span names every source it comes from, in order."""
+    far = pd.Timestamp.max.normalize()
+    sp = spans.sort_values(["symbol", "start"], kind="stable").reset_index(drop=True)
+    end = sp["end"].fillna(far)
+    reach = end.groupby(sp["symbol"]).cummax().groupby(sp["symbol"]).shift()
+    gid = (sp["symbol"] != sp["symbol"].shift()) | ~(sp["start"] <= reach)
+    g = sp.groupby(gid.cumsum(), sort=False)
+    out = pd.DataFrame({
+        "symbol": g["symbol"].first(),
+        "name": g["name"].agg(lambda n: next((x for x in reversed(list(n)) if x), "")),
+        "start": g["start"].min(),
+        "end": end.groupby(gid.cumsum()).max().where(lambda e: e < far),
+        "source": g["source"].agg(lambda v: " + ".join(dict.fromkeys(p for x in v for p in str(x).split(" + ")))),
+    })
+    return out.reset_index(drop=True)[list(SPAN_COLUMNS)]
 
 
 def join_at_seam(base: Membership, history: pd.DataFrame, seam: pd.Timestamp) -> Membership:

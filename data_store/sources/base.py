@@ -104,7 +104,7 @@ def run_with_deadline(fn: Callable[..., T], deadline: float, /, *args: Any, **kw
 
     threading.Thread(target=work, name=f"vendor-{getattr(fn, '__name__', 'call')}", daemon=True).start()
     if not done.wait(deadline):
-        raise CallTimeout(f"no answer within {deadline:g} s")
+        raise CallTimeout(f"no answer within {deadline:.3g} s")
     if "error" in box:
         raise box["error"]
     return box["value"]
