@@ -37,9 +37,15 @@ import pandas as pd
 
 from .errors import ConfigError
 
-__all__ = ["SettingError", "Spec", "build", "check_settings", "setting", "spec_of", "to_plain"]
+__all__ = ["SettingError", "Spec", "Text", "build", "check_field", "check_settings", "describe", "setting", "spec_of",
+           "to_plain"]
 
 _MISSING = dataclasses.MISSING
+
+
+class Text(str):
+    """A value typed by a user as text (a command-line ``--set``): parsed by its field's type, while
+    a value of a TOML file must already have the type (``hidden_size = "64"`` is refused)."""
 
 
 class SettingError(ConfigError):
@@ -49,6 +55,9 @@ class SettingError(ConfigError):
         self.owner, self.name, self.value, self.rule = owner, name, value, rule
         where = f"{owner}.{name}" if owner else name
         super().__init__(f"{where} = {value!r} {rule}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable (a Ray task may raise it)
+        return (SettingError, (self.owner, self.name, self.value, self.rule))
 
     def at(self, path: str) -> SettingError:
         """The same error, naming the field by ``path`` (e.g. ``model`` for ``model.dropout``)."""
@@ -93,8 +102,9 @@ class Spec:
                 raise SettingError(owner, name, value, f"is not allowed: {self.doc or self.pattern}")
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 if (self.lo is not None and v < self.lo) or (self.hi is not None and v > self.hi):
+                    alt = f", or {self.none!r}" if self.none else ""
                     raise SettingError(owner, name, value, f"is out of range: allowed {_num(self.lo, '-inf')}.."
-                                                           f"{_num(self.hi, 'inf')}")
+                                                           f"{_num(self.hi, 'inf')}{alt}")
 
 
 def _num(x: float | None, missing: str) -> str:
@@ -104,11 +114,13 @@ def _num(x: float | None, missing: str) -> str:
 
 
 def setting(default: Any, *, lo: float | None = None, hi: float | None = None, choices: tuple[Any, ...] | None = None,
-            pattern: str | None = None, none: str | None = None, doc: str = "") -> Any:
-    """A dataclass field with its :class:`Spec` (``default`` must be immutable: use tuples)."""
+            pattern: str | None = None, none: str | None = None, doc: str = "", spec: Spec | None = None) -> Any:
+    """A dataclass field with its :class:`Spec` (``default`` must be immutable: use tuples).
+
+    ``spec``: a :class:`Spec` declared elsewhere (shared by a function parameter and a field)."""
     if isinstance(default, (list, dict, set)):
         raise TypeError("a setting's default must be immutable: use a tuple")
-    return dataclasses.field(default=default, metadata={"spec": Spec(lo, hi, choices, pattern, none, doc)})
+    return dataclasses.field(default=default, metadata={"spec": spec or Spec(lo, hi, choices, pattern, none, doc)})
 
 
 def spec_of(cls: type, name: str) -> Spec:
@@ -128,13 +140,15 @@ def _optional(typ: Any) -> tuple[Any, bool]:
     """(the type without None, whether None is part of the annotation)."""
     if typing.get_origin(typ) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(typ) if a is not type(None)]
-        return (args[0] if len(args) == 1 else typing.Union[tuple(args)]), len(args) < len(typing.get_args(typ))
+        return (args[0] if len(args) == 1 else typ), len(args) < len(typing.get_args(typ))
     return typ, False
 
 
 def _convert(owner: str, name: str, value: Any, typ: Any, spec: Spec, from_text: bool) -> Any:
-    """``value`` as the field's type, or :class:`SettingError`. Text is parsed only ``from_text``."""
-    base, optional = _optional(typ)
+    """``value`` as the field's type, or :class:`SettingError`. Text is parsed only ``from_text``
+    or when it is a :class:`Text`."""
+    base, _ = _optional(typ)
+    from_text = from_text or isinstance(value, Text)
     if value is None or (spec.none is not None and isinstance(value, str) and value.strip().lower() == spec.none):
         return None
     bad = SettingError(owner, name, value, f"is not a valid {_type_name(base)}")
@@ -176,12 +190,11 @@ def _convert(owner: str, name: str, value: Any, typ: Any, spec: Spec, from_text:
         raise bad
     if base is str:
         if isinstance(value, str):
-            return value
+            return str(value)
         raise bad
-    if base is pd.Timestamp or (typing.get_origin(base) in (typing.Union, types.UnionType)
-                                and pd.Timestamp in typing.get_args(base)):
+    if base is pd.Timestamp:
         try:
-            ts = pd.Timestamp(value)
+            ts = pd.Timestamp(str(value) if isinstance(value, str) else value)
         except (ValueError, TypeError):
             raise SettingError(owner, name, value, "is not a date (use YYYY-MM-DD)") from None
         if pd.isna(ts):
@@ -193,7 +206,8 @@ def _convert(owner: str, name: str, value: Any, typ: Any, spec: Spec, from_text:
         if not isinstance(value, (list, tuple)):
             raise bad
         (item,) = {a for a in typing.get_args(base) if a is not Ellipsis} or {str}
-        return tuple(_convert(owner, name, v, item, Spec(), from_text) for v in value)
+        return tuple(_convert(owner, name, Text(v) if from_text and isinstance(v, str) else v, item, Spec(), from_text)
+                     for v in value)
     raise ConfigError(f"{owner}.{name}: unsupported setting type {typ}")
 
 
@@ -223,13 +237,25 @@ def check_settings(obj: Any, *, convert: bool = True) -> None:
         spec.check(owner, f.name, value)
 
 
+def check_field(cls: type, name: str, value: Any, owner: str | None = None) -> Any:
+    """Check one value against field ``name`` of configuration class ``cls`` (its type and spec),
+    for objects that take such a setting as a plain parameter (e.g. an estimator's
+    ``hidden_size``); return the value as the field's type. Errors name ``owner.name``."""
+    who = owner or cls.__name__
+    spec = spec_of(cls, name)
+    out = _convert(who, name, value, _hints(cls)[name], spec, from_text=False)
+    spec.check(who, name, out)
+    return out
+
+
 def build(cls: type, data: Mapping[str, Any], path: str = "", *, from_text: bool = False) -> Any:
     """An instance of configuration class ``cls`` from a (nested) mapping, e.g. parsed TOML.
 
     Unknown keys are refused; nested dataclass fields take a nested mapping. ``from_text``: values
     may be text to parse (command-line overrides). Errors name the field by its ``path``."""
     hints = _hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    fields = {f.name: f for f in dataclasses.fields(cls)
+              if f.init and ("spec" in f.metadata or dataclasses.is_dataclass(hints[f.name]))}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         where = f"[{path}]" if path else "the top level"

@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 
 from data_store import boards
-
-from .errors import StrategyConfigError
+from data_store.settings import check_settings, setting
 
 # ----------------------------------------------------------------------------- refusal reasons
 LIMIT_UP = "limit_up"  #: buy refused: the open is at the upper price limit
@@ -207,22 +206,12 @@ class CostModel:
     Stamp duty is not a parameter: it is the dated statutory rate of :class:`StampDuty`.
     """
 
-    commission_rate: float = 0.00025
-    min_commission: float = 5.0
-    slippage: float = 0.0
+    commission_rate: float = setting(0.00025, lo=0.0, hi=0.01, doc="commission per side, fraction of traded value")
+    min_commission: float = setting(5.0, lo=0.0, hi=1000.0, doc="minimum commission per order, CNY")
+    slippage: float = setting(0.0, lo=0.0, hi=0.05, doc="fraction of the open price paid against the trader")
 
     def __post_init__(self) -> None:
-        checks = (
-            ("commission_rate", self.commission_rate, 0.0, 0.01),
-            ("min_commission", self.min_commission, 0.0, 1000.0),
-            ("slippage", self.slippage, 0.0, 0.05),
-        )
-        for name, value, lo, hi in checks:
-            if not isinstance(value, (int, float)) or not (lo <= value <= hi):
-                raise StrategyConfigError(
-                    f"CostModel.{name}={value!r} is outside [{lo}, {hi}]; pass a fraction "
-                    f"(0.00025 = 0.025%) or CNY amount in that range"
-                )
+        check_settings(self)
 
     @property
     def commission(self) -> Commission:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from data_store.settings import check_settings, setting
+
 from .errors import StrategyConfigError
 from .rules import Commission, LotRule
 
@@ -30,19 +32,12 @@ class TopKConfig:
         cash_buffer: share of equity kept in cash for fees and opening gaps (0.02 = 2%).
     """
 
-    k: int = 20
-    max_replace: int = 5
-    cash_buffer: float = 0.02
+    k: int = setting(30, lo=1, hi=1000, doc="TopK: names held")
+    max_replace: int = setting(10, lo=1, hi=1000, doc="TopK: most held names replaced per day (>= k: no limit)")
+    cash_buffer: float = setting(0.02, lo=0.0, hi=0.5, doc="share of equity kept in cash for fees and gaps")
 
     def __post_init__(self) -> None:
-        if not isinstance(self.k, (int, np.integer)) or self.k < 1:
-            raise StrategyConfigError(f"TopKConfig.k={self.k!r} must be an integer >= 1 (names held)")
-        if not isinstance(self.max_replace, (int, np.integer)) or self.max_replace < 1:
-            raise StrategyConfigError(
-                f"TopKConfig.max_replace={self.max_replace!r} must be an integer >= 1 "
-                f"(names replaced per day); use max_replace=k for no limit"
-            )
-        _check_buffer("TopKConfig", self.cash_buffer)
+        check_settings(self)
 
 
 @dataclass(frozen=True)
@@ -57,28 +52,21 @@ class ThresholdConfig:
     """
 
     symbol: str = "SH600519"
-    upper: float = 0.55
-    lower: float = 0.45
-    cash_buffer: float = 0.02
+    upper: float = setting(0.52, lo=0.0, hi=1.0, doc="Threshold: go long above this p_up")
+    lower: float = setting(0.48, lo=0.0, hi=1.0, doc="Threshold: go flat below this p_up")
+    cash_buffer: float = setting(0.02, lo=0.0, hi=0.5, doc="share of equity kept in cash for fees and gaps")
 
     def __post_init__(self) -> None:
+        check_settings(self)
         if not isinstance(self.symbol, str) or len(self.symbol) != 8:
             raise StrategyConfigError(
                 f"ThresholdConfig.symbol={self.symbol!r}: use an exchange-prefixed code like 'SH600519'"
             )
-        if not (0.0 <= self.lower <= self.upper <= 1.0):
+        if self.lower > self.upper:
             raise StrategyConfigError(
                 f"ThresholdConfig lower={self.lower!r}, upper={self.upper!r}: need "
-                f"0 <= lower <= upper <= 1 (e.g. lower=0.45, upper=0.55)"
+                f"0 <= lower <= upper <= 1 (e.g. lower=0.48, upper=0.52)"
             )
-        _check_buffer("ThresholdConfig", self.cash_buffer)
-
-
-def _check_buffer(owner: str, value: float) -> None:
-    if not isinstance(value, (int, float)) or not (0.0 <= value < 1.0):
-        raise StrategyConfigError(
-            f"{owner}.cash_buffer={value!r} must be a fraction in [0, 1) (0.02 keeps 2% in cash)"
-        )
 
 
 # ----------------------------------------------------------------------------- TopK
