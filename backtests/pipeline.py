@@ -21,6 +21,7 @@ import pandas as pd
 import data_store
 import signals
 import strategies
+from signals.executors import RayExecutor
 
 from . import build
 from .config import RunConfig
@@ -98,7 +99,7 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
     scfg = build.strategy_config(cfg)
     baselines = build.baselines(cfg)
     executor = build.window_executor(cfg)
-    if cfg.execution.executor == "ray":
+    if isinstance(executor, RayExecutor):
         executor.ray()  # start or join Ray before the run folder exists: a bad address writes nothing
     with RunFolder(cfg.output.runs_dir, cfg.run_name) as rf:
         with timings.stage("signals (walk-forward)", 2, total):

@@ -24,8 +24,8 @@ allowed; :meth:`SettingError.at` re-labels one with the path a user typed (``mod
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
+import numbers
 import re
 import types
 import typing
@@ -96,10 +96,11 @@ class Spec:
         for v in items:
             if isinstance(v, float) and not math.isfinite(v):
                 raise SettingError(owner, name, value, "must be a finite number (NaN and infinities are refused)")
+            which = f" ({v!r})" if isinstance(value, tuple) else ""
             if self.choices is not None and v not in self.choices:
-                raise SettingError(owner, name, value, f"is not allowed: choose from {list(self.choices)}")
+                raise SettingError(owner, name, value, f"is not allowed{which}: choose from {list(self.choices)}")
             if self.pattern is not None and not (isinstance(v, str) and re.fullmatch(self.pattern, v)):
-                raise SettingError(owner, name, value, f"is not allowed: {self.doc or self.pattern}")
+                raise SettingError(owner, name, value, f"is not allowed{which}: {self.doc or self.pattern}")
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 if (self.lo is not None and v < self.lo) or (self.hi is not None and v > self.hi):
                     alt = f", or {self.none!r}" if self.none else ""
@@ -131,9 +132,14 @@ def spec_of(cls: type, name: str) -> Spec:
     raise KeyError(f"{cls.__name__} has no setting {name!r}")
 
 
-@functools.cache
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    """The resolved annotations of a configuration class (cached per class)."""
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
 
 
 def _optional(typ: Any) -> tuple[Any, bool]:
@@ -168,13 +174,14 @@ def _convert(owner: str, name: str, value: Any, typ: Any, spec: Spec, from_text:
                 value = float(value.strip()) if any(c in value for c in ".eE") else int(value.strip())
             except ValueError:
                 raise bad from None
-        if isinstance(value, float):
+        if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+            value = float(value)
             if not math.isfinite(value):
                 raise SettingError(owner, name, value, "must be a finite number (NaN and infinities are refused)")
             if not value.is_integer():
                 raise bad
             return int(value)
-        if isinstance(value, int):
+        if isinstance(value, numbers.Integral):
             return int(value)
         raise bad
     if base is float:
@@ -185,7 +192,7 @@ def _convert(owner: str, name: str, value: Any, typ: Any, spec: Spec, from_text:
                 value = float(value.strip())
             except ValueError:
                 raise bad from None
-        if isinstance(value, (int, float)):
+        if isinstance(value, numbers.Real):
             return float(value)
         raise bad
     if base is str:

@@ -26,7 +26,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,7 +228,7 @@ class LocalExecutor:
 
     def map(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], *, shared: Any = None,
             keys: Sequence[int] | None = None, name: Callable[[int], str] = "task {}".format,
-            threads: int | None = None, device: str = "cpu") -> Iterator[TaskResult]:
+            threads: int | None = None, device: str = "cpu") -> Generator[TaskResult, None, None]:
         """``fn(shared, item)`` for each item, in order. ``threads`` and ``device`` describe what a task
         needs (used by Ray); here tasks run with this executor's ``threads`` (None: unchanged)."""
         for key, item in zip(_keys(items, keys), items, strict=True):
@@ -326,7 +326,7 @@ class RayExecutor:
 
     def map(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], *, shared: Any = None,
             keys: Sequence[int] | None = None, name: Callable[[int], str] = "task {}".format,
-            threads: int | None = None, device: str = "cpu") -> Iterator[TaskResult]:
+            threads: int | None = None, device: str = "cpu") -> Generator[TaskResult, None, None]:
         """``fn(shared, item)`` for each item as Ray tasks; results in the order they finish.
         ``threads``: the torch threads a task needs (a local run's count; this executor's own
         ``threads`` wins); ``device``: the work's device (decides the GPUs a task asks for)."""

@@ -111,6 +111,13 @@ class IncompleteRunError(ToolkitError, RuntimeError):
             "flaky cluster) and run again")
 
 
+def _write_bytes(path: Path, data: bytes) -> None:
+    def write(p: Path) -> None:
+        p.write_bytes(data)
+
+    atomic_write(path, write)
+
+
 def _window_task(shared: tuple[Prepared, WindowJob], window: Window) -> WindowOutput:
     prepared, job = shared
     return fit_predict_window(prepared, window, job)
@@ -221,7 +228,7 @@ def run_walk_forward(md: MarketData, features: FeatureConfig | None = None, labe
             log.log(logging.WARNING if out.predictions is None else logging.INFO, "%s", out.message)
             if ckpt is not None:
                 for fname, data in out.checkpoints.items():
-                    atomic_write(ckpt / fname, lambda p, data=data: Path(p).write_bytes(data))
+                    _write_bytes(ckpt / fname, data)
             out.checkpoints = {}
             outputs.append(out)
     secs = time.perf_counter() - t_start
