@@ -1,8 +1,10 @@
 """Market arrays of one backtest: every instrument aligned on the trading calendar, with the
-A-share rule facts (suspension, limit prices, ex-rights ratios) precomputed in NumPy.
+A-share rule facts (suspension, limit prices, limit-up and limit-down opens, ex-rights ratios)
+precomputed in NumPy.
 
 Rows are trading days, columns symbols. The arrays are built once, vectorised, so that the
-per-bar work of the Backtrader run is a few array look-ups.
+per-bar work of the Backtrader run is a few array look-ups. The rule facts are not computed here:
+:func:`build_arrays` calls the rule classes of :mod:`strategies.rules` on the whole panels.
 """
 
 from __future__ import annotations

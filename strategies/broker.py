@@ -32,7 +32,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(eq=False)
 class Journal:
-    """Everything a run records, by day position ``i`` and symbol column ``c``."""
+    """Everything a run records, by day position ``i`` and symbol column ``c``.
+
+    Only the broker appends to ``trades``, ``rejected`` and ``actions``, in the order it meets
+    them: by fill day, then the day's orders in submission order."""
 
     n_days: int
     n_symbols: int

@@ -26,7 +26,8 @@ class BacktestResult:
     """What :func:`strategies.run_backtest` returns.
 
     Dates: ``equity`` and ``cash`` start on the first decision day (the initial cash, nothing
-    traded yet) and end on the day after the last decision (its orders fill at that open).
+    traded yet) and end FILL_LAG (1) trading day after the last decision (its orders fill at that
+    open).
     ``returns`` starts one day later: the return of day d is equity(d) / equity(d-1) - 1, so it is
     the return earned by the decisions of the day before.
 

@@ -28,10 +28,10 @@ from data_store.settings import check_settings, setting
 LIMIT_UP = "limit_up"  #: buy refused: the open is at the upper price limit
 LIMIT_DOWN = "limit_down"  #: sell refused: the open is at the lower price limit
 SUSPENDED = "suspended"  #: no trade: no bar, volume 0 or volume missing on the fill day
-LOT = "lot"  #: buy below one lot, or a size trimmed to whole lots
-CASH = "cash"  #: buy refused or trimmed: not enough cash at the fill price
+LOT = "lot"  #: buy whose full weight is below one lot, a size trimmed to whole lots, a sell of nothing
+CASH = "cash"  #: buy refused or trimmed: the day's budget leaves no lot, or cash is short at the fill
 T_PLUS_1 = "t_plus_1"  #: sell refused or trimmed: shares bought the same day
-NOT_MEMBER = "not_member"  #: buy refused: not a point-in-time CSI-300 member
+NOT_MEMBER = "not_member"  #: buy refused: not a point-in-time CSI-300 member on the fill day
 REASONS: tuple[str, ...] = (LIMIT_UP, LIMIT_DOWN, SUSPENDED, LOT, CASH, T_PLUS_1, NOT_MEMBER)
 
 #: Tolerance (CNY) when comparing a price with a limit price quoted to the fen.

@@ -1,8 +1,9 @@
 """Strategy configurations and the pure functions that choose target positions.
 
-Everything here is a plain function of (the day's predictions, the holdings, the rules): no
-Backtrader, no state, so each decision can be tested alone. :mod:`strategies.engine` calls these
-functions after the close of each day and lets Backtrader execute the orders at the next open.
+Everything here is a plain function of (the day's predictions, the holdings, the configuration):
+no Backtrader, no state, so each decision can be tested alone. :mod:`strategies.engine` calls
+these functions after the close of each day and submits the orders; the broker sizes, refuses or
+trims them at the open ``FILL_LAG`` days later (:mod:`strategies.broker`).
 """
 
 from __future__ import annotations
@@ -190,7 +191,8 @@ def threshold_action(p_up: float, holding: bool, upper: float, lower: float) -> 
 
 # ----------------------------------------------------------------------------- sizing
 def buy_budget(cash: float, equity: float, sell_proceeds: float, cash_buffer: float) -> float:
-    """CNY available for today's buys: cash plus expected sell proceeds minus the buffer."""
+    """CNY available for today's buys: cash plus expected sell proceeds minus the buffer (may be
+    0 or less: the broker then refuses the buys with reason ``cash``)."""
     return cash + sell_proceeds - cash_buffer * equity
 
 
