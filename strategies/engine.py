@@ -192,7 +192,7 @@ class ThresholdStrategy(AShareStrategy):
 def run_backtest(
     md: MarketData,
     predictions: pd.DataFrame,
-    strategy: StrategyConfig | None = None,
+    strategy: TopKConfig | ThresholdConfig | None = None,
     costs: CostModel | None = None,
     initial_cash: float = DEFAULT_INITIAL_CASH,
     progress: bool = True,
