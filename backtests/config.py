@@ -27,6 +27,7 @@ from signals.features import FeatureConfig
 from signals.labels import LabelConfig
 from signals.models import ModelConfig
 from signals.split import WalkForwardSplit
+from strategies.engine import DEFAULT_INITIAL_CASH, INITIAL_CASH
 from strategies.rules import CostModel
 from strategies.targets import ThresholdConfig, TopKConfig
 
@@ -63,13 +64,16 @@ class StrategySection:
 
     kind: str = setting("topk", choices=("topk", "threshold"),
                         doc="topk: the k best of the universe; threshold: one stock, long above upper")
-    initial_cash: float = setting(10_000_000.0, lo=1e4, hi=1e12, doc="starting capital, CNY")
+    initial_cash: float = setting(DEFAULT_INITIAL_CASH, spec=INITIAL_CASH)
     baseline_backtests: bool = setting(True, doc="also trade the baselines' predictions")
     topk: TopKConfig = field(default_factory=TopKConfig)
     threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
 
     def __post_init__(self) -> None:
         check_settings(self)
+        if self.threshold.symbol is not None:
+            raise ConfigError(f"strategy.threshold.symbol = {self.threshold.symbol!r}: a run trades the one symbol of "
+                              "universe.symbols (--symbols SH600519); leave the threshold's symbol out")
 
 
 @dataclass(frozen=True)

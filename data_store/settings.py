@@ -285,6 +285,10 @@ def build(cls: type, data: Mapping[str, Any], path: str = "", *, from_text: bool
         return cls(**kwargs)
     except SettingError as exc:
         raise exc.at(path) if path else exc from None
+    except ConfigError as exc:  # a rule across fields of this section: say which section
+        if not path or str(exc).startswith(f"{path}:"):
+            raise
+        raise type(exc)(f"{path}: {exc}") from None
 
 
 def to_plain(obj: Any) -> dict[str, Any]:
