@@ -8,7 +8,6 @@ these before it creates the run folder, so a bad value writes nothing.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import pandas as pd
 
@@ -72,9 +71,3 @@ def window_executor(cfg: RunConfig) -> LocalExecutor | RayExecutor:
     """The executor of the walk-forward windows (imports Ray only when it is chosen)."""
     return make_executor(cfg.execution)
 
-
-def describe_run(cfg: RunConfig) -> dict[str, Any]:
-    """The headline settings of a run for the tearsheet's notes."""
-    wf = cfg.walk_forward
-    return {"preset": cfg.preset, "lookback": cfg.features.lookback, "train_days": wf.train_days,
-            "val_days": wf.val_days, "test_days": wf.test_days}

@@ -215,3 +215,23 @@ def to_toml(cfg: RunConfig) -> str:
 def describe_fields() -> list[tuple[str, Any, str]]:
     """(``section.field``, default, meaning and range) of every setting, for the README and help."""
     return [r for r in describe(RunConfig) if r[0] != "preset"]
+
+
+def settings_markdown() -> str:
+    """The README's table of every setting: its value in the default (quick) preset, its meaning
+    and what it allows (a test keeps the README equal to this)."""
+    quick = _flat(to_plain(load_config()))
+    lines = ["| setting | default (quick) | meaning and allowed values |", "| --- | --- | --- |"]
+    for path, _, doc in describe_fields():
+        v = quick.get(path)
+        shown = "(empty)" if v in ("", None, []) else ", ".join(map(str, v)) if isinstance(v, list) else v
+        lines.append(f"| `{path}` | {shown} | {doc} |")
+    return "\n".join(lines)
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else k
+        out.update(_flat(v, key) if isinstance(v, dict) else {key: v})
+    return out
