@@ -7,10 +7,11 @@ Research scripts start with::
 """
 
 from .boards import board_of, limit_pct
-from .cache import Cache, default_cache_dir, merge_cache, resolve_cache_dir
+from .cache import Cache, default_cache_dir, resolve_cache_dir
 from .errors import CacheError, ConfigError, DataValidationError, SourceError, ToolkitError
 from .loader import load, load_snapshot
 from .market import MarketData
+from .merge import merge_cache
 from .schema import AnomalyReport, canonical_bars, validate_bars
 from .universe import Membership
 

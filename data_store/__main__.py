@@ -18,8 +18,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from .cache import ENV_VAR, Cache, merge_cache, resolve_cache_dir
+from .cache import ENV_VAR, Cache, resolve_cache_dir
 from .errors import ToolkitError
+from .merge import merge_cache
 
 log = logging.getLogger("data_store")
 

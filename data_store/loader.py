@@ -45,6 +45,6 @@ def load(cache_dir: str | Path | None = None, *, use_cache: bool = True, validat
     snap = load_snapshot(validate=validate)
     if not use_cache:
         return snap
-    from .cache import merge_cache  # local import: the cache layer is optional at load time
+    from .merge import merge_cache  # local import: the cache layer is optional at load time
 
     return merge_cache(snap, cache_dir, validate=validate)

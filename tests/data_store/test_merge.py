@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import data_store
-from data_store.cache import INDEX_FILE, MEMBERSHIP_FILE, Cache, bars_path, merge_cache
+from data_store.cache import INDEX_FILE, MEMBERSHIP_FILE, Cache, bars_path
+from data_store.merge import merge_cache
 
 from .recorded import canonical, canonical_index
 
@@ -166,3 +168,13 @@ def test_cut_snapshot_plus_cache_reproduces_the_snapshot(snap, tmp_path):
     assert list(md.bars["symbol"].cat.categories) == list(snap.bars["symbol"].cat.categories)
     np.testing.assert_array_equal(md.bars["symbol"].cat.codes.to_numpy(), snap.bars["symbol"].cat.codes.to_numpy())
     assert md.anomalies == snap.anomalies
+
+
+def test_missing_cache_is_fast_noop(snap, tmp_path):
+    root = tmp_path / "never-created"
+    t0 = time.perf_counter()
+    assert merge_cache(snap, root) is snap
+    assert time.perf_counter() - t0 < 0.05
+    assert not root.exists()  # loading never creates the folder
+    root.mkdir()
+    assert merge_cache(snap, root) is snap  # a folder without manifest.json is an empty cache

@@ -1,0 +1,253 @@
+"""Merging the user cache into the (never modified) snapshot: appended days, overlap checks,
+the factor base at the seam, and membership observations.
+
+:func:`merge_cache` reads a cache folder and merges it; :func:`merge_contents` merges contents
+already read. Every disagreement between the two on an overlapping day is a row of
+``MarketData.merge_report`` (columns :data:`MERGE_REPORT_COLUMNS`); the snapshot always wins.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .cache import Cache, CacheContents
+from .manifest import INDEX_FILE, MANIFEST, resolve_cache_dir
+from .market import MarketData
+from .schema import INDEX_COLUMNS, anomaly_report, canonical_bars, validate_bars, validate_index
+from .universe import Membership
+
+log = logging.getLogger(__name__)
+
+# Agreement tolerances between the snapshot and the cache on overlapping days.
+#: raw prices are quoted to the fen (0.01 CNY): anything beyond half a fen is a disagreement
+PRICE_ATOL = 0.0051
+#: vendors report volume in lots of 100 shares, the snapshot in shares: less than a lot agrees
+VOLUME_ATOL = 100.0
+#: back-adjustment factors derived from 2-decimal prices carry ~1e-4 relative rounding
+FACTOR_RTOL = 1e-3
+#: index points (relative); index volume (relative, units differ slightly between vendors)
+INDEX_RTOL = 1e-5
+INDEX_VOLUME_RTOL = 1e-3
+
+#: a member list shorter than this is treated as incomplete (a vendor glitch), not as 100+ exits
+MIN_LIST_SIZE = 250
+
+MERGE_REPORT_COLUMNS = ("kind", "date", "symbol", "field", "snapshot", "cache", "note")
+
+
+def merge_cache(snap: MarketData, cache_dir: str | Path | None, validate: bool = True,
+                *, on_corrupt: str = "raise") -> MarketData:
+    """The snapshot with the user cache merged in; ``snap`` itself when the cache is empty/absent.
+
+    - Later days are appended: index days after the snapshot's last day extend the calendar
+      (calendar = snapshot index dates + cached index dates); bars and membership observations
+      on those days are added.
+    - Overlaps (cache days the snapshot also covers) are compared with the snapshot, field by
+      field within fixed tolerances (:data:`PRICE_ATOL`, :data:`VOLUME_ATOL`,
+      :data:`FACTOR_RTOL`, :data:`INDEX_RTOL`); the snapshot always wins, and every disagreement
+      is a row of ``MarketData.merge_report`` (columns :data:`MERGE_REPORT_COLUMNS`) plus a
+      logged warning. The snapshot is never overwritten.
+    - A vendor's back-adjustment factor may use another base than the snapshot's: per symbol the
+      cached factors are rescaled to agree with the snapshot on the last overlapping day, so the
+      adjusted series has no jump at the seam (a symbol without overlap keeps the vendor's base).
+    - Cached bars after the last index day (the index update failed or lags) are left out and
+      reported; they come in once the index covers their day.
+
+    ``on_corrupt='raise'`` (default) raises :class:`CacheError` naming a damaged file and the
+    repair command; ``'skip'`` merges the intact files and reports the damaged ones.
+    """
+    root = resolve_cache_dir(cache_dir)
+    if not (root / MANIFEST).is_file():
+        log.debug("no cache at %s: snapshot only", root)
+        return snap
+    contents = Cache(root).read(on_corrupt=on_corrupt)
+    if contents.empty:
+        return snap
+    return merge_contents(snap, contents, label=str(root), validate=validate)
+
+
+def _report(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame({c: [] for c in MERGE_REPORT_COLUMNS})
+    return pd.DataFrame(rows, columns=list(MERGE_REPORT_COLUMNS))
+
+
+def _disagree(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> np.ndarray:
+    both_nan = np.isnan(a) & np.isnan(b)
+    with np.errstate(invalid="ignore"):
+        close = np.abs(a - b) <= atol + rtol * np.abs(a)
+    return ~(close | both_nan)
+
+
+def merge_contents(snap: MarketData, contents: CacheContents, label: str = "cache",
+                   validate: bool = True) -> MarketData:
+    """Merge already-read cache contents into ``snap`` (see :func:`merge_cache`)."""
+    report: list[dict[str, Any]] = []
+    snap_end = snap.end
+    src = f"cache {label}"
+
+    # ---- index and calendar
+    index = snap.index
+    if contents.index is not None and len(contents.index):
+        ci = contents.index
+        if validate:
+            validate_index(ci, f"{src} {INDEX_FILE}")
+        old = ci[ci["date"] <= snap_end]
+        ov = old.merge(snap.index, on="date", how="left", suffixes=("_c", "_s"), indicator=True)
+        for d in ov.loc[ov["_merge"] == "left_only", "date"]:
+            report.append({"kind": "index", "date": d, "symbol": "CSI300", "field": "date",
+                           "snapshot": np.nan, "cache": np.nan,
+                           "note": "cached index day is not a trading day of the snapshot; ignored"})
+        both = ov[ov["_merge"] == "both"]
+        for col in INDEX_COLUMNS[1:]:
+            rtol = INDEX_VOLUME_RTOL if col == "volume" else INDEX_RTOL
+            a, b = both[f"{col}_s"].to_numpy(), both[f"{col}_c"].to_numpy()
+            bad = _disagree(a, b, 0.0, rtol)
+            for d, x, y in zip(both["date"][bad], a[bad], b[bad], strict=True):
+                report.append({"kind": "index", "date": d, "symbol": "CSI300", "field": col,
+                               "snapshot": x, "cache": y, "note": "snapshot kept"})
+        new = ci[ci["date"] > snap_end]
+        if len(new):
+            index = pd.concat([snap.index, new], ignore_index=True)
+    calendar = pd.DatetimeIndex(index["date"])
+
+    # ---- bars
+    bars = snap.bars
+    cb = contents.bars
+    if len(cb):
+        cb = cb.copy()
+        cb["symbol"] = cb["symbol"].astype(str)
+        old = cb[cb["date"] <= snap_end]
+        sb = snap.bars
+        sel = sb["symbol"].isin(old["symbol"].unique()) & (sb["date"] >= old["date"].min()) if len(old) else None
+        snap_part = sb.loc[sel].assign(symbol=lambda f: f["symbol"].astype(str)) if sel is not None else None
+        if snap_part is not None and len(old):
+            ov = old.merge(snap_part, on=["date", "symbol"], how="left", suffixes=("_c", "_s"), indicator=True)
+            both = ov[ov["_merge"] == "both"]
+            # factor base: rescale each symbol's cached factors to the snapshot's on the last overlap day
+            last = both.sort_values("date").groupby("symbol").tail(1)
+            ratio = pd.Series((last["factor_s"] / last["factor_c"]).to_numpy(), index=last["symbol"].to_numpy())
+            scaled = ratio[(ratio - 1.0).abs() > FACTOR_RTOL]
+            if len(scaled):
+                log.info("%s: rescaled the factor base of %d symbol(s) to the snapshot's: %s",
+                         src, len(scaled), ", ".join(f"{s} x{r:.6g}" for s, r in scaled.head(10).items()))
+            cb["factor"] = cb["factor"] * cb["symbol"].map(ratio).fillna(1.0).to_numpy()
+            both = both.assign(factor_c=both["factor_c"] * both["symbol"].map(ratio).fillna(1.0).to_numpy())
+            for col in ("open", "high", "low", "close", "volume", "factor"):
+                atol, rtol = (PRICE_ATOL, 0.0) if col in ("open", "high", "low", "close") else \
+                    (VOLUME_ATOL, 0.0) if col == "volume" else (0.0, FACTOR_RTOL)
+                a, b = both[f"{col}_s"].to_numpy(), both[f"{col}_c"].to_numpy()
+                bad = _disagree(a, b, atol, rtol)
+                for d, s, x, y in zip(both["date"][bad], both["symbol"][bad], a[bad], b[bad], strict=True):
+                    report.append({"kind": "bars", "date": d, "symbol": s, "field": col,
+                                   "snapshot": x, "cache": y, "note": "snapshot kept"})
+            for d, s in ov.loc[ov["_merge"] == "left_only", ["date", "symbol"]].itertuples(index=False):
+                report.append({"kind": "bars", "date": d, "symbol": s, "field": "row",
+                               "snapshot": np.nan, "cache": np.nan,
+                               "note": "the snapshot has no bar here; the snapshot is not amended"})
+        no_overlap = sorted(set(cb.loc[cb["date"] > snap_end, "symbol"]) - set(old["symbol"]) & set(snap.symbols))
+        if no_overlap:
+            log.warning("%s: %d symbol(s) have no day in common with the snapshot, so their factor base "
+                        "cannot be checked at the seam (fetch with an earlier --start): %s",
+                        src, len(no_overlap), ", ".join(no_overlap[:10]))
+        new = cb[cb["date"] > snap_end]
+        beyond = new["date"] > calendar[-1]
+        for (s,), g in new[beyond].groupby(["symbol"]):
+            report.append({"kind": "bars", "date": g["date"].min(), "symbol": s, "field": "date",
+                           "snapshot": np.nan, "cache": float(len(g)),
+                           "note": f"{len(g)} cached bar(s) after the last index day {calendar[-1].date()} "
+                                   "left out; update the index"})
+        new = new[~beyond]
+        if len(new):
+            new_bars = canonical_bars(new, f"{src} bars")
+            if validate:
+                validate_bars(new_bars, f"{src} bars", calendar)
+            bars = _append_bars(snap.bars, new_bars)
+
+    # ---- membership
+    membership = snap.membership
+    if contents.membership is not None and len(contents.membership):
+        membership, mrows = _merge_membership(snap, contents.membership)
+        report.extend(mrows)
+
+    merge_report = _report(report)
+    if len(merge_report):
+        counts = merge_report.groupby(["kind", "field"]).size()
+        log.warning("%s disagrees with the snapshot (snapshot kept) on %d item(s): %s; see MarketData.merge_report",
+                    src, len(merge_report), ", ".join(f"{k}.{f}={n}" for (k, f), n in counts.items()))
+    man = contents.manifest
+    cache_line = (f"\n\n## Cache\n- {label}: sources {', '.join(man.get('sources', []))}, "
+                  f"{man.get('start')}..{man.get('end')}, {len(man.get('symbols', []))} symbols, "
+                  f"updated {man.get('updated_at')}")
+    changed = bars is not snap.bars or index is not snap.index
+    return replace(
+        snap,
+        bars=bars,
+        index=index,
+        membership=membership,
+        anomalies=anomaly_report(bars, calendar) if changed else snap.anomalies,
+        provenance=snap.provenance + cache_line,
+        merge_report=merge_report,
+        sources=(*snap.sources, *(f"cache:{s}" for s in man.get("sources", []))),
+        _memo={},
+    )
+
+
+def _append_bars(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """Concatenate canonical bars whose dates all follow ``old``'s, keeping one sorted category."""
+    cats = sorted(set(old["symbol"].cat.categories) | set(new["symbol"].cat.categories))
+    dtype = pd.CategoricalDtype(cats)
+    parts = []
+    for df in (old, new):
+        codes = pd.Index(cats).get_indexer(df["symbol"].cat.categories)[df["symbol"].cat.codes.to_numpy()]
+        parts.append(df.assign(symbol=pd.Categorical.from_codes(codes, dtype=dtype)))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _merge_membership(snap: MarketData, obs: pd.DataFrame) -> tuple[Membership, list[dict[str, Any]]]:
+    """Apply membership observations (member lists on dates) to the snapshot spans.
+
+    Lists with fewer than :data:`MIN_LIST_SIZE` names are reported and ignored. Observations
+    on or before the snapshot's last day are compared with the snapshot (each
+    difference reported, the snapshot kept). Later ones extend the spans: a still-open member
+    missing from a list gets ``end`` = that list's date; a new symbol gets ``start`` = the
+    date of the first list naming it. Lists are dated when they were observed, so a change is
+    known no earlier than that date (with monthly tushare lists the timing is a month coarse;
+    never earlier than the truth, so no look-ahead).
+    """
+    report: list[dict[str, Any]] = []
+    snap_end = snap.end
+    spans = snap.membership.spans.copy()
+    names = dict(zip(obs["symbol"], obs["name"], strict=False))
+    sizes = obs.groupby("date")["symbol"].nunique()
+    for d in sizes.index[sizes < MIN_LIST_SIZE]:
+        report.append({"kind": "membership", "date": d, "symbol": "", "field": "list size",
+                       "snapshot": np.nan, "cache": float(sizes[d]),
+                       "note": f"a list of {sizes[d]} names is incomplete (< {MIN_LIST_SIZE}); ignored"})
+    obs = obs[obs["date"].isin(sizes.index[sizes >= MIN_LIST_SIZE])]
+    for d, g in obs[obs["date"] <= snap_end].groupby("date"):
+        listed, known = set(g["symbol"]), set(snap.members(d))
+        for s in sorted(listed - known):
+            report.append({"kind": "membership", "date": d, "symbol": s, "field": "member",
+                           "snapshot": 0.0, "cache": 1.0, "note": "snapshot kept"})
+        for s in sorted(known - listed):
+            report.append({"kind": "membership", "date": d, "symbol": s, "field": "member",
+                           "snapshot": 1.0, "cache": 0.0, "note": "snapshot kept"})
+    later = obs[obs["date"] > snap_end]
+    added = []
+    for d, g in later.groupby("date"):
+        listed = set(g["symbol"])
+        open_ = spans["end"].isna()
+        leaving = open_ & ~spans["symbol"].isin(listed)
+        spans.loc[leaving, "end"] = d
+        current = set(spans.loc[spans["end"].isna(), "symbol"])
+        for s in sorted(listed - current):
+            added.append({"symbol": s, "name": names.get(s, ""), "start": d, "end": pd.NaT})
+            spans = pd.concat([spans, pd.DataFrame([added[-1]])], ignore_index=True)
+    return Membership.from_frame(spans, "snapshot membership.csv + cache membership.parquet"), report
