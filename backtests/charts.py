@@ -53,7 +53,8 @@ def chart_equity(outcomes: dict[str, ModelOutcome], benchmark: pd.Series) -> str
         if oc.returns is None or not len(oc.returns):
             continue
         eq = (1 + oc.returns).cumprod()
-        ax.plot(eq.index, eq.to_numpy(), label=label(name), color=_COLORS.get(name), lw=1.4 if name == next(iter(outcomes)) else 1.0)
+        main = name == next(iter(outcomes))
+        ax.plot(eq.index, eq.to_numpy(), label=label(name), color=_COLORS.get(name), lw=1.4 if main else 1.0)
         days = oc.returns.index if days is None else days
     if days is not None:
         b = (1 + benchmark.reindex(days).fillna(0.0)).cumprod()
@@ -69,7 +70,8 @@ def chart_windows(windows: pd.DataFrame, model: str) -> str:
     g = windows[windows["model"] == model].sort_values("window")
     fig, ax = _figure(9, 3.8)
     x = np.arange(len(g))
-    ax.bar(x - 0.2, 100 * (g["accuracy"] - g["best_constant_accuracy"]), width=0.4, label="accuracy - best constant guess (pp)", color="#1f77b4")
+    ax.bar(x - 0.2, 100 * (g["accuracy"] - g["best_constant_accuracy"]), width=0.4,
+           label="accuracy - best constant guess (pp)", color="#1f77b4")
     if "excess_return" in g:
         ax.bar(x + 0.2, 100 * g["excess_return"], width=0.4, label="excess return after costs (%)", color="#d62728")
     ax.axhline(0, color="#666", lw=0.8)

@@ -140,8 +140,8 @@ def summary_table(run_dir: Path) -> str:
     for r in m["models"]:
         rows.append((label(r["model"]), *(fmt(r.get(key), kind) for key, _, kind in SUMMARY_COLUMNS)))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-             for r in rows]
+    lines = ["  ".join(str(c).rjust(w) if i else str(c).ljust(w)
+                       for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
     lines.insert(1, "-" * len(lines[0]))
     text = "\n".join(lines) + "\n\n" + m["verdict"]
     if m.get("audit"):

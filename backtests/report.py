@@ -44,7 +44,8 @@ _CSS = """
 #accuracy-vs-returns{clear:both;margin-bottom:40px}
 #accuracy-vs-returns h2{font-size:20px;margin:10px 0 12px;font-weight:700}
 #accuracy-vs-returns h3{margin-top:26px}
-#accuracy-vs-returns .verdict{background:#f6f6f2;border-left:4px solid #d62728;padding:10px 14px;font-size:14px;line-height:1.5}
+#accuracy-vs-returns .verdict{background:#f6f6f2;border-left:4px solid #d62728;padding:10px 14px;
+  font-size:14px;line-height:1.5}
 #accuracy-vs-returns table.avr{margin:0 0 20px}
 #accuracy-vs-returns table.avr td,#accuracy-vs-returns table.avr th{border-bottom:1px solid #eee}
 #accuracy-vs-returns img{width:100%;margin:4px 0 10px}
@@ -126,7 +127,8 @@ def build_report(
     sec.append("<h3>Costs and rejected orders</h3>")
     s = main_oc.summary
     sec.append(
-        f'<p id="costs">Commission {fmt(s.get("commission"), "cny")} CNY, stamp duty {fmt(s.get("stamp_duty"), "cny")} CNY, '
+        f'<p id="costs">Commission {fmt(s.get("commission"), "cny")} CNY, '
+        f'stamp duty {fmt(s.get("stamp_duty"), "cny")} CNY, '
         f'total fees {fmt(s.get("fees"), "cny")} CNY; {fmt(s.get("trades", 0), "int")} trades; '
         f'annual turnover {fmt(s.get("annual_turnover"), "f2")}x; rejected or trimmed orders: '
         + ", ".join(f"{k} {v}" for k, v in (s.get("rejected_by_reason") or {}).items()) + ".</p>"
@@ -136,10 +138,12 @@ def build_report(
     cov = coverage.loc[coverage.index >= pd.Timestamp(mw["test_start"].min())] if len(mw) else coverage
     sec.append("<h3>Universe coverage</h3>")
     sec.append(
-        f'<p id="coverage">Over the test days, point-in-time members per day: {int(cov["members"].min())}-{int(cov["members"].max())}; '
+        f'<p id="coverage">Over the test days, point-in-time members per day: '
+        f'{int(cov["members"].min())}-{int(cov["members"].max())}; '
         f'members with a bar in the data: {int(cov["members_with_bar"].min())}-{int(cov["members_with_bar"].max())}; '
         f'tradable (bar and volume &gt; 0): {int(cov["tradable"].min())}-{int(cov["tradable"].max())}. '
-        "Members without bars are stocks the source lacks (mostly delisted): a survivorship gap that is reported, not filled.</p>"
+        "Members without bars are stocks the source lacks (mostly delisted): a survivorship gap that is "
+        "reported, not filled.</p>"
     )
     sec.append(f'<img alt="coverage" src="{chart_coverage(cov)}">')
     for n in notes or []:
@@ -151,6 +155,7 @@ def build_report(
     return {
         "verdict": text,
         "models": models.replace({np.nan: None}).to_dict(orient="records"),
-        "windows": windows.assign(test_start=windows["test_start"].astype(str), test_end=windows["test_end"].astype(str))
+        "windows": windows.assign(test_start=windows["test_start"].astype(str),
+                                  test_end=windows["test_end"].astype(str))
         .replace({np.nan: None}).to_dict(orient="records"),
     }

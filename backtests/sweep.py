@@ -82,8 +82,8 @@ def resolve_key(key: str) -> str:
         raise ConfigError(f"--grid key {key!r} is unknown: use section.field (e.g. features.lookback) or one of "
                           f"{short}")
     if len(matches) > 1:
-        raise ConfigError(f"--grid key {key!r} is in several sections ({', '.join(m.rsplit('.', 1)[0] for m in matches)}):"
-                          f" write it as {matches[0]}")
+        sections = ", ".join(m.rsplit(".", 1)[0] for m in matches)
+        raise ConfigError(f"--grid key {key!r} is in several sections ({sections}): write it as {matches[0]}")
     return matches[0]
 
 

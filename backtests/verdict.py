@@ -50,8 +50,8 @@ def verdict(model: str, pooled: Mapping[str, Any], windows: pd.DataFrame) -> str
         parts.append("The prediction edge is real on paper but did not survive trading: after costs the strategy "
                      "trailed the index.")
     elif money:
-        parts.append("The strategy beat the index, but its accuracy does not beat the best constant guess beyond noise: "
-                     "treat the excess as luck or exposure, not skill.")
+        parts.append("The strategy beat the index, but its accuracy does not beat the best constant guess beyond "
+                     "noise: treat the excess as luck or exposure, not skill.")
     else:
         parts.append("No evidence of skill: accuracy does not beat the best constant guess beyond noise, "
                      "and the strategy did not beat the index after costs.")

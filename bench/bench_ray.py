@@ -102,8 +102,8 @@ def main() -> int:
         t0 = time.perf_counter()
         rres = signals.run_walk_forward(md, **kw, executor=X.RayExecutor(threads=1), prepared=prepared, progress=False)
         t_ray = time.perf_counter() - t0
-        print(f"ray, {args.workers} workers x 1 thread, cold {t_ray:7.1f} s   (+ {t_init:.1f} s ray.init; fresh workers "
-              "import torch on their first task)")
+        print(f"ray, {args.workers} workers x 1 thread, cold {t_ray:7.1f} s   (+ {t_init:.1f} s ray.init; "
+              "fresh workers import torch on their first task)")
         t_warm = float("inf")
         for _ in range(max(1, args.repeat)):
             t0 = time.perf_counter()

@@ -77,7 +77,8 @@ def repair(cache: Cache) -> list[str]:
 
 def _rebuild_manifest(cache: Cache, removed: list[str]) -> dict[str, Any]:
     manifest = empty_manifest()
-    candidates = [cache.root / INDEX_FILE, cache.root / MEMBERSHIP_FILE, *sorted((cache.root / BARS_DIR).glob("*.parquet"))]
+    candidates = [cache.root / INDEX_FILE, cache.root / MEMBERSHIP_FILE,
+                  *sorted((cache.root / BARS_DIR).glob("*.parquet"))]
     for path in candidates:
         if not path.is_file():
             continue

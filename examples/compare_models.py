@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     bench = md.benchmark_returns()
     rows = []
     for model, g in wm.groupby("model", sort=False):
-        row = {"model": model, "n": int(g["n"].sum()), **{c: pooled(g, c) for c in ("accuracy", "base_rate", "roc_auc", "ic")}}
+        row = {"model": model, "n": int(g["n"].sum()),
+               **{c: pooled(g, c) for c in ("accuracy", "base_rate", "roc_auc", "ic")}}
         if model != "always_up":
             res = strategies.run_backtest(
                 md, preds.loc[preds["model"] == model, ["date", "symbol", "p_up"]],

@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "always_up_accuracy": pooled(lstm, "base_rate"),
         "strategy_annual_return": annual_return(bt.returns, 242),
         "hold_annual_return": annual_return(hold, 242),
-        "days_long_share": float((bt.positions.groupby("date").size().reindex(bt.equity.index, fill_value=0) > 0).mean()),
+        "days_long_share": float((bt.positions.groupby("date").size()
+                                  .reindex(bt.equity.index, fill_value=0) > 0).mean()),
         "fees": bt.summary()["fees"],
     }
     for k, v in out.items():

@@ -180,7 +180,8 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
         bad = details[~details["passed"]]
         parts = []
         for _, r in bad.iterrows():
-            what = (f"{r['changed']} of {r['compared']} predictions changed" if r["check"] != "fitted labels end by the cut"
+            what = (f"{r['changed']} of {r['compared']} predictions changed"
+                    if r["check"] != "fitted labels end by the cut"
                     else f"{r['changed']} fitted model(s) used labels ending after the cut")
             if r.get("rows_missing_or_extra"):
                 what += f", {r['rows_missing_or_extra']} rows missing or extra"

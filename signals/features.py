@@ -168,10 +168,12 @@ def build_feature_panel(md: MarketData, config: FeatureConfig | None = None) -> 
         for j, (name, fn) in enumerate(config.extra):
             c = 6 + len(config.engineered) + j
             out = fn(px)
-            arr = np.asarray(out.reindex(index=vol.index, columns=vol.columns) if isinstance(out, pd.DataFrame) else out,
+            aligned = out.reindex(index=vol.index, columns=vol.columns) if isinstance(out, pd.DataFrame) else out
+            arr = np.asarray(aligned,
                              dtype=np.float64)
             if arr.shape != (D, S):
-                raise ConfigError(f"extra feature {name!r} returned shape {arr.shape}; expected {(D, S)} (calendar x symbols)")
+                raise ConfigError(f"extra feature {name!r} returned shape {arr.shape}; expected {(D, S)} "
+                                  "(calendar x symbols)")
             day[:, :, c] = arr
     day[~np.isfinite(day)] = np.nan
     return FeaturePanel(day=day, dates=vol.index, symbols=pd.Index(vol.columns), config=config)

@@ -71,10 +71,10 @@ def classification_metrics(label: np.ndarray, p_up: np.ndarray, ret: np.ndarray 
 
     A sample is predicted "up" when ``p_up > 0.5``. Returns ``n`` (samples with a known label),
     ``base_rate`` (share up, which is also the accuracy of always predicting up),
-    ``best_constant_accuracy`` (see :func:`best_constant_accuracy`), ``accuracy``, ``balanced_accuracy``, ``roc_auc`` (NaN with one class
-    only), ``log_loss`` (nats; probabilities clipped by scikit-learn), ``brier`` (mean squared error
-    of p_up), ``ic``/``rank_ic`` (see :func:`daily_ic`; pooled over all samples when ``dates`` is
-    None)."""
+    ``best_constant_accuracy`` (see :func:`best_constant_accuracy`), ``accuracy``,
+    ``balanced_accuracy``, ``roc_auc`` (NaN with one class only), ``log_loss`` (nats; probabilities
+    clipped by scikit-learn), ``brier`` (mean squared error of p_up), ``ic``/``rank_ic`` (see
+    :func:`daily_ic`; pooled over all samples when ``dates`` is None)."""
     label = np.asarray(label, dtype=np.float64)
     p = np.asarray(p_up, dtype=np.float64)
     known = np.isfinite(label)

@@ -200,7 +200,8 @@ class SequenceEstimator(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         X, _ = _check_xy(X)
         if X.shape[2] != self.n_features_in_:
-            raise ConfigError(f"X has {X.shape[2]} features but {type(self).__name__} was fitted on {self.n_features_in_}")
+            raise ConfigError(f"X has {X.shape[2]} features but {type(self).__name__} was fitted on "
+                              f"{self.n_features_in_}")
         dev = next(self.net_.parameters()).device
         with inference_threads(dev, self.num_threads):
             p = torch.sigmoid(predict_logits(self.net_, torch.from_numpy(X).to(dev))).double().cpu().numpy()
@@ -289,7 +290,8 @@ class SequenceClassifier(SequenceEstimator):
 
     def _validate(self) -> None:
         if self.module is None:
-            raise ConfigError("SequenceClassifier(module=None): pass an nn.Module or a callable n_features -> nn.Module")
+            raise ConfigError("SequenceClassifier(module=None): pass an nn.Module or a callable "
+                              "n_features -> nn.Module")
         super()._validate()
 
     def _build(self, n_features: int) -> nn.Module:
@@ -304,5 +306,6 @@ class SequenceClassifier(SequenceEstimator):
         factory = cast(Callable[[int], Any], self.module)
         net = factory(n_features)
         if not isinstance(net, nn.Module):
-            raise ConfigError(f"SequenceClassifier: module({n_features}) returned {type(net).__name__}, not an nn.Module")
+            raise ConfigError(f"SequenceClassifier: module({n_features}) returned {type(net).__name__}, "
+                              "not an nn.Module")
         return net

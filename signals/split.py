@@ -103,7 +103,8 @@ class WalkForwardSplit:
     max_train_samples: int | None = setting(None, lo=1, hi=100_000_000, none="all",
                                             doc="training rows per window: all, or a seeded random subsample")
     seed: int = setting(0, lo=0, hi=2**31 - 1, doc="seed of the training subsample (window k: seed + k)")
-    allow_leakage: bool = setting(False, doc="permit an embargo shorter than horizon + 1 (only to demonstrate the audit)")
+    allow_leakage: bool = setting(False,
+                                  doc="permit an embargo shorter than horizon + 1 (only to demonstrate the audit)")
 
     def __post_init__(self) -> None:
         check_settings(self)
@@ -125,9 +126,10 @@ class WalkForwardSplit:
         if self.embargo_days is None:
             return need
         if self.embargo_days < need:
-            msg = (f"WalkForwardSplit.embargo_days = {self.embargo_days} is shorter than horizon + 1 = {need}: the labels "
-                   f"of the last {need - self.embargo_days} training/validation day(s) end inside the next span, so the "
-                   f"fitted model has seen prices of the days it is tested on; use embargo_days >= {need} or None")
+            msg = (f"WalkForwardSplit.embargo_days = {self.embargo_days} is shorter than horizon + 1 = {need}: "
+                   f"the labels of the last {need - self.embargo_days} training/validation day(s) end inside the "
+                   f"next span, so the fitted model has seen prices of the days it is tested on; use "
+                   f"embargo_days >= {need} or None")
             if not self.allow_leakage:
                 raise LookaheadError(msg)
             if not getattr(self, "_warned", False):

@@ -26,7 +26,8 @@ def train_network(net: nn.Module, X: torch.Tensor, y: torch.Tensor, X_val: torch
     n = X.shape[0]
     history: list[dict[str, float]] = []
     best_loss, best_epoch, best_state, bad = math.inf, 0, None, 0
-    bar = tqdm(range(1, max_epochs + 1), desc=desc, leave=False, disable=None if progress else True, unit="epoch")  # None: off when stderr is no terminal
+    # disable=None: off when stderr is no terminal
+    bar = tqdm(range(1, max_epochs + 1), desc=desc, leave=False, disable=None if progress else True, unit="epoch")
     for epoch in bar:
         t_ep = time.perf_counter()
         net.train()

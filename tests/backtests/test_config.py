@@ -36,7 +36,8 @@ def test_overrides_are_coerced_by_field_type():
         ({"model": {"dropout": "lots"}}, "model.dropout = 'lots' is not a valid float"),
         ({"model": {"hidden": 3}}, "unknown key(s) ['hidden'] in [model]"),
         ({"universe": {"start": "2020-13-45"}}, "universe.start = '2020-13-45' is not a date"),
-        ({"strategy": {"threshold": {"lower": 0.6, "upper": 0.5}}}, "strategy.threshold.lower = 0.6 must not exceed upper = 0.5"),
+        ({"strategy": {"threshold": {"lower": 0.6, "upper": 0.5}}},
+         "strategy.threshold.lower = 0.6 must not exceed upper = 0.5"),
         ({"strategy": {"topk": {"k": 0}}}, "strategy.topk.k = 0 is out of range: allowed 1..1000"),
         ({"strategy": {"threshold": {"symbol": "SH600519"}}}, "strategy.threshold.symbol = 'SH600519': a run trades"),
         ({"model": {"hidden_size": "64"}}, "model.hidden_size = '64' is not a valid int"),  # TOML text is not a number
@@ -44,8 +45,10 @@ def test_overrides_are_coerced_by_field_type():
         ({"walk_forward": {"embargo_days": 1}}, "WalkForwardSplit.embargo_days = 1 is shorter than horizon + 1 = 2"),
         ({"execution": {"ray_address": "h:1"}}, "execution: execution.ray_address = 'h:1' is set"),
         ({"strategy": {"kind": "threshold"}}, "trades one instrument"),
-        ({"walk_forward": {"test_start": "2030-01-01"}}, "walk_forward.test_start = '2030-01-01' must be a date inside"),
-        ({"features": {"engineered": ["ret_5", "future_ret"]}}, "features.engineered = ('ret_5', 'future_ret') is not allowed"),
+        ({"walk_forward": {"test_start": "2030-01-01"}},
+         "walk_forward.test_start = '2030-01-01' must be a date inside"),
+        ({"features": {"engineered": ["ret_5", "future_ret"]}},
+         "features.engineered = ('ret_5', 'future_ret') is not allowed"),
     ],
 )
 def test_bad_values_name_field_value_and_range(override, needle):
@@ -55,7 +58,8 @@ def test_bad_values_name_field_value_and_range(override, needle):
 
 
 def test_toml_round_trip(tmp_path):
-    cfg = C.load_config(overrides=[{"model": {"kind": "gru", "hidden_size": 8}}, {"universe": {"symbols": ["SH600519"]}}])
+    cfg = C.load_config(overrides=[{"model": {"kind": "gru", "hidden_size": 8}},
+                                   {"universe": {"symbols": ["SH600519"]}}])
     p = tmp_path / "c.toml"
     p.write_text(C.to_toml(cfg), encoding="utf-8")
     again = C.load_config(config_file=p)
@@ -77,7 +81,8 @@ def test_override_syntax():
 
 
 def test_command_line_text_is_parsed_by_the_field_type():
-    cfg = C.load_config(overrides=[C.parse_override("strategy.topk.k=12"), C.parse_override("walk_forward.step_days=auto"),
+    cfg = C.load_config(overrides=[C.parse_override("strategy.topk.k=12"),
+                                   C.parse_override("walk_forward.step_days=auto"),
                                    C.parse_override("walk_forward.max_train_samples=all"),
                                    C.parse_override("universe.end=2024-12-31")])
     assert cfg.strategy.topk.k == 12 and cfg.walk_forward.step_days is None

@@ -41,7 +41,8 @@ def ray_local():
 
 
 def test_local_executor_equals_run_walk_forward(md_small, tiny_module, reference, tmp_path):
-    res = signals.run_walk_forward(md_small, executor=X.LocalExecutor(), **tiny_module, progress=False, checkpoint_dir=tmp_path)
+    res = signals.run_walk_forward(md_small, executor=X.LocalExecutor(), **tiny_module, progress=False,
+                                   checkpoint_dir=tmp_path)
     assert len(res.windows) >= 2
     _same(reference, res)
     assert res.info["executor"]["executor"] == "local"
@@ -49,7 +50,8 @@ def test_local_executor_equals_run_walk_forward(md_small, tiny_module, reference
 
 
 def test_ray_executor_equals_local_bit_for_bit(md_small, tiny_module, reference, ray_local, tmp_path):
-    res = signals.run_walk_forward(md_small, executor=X.RayExecutor(), **tiny_module, progress=False, checkpoint_dir=tmp_path)
+    res = signals.run_walk_forward(md_small, executor=X.RayExecutor(), **tiny_module, progress=False,
+                                   checkpoint_dir=tmp_path)
     _same(reference, res)
     assert res.info["executor"]["executor"] == "ray"
     # checkpoints come back from the workers as bytes and load like local ones
@@ -69,7 +71,8 @@ def test_ray_executor_default_threads_match_local(md_small, tiny_module, referen
 
 def test_ray_retries_a_window_that_fails_once(md_small, tiny_module, reference, ray_local, tmp_path):
     plan = X.FaultPlan(folder=str(tmp_path / "faults"), fail={1: 1})
-    res = signals.run_walk_forward(md_small, executor=X.RayExecutor(max_retries=1, fault=plan), **tiny_module, progress=False)
+    res = signals.run_walk_forward(md_small, executor=X.RayExecutor(max_retries=1, fault=plan), **tiny_module,
+                                   progress=False)
     assert plan.attempts(1) == 2
     _same(reference, res)
 
@@ -77,7 +80,8 @@ def test_ray_retries_a_window_that_fails_once(md_small, tiny_module, reference, 
 def test_ray_reports_a_window_that_always_fails(md_small, tiny_module, reference, ray_local, tmp_path):
     plan = X.FaultPlan(folder=str(tmp_path / "faults"), fail={0: -1})
     with pytest.raises(signals.IncompleteRunError) as ei:
-        signals.run_walk_forward(md_small, executor=X.RayExecutor(max_retries=1, fault=plan), **tiny_module, progress=False)
+        signals.run_walk_forward(md_small, executor=X.RayExecutor(max_retries=1, fault=plan), **tiny_module,
+                                 progress=False)
     err = ei.value
     assert [f.window for f in err.failures] == [0]
     assert plan.attempts(0) == 2  # first try + one retry
@@ -92,11 +96,13 @@ def test_ray_reports_a_window_that_always_fails(md_small, tiny_module, reference
 def test_local_retries_and_reports(md_small, tiny_module, reference, tmp_path):
     before = torch.get_num_threads()
     plan = X.FaultPlan(folder=str(tmp_path / "once"), fail={0: 1})
-    _same(reference, signals.run_walk_forward(md_small, executor=X.LocalExecutor(max_retries=1, fault=plan), **tiny_module,
+    _same(reference, signals.run_walk_forward(md_small, executor=X.LocalExecutor(max_retries=1, fault=plan),
+                                              **tiny_module,
                                    progress=False))
     plan = X.FaultPlan(folder=str(tmp_path / "always"), fail={1: -1})
     with pytest.raises(signals.IncompleteRunError, match=r"1 of \d+ windows failed") as ei:
-        signals.run_walk_forward(md_small, executor=X.LocalExecutor(max_retries=2, fault=plan), **tiny_module, progress=False)
+        signals.run_walk_forward(md_small, executor=X.LocalExecutor(max_retries=2, fault=plan), **tiny_module,
+                                 progress=False)
     assert ei.value.failures[0].attempts == 3 and plan.attempts(1) == 3
     assert torch.get_num_threads() == before
 
@@ -109,7 +115,8 @@ def test_local_threads_are_restored(md_small, tiny_module):
     blas = runtime.blas_threads()
     torch.set_num_threads(2)
     try:
-        signals.run_walk_forward(md_small, executor=X.LocalExecutor(threads=1), **tiny_module, progress=False, only_windows=[0])
+        signals.run_walk_forward(md_small, executor=X.LocalExecutor(threads=1), **tiny_module, progress=False,
+                                 only_windows=[0])
         assert torch.get_num_threads() == 2
         assert max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas") == blas
     finally:
@@ -148,7 +155,8 @@ def test_fault_plan_from_env(tmp_path):
 
 def test_make_executor_names_the_choices():
     assert isinstance(X.make_executor("local"), X.LocalExecutor)
-    with pytest.raises(signals.errors.ConfigError, match=r"executor = 'dask' is not allowed: choose from \['local', 'ray'\]"):
+    with pytest.raises(signals.errors.ConfigError,
+                       match=r"executor = 'dask' is not allowed: choose from \['local', 'ray'\]"):
         X.make_executor("dask")
     with pytest.raises(signals.errors.ConfigError, match="ray_address = 'h:1' is set but execution.executor = 'local'"):
         X.ExecutorConfig(ray_address="h:1")
