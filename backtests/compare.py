@@ -12,11 +12,12 @@ import pandas as pd
 
 from data_store.errors import ConfigError
 
-from . import analysis as an
+from .formatting import fmt
 
 ROWS: tuple[tuple[str, str, str], ...] = (
     ("accuracy", "accuracy", "pct"),
-    ("always_up_accuracy", "always-up accuracy", "pct"),
+    ("base_rate", "always-up accuracy", "pct"),
+    ("best_constant_accuracy", "best constant guess", "pct"),
     ("balanced_accuracy", "balanced accuracy", "pct"),
     ("roc_auc", "ROC AUC", "f3"),
     ("ic", "IC", "f3"),
@@ -63,22 +64,8 @@ def format_table(df: pd.DataFrame) -> str:
         if key not in df.index:
             continue
         title, kind = kinds.get(key, (key, "str"))
-        vals = []
-        for v in df.loc[key]:
-            if v is None or (isinstance(v, float) and pd.isna(v)):
-                vals.append("n/a")
-            elif kind == "pct":
-                vals.append(an.pct(float(v)))
-            elif kind == "spct":
-                vals.append(an.pct(float(v), sign=True))
-            elif kind == "f3":
-                vals.append(f"{float(v):.3f}")
-            elif kind == "f2":
-                vals.append(f"{float(v):.2f}")
-            elif kind == "cny":
-                vals.append(f"{float(v):,.0f}")
-            else:
-                vals.append(str(v))
+        vals = [fmt(v, kind) if kind != "str" else ("n/a" if v is None or (isinstance(v, float) and pd.isna(v))
+                                                     else str(v)) for v in df.loc[key]]
         out.loc[title] = vals
     return out.to_string()
 

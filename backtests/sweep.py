@@ -8,23 +8,25 @@ keys give their product) sets one field per key: ``section.field`` or a field na
 across sections (``lookback``, ``hidden_size``, ``max_epochs``, ``horizon``, ...), and ``model`` for
 ``model.kind``. Every point is validated before anything runs; a bad value writes nothing.
 
-Executors: ``local`` runs the points one after the other in this process. ``ray`` makes every point
-one Ray task: the market data is loaded once by this process and shared through the object store,
-the task runs the whole pipeline (walk-forward windows in the task, backtests, report) into a
-temporary folder and sends the files back, and this process writes the run folder, so workers on
-other machines need no shared disk. Each task uses the torch and BLAS thread counts of this process
-(or ``--task-threads``) and asks Ray for as many CPUs, so a point's results equal the local ones bit
-for bit on CPU; on a 2-core machine ``--task-threads 1`` runs two points at a time.
+Executors (:mod:`signals.executors`, the same as for the windows of a run): every point is one
+task. The market data is loaded once by this process and shared with the tasks (through Ray's
+object store with ``--executor ray``); a task runs the whole pipeline (its walk-forward windows
+locally inside the task, backtests, report) into a temporary folder and sends the files back, and
+this process writes the run folder, so workers on other machines need no shared disk. Each task
+uses the torch and BLAS thread counts of this process (or ``--task-threads``) and asks Ray for as
+many CPUs, so a point's results equal the local ones bit for bit on CPU; on a 2-core machine
+``--task-threads 1`` runs two points at a time on Ray.
 
 The comparison table (``backtests.compare``) of the finished points is printed and written to
-``<runs>/<stamp>-<name>-sweep/comparison.csv`` beside ``points.csv`` (each point's settings, folder,
-status and error). A point that fails after its retries is named with its error; the others finish,
+``<runs>/<stamp>-<name>-comparison/comparison.csv`` beside ``points.csv`` (each point's settings,
+folder, status and error). A point that fails after its retries is named with its error; the others finish,
 and the exit code is 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import itertools
 import logging
@@ -33,9 +35,7 @@ import shutil
 import sys
 import tempfile
 import time
-import typing
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -44,10 +44,13 @@ from typing import Any
 import pandas as pd
 
 from data_store.errors import ConfigError, ToolkitError
+from signals.executors import ExecutorConfig, LocalExecutor, RayExecutor, make_executor
+from signals.runtime import local_threads
 
 from . import compare as cmp
 from . import config as C
 from . import run as R
+from .build import load_market
 
 log = logging.getLogger("backtests.sweep")
 
@@ -56,37 +59,32 @@ ALIASES = {"model": "model.kind", "symbols": "universe.symbols"}
 
 
 # ---------------------------------------------------------------- the grid
-def _fields() -> dict[str, list[str]]:
-    """field name -> the sections that have it."""
-    hints = typing.get_type_hints(C.RunConfig)
-    out: dict[str, list[str]] = {}
-    for sec in C.SECTIONS:
-        for f in dataclasses.fields(hints[sec]):
-            out.setdefault(f.name, []).append(sec)
-    return out
+def _paths() -> list[str]:
+    """Every setting's ``section.field`` path (nested sections included)."""
+    return [path for path, _, _ in C.describe_fields()]
 
 
 def resolve_key(key: str) -> str:
-    """A grid key -> ``section.field``; ConfigError naming the choices when unknown or ambiguous."""
+    """A grid key -> its setting's path; ConfigError naming the choices when unknown or ambiguous."""
     key = key.strip()
     if key in ALIASES:
         return ALIASES[key]
-    fields = _fields()
+    paths = _paths()
     if "." in key:
-        sec, name = key.split(".", 1)
-        if sec in C.SECTIONS and sec in fields.get(name, []):
+        if key in paths:
             return key
         raise ConfigError(f"--grid key {key!r} is not a setting: use section.field as in --set "
                           "(python -m backtests.run --print-config lists them)")
-    secs = fields.get(key)
-    if not secs:
-        short = sorted([*ALIASES, *(n for n, s in fields.items() if len(s) == 1)])
+    matches = [p for p in paths if p.rsplit(".", 1)[1] == key]
+    if not matches:
+        short = sorted({*ALIASES, *(p.rsplit(".", 1)[1] for p in paths
+                                    if sum(q.rsplit(".", 1)[1] == p.rsplit(".", 1)[1] for q in paths) == 1)})
         raise ConfigError(f"--grid key {key!r} is unknown: use section.field (e.g. features.lookback) or one of "
                           f"{short}")
-    if len(secs) > 1:
-        raise ConfigError(f"--grid key {key!r} is in several sections ({', '.join(secs)}): write it as "
-                          f"{secs[0]}.{key}")
-    return f"{secs[0]}.{key}"
+    if len(matches) > 1:
+        sections = ", ".join(m.rsplit(".", 1)[0] for m in matches)
+        raise ConfigError(f"--grid key {key!r} is in several sections ({sections}): write it as {matches[0]}")
+    return matches[0]
 
 
 def parse_grid(items: Sequence[str]) -> list[tuple[str, list[str]]]:
@@ -118,7 +116,7 @@ def point_tag(point: dict[str, str]) -> str:
     """``{"features.lookback": "20", "model.kind": "gru"}`` -> ``"lookback20-gru"`` (folder-safe)."""
     parts = []
     for k, v in point.items():
-        name = k.split(".", 1)[1]
+        name = k.rsplit(".", 1)[1]
         parts.append(v if k == "model.kind" else f"{name}{v}")
     return "-".join(parts).replace(",", "_").replace(";", "_")
 
@@ -152,69 +150,43 @@ def build_points(args: argparse.Namespace, grid: Sequence[tuple[str, list[str]]]
             cfg = R.config_from_args(ns)
         except ConfigError as exc:
             raise ConfigError(f"grid point {' '.join(f'{k}={v}' for k, v in settings.items())}: {exc}") from None
-        points.append(Point(settings=settings, cfg=_local_windows(cfg, args.task_threads)))
+        points.append(Point(settings=settings, cfg=_local_windows(cfg)))
     names = [p.cfg.run_name for p in points]
     if len(set(names)) != len(names):
         raise ConfigError(f"two grid points would share a run name ({names}): give distinct values")
     return points
 
 
-def _local_windows(cfg: C.RunConfig, threads: int = 0) -> C.RunConfig:
-    """Inside a sweep a point is the unit of work: its windows run locally (no Ray inside Ray),
-    with ``threads`` torch/BLAS threads when the config has an ``[execution]`` section (without
-    it, the model trains with ``run_walk_forward``'s own count: the cores of the process)."""
-    ex = getattr(cfg, "execution", None)
-    if ex is None:
-        return cfg
-    return dataclasses.replace(cfg, execution=dataclasses.replace(
-        ex, executor="local", ray_address="", task_threads=threads or ex.task_threads))
+def _local_windows(cfg: C.RunConfig) -> C.RunConfig:
+    """Inside a sweep a point is the unit of work: its windows run locally (no Ray inside Ray), with
+    the threads the sweep's executor gives the point's task."""
+    return dataclasses.replace(cfg, execution=dataclasses.replace(cfg.execution, executor="local", ray_address="",
+                                                                  task_threads=0))
 
 
 def _market_key(cfg: C.RunConfig) -> tuple[Any, ...]:
     return (cfg.data, cfg.universe, cfg.walk_forward.test_start)
 
 
-# ---------------------------------------------------------------- running one point
-def run_point(cfg: C.RunConfig, market: tuple[Any, int] | None) -> Path:
-    """``backtests.run.run(cfg)`` on already loaded market data."""
-    return R.run(cfg, market=market)
+# ---------------------------------------------------------------- running the points
+def _point_task(markets: dict[tuple[Any, ...], tuple[Any, int]], cfg: C.RunConfig) -> dict[str, Any]:
+    """A whole run (in this process or a Ray worker) written to a temporary folder; its files come
+    back as bytes, so the driver writes the run folder and workers need no shared disk."""
+    from .pipeline import run
 
-
-def _point_task(cfg: C.RunConfig, market: tuple[Any, int], threads: tuple[int | None, int | None]) -> dict[str, Any]:
-    """A whole run in a Ray worker, written to a temporary folder; its files come back as bytes.
-    Errors of this toolkit (deterministic) come back as a value, so Ray does not retry them."""
-    R._QUIET["on"] = True  # no progress bars in workers
     t0 = time.perf_counter()
-    with _threads(*threads), tempfile.TemporaryDirectory(prefix="csi300-sweep-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="csi300-sweep-") as tmp:
         cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, runs_dir=tmp))
         try:
-            folder = run_point(cfg, market)
-        except ToolkitError as exc:
+            folder = run(cfg, markets[_market_key(cfg)], progress=False)
+        except ToolkitError as exc:  # this point's own error: reported with the point, the others go on
             return {"error": f"{type(exc).__name__}: {exc}"}
         files = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
     return {"name": folder.name, "files": files, "seconds": time.perf_counter() - t0}
 
 
-@contextmanager
-def _threads(torch_threads: int | None, blas_threads: int | None) -> Iterator[None]:
-    """Torch and BLAS thread counts for the block (None: unchanged), restored after."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    old = torch.get_num_threads()
-    if torch_threads:
-        torch.set_num_threads(torch_threads)
-    limits = threadpool_limits(limits=blas_threads, user_api="blas") if blas_threads else None
-    try:
-        yield
-    finally:  # BLAS first: restoring OpenBLAS can reset the OpenMP count torch reads
-        if limits is not None:
-            limits.restore_original_limits()
-        torch.set_num_threads(old)
-
-
 def _write_folder(runs_dir: Path, name: str, files: dict[str, bytes]) -> Path:
-    """Write a run folder received from a worker, all or nothing (hidden name, then a rename)."""
+    """Write a run folder received from a task, all or nothing (hidden name, then a rename)."""
     final = runs_dir / name
     if final.exists():
         raise FileExistsError(f"run folder {final} already exists; pass another --name")
@@ -231,7 +203,6 @@ def _write_folder(runs_dir: Path, name: str, files: dict[str, bytes]) -> Path:
     return final
 
 
-# ---------------------------------------------------------------- the sweep
 @dataclass
 class SweepResult:
     points: list[Point]
@@ -247,90 +218,47 @@ def _markets(points: Sequence[Point]) -> dict[tuple[Any, ...], tuple[Any, int]]:
     for p in points:
         key = _market_key(p.cfg)
         if key not in out:
-            out[key] = R.load_market(p.cfg)
+            out[key] = load_market(p.cfg)
     return out
 
 
-def run_local(points: Sequence[Point], threads: int | None = None) -> None:
-    """The points one after the other in this process (``threads``: torch and BLAS threads)."""
-    markets = _markets(points)
-    for i, p in enumerate(points, 1):
-        log.info("sweep point %d/%d: %s", i, len(points), p.label)
-        t0 = time.perf_counter()
-        try:
-            with _threads(threads, threads):
-                p.folder = run_point(p.cfg, markets[_market_key(p.cfg)])
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # noqa: BLE001 - reported by point below; the other points go on
-            p.error = f"{type(exc).__name__}: {exc}"
-            log.error("sweep point %s failed: %s", p.label, p.error)
-        p.seconds = time.perf_counter() - t0
+def run_points(points: Sequence[Point], executor: LocalExecutor | RayExecutor) -> None:
+    """Every point one task on ``executor``; each point gets its folder or its error."""
+    if executor.kind == "ray":
+        devices = {p.cfg.model.device for p in points}
+        device = "cuda" if any(d.startswith("cuda") for d in devices) else "auto" if "auto" in devices else "cpu"
+    else:
+        device = "cpu"
+    for d in {p.cfg.output.runs_dir for p in points}:
+        Path(d).mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    results = executor.map(_point_task, [p.cfg for p in points], shared=_markets(points),
+                           name=lambda i: f"sweep point {points[i].label}",
+                           threads=local_threads(None), device=device)
+    with contextlib.closing(results):
+        for r in results:
+            p = points[r.key]
+            p.seconds = time.perf_counter() - t0
+            if r.ok and "error" in r.value:
+                p.error = r.value["error"]
+                log.error("sweep point %s failed: %s", p.label, p.error)
+            elif r.ok:
+                out = r.value
+                p.folder = _write_folder(Path(p.cfg.output.runs_dir), out["name"], out["files"])
+                log.info("sweep point %s done: %s", p.label, p.folder)
+            else:
+                p.error = f"{r.error} (after {r.attempts} attempt{'s' if r.attempts != 1 else ''})"
+                log.error("sweep point %s failed: %s", p.label, p.error)
 
 
-def run_ray(points: Sequence[Point], *, address: str | None = None, max_retries: int = 2,
-            threads: int | None = None) -> None:
-    """Every point one Ray task; the market data put in the object store once per universe."""
-    import torch
-
-    from signals.executors import RayExecutor, _blas_threads, _error_text
-    from signals.models import default_threads
-
-    ex = RayExecutor(address=address, max_retries=max_retries)
-    ray = ex.ray()
-    tthreads = threads or min(torch.get_num_threads(), default_threads())
-    bthreads = threads or _blas_threads()
-    have_gpu = float(ray.cluster_resources().get("GPU", 0.0)) > 0
-    devices = {p.cfg.model.device for p in points}
-    if "cuda" in devices and not have_gpu:
-        ex.shutdown()
-        raise ConfigError("model.device = 'cuda' but the Ray cluster has no GPU: use --device auto or cpu, or join "
-                          "a cluster with GPU nodes (--ray-address)")
-    gpus = 1.0 if have_gpu and devices & {"cuda", "auto"} else 0.0
-    task = ray.remote(_point_task).options(num_cpus=tthreads, num_gpus=gpus, max_retries=max_retries,
-                                           retry_exceptions=True, name="sweep-point")
-    pending: dict[Any, Point] = {}
-    try:
-        refs = {k: ray.put(m) for k, m in _markets(points).items()}
-        log.info("%d sweep tasks on Ray (%d CPU, %g GPU, %s torch / %s BLAS threads each)", len(points), tthreads,
-                 gpus, tthreads, bthreads)
-        for d in {p.cfg.output.runs_dir for p in points}:
-            Path(d).mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        pending = {task.remote(p.cfg, refs[_market_key(p.cfg)], (tthreads, bthreads)): p for p in points}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for r in done:
-                p = pending.pop(r)
-                p.seconds = time.perf_counter() - t0
-                try:
-                    out = ray.get(r)
-                except Exception as exc:  # noqa: BLE001 - reported by point below
-                    p.error = f"{_error_text(exc)} (after {max_retries + 1} attempts)"
-                else:
-                    if "error" in out:
-                        p.error = out["error"]
-                    else:
-                        p.folder = _write_folder(Path(p.cfg.output.runs_dir), out["name"], out["files"])
-                        log.info("sweep point %s done: %s", p.label, p.folder)
-                if p.error:
-                    log.error("sweep point %s failed: %s", p.label, p.error)
-    finally:
-        for r in pending:
-            ray.cancel(r, force=True)
-        ex.shutdown()
-
-
-def sweep(points: list[Point], executor: str = "local", *, address: str | None = None, max_retries: int = 2,
-          threads: int | None = None, name: str = "sweep") -> SweepResult:
+def sweep(points: list[Point], executor: LocalExecutor | RayExecutor, *, name: str = "sweep") -> SweepResult:
     """Run every point on ``executor`` and compare the finished ones (``backtests.compare``)."""
     t0 = time.perf_counter()
-    if executor == "ray":
-        run_ray(points, address=address, max_retries=max_retries, threads=threads)
-    elif executor == "local":
-        run_local(points, threads)
-    else:
-        raise ConfigError(f"--executor {executor!r} is unknown: choose local or ray")
+    try:
+        run_points(points, executor)
+    finally:
+        if isinstance(executor, RayExecutor):
+            executor.shutdown()
     done = [p for p in points if p.folder is not None]
     table = cmp.compare([p.folder for p in done if p.folder is not None]) if done else pd.DataFrame()
     res = SweepResult(points=list(points), table=table, seconds=time.perf_counter() - t0,
@@ -355,12 +283,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.description = "Run a grid of settings (one run folder per point) and compare the runs."
     p.add_argument("--grid", nargs="+", required=True, metavar="KEY=V1,V2",
                    help="settings to vary, e.g. lookback=20,40,60 model=lstm,gru (several keys: their product)")
-    have = set(p._option_string_actions)
-    if "--executor" not in have:  # backtests.run may already offer these
-        p.add_argument("--executor", choices=("local", "ray"), help="where the points run (default local)")
-    if "--ray-address" not in have:
-        p.add_argument("--ray-address", help="Ray cluster to join (auto, host:6379, ray://host:10001); "
-                       "default: start a local Ray")
     p.add_argument("--max-retries", type=int, default=2, help="ray: extra attempts of a failed point (default 2)")
     p.add_argument("--task-threads", type=int, default=0,
                    help="torch/BLAS threads per point (ray: also its Ray CPUs); 0 = this process's counts")
@@ -369,26 +291,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    R._QUIET["on"] = args.quiet
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
-    executor = args.executor or "local"
+    kind = args.executor or "local"
     try:
-        if args.ray_address and executor != "ray":
-            raise ConfigError(f"--ray-address {args.ray_address!r} needs --executor ray")
-        if args.max_retries < 0 or args.task_threads < 0:
-            raise ConfigError(f"--max-retries {args.max_retries} and --task-threads {args.task_threads} must be >= 0")
-        if executor == "ray":
-            from signals.executors import import_ray
-
-            import_ray()
-        points = build_points(args, parse_grid(args.grid))
+        # --executor and --ray-address choose where the POINTS run; each point's windows run locally
+        ex_cfg = ExecutorConfig(executor=kind, ray_address=args.ray_address or "", max_retries=args.max_retries,
+                                task_threads=args.task_threads)
+        executor = make_executor(ex_cfg)
+        ns = argparse.Namespace(**{**vars(args), "executor": None, "ray_address": None})
+        points = build_points(ns, parse_grid(args.grid))
         if args.print_config:
             for pt in points:
                 print(f"# {pt.label}\n{C.to_toml(pt.cfg)}")
             return 0
-        res = sweep(points, executor, address=args.ray_address, max_retries=args.max_retries,
-                    threads=args.task_threads or None, name=args.name or "sweep")
+        res = sweep(points, executor, name=args.name or "sweep")
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -398,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(res.table):
         print(cmp.format_table(res.table))
     print(f"\n{len(res.points) - len(res.failures)} of {len(res.points)} points finished in {res.seconds:.0f} s "
-          f"({executor} executor); comparison and points.csv in:\n  {res.folder}")
+          f"({kind} executor); comparison and points.csv in:\n  {res.folder}")
     for p in res.points:
         print(f"  {p.label}: {p.folder if p.folder else 'FAILED'}")
     if res.failures:

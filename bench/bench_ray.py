@@ -83,7 +83,7 @@ def main() -> int:
     t_local1 = float("inf")
     for _ in range(max(1, args.repeat)):
         t0 = time.perf_counter()
-        r = X.run_windows(X.LocalExecutor(threads=1), md, **kw, prepared=prepared, progress=False)
+        r = signals.run_walk_forward(md, **kw, executor=X.LocalExecutor(threads=1), prepared=prepared, progress=False)
         if time.perf_counter() - t0 < t_local1:
             t_local1, local1 = time.perf_counter() - t0, r
     print(f"local, 1 thread, sequential      {t_local1:7.1f} s   (fastest of {max(1, args.repeat)})")
@@ -91,7 +91,7 @@ def main() -> int:
     t_local_def = None
     if not args.skip_default_threads:
         t0 = time.perf_counter()
-        X.run_windows(X.LocalExecutor(), md, **kw, prepared=prepared, progress=False)
+        signals.run_walk_forward(md, **kw, executor=X.LocalExecutor(), prepared=prepared, progress=False)
         t_local_def = time.perf_counter() - t0
         print(f"local, default threads ({torch.get_num_threads()})      {t_local_def:7.1f} s")
 
@@ -100,14 +100,14 @@ def main() -> int:
     t_init = time.perf_counter() - t0
     try:
         t0 = time.perf_counter()
-        rres = X.run_windows(X.RayExecutor(threads=1), md, **kw, prepared=prepared, progress=False)
+        rres = signals.run_walk_forward(md, **kw, executor=X.RayExecutor(threads=1), prepared=prepared, progress=False)
         t_ray = time.perf_counter() - t0
-        print(f"ray, {args.workers} workers x 1 thread, cold {t_ray:7.1f} s   (+ {t_init:.1f} s ray.init; fresh workers "
-              "import torch on their first task)")
+        print(f"ray, {args.workers} workers x 1 thread, cold {t_ray:7.1f} s   (+ {t_init:.1f} s ray.init; "
+              "fresh workers import torch on their first task)")
         t_warm = float("inf")
         for _ in range(max(1, args.repeat)):
             t0 = time.perf_counter()
-            r = X.run_windows(X.RayExecutor(threads=1), md, **kw, prepared=prepared, progress=False)
+            r = signals.run_walk_forward(md, **kw, executor=X.RayExecutor(threads=1), prepared=prepared, progress=False)
             if time.perf_counter() - t0 < t_warm:
                 t_warm, rwarm = time.perf_counter() - t0, r
         print(f"ray, {args.workers} workers x 1 thread, warm {t_warm:7.1f} s   (same Ray session, workers reused; "

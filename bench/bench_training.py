@@ -26,7 +26,8 @@ from torch import nn
 
 import data_store
 import signals
-from signals.models import RecurrentNet, default_threads
+from signals.networks import RecurrentNet
+from signals.runtime import default_threads
 
 TARGET = 0.9
 
@@ -130,7 +131,7 @@ def main() -> int:
           f"LSTM {int(m.loc['lstm', 'epochs'])} epochs (best {int(m.loc['lstm', 'best_epoch'])})")
     print(f"  wall {wall:.1f} s; RSS before {rss0:.0f} MB, peak RSS of the process {peak_mb():.0f} MB")
     print(f"  accuracy lstm {m.loc['lstm', 'accuracy']:.4f}, logistic {m.loc['logistic', 'accuracy']:.4f}, "
-          f"always-up {m.loc['lstm', 'always_up_accuracy']:.4f}; AUC lstm {m.loc['lstm', 'roc_auc']:.4f}")
+          f"always-up {m.loc['lstm', 'base_rate']:.4f}; AUC lstm {m.loc['lstm', 'roc_auc']:.4f}")
     return 0
 
 

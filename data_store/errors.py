@@ -33,6 +33,9 @@ class DataValidationError(ToolkitError, ValueError):
             msg += f"\nfor example:\n{examples}"
         super().__init__(msg)
 
+    def __reduce__(self) -> tuple[object, ...]:  # picklable (a Ray task may raise it)
+        return (DataValidationError, (self.source, self.rule, self.count, self.examples))
+
 
 class CacheError(ToolkitError, OSError):
     """The user cache is unreadable, corrupt or locked; the message names the file and the repair."""

@@ -153,7 +153,8 @@ def info_text(md: MarketData, snapshot_sha: dict[str, str], cache_state: dict[st
         add("  state    empty (no manifest.json): the snapshot alone is loaded")
     else:
         rows = cache_state.get("rows", {})
-        add(f"  range    {cache_state.get('start')} .. {cache_state.get('end')}   sources {', '.join(cache_state.get('sources', []))}")
+        sources = ", ".join(cache_state.get("sources", []))
+        add(f"  range    {cache_state.get('start')} .. {cache_state.get('end')}   sources {sources}")
         add(f"  files    {cache_state.get('files')}   symbols {len(cache_state.get('symbols', []))}   rows "
             f"bars {rows.get('bars', 0):,} / index {rows.get('index', 0):,} / membership {rows.get('membership', 0):,}")
         add(f"  updated  {cache_state.get('updated_at')}   manifest sha256 {cache_state.get('manifest_sha256')}")

@@ -120,7 +120,8 @@ class MarketData:
             vol = self.panel("volume").to_numpy()
             with np.errstate(invalid="ignore"):
                 ok = vol > 0
-            self._memo["tradable"] = self.membership_mask() & pd.DataFrame(ok, index=self.calendar, columns=self.symbols)
+            traded = pd.DataFrame(ok, index=self.calendar, columns=self.symbols)
+            self._memo["tradable"] = self.membership_mask() & traded
         return self._memo["tradable"]
 
     def coverage(self) -> pd.DataFrame:

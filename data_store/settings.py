@@ -24,9 +24,8 @@ allowed; :meth:`SettingError.at` re-labels one with the path a user typed (``mod
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
-import operator
+import numbers
 import re
 import types
 import typing
@@ -38,9 +37,15 @@ import pandas as pd
 
 from .errors import ConfigError
 
-__all__ = ["SettingError", "Spec", "build", "check_settings", "setting", "spec_of", "to_plain"]
+__all__ = ["SettingError", "Spec", "Text", "build", "check_field", "check_settings", "describe", "setting", "spec_of",
+           "to_plain"]
 
 _MISSING = dataclasses.MISSING
+
+
+class Text(str):
+    """A value typed by a user as text (a command-line ``--set``): parsed by its field's type, while
+    a value of a TOML file must already have the type (``hidden_size = "64"`` is refused)."""
 
 
 class SettingError(ConfigError):
@@ -50,6 +55,9 @@ class SettingError(ConfigError):
         self.owner, self.name, self.value, self.rule = owner, name, value, rule
         where = f"{owner}.{name}" if owner else name
         super().__init__(f"{where} = {value!r} {rule}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable (a Ray task may raise it)
+        return (SettingError, (self.owner, self.name, self.value, self.rule))
 
     def at(self, path: str) -> SettingError:
         """The same error, naming the field by ``path`` (e.g. ``model`` for ``model.dropout``)."""
@@ -88,14 +96,16 @@ class Spec:
         for v in items:
             if isinstance(v, float) and not math.isfinite(v):
                 raise SettingError(owner, name, value, "must be a finite number (NaN and infinities are refused)")
+            which = f" ({v!r})" if isinstance(value, tuple) else ""
             if self.choices is not None and v not in self.choices:
-                raise SettingError(owner, name, value, f"is not allowed: choose from {list(self.choices)}")
+                raise SettingError(owner, name, value, f"is not allowed{which}: choose from {list(self.choices)}")
             if self.pattern is not None and not (isinstance(v, str) and re.fullmatch(self.pattern, v)):
-                raise SettingError(owner, name, value, f"is not allowed: {self.doc or self.pattern}")
+                raise SettingError(owner, name, value, f"is not allowed{which}: {self.doc or self.pattern}")
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 if (self.lo is not None and v < self.lo) or (self.hi is not None and v > self.hi):
+                    alt = f", or {self.none!r}" if self.none else ""
                     raise SettingError(owner, name, value, f"is out of range: allowed {_num(self.lo, '-inf')}.."
-                                                           f"{_num(self.hi, 'inf')}")
+                                                           f"{_num(self.hi, 'inf')}{alt}")
 
 
 def _num(x: float | None, missing: str) -> str:
@@ -105,11 +115,13 @@ def _num(x: float | None, missing: str) -> str:
 
 
 def setting(default: Any, *, lo: float | None = None, hi: float | None = None, choices: tuple[Any, ...] | None = None,
-            pattern: str | None = None, none: str | None = None, doc: str = "") -> Any:
-    """A dataclass field with its :class:`Spec` (``default`` must be immutable: use tuples)."""
+            pattern: str | None = None, none: str | None = None, doc: str = "", spec: Spec | None = None) -> Any:
+    """A dataclass field with its :class:`Spec` (``default`` must be immutable: use tuples).
+
+    ``spec``: a :class:`Spec` declared elsewhere (shared by a function parameter and a field)."""
     if isinstance(default, (list, dict, set)):
         raise TypeError("a setting's default must be immutable: use a tuple")
-    return dataclasses.field(default=default, metadata={"spec": Spec(lo, hi, choices, pattern, none, doc)})
+    return dataclasses.field(default=default, metadata={"spec": spec or Spec(lo, hi, choices, pattern, none, doc)})
 
 
 def spec_of(cls: type, name: str) -> Spec:
@@ -120,22 +132,29 @@ def spec_of(cls: type, name: str) -> Spec:
     raise KeyError(f"{cls.__name__} has no setting {name!r}")
 
 
-@functools.cache
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    """The resolved annotations of a configuration class (cached per class)."""
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
 
 
 def _optional(typ: Any) -> tuple[Any, bool]:
     """(the type without None, whether None is part of the annotation)."""
     if typing.get_origin(typ) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(typ) if a is not type(None)]
-        return (args[0] if len(args) == 1 else functools.reduce(operator.or_, args)), len(args) < len(typing.get_args(typ))
+        return (args[0] if len(args) == 1 else typ), len(args) < len(typing.get_args(typ))
     return typ, False
 
 
 def _convert(owner: str, name: str, value: Any, typ: Any, spec: Spec, from_text: bool) -> Any:
-    """``value`` as the field's type, or :class:`SettingError`. Text is parsed only ``from_text``."""
-    base, optional = _optional(typ)
+    """``value`` as the field's type, or :class:`SettingError`. Text is parsed only ``from_text``
+    or when it is a :class:`Text`."""
+    base, _ = _optional(typ)
+    from_text = from_text or isinstance(value, Text)
     if value is None or (spec.none is not None and isinstance(value, str) and value.strip().lower() == spec.none):
         return None
     bad = SettingError(owner, name, value, f"is not a valid {_type_name(base)}")
@@ -155,13 +174,14 @@ def _convert(owner: str, name: str, value: Any, typ: Any, spec: Spec, from_text:
                 value = float(value.strip()) if any(c in value for c in ".eE") else int(value.strip())
             except ValueError:
                 raise bad from None
-        if isinstance(value, float):
+        if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+            value = float(value)
             if not math.isfinite(value):
                 raise SettingError(owner, name, value, "must be a finite number (NaN and infinities are refused)")
             if not value.is_integer():
                 raise bad
             return int(value)
-        if isinstance(value, int):
+        if isinstance(value, numbers.Integral):
             return int(value)
         raise bad
     if base is float:
@@ -172,17 +192,16 @@ def _convert(owner: str, name: str, value: Any, typ: Any, spec: Spec, from_text:
                 value = float(value.strip())
             except ValueError:
                 raise bad from None
-        if isinstance(value, (int, float)):
+        if isinstance(value, numbers.Real):
             return float(value)
         raise bad
     if base is str:
         if isinstance(value, str):
-            return value
+            return str(value)
         raise bad
-    if base is pd.Timestamp or (typing.get_origin(base) in (typing.Union, types.UnionType)
-                                and pd.Timestamp in typing.get_args(base)):
+    if base is pd.Timestamp:
         try:
-            ts = pd.Timestamp(value)
+            ts = pd.Timestamp(str(value) if isinstance(value, str) else value)
         except (ValueError, TypeError):
             raise SettingError(owner, name, value, "is not a date (use YYYY-MM-DD)") from None
         if pd.isna(ts):
@@ -194,7 +213,8 @@ def _convert(owner: str, name: str, value: Any, typ: Any, spec: Spec, from_text:
         if not isinstance(value, (list, tuple)):
             raise bad
         (item,) = {a for a in typing.get_args(base) if a is not Ellipsis} or {str}
-        return tuple(_convert(owner, name, v, item, Spec(), from_text) for v in value)
+        return tuple(_convert(owner, name, Text(v) if from_text and isinstance(v, str) else v, item, Spec(), from_text)
+                     for v in value)
     raise ConfigError(f"{owner}.{name}: unsupported setting type {typ}")
 
 
@@ -208,7 +228,7 @@ def check_settings(obj: Any, *, convert: bool = True) -> None:
     """Check (and normalise: ``1.0`` -> ``1`` for an int field) every setting of dataclass ``obj``.
 
     Call it first in ``__post_init__``. Raises :class:`SettingError` naming the class and field."""
-    cls: type = type(obj)
+    cls = type(obj)
     owner = cls.__name__
     hints = _hints(cls)
     for f in dataclasses.fields(cls):
@@ -224,13 +244,25 @@ def check_settings(obj: Any, *, convert: bool = True) -> None:
         spec.check(owner, f.name, value)
 
 
+def check_field(cls: type, name: str, value: Any, owner: str | None = None) -> Any:
+    """Check one value against field ``name`` of configuration class ``cls`` (its type and spec),
+    for objects that take such a setting as a plain parameter (e.g. an estimator's
+    ``hidden_size``); return the value as the field's type. Errors name ``owner.name``."""
+    who = owner or cls.__name__
+    spec = spec_of(cls, name)
+    out = _convert(who, name, value, _hints(cls)[name], spec, from_text=False)
+    spec.check(who, name, out)
+    return out
+
+
 def build(cls: type, data: Mapping[str, Any], path: str = "", *, from_text: bool = False) -> Any:
     """An instance of configuration class ``cls`` from a (nested) mapping, e.g. parsed TOML.
 
     Unknown keys are refused; nested dataclass fields take a nested mapping. ``from_text``: values
     may be text to parse (command-line overrides). Errors name the field by its ``path``."""
     hints = _hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    fields = {f.name: f for f in dataclasses.fields(cls)
+              if f.init and ("spec" in f.metadata or dataclasses.is_dataclass(hints[f.name]))}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         where = f"[{path}]" if path else "the top level"
@@ -253,6 +285,10 @@ def build(cls: type, data: Mapping[str, Any], path: str = "", *, from_text: bool
         return cls(**kwargs)
     except SettingError as exc:
         raise exc.at(path) if path else exc from None
+    except ConfigError as exc:  # a rule across fields of this section: say which section
+        if not path or str(exc).startswith(f"{path}:"):
+            raise
+        raise type(exc)(f"{path}: {exc}") from None
 
 
 def to_plain(obj: Any) -> dict[str, Any]:

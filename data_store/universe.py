@@ -27,7 +27,8 @@ class Membership:
     def from_frame(cls, df: pd.DataFrame, source: str) -> Membership:
         missing = [c for c in ("symbol", "start", "end") if c not in df.columns]
         if missing:
-            raise DataValidationError(source, f"membership columns symbol,start,end present (missing {missing})", len(df))
+            raise DataValidationError(source, f"membership columns symbol,start,end present (missing {missing})",
+                                      len(df))
         spans = pd.DataFrame(
             {
                 "symbol": df["symbol"].astype(str).to_numpy(),

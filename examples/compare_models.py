@@ -18,6 +18,7 @@ from examples_common import add_study_args, study_market
 import signals
 import strategies
 from backtests import analysis as an
+from signals.metrics import pooled
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
@@ -52,9 +53,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     bench = md.benchmark_returns()
     rows = []
     for model, g in wm.groupby("model", sort=False):
-        row = {"model": model, "n": int(g["n"].sum())}
-        for col in ("accuracy", "always_up_accuracy", "roc_auc", "ic"):
-            row[col] = float((g[col] * g["n"]).sum() / g["n"].sum())
+        row = {"model": model, "n": int(g["n"].sum()),
+               **{c: pooled(g, c) for c in ("accuracy", "base_rate", "roc_auc", "ic")}}
         if model != "always_up":
             res = strategies.run_backtest(
                 md, preds.loc[preds["model"] == model, ["date", "symbol", "p_up"]],

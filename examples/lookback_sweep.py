@@ -14,6 +14,7 @@ import pandas as pd
 from examples_common import add_study_args, study_market
 
 import signals
+from signals.metrics import pooled
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
@@ -36,9 +37,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         )
         wm = res.window_metrics
         for model, g in wm.groupby("model"):
-            w = g["n"] / g["n"].sum()
             rows.append({"lookback": lb, "model": model, "n": int(g["n"].sum()),
-                         **{c: float((g[c] * w).sum()) for c in ("accuracy", "always_up_accuracy", "roc_auc", "ic")}})
+                         **{c: pooled(g, c) for c in ("accuracy", "base_rate", "roc_auc", "ic")}})
     table = pd.DataFrame(rows)
     with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 200, "display.max_columns", None):
         print(table.to_string(index=False))

@@ -15,7 +15,8 @@ import pandas as pd
 import data_store
 import signals
 import strategies
-from backtests import analysis as an
+from signals.metrics import pooled
+from strategies.performance import annual_return
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -51,11 +52,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     wm = res.window_metrics
     lstm = wm[wm["model"] == "lstm"]
     out = {
-        "accuracy": float((lstm["accuracy"] * lstm["n"]).sum() / lstm["n"].sum()),
-        "always_up_accuracy": float((lstm["always_up_accuracy"] * lstm["n"]).sum() / lstm["n"].sum()),
-        "strategy_annual_return": an.annual_return(bt.returns, 242),
-        "hold_annual_return": an.annual_return(hold, 242),
-        "days_long_share": float((bt.positions.groupby("date").size().reindex(bt.equity.index, fill_value=0) > 0).mean()),
+        "accuracy": pooled(lstm, "accuracy"),
+        "always_up_accuracy": pooled(lstm, "base_rate"),
+        "strategy_annual_return": annual_return(bt.returns, 242),
+        "hold_annual_return": annual_return(hold, 242),
+        "days_long_share": float((bt.positions.groupby("date").size()
+                                  .reindex(bt.equity.index, fill_value=0) > 0).mean()),
         "fees": bt.summary()["fees"],
     }
     for k, v in out.items():

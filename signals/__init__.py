@@ -14,30 +14,45 @@ t+1; the default label is the sign of adjusted open(t+2) / open(t+1) - 1 (see :f
     rep = signals.leakage_audit(md.slice(symbols=[...20 symbols...]), features=..., labels=...,
                                 splitter=..., estimator=...)
     assert rep.passed, rep.message
+
+Where each concept lives: configuration of the inputs :mod:`signals.features` (FeatureConfig),
+of the target :mod:`signals.labels`, of the windows :mod:`signals.split`, of the model
+:mod:`signals.models` (ModelConfig and the estimators); networks :mod:`signals.networks`, the
+training loop :mod:`signals.training`, threads and devices :mod:`signals.runtime`; one window's
+fit and prediction :mod:`signals.window`; the run over all windows :mod:`signals.walk_forward`,
+on an executor of :mod:`signals.executors` (local or Ray).
 """
 
 from .audit import AuditReport, leakage_audit
 from .baselines import AlwaysUpBaseline, LogisticBaseline, YesterdayBaseline
+from .checkpoints import load_checkpoint
 from .errors import LookaheadError, NotFittedError
+from .executors import ExecutorConfig, LocalExecutor, RayExecutor, make_executor
 from .features import FeatureConfig, FeaturePanel, build_feature_panel
 from .labels import LabelConfig, Labels, make_labels
-from .metrics import classification_metrics, daily_ic
+from .metrics import best_constant_accuracy, classification_metrics, daily_ic
 from .models import (
-                     AttentionLSTMClassifier,
-                     GRUClassifier,
-                     LSTMClassifier,
-                     SequenceClassifier,
-                     check_causal,
-                     resolve_device,
+    AttentionLSTMClassifier,
+    GRUClassifier,
+    LSTMClassifier,
+    ModelConfig,
+    SequenceClassifier,
+    SequenceEstimator,
 )
+from .networks import check_causal
+from .prepared import Prepared, prepare
+from .runtime import resolve_device
 from .scaling import SequenceScaler
 from .split import WalkForwardSplit, Window
-from .walk_forward import WalkForwardResult, load_checkpoint, prepare, run_walk_forward
+from .walk_forward import IncompleteRunError, WalkForwardResult, run_walk_forward
+from .window import WindowJob, WindowOutput, fit_predict_window
 
 __all__ = [
-    "AlwaysUpBaseline", "AttentionLSTMClassifier", "AuditReport", "FeatureConfig", "FeaturePanel", "GRUClassifier",
-    "LSTMClassifier", "LabelConfig", "Labels", "LogisticBaseline", "LookaheadError", "NotFittedError",
-    "SequenceClassifier", "SequenceScaler", "WalkForwardResult", "WalkForwardSplit", "Window", "YesterdayBaseline",
-    "build_feature_panel", "check_causal", "classification_metrics", "daily_ic", "leakage_audit", "load_checkpoint",
-    "make_labels", "prepare", "resolve_device", "run_walk_forward",
+    "AlwaysUpBaseline", "AttentionLSTMClassifier", "AuditReport", "ExecutorConfig", "FeatureConfig", "FeaturePanel",
+    "GRUClassifier", "IncompleteRunError", "LSTMClassifier", "LabelConfig", "Labels", "LocalExecutor",
+    "LogisticBaseline", "LookaheadError", "ModelConfig", "NotFittedError", "Prepared", "RayExecutor",
+    "SequenceClassifier", "SequenceEstimator", "SequenceScaler", "WalkForwardResult", "WalkForwardSplit", "Window",
+    "WindowJob", "WindowOutput", "YesterdayBaseline", "best_constant_accuracy", "build_feature_panel",
+    "check_causal", "classification_metrics", "daily_ic", "fit_predict_window", "leakage_audit", "load_checkpoint",
+    "make_executor", "make_labels", "prepare", "resolve_device", "run_walk_forward",
 ]

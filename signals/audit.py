@@ -19,12 +19,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data_store.market import MarketData
+
 from .errors import ConfigError
 from .features import FeatureConfig
 from .labels import LabelConfig
 from .models import LSTMClassifier
-from .split import WalkForwardSplit
-from .walk_forward import pin_threads, run_walk_forward
+from .runtime import pin_threads
+from .split import WalkForwardSplit, Window
+from .walk_forward import run_walk_forward
 
 __all__ = ["AuditReport", "leakage_audit", "perturb_after"]
 
@@ -47,7 +50,7 @@ class AuditReport:
         return self.message
 
 
-def perturb_after(md: Any, cut: pd.Timestamp, seed: int = 0) -> Any:
+def perturb_after(md: MarketData, cut: pd.Timestamp, seed: int = 0) -> MarketData:
     """A copy of ``md`` whose bars (and index bars) after ``cut`` are scrambled: prices x a random
     factor in [0.7, 1.3] per (day, symbol) (OHLC together, so bars stay valid), volume x [0.3, 3],
     and 5% of those bars get volume 0 (suspended). Bars on or before ``cut`` are untouched."""
@@ -69,7 +72,7 @@ def perturb_after(md: Any, cut: pd.Timestamp, seed: int = 0) -> Any:
     return replace(md, bars=bars, index=idx, _memo={})
 
 
-def _default_cuts(windows: list, n_windows: int) -> list[pd.Timestamp]:
+def _default_cuts(windows: list[Window], n_windows: int) -> list[pd.Timestamp]:
     ws = windows[:n_windows]
     cuts = [ws[0].test_start]  # a window boundary: the first test day
     span = ws[0]
@@ -95,7 +98,7 @@ def _compare(ref: pd.DataFrame, new: pd.DataFrame, cut: pd.Timestamp, atol: floa
             f"p_up {changed.iloc[0]['p_up_ref']:.6f} -> {changed.iloc[0]['p_up_new']:.6f}"}
 
 
-def leakage_audit(md: Any, features: FeatureConfig | None = None, labels: LabelConfig | None = None,
+def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels: LabelConfig | None = None,
                   splitter: WalkForwardSplit | None = None, estimator: Any = None,
                   baselines: Sequence[str] = ("logistic",), cut_dates: Sequence[Any] | None = None,
                   max_windows: int = 2, symbols: Sequence[str] | None = None, atol: float = 1e-6,
@@ -177,7 +180,8 @@ def leakage_audit(md: Any, features: FeatureConfig | None = None, labels: LabelC
         bad = details[~details["passed"]]
         parts = []
         for _, r in bad.iterrows():
-            what = (f"{r['changed']} of {r['compared']} predictions changed" if r["check"] != "fitted labels end by the cut"
+            what = (f"{r['changed']} of {r['compared']} predictions changed"
+                    if r["check"] != "fitted labels end by the cut"
                     else f"{r['changed']} fitted model(s) used labels ending after the cut")
             if r.get("rows_missing_or_extra"):
                 what += f", {r['rows_missing_or_extra']} rows missing or extra"

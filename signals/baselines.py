@@ -48,7 +48,8 @@ class LogisticBaseline(ClassifierMixin, BaseEstimator):
         X = np.asarray(X, dtype=np.float32)
         p = self.model_.predict_proba(X.reshape(len(X), -1))
         if p.shape[1] == 1:  # trained on one class only
-            p = np.column_stack([1.0 - p[:, 0], p[:, 0]]) if self.classes_[0] == 1 else np.column_stack([p[:, 0], 1 - p[:, 0]])
+            only = p[:, 0]
+            p = np.column_stack([1.0 - only, only]) if self.classes_[0] == 1 else np.column_stack([only, 1 - only])
         return p
 
     def predict(self, X: Any) -> np.ndarray:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# scikit-learn's own not-fitted error, so ``except NotFittedError`` works for every model
+from sklearn.exceptions import NotFittedError
+
 from data_store.errors import ConfigError, ToolkitError
 
 __all__ = ["ConfigError", "LookaheadError", "NotFittedError"]
@@ -12,10 +15,3 @@ class LookaheadError(ToolkitError, ValueError):
     prediction (a bidirectional RNN, an embargo shorter than the label horizon, ...).
 
     The message says what leaks and how to fix it."""
-
-
-try:  # scikit-learn's own not-fitted error, so ``except NotFittedError`` works for every model
-    from sklearn.exceptions import NotFittedError
-except ImportError:  # pragma: no cover - scikit-learn is a hard dependency
-    class NotFittedError(ToolkitError, ValueError, AttributeError):  # type: ignore[no-redef]
-        pass

@@ -12,13 +12,15 @@ listing or the start of the data are treated the same way.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
+
+from data_store.market import MarketData
+from data_store.settings import check_settings, setting
 
 from .errors import ConfigError
 
@@ -28,7 +30,8 @@ __all__ = ["FeatureConfig", "FeaturePanel", "build_feature_panel", "ENGINEERED_C
 #: log(volume / mean volume of the window), observed (1 = bar with volume > 0)
 RAW_CHANNELS = ("open", "high", "low", "close", "volume", "observed")
 ENGINEERED_CHOICES = ("ret_<n>", "vol_<n>", "range", "gap")
-_ENG = re.compile(r"^(ret|vol)_(\d+)$|^(range|gap)$")
+#: the names :attr:`FeatureConfig.engineered` accepts
+ENGINEERED_PATTERN = r"(ret|vol)_[1-9][0-9]*|range|gap"
 
 #: a user feature: panels (``open high low close volume`` adjusted, unobserved days NaN, calendar x
 #: symbols) -> one calendar x symbols frame. It MUST be causal; the leakage audit checks.
@@ -37,7 +40,7 @@ FeatureFn = Callable[[Mapping[str, pd.DataFrame]], pd.DataFrame]
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Which inputs the models see.
+    """Which inputs the models see (``[features]`` of a run config).
 
     Attributes:
         lookback: L, trading days in each input sequence (the decision day is the last).
@@ -46,24 +49,21 @@ class FeatureConfig:
             of daily log returns over the last n days, ``range`` log(high / low), ``gap``
             log(open t / close t-1).
         extra: user features as ``(name, function)`` pairs (see :data:`FeatureFn`); the hook the
-            tests use to inject a deliberately leaky feature for the leakage audit.
+            tests use to inject a deliberately leaky feature for the leakage audit. Not a setting
+            of the command line (a function cannot be written in TOML).
         vol_window_min: share of a rolling window that must be observed for ``vol_<n>``.
     """
 
-    lookback: int = 20
-    engineered: tuple[str, ...] = ("ret_5", "ret_20", "vol_20", "range", "gap")
+    lookback: int = setting(20, lo=2, hi=500, doc="trading days in each input sequence (the decision day is the last)")
+    engineered: tuple[str, ...] = setting(
+        ("ret_5", "ret_20", "vol_20", "range", "gap"), pattern=ENGINEERED_PATTERN,
+        doc="per-day features added to the raw OHLCV sequence: ret_<n>, vol_<n> (n >= 1 days), range, gap")
     extra: tuple[tuple[str, FeatureFn], ...] = field(default=())
-    vol_window_min: float = 0.5
+    vol_window_min: float = setting(0.5, lo=0.01, hi=1.0, doc="share of a vol_<n> window that must be observed")
 
     def __post_init__(self) -> None:
-        if not isinstance(self.lookback, (int, np.integer)) or isinstance(self.lookback, bool) or not 2 <= self.lookback <= 500:
-            raise ConfigError(f"FeatureConfig.lookback = {self.lookback!r} must be an integer in 2..500 (trading days)")
-        object.__setattr__(self, "engineered", tuple(self.engineered))
         object.__setattr__(self, "extra", tuple(tuple(e) for e in self.extra))
-        bad = [e for e in self.engineered if not _ENG.match(str(e)) or (e[:4] in ("ret_", "vol_") and int(e[4:]) < 1)]
-        if bad:
-            raise ConfigError(f"FeatureConfig.engineered has unknown feature(s) {bad}: choose from {list(ENGINEERED_CHOICES)}, "
-                              "e.g. ret_5, vol_20, range, gap")
+        check_settings(self)
         names = list(self.engineered) + [n for n, _ in self.extra]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -71,8 +71,6 @@ class FeatureConfig:
         for item in self.extra:
             if len(item) != 2 or not callable(item[1]):
                 raise ConfigError(f"FeatureConfig.extra entry {item!r} must be a (name, function) pair")
-        if not 0.0 < self.vol_window_min <= 1.0:
-            raise ConfigError(f"FeatureConfig.vol_window_min = {self.vol_window_min!r} must be in (0, 1]")
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -133,7 +131,7 @@ def _nan_unobserved(panel: pd.DataFrame, observed: np.ndarray) -> pd.DataFrame:
     return panel.where(observed)
 
 
-def build_feature_panel(md, config: FeatureConfig | None = None) -> FeaturePanel:  # noqa: ANN001
+def build_feature_panel(md: MarketData, config: FeatureConfig | None = None) -> FeaturePanel:
     """Compute every per-day channel for ``md`` (a :class:`data_store.MarketData`)."""
     config = config or FeatureConfig()
     vol = md.panel("volume")
@@ -170,10 +168,12 @@ def build_feature_panel(md, config: FeatureConfig | None = None) -> FeaturePanel
         for j, (name, fn) in enumerate(config.extra):
             c = 6 + len(config.engineered) + j
             out = fn(px)
-            arr = np.asarray(out.reindex(index=vol.index, columns=vol.columns) if isinstance(out, pd.DataFrame) else out,
+            aligned = out.reindex(index=vol.index, columns=vol.columns) if isinstance(out, pd.DataFrame) else out
+            arr = np.asarray(aligned,
                              dtype=np.float64)
             if arr.shape != (D, S):
-                raise ConfigError(f"extra feature {name!r} returned shape {arr.shape}; expected {(D, S)} (calendar x symbols)")
+                raise ConfigError(f"extra feature {name!r} returned shape {arr.shape}; expected {(D, S)} "
+                                  "(calendar x symbols)")
             day[:, :, c] = arr
     day[~np.isfinite(day)] = np.nan
     return FeaturePanel(day=day, dates=vol.index, symbols=pd.Index(vol.columns), config=config)

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from data_store.settings import check_settings, setting
+from data_store.timing import FILL_LAG, label_end_offset
+
 from .errors import ConfigError
 
 __all__ = ["LabelConfig", "Labels", "make_labels"]
@@ -19,19 +22,18 @@ __all__ = ["LabelConfig", "Labels", "make_labels"]
 
 @dataclass(frozen=True)
 class LabelConfig:
-    """What is predicted.
+    """What is predicted (``[labels]`` of a run config).
 
     Attributes:
         horizon: H >= 1 trading days held: the return is adjusted ``open(t+1+H) / open(t+1) - 1``.
         excess: label the return in excess of the CSI-300 index over the same open-to-open span.
     """
 
-    horizon: int = 1
-    excess: bool = False
+    horizon: int = setting(1, lo=1, hi=60, doc="trading days held: the label is adjusted open(t+1+H)/open(t+1) - 1")
+    excess: bool = setting(False, doc="label the return in excess of the CSI-300 index over the same span")
 
     def __post_init__(self) -> None:
-        if not isinstance(self.horizon, (int, np.integer)) or isinstance(self.horizon, bool) or self.horizon < 1:
-            raise ConfigError(f"LabelConfig.horizon = {self.horizon!r} must be an integer >= 1 (trading days held)")
+        check_settings(self)
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,10 @@ def make_labels(open_adj: pd.DataFrame, volume: pd.DataFrame, config: LabelConfi
         px[~(vol > 0)] = np.nan
     n = px.shape[0]
     ret = np.full(px.shape, np.nan)
-    if n > 1 + h:
+    lag, end = FILL_LAG, label_end_offset(h)  # the trade fills at the open of t+lag, ends at t+end
+    if n > end:
         with np.errstate(invalid="ignore", divide="ignore"):
-            ret[: n - 1 - h] = px[1 + h:] / px[1: n - h] - 1.0
+            ret[: n - end] = px[end:] / px[lag: n - h] - 1.0
     if config.excess:
         if index_open is None:
             raise ConfigError("LabelConfig.excess = True needs the CSI-300 index opens (index_open)")
@@ -96,8 +99,8 @@ def make_labels(open_adj: pd.DataFrame, volume: pd.DataFrame, config: LabelConfi
         if io.shape[0] != n:
             raise ConfigError(f"index_open has {io.shape[0]} days but the panel has {n}")
         bench = np.full(n, np.nan)
-        if n > 1 + h:
-            bench[: n - 1 - h] = io[1 + h:] / io[1: n - h] - 1.0
+        if n > end:
+            bench[: n - end] = io[end:] / io[lag: n - h] - 1.0
         ret = ret - bench[:, None]
     label = np.where(np.isnan(ret), np.nan, (ret > 0).astype(np.float64))
-    return Labels(ret=ret, label=label, end_offset=1 + h)
+    return Labels(ret=ret, label=label, end_offset=end)

@@ -12,10 +12,28 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-__all__ = ["classification_metrics", "daily_ic", "METRIC_COLUMNS"]
+__all__ = ["METRIC_COLUMNS", "best_constant_accuracy", "classification_metrics", "daily_ic", "pooled"]
 
-METRIC_COLUMNS = ("n", "base_rate", "accuracy", "balanced_accuracy", "roc_auc", "log_loss", "brier", "ic", "rank_ic",
-                  "always_up_accuracy")
+METRIC_COLUMNS = ("n", "base_rate", "best_constant_accuracy", "accuracy", "balanced_accuracy", "roc_auc", "log_loss",
+                  "brier", "ic", "rank_ic")
+
+
+def best_constant_accuracy(base_rate: float) -> float:
+    """Accuracy of the best constant guess for a share ``base_rate`` of up labels: always-up scores
+    ``base_rate`` (so the base rate IS always-up's accuracy), always-down ``1 - base_rate``; the
+    better of the two is the number a classifier must beat. NaN stays NaN."""
+    return float(max(base_rate, 1.0 - base_rate)) if np.isfinite(base_rate) else float("nan")
+
+
+def pooled(frame: pd.DataFrame, column: str, weight: str = "n") -> float:
+    """Sample-weighted mean of a per-window metric column (windows with a NaN metric or no sample
+    left out); NaN when nothing is left or the column is missing."""
+    if column not in frame:
+        return float("nan")
+    w = frame[weight].to_numpy(dtype=float)
+    v = frame[column].to_numpy(dtype=float)
+    ok = np.isfinite(v) & (w > 0)
+    return float(np.average(v[ok], weights=w[ok])) if ok.any() else float("nan")
 
 
 def daily_ic(dates: np.ndarray, p_up: np.ndarray, ret: np.ndarray, method: str = "pearson") -> float:
@@ -52,11 +70,11 @@ def classification_metrics(label: np.ndarray, p_up: np.ndarray, ret: np.ndarray 
     """Metrics on the samples whose label is known.
 
     A sample is predicted "up" when ``p_up > 0.5``. Returns ``n`` (samples with a known label),
-    ``base_rate`` (share up), ``accuracy``, ``balanced_accuracy``, ``roc_auc`` (NaN with one class
-    only), ``log_loss`` (nats; probabilities clipped by scikit-learn), ``brier`` (mean squared error
-    of p_up), ``ic``/``rank_ic`` (see :func:`daily_ic`; pooled over all samples when ``dates`` is
-    None) and ``always_up_accuracy`` (accuracy of predicting up for every one of the same samples,
-    equal to the base rate)."""
+    ``base_rate`` (share up, which is also the accuracy of always predicting up),
+    ``best_constant_accuracy`` (see :func:`best_constant_accuracy`), ``accuracy``,
+    ``balanced_accuracy``, ``roc_auc`` (NaN with one class only), ``log_loss`` (nats; probabilities
+    clipped by scikit-learn), ``brier`` (mean squared error of p_up), ``ic``/``rank_ic`` (see
+    :func:`daily_ic`; pooled over all samples when ``dates`` is None)."""
     label = np.asarray(label, dtype=np.float64)
     p = np.asarray(p_up, dtype=np.float64)
     known = np.isfinite(label)
@@ -67,6 +85,7 @@ def classification_metrics(label: np.ndarray, p_up: np.ndarray, ret: np.ndarray 
         return {**out, **{k: nan for k in METRIC_COLUMNS if k != "n"}}
     pred = (p_k > 0.5).astype(int)
     out["base_rate"] = float(y.mean())
+    out["best_constant_accuracy"] = best_constant_accuracy(out["base_rate"])
     out["accuracy"] = float(accuracy_score(y, pred))
     two = len(np.unique(y)) == 2
     out["balanced_accuracy"] = float(balanced_accuracy_score(y, pred)) if two else nan
@@ -80,5 +99,4 @@ def classification_metrics(label: np.ndarray, p_up: np.ndarray, ret: np.ndarray 
         out["rank_ic"] = daily_ic(d, p_k, r, "spearman")
     else:
         out["ic"] = out["rank_ic"] = nan
-    out["always_up_accuracy"] = float(accuracy_score(y, np.ones_like(y)))
     return out

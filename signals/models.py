@@ -1,4 +1,4 @@
-"""Causal sequence classifiers with scikit-learn's estimator contract.
+"""Causal sequence classifiers with scikit-learn's estimator contract, and their configuration.
 
 ``fit(X, y, eval_set=(X_val, y_val))`` takes X shaped (samples, lookback, channels) and binary y
 (1 = up). Only unidirectional recurrent layers are allowed: a bidirectional RNN reads the window
@@ -7,221 +7,87 @@ sequences that end at the decision day that is harmless in theory, but the same 
 any sequence extending past the decision day (a centred window, a multi-step target, a stateful
 rollout) reads the future, and it is the classic look-ahead of LSTM stock tutorials. The toolkit
 refuses it outright, with :class:`LookaheadError`, both as a flag and inside a user module.
+
+:class:`ModelConfig` is the one definition of the model settings (range, meaning, default): the
+estimators take their defaults from it and check their parameters against it, and the command
+line builds it from ``[model]``. The networks are in :mod:`signals.networks`, the training loop in
+:mod:`signals.training`, threads and devices in :mod:`signals.runtime`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import logging
-import math
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
 import torch
-import torch.utils.deterministic
 from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
+from data_store.settings import check_field, check_settings, setting
+
+from .baselines import BASELINES, LogisticBaseline
 from .errors import ConfigError, LookaheadError, NotFittedError
+from .networks import AttentionLSTMNet, RecurrentNet, check_causal
+from .runtime import inference_threads, resolve_device, torch_session
+from .training import predict_logits, train_network
 
-__all__ = ["LSTMClassifier", "GRUClassifier", "AttentionLSTMClassifier", "SequenceClassifier",
-           "check_causal", "resolve_device", "default_threads", "train_network"]
+__all__ = ["AttentionLSTMClassifier", "GRUClassifier", "LSTMClassifier", "ModelConfig", "SequenceClassifier",
+           "SequenceEstimator", "model_name"]
 
-log = logging.getLogger(__name__)
-
-
-# ----------------------------------------------------------------------------- causality check
-def check_causal(module: nn.Module, where: str = "the model") -> None:
-    """Raise :class:`LookaheadError` if ``module`` contains a bidirectional recurrent layer."""
-    for name, sub in module.named_modules():
-        if isinstance(sub, nn.RNNBase) and sub.bidirectional:
-            raise LookaheadError(
-                f"{where} contains a bidirectional {type(sub).__name__} ({name or 'the module itself'}): its backward "
-                "direction runs from the end of the sequence towards the start, so every step's output depends on "
-                "LATER steps; on price sequences that is look-ahead (the future leaks into the signal). Use "
-                "bidirectional=False (a unidirectional RNN reads only steps <= t)")
+#: a torch device: auto (CUDA when available), cpu, cuda or cuda:N
+DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
 
 
-# ----------------------------------------------------------------------------- devices, threads
-def cpu_cores() -> int:
-    """Cores this process may run on (at least 1)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
+@dataclass(frozen=True)
+class ModelConfig:
+    """The model traded and its hyperparameters (``[model]`` of a run config).
+
+    ``build()`` gives the estimator; the baselines are fitted on the same windows and samples."""
+
+    kind: str = setting("lstm", choices=("lstm", "gru", "attention", "logistic"), doc="the model traded")
+    hidden_size: int = setting(32, lo=1, hi=4096, doc="units of each recurrent layer")
+    num_layers: int = setting(1, lo=1, hi=8, doc="stacked recurrent layers")
+    dropout: float = setting(0.0, lo=0.0, hi=0.9, doc="dropout between layers and before the head")
+    lr: float = setting(1e-3, lo=1e-6, hi=1.0, doc="Adam learning rate")
+    batch_size: int = setting(1024, lo=1, hi=1_000_000, doc="samples per mini-batch")
+    max_epochs: int = setting(20, lo=1, hi=1000, doc="most passes over the training samples")
+    patience: int = setting(3, lo=0, hi=1000, doc="epochs without a better validation loss before stopping")
+    weight_decay: float = setting(0.0, lo=0.0, hi=1.0, doc="Adam weight decay (0 = off)")
+    grad_clip: float = setting(1.0, lo=0.0, hi=1e6, doc="largest gradient norm (0 = off)")
+    seed: int = setting(0, lo=0, hi=2**31 - 1, doc="seed of the initial weights and batch order")
+    device: str = setting("auto", pattern=DEVICE_PATTERN, doc="auto (CUDA when available), cpu, cuda or cuda:N")
+    baselines: tuple[str, ...] = setting(BASELINES, choices=BASELINES, doc="models fitted beside it")
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+
+    def build(self) -> Any:
+        """The estimator of ``kind`` with these hyperparameters (unfitted)."""
+        if self.kind == "logistic":
+            return LogisticBaseline(seed=self.seed)
+        cls = {"lstm": LSTMClassifier, "gru": GRUClassifier, "attention": AttentionLSTMClassifier}[self.kind]
+        return cls(hidden_size=self.hidden_size, num_layers=self.num_layers, dropout=self.dropout, lr=self.lr,
+                   batch_size=self.batch_size, max_epochs=self.max_epochs, patience=self.patience,
+                   weight_decay=self.weight_decay, grad_clip=self.grad_clip, device=self.device, seed=self.seed)
 
 
-def default_threads() -> int:
-    """A sensible CPU thread count for training: the cores this process may use, less the ones
-    other processes keep busy (1-minute load average), at least 1.
-
-    On a shared machine two OpenMP threads competing with other jobs for two cores are several
-    times SLOWER than one thread (they spin-wait on each other); on an idle machine all cores are
-    used. :func:`run_walk_forward` and :func:`leakage_audit` resolve this once per run and pin it, so
-    that every window (and every audit rerun) trains with the same thread count and the same
-    floating-point rounding."""
-    cores = cpu_cores()
-    try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):  # pragma: no cover - no load average on this OS
-        busy = 0.0
-    return max(1, min(cores, int(cores - busy + 0.5)))
+_D = ModelConfig()
+#: the estimator parameters that are ModelConfig settings (checked against it in ``fit``)
+_CHECKED = frozenset(("hidden_size", "num_layers", "dropout", "lr", "batch_size", "max_epochs", "patience",
+                      "weight_decay", "grad_clip", "device", "seed"))
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``'auto'`` -> CUDA when available, else CPU; ``'cuda'`` without CUDA raises ConfigError."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device = {device!r} but CUDA is not available here; use device='auto' or 'cpu'")
-    if device not in ("cpu",) and not device.startswith("cuda"):
-        raise ConfigError(f"device = {device!r} must be 'auto', 'cpu' or 'cuda[:n]'")
-    return torch.device(device)
+def model_name(estimator: Any) -> str:
+    """The ``model`` value of an estimator's prediction rows (lstm, gru, attention, logistic, ...)."""
+    if isinstance(estimator, LogisticBaseline):
+        return "logistic"
+    return getattr(estimator, "_kind", type(estimator).__name__.lower())
 
 
-@contextlib.contextmanager
-def _torch_session(seed: int, device: torch.device, threads: int | None) -> Iterator[None]:
-    """Seeded, deterministic torch settings for one fit, restoring the caller's global state after."""
-    old_threads = torch.get_num_threads()
-    old_det = torch.are_deterministic_algorithms_enabled()
-    old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    old_cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-    det_mod: Any = torch.utils.deterministic  # the attribute is missing from torch's stubs
-    old_fill = det_mod.fill_uninitialized_memory
-    devices = ([torch.cuda.current_device() if device.index is None else device.index]
-               if device.type == "cuda" else [])
-    try:
-        if device.type == "cpu":
-            torch.set_num_threads(threads or default_threads())
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        # deterministic mode also NaN-fills every new uninitialised tensor, which costs ~25% of a
-        # small LSTM's CPU step and changes no result: switched off
-        det_mod.fill_uninitialized_memory = False
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            yield
-    finally:
-        torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old_cudnn
-        det_mod.fill_uninitialized_memory = old_fill
-
-
-# ----------------------------------------------------------------------------- networks
-class RecurrentNet(nn.Module):
-    """Unidirectional LSTM/GRU over the window; the last step's output -> one logit."""
-
-    def __init__(self, cell: str, n_features: int, hidden_size: int, num_layers: int, dropout: float) -> None:
-        super().__init__()
-        rnn = nn.LSTM if cell == "lstm" else nn.GRU
-        self.rnn = rnn(n_features, hidden_size, num_layers=num_layers, batch_first=True,
-                       dropout=dropout if num_layers > 1 else 0.0, bidirectional=False)
-        self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.rnn(x)
-        return self.head(self.drop(out[:, -1])).squeeze(-1)
-
-
-class AttentionLSTMNet(nn.Module):
-    """Unidirectional LSTM; additive attention over its outputs at every step of the lookback
-    window (all steps are <= the decision day), context + last output -> one logit."""
-
-    def __init__(self, n_features: int, hidden_size: int, num_layers: int, dropout: float) -> None:
-        super().__init__()
-        self.rnn = nn.LSTM(n_features, hidden_size, num_layers=num_layers, batch_first=True,
-                           dropout=dropout if num_layers > 1 else 0.0, bidirectional=False)
-        self.proj = nn.Linear(hidden_size, hidden_size)
-        self.score = nn.Linear(hidden_size, 1, bias=False)
-        self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(2 * hidden_size, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.rnn(x)                                  # (n, L, h)
-        w = torch.softmax(self.score(torch.tanh(self.proj(out))), dim=1)  # (n, L, 1)
-        ctx = (w * out).sum(dim=1)
-        return self.head(self.drop(torch.cat([ctx, out[:, -1]], dim=1))).squeeze(-1)
-
-
-# ----------------------------------------------------------------------------- training loop
-def train_network(net: nn.Module, X: torch.Tensor, y: torch.Tensor, X_val: torch.Tensor | None,
-                  y_val: torch.Tensor | None, *, lr: float, batch_size: int, max_epochs: int, patience: int,
-                  weight_decay: float, grad_clip: float, generator: torch.Generator,
-                  progress: bool = False, desc: str = "fit") -> dict[str, Any]:
-    """Mini-batch Adam on BCE-with-logits; early stopping on validation loss, best weights restored.
-
-    Every sample is used every epoch (the last batch may be smaller). Returns the history."""
-    from tqdm.auto import tqdm
-
-    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
-    loss_fn = nn.BCEWithLogitsLoss()
-    n = X.shape[0]
-    history: list[dict[str, float]] = []
-    best_loss, best_epoch, best_state, bad = math.inf, 0, None, 0
-    bar = tqdm(range(1, max_epochs + 1), desc=desc, leave=False, disable=None if progress else True, unit="epoch")  # None: off when stderr is no terminal
-    for epoch in bar:
-        t_ep = time.perf_counter()
-        net.train()
-        perm = torch.randperm(n, generator=generator).to(X.device)
-        total = 0.0
-        for i in range(0, n, batch_size):
-            idx = perm[i: i + batch_size]
-            xb, yb = X[idx], y[idx]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(net(xb), yb)
-            loss.backward()
-            if grad_clip and grad_clip > 0:
-                nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
-            opt.step()
-            total += loss.detach() * len(idx)
-        rec = {"epoch": epoch, "train_loss": float(total) / n, "train_seconds": time.perf_counter() - t_ep}
-        if X_val is not None and y_val is not None and len(X_val):
-            t_val = time.perf_counter()
-            rec["val_loss"] = evaluate_loss(net, X_val, y_val, batch_size=max(batch_size, 4096))
-            rec["val_seconds"] = time.perf_counter() - t_val
-            if rec["val_loss"] < best_loss - 1e-7:
-                best_loss, best_epoch, bad = rec["val_loss"], epoch, 0
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            else:
-                bad += 1
-        history.append(rec)
-        bar.set_postfix({k: f"{v:.4f}" for k, v in rec.items() if k.endswith("loss")})
-        if best_state is not None and bad > patience:
-            break
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    else:
-        best_epoch = len(history)
-        best_loss = history[-1].get("val_loss", math.nan) if history else math.nan
-    return {"history": history, "best_epoch": best_epoch, "best_val_loss": best_loss, "epochs_run": len(history)}
-
-
-@torch.no_grad()
-def evaluate_loss(net: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 8192) -> float:
-    net.eval()
-    tot = 0.0
-    for i in range(0, X.shape[0], batch_size):
-        tot += float(nn.functional.binary_cross_entropy_with_logits(net(X[i: i + batch_size]), y[i: i + batch_size],
-                                                                    reduction="sum"))
-    return tot / max(1, X.shape[0])
-
-
-@torch.no_grad()
-def predict_logits(net: nn.Module, X: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
-    net.eval()
-    return torch.cat([net(X[i: i + batch_size]) for i in range(0, X.shape[0], batch_size)]) if X.shape[0] else \
-        torch.zeros(0, device=X.device)
-
-
-# ----------------------------------------------------------------------------- estimators
 def _check_xy(X: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 3:
@@ -238,14 +104,15 @@ def _check_xy(X: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
     return X, y
 
 
-class _SequenceBase(ClassifierMixin, BaseEstimator):
+class SequenceEstimator(ClassifierMixin, BaseEstimator):
     """Shared fit/predict of the torch sequence classifiers (see the subclasses)."""
 
     _kind = "base"
 
-    def __init__(self, hidden_size: int = 32, num_layers: int = 1, dropout: float = 0.0, bidirectional: bool = False,
-                 lr: float = 1e-3, batch_size: int = 1024, max_epochs: int = 20, patience: int = 3,
-                 weight_decay: float = 0.0, grad_clip: float = 1.0, device: str = "auto", seed: int = 0,
+    def __init__(self, hidden_size: int = _D.hidden_size, num_layers: int = _D.num_layers, dropout: float = _D.dropout,
+                 bidirectional: bool = False, lr: float = _D.lr, batch_size: int = _D.batch_size,
+                 max_epochs: int = _D.max_epochs, patience: int = _D.patience, weight_decay: float = _D.weight_decay,
+                 grad_clip: float = _D.grad_clip, device: str = _D.device, seed: int = _D.seed,
                  num_threads: int | None = None, progress: bool = False) -> None:
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -271,20 +138,16 @@ class _SequenceBase(ClassifierMixin, BaseEstimator):
             "lets the future leak into the signal. Use bidirectional=False")
 
     def _validate(self) -> None:
+        """Check every hyperparameter against its :class:`ModelConfig` setting (the one rule)."""
         if self.bidirectional:
             self._refuse_bidirectional()
-        checks = [("hidden_size", self.hidden_size, 1), ("num_layers", self.num_layers, 1),
-                  ("batch_size", self.batch_size, 1), ("max_epochs", self.max_epochs, 1), ("patience", self.patience, 0)]
-        for name, v, lo in checks:
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
-                raise ConfigError(f"{type(self).__name__}.{name} = {v!r} must be an integer >= {lo}")
-        if not 0.0 <= float(self.dropout) < 1.0:
-            raise ConfigError(f"{type(self).__name__}.dropout = {self.dropout!r} must be in [0, 1)")
-        if not float(self.lr) > 0:
-            raise ConfigError(f"{type(self).__name__}.lr = {self.lr!r} must be > 0")
-        if float(self.grad_clip) < 0 or float(self.weight_decay) < 0:
-            raise ConfigError(f"{type(self).__name__}: grad_clip = {self.grad_clip!r} and weight_decay = "
-                              f"{self.weight_decay!r} must be >= 0 (0 = off)")
+        owner = type(self).__name__
+        for name, value in self.get_params(deep=False).items():
+            if name in _CHECKED:
+                check_field(ModelConfig, name, value, owner)
+        if self.num_threads is not None and (not isinstance(self.num_threads, (int, np.integer))
+                                             or isinstance(self.num_threads, bool) or self.num_threads < 1):
+            raise ConfigError(f"{owner}.num_threads = {self.num_threads!r} must be None (automatic) or an integer >= 1")
 
     def _build(self, n_features: int) -> nn.Module:
         raise NotImplementedError
@@ -293,7 +156,7 @@ class _SequenceBase(ClassifierMixin, BaseEstimator):
         """JSON/torch-safe parameters for checkpoints (callables and modules left out)."""
         return {k: v for k, v in self.get_params().items() if isinstance(v, (int, float, str, bool)) or v is None}
 
-    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None) -> _SequenceBase:
+    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None) -> SequenceEstimator:
         """Fit on X (samples, lookback, features), y in {0, 1}; early-stop on ``eval_set``."""
         self._validate()
         X, y = _check_xy(X, y)
@@ -304,7 +167,7 @@ class _SequenceBase(ClassifierMixin, BaseEstimator):
                 raise ConfigError(f"eval_set X has shape {Xv.shape[1:]} per sample but X has {X.shape[1:]}")
         dev = resolve_device(self.device)
         t0 = time.perf_counter()
-        with _torch_session(int(self.seed), dev, self.num_threads):
+        with torch_session(int(self.seed), dev, self.num_threads):
             net = self._build(X.shape[2])
             check_causal(net, type(self).__name__)
             net = net.to(dev)
@@ -337,16 +200,11 @@ class _SequenceBase(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         X, _ = _check_xy(X)
         if X.shape[2] != self.n_features_in_:
-            raise ConfigError(f"X has {X.shape[2]} features but {type(self).__name__} was fitted on {self.n_features_in_}")
+            raise ConfigError(f"X has {X.shape[2]} features but {type(self).__name__} was fitted on "
+                              f"{self.n_features_in_}")
         dev = next(self.net_.parameters()).device
-        threads = self.num_threads or default_threads()
-        old = torch.get_num_threads()
-        try:
-            if dev.type == "cpu":
-                torch.set_num_threads(threads)
+        with inference_threads(dev, self.num_threads):
             p = torch.sigmoid(predict_logits(self.net_, torch.from_numpy(X).to(dev))).double().cpu().numpy()
-        finally:
-            torch.set_num_threads(old)
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: Any) -> np.ndarray:
@@ -360,7 +218,7 @@ class _SequenceBase(ClassifierMixin, BaseEstimator):
                 "n_features": self.n_features_in_, "lookback": self.lookback_,
                 "state_dict": {k: v.detach().cpu() for k, v in self.net_.state_dict().items()}}
 
-    def load_checkpoint_state(self, st: dict[str, Any]) -> _SequenceBase:
+    def load_checkpoint_state(self, st: dict[str, Any]) -> SequenceEstimator:
         net = self._build(int(st["n_features"]))
         check_causal(net, type(self).__name__)
         net.load_state_dict(st["state_dict"])
@@ -372,7 +230,7 @@ class _SequenceBase(ClassifierMixin, BaseEstimator):
         return self
 
 
-class LSTMClassifier(_SequenceBase):
+class LSTMClassifier(SequenceEstimator):
     """Unidirectional (stacked when ``num_layers > 1``) LSTM; the last step's output -> P(up).
 
     Parameters: ``hidden_size``, ``num_layers``, ``dropout`` (between layers and before the head),
@@ -387,7 +245,7 @@ class LSTMClassifier(_SequenceBase):
         return RecurrentNet("lstm", n_features, int(self.hidden_size), int(self.num_layers), float(self.dropout))
 
 
-class GRUClassifier(_SequenceBase):
+class GRUClassifier(SequenceEstimator):
     """Unidirectional GRU; same parameters as :class:`LSTMClassifier`."""
 
     _kind = "gru"
@@ -396,7 +254,7 @@ class GRUClassifier(_SequenceBase):
         return RecurrentNet("gru", n_features, int(self.hidden_size), int(self.num_layers), float(self.dropout))
 
 
-class AttentionLSTMClassifier(_SequenceBase):
+class AttentionLSTMClassifier(SequenceEstimator):
     """Unidirectional LSTM with attention over its outputs at every step of the lookback window;
     same parameters as :class:`LSTMClassifier`."""
 
@@ -406,7 +264,7 @@ class AttentionLSTMClassifier(_SequenceBase):
         return AttentionLSTMNet(n_features, int(self.hidden_size), int(self.num_layers), float(self.dropout))
 
 
-class SequenceClassifier(_SequenceBase):
+class SequenceClassifier(SequenceEstimator):
     """Train a user-supplied network with the same loop.
 
     ``module`` is an ``nn.Module`` (deep-copied and re-initialised at each fit) or a callable
@@ -415,10 +273,10 @@ class SequenceClassifier(_SequenceBase):
 
     _kind = "custom"
 
-    def __init__(self, module: nn.Module | Callable[[int], nn.Module] | None = None, lr: float = 1e-3,
-                 batch_size: int = 1024, max_epochs: int = 20, patience: int = 3, weight_decay: float = 0.0,
-                 grad_clip: float = 1.0, device: str = "auto", seed: int = 0, num_threads: int | None = None,
-                 progress: bool = False) -> None:
+    def __init__(self, module: nn.Module | Callable[[int], nn.Module] | None = None, lr: float = _D.lr,
+                 batch_size: int = _D.batch_size, max_epochs: int = _D.max_epochs, patience: int = _D.patience,
+                 weight_decay: float = _D.weight_decay, grad_clip: float = _D.grad_clip, device: str = _D.device,
+                 seed: int = _D.seed, num_threads: int | None = None, progress: bool = False) -> None:
         self.module = module
         super().__init__(lr=lr, batch_size=batch_size, max_epochs=max_epochs, patience=patience,
                          weight_decay=weight_decay, grad_clip=grad_clip, device=device, seed=seed,
@@ -432,7 +290,8 @@ class SequenceClassifier(_SequenceBase):
 
     def _validate(self) -> None:
         if self.module is None:
-            raise ConfigError("SequenceClassifier(module=None): pass an nn.Module or a callable n_features -> nn.Module")
+            raise ConfigError("SequenceClassifier(module=None): pass an nn.Module or a callable "
+                              "n_features -> nn.Module")
         super()._validate()
 
     def _build(self, n_features: int) -> nn.Module:
@@ -447,5 +306,6 @@ class SequenceClassifier(_SequenceBase):
         factory = cast(Callable[[int], Any], self.module)
         net = factory(n_features)
         if not isinstance(net, nn.Module):
-            raise ConfigError(f"SequenceClassifier: module({n_features}) returned {type(net).__name__}, not an nn.Module")
+            raise ConfigError(f"SequenceClassifier: module({n_features}) returned {type(net).__name__}, "
+                              "not an nn.Module")
         return net

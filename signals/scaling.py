@@ -31,7 +31,8 @@ class SequenceScaler:
             raise ConfigError(f"SequenceScaler.method = {self.method!r} must be 'standard' or 'robust'")
         X = np.asarray(X)
         if X.ndim != 3 or len(X) == 0:
-            raise ConfigError(f"SequenceScaler.fit needs a non-empty (samples, steps, channels) array, got shape {X.shape}")
+            raise ConfigError(f"SequenceScaler.fit needs a non-empty (samples, steps, channels) array, "
+                              f"got shape {X.shape}")
         flat = X.reshape(-1, X.shape[-1]).astype(np.float64)
         C = flat.shape[1]
         center = np.zeros(C)

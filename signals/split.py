@@ -9,6 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from data_store.settings import check_settings, setting
+from data_store.timing import label_end_offset
+
 from .errors import ConfigError, LookaheadError
 
 __all__ = ["WalkForwardSplit", "Window", "WindowRows"]
@@ -56,16 +59,10 @@ class WindowRows:
     test: tuple[np.ndarray, np.ndarray]
 
 
-def _int(name: str, v: object, lo: int, allow_none: bool = False) -> None:
-    if v is None and allow_none:
-        return
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
-        raise ConfigError(f"WalkForwardSplit.{name} = {v!r} must be an integer >= {lo}")
-
-
 @dataclass(frozen=True)
 class WalkForwardSplit:
-    """Rolling (or expanding) walk-forward splitter on a trading calendar.
+    """Rolling (or expanding) walk-forward splitter on a trading calendar (``[walk_forward]`` of a
+    run config).
 
     Layout of window k (all counts in trading days of the calendar)::
 
@@ -93,37 +90,28 @@ class WalkForwardSplit:
         allow_leakage: permit an embargo shorter than ``horizon + 1``.
     """
 
-    train_days: int = 484
-    val_days: int = 60
-    test_days: int = 121
-    step_days: int | None = None
-    expanding: bool = False
-    embargo_days: int | None = None
-    test_start: str | pd.Timestamp | None = None
-    test_end: str | pd.Timestamp | None = None
-    max_train_samples: int | None = None
-    seed: int = 0
-    allow_leakage: bool = False
+    train_days: int = setting(484, lo=1, hi=5000, doc="trading days of training data per window")
+    val_days: int = setting(60, lo=1, hi=1000, doc="trading days of validation (early stopping)")
+    test_days: int = setting(121, lo=1, hi=2000, doc="trading days tested per window")
+    step_days: int | None = setting(None, lo=1, hi=5000, none="auto", doc="days between test starts; auto = test_days")
+    expanding: bool = setting(False, doc="expanding instead of sliding training span")
+    embargo_days: int | None = setting(None, lo=0, hi=250, none="auto",
+                                       doc="days purged before validation and test; auto = horizon + 1, the minimum")
+    test_start: pd.Timestamp | None = setting(None, none="auto",
+                                              doc="first test day (windows are laid out from it); auto = earliest")
+    test_end: pd.Timestamp | None = setting(None, none="auto", doc="last test day; auto = the end of the data")
+    max_train_samples: int | None = setting(None, lo=1, hi=100_000_000, none="all",
+                                            doc="training rows per window: all, or a seeded random subsample")
+    seed: int = setting(0, lo=0, hi=2**31 - 1, doc="seed of the training subsample (window k: seed + k)")
+    allow_leakage: bool = setting(False,
+                                  doc="permit an embargo shorter than horizon + 1 (only to demonstrate the audit)")
 
     def __post_init__(self) -> None:
-        _int("train_days", self.train_days, 1)
-        _int("val_days", self.val_days, 1)
-        _int("test_days", self.test_days, 1)
-        _int("step_days", self.step_days, 1, allow_none=True)
-        _int("embargo_days", self.embargo_days, 0, allow_none=True)
-        _int("max_train_samples", self.max_train_samples, 1, allow_none=True)
-        _int("seed", self.seed, 0)
+        check_settings(self)
         if self.step_days is not None and self.step_days < self.test_days:
             raise ConfigError(
                 f"WalkForwardSplit.step_days = {self.step_days} is smaller than test_days = {self.test_days}: test "
                 f"spans would overlap and a day would get two predictions; use step_days >= {self.test_days}")
-        for name in ("test_start", "test_end"):
-            v = getattr(self, name)
-            if v is not None:
-                try:
-                    object.__setattr__(self, name, pd.Timestamp(v))
-                except (ValueError, TypeError):
-                    raise ConfigError(f"WalkForwardSplit.{name} = {v!r} is not a date (use YYYY-MM-DD)") from None
         if self.test_start is not None and self.test_end is not None and self.test_end < self.test_start:
             raise ConfigError(f"WalkForwardSplit.test_end = {pd.Timestamp(self.test_end).date()} is before "
                               f"test_start = {pd.Timestamp(self.test_start).date()}")
@@ -134,13 +122,14 @@ class WalkForwardSplit:
 
     def embargo_for(self, horizon: int) -> int:
         """The embargo used for a label horizon; refuses one that lets labels leak."""
-        need = int(horizon) + 1
+        need = label_end_offset(horizon)  # the label of day t reads the open of t + need
         if self.embargo_days is None:
             return need
         if self.embargo_days < need:
-            msg = (f"WalkForwardSplit.embargo_days = {self.embargo_days} is shorter than horizon + 1 = {need}: the labels "
-                   f"of the last {need - self.embargo_days} training/validation day(s) end inside the next span, so the "
-                   f"fitted model has seen prices of the days it is tested on; use embargo_days >= {need} or None")
+            msg = (f"WalkForwardSplit.embargo_days = {self.embargo_days} is shorter than horizon + 1 = {need}: "
+                   f"the labels of the last {need - self.embargo_days} training/validation day(s) end inside the "
+                   f"next span, so the fitted model has seen prices of the days it is tested on; use "
+                   f"embargo_days >= {need} or None")
             if not self.allow_leakage:
                 raise LookaheadError(msg)
             if not getattr(self, "_warned", False):

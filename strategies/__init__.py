@@ -9,21 +9,34 @@ Research scripts use::
                                   costs=strategies.CostModel(commission_rate=0.00025))
     res.returns, res.trades, res.rejected, res.summary()
 
+Configuration: :class:`TopKConfig`, :class:`ThresholdConfig` and :class:`CostModel` are frozen
+dataclasses of :func:`data_store.settings.setting` fields (each with its default, range and
+meaning, shared with the command line, which builds these very classes); :data:`INITIAL_CASH` is
+the range of ``run_backtest(initial_cash=...)``. A bad value raises
+:class:`data_store.settings.SettingError` (a :class:`~data_store.errors.ConfigError`, like
+:class:`StrategyConfigError`).
+
 Timing: a prediction dated t is acted on after the close of t; its market orders fill at the
-open of t+1 (never cheat-on-close). Rules applied at the fill (each refusal or trim is recorded
-in ``res.rejected`` with its reason):
+open of t + ``data_store.timing.FILL_LAG`` (1 trading day; never cheat-on-close). The strategy
+only chooses targets among the tradable point-in-time members of the decision day; the broker
+alone refuses or trims orders at the fill, and records each in ``res.rejected`` with its reason:
 
 =============  ===========================================================================
 suspended      no bar, volume 0 or missing volume on the fill day: no trade
-not_member     buys only of point-in-time CSI-300 members
+not_member     buys only of point-in-time CSI-300 members (on the fill day)
 limit_up       no buy when the open is at the upper limit
 limit_down     no sell when the open is at the lower limit (limits: data_store.boards, from
                the previous close adjusted for ex-rights, to the fen; none in the first 5
                listed days)
 t_plus_1       shares bought today cannot be sold today
-lot            buys in 100-share lots; a whole position may be sold in odd lots
-cash           buys trimmed to the cash left at the fill price, fees included
+lot            buys in 100-share lots (a buy whose full weight is below one lot at the
+               decision close is refused); a whole position may be sold in odd lots
+cash           buys trimmed to the cash left at the fill price, fees included, or refused
+               when the day's budget leaves no lot for them
 =============  ===========================================================================
+
+Each rule has one implementation (:mod:`strategies.rules`), and it is the one the backtest runs:
+:func:`build_arrays` calls :class:`PriceLimit` and :class:`Suspension` on whole panels.
 
 Costs: commission per side (default 0.025%, minimum 5 CNY per order), stamp duty on sells
 (0.1% before 2023-08-28, 0.05% from then), optional slippage. Holdings follow dividends and bonus
@@ -31,8 +44,18 @@ shares through the adjustment factor (``res.corporate_actions``).
 """
 
 from .arrays import MarketArrays, build_arrays
-from .engine import ThresholdStrategy, TopKStrategy, run_backtest, validate_predictions
+from .engine import (
+    DEFAULT_INITIAL_CASH,
+    INITIAL_CASH,
+    AShareStrategy,
+    StrategyContext,
+    ThresholdStrategy,
+    TopKStrategy,
+    run_backtest,
+    simulate,
+)
 from .errors import PredictionsError, StrategyConfigError
+from .predictions import validate_predictions
 from .result import TRADING_DAYS_PER_YEAR, BacktestResult
 from .rules import (
     REASONS,
@@ -48,6 +71,7 @@ from .rules import (
 )
 from .scores import momentum_predictions
 from .targets import (
+    StrategyConfig,
     ThresholdConfig,
     TopKConfig,
     TopKDecision,
@@ -57,9 +81,12 @@ from .targets import (
 )
 
 __all__ = [
+    "DEFAULT_INITIAL_CASH",
+    "INITIAL_CASH",
     "REASONS",
     "TRADING_DAYS_PER_YEAR",
     "AShareRules",
+    "AShareStrategy",
     "BacktestResult",
     "Commission",
     "CostModel",
@@ -69,7 +96,9 @@ __all__ = [
     "PriceLimit",
     "Slippage",
     "StampDuty",
+    "StrategyConfig",
     "StrategyConfigError",
+    "StrategyContext",
     "Suspension",
     "TPlusOne",
     "ThresholdConfig",
@@ -80,6 +109,7 @@ __all__ = [
     "build_arrays",
     "momentum_predictions",
     "run_backtest",
+    "simulate",
     "threshold_action",
     "topk_select",
     "topk_targets",

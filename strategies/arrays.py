@@ -1,8 +1,10 @@
 """Market arrays of one backtest: every instrument aligned on the trading calendar, with the
-A-share rule facts (suspension, limit prices, ex-rights ratios) precomputed in NumPy.
+A-share rule facts (suspension, limit prices, limit-up and limit-down opens, ex-rights ratios)
+precomputed in NumPy.
 
 Rows are trading days, columns symbols. The arrays are built once, vectorised, so that the
-per-bar work of the Backtrader run is a few array look-ups.
+per-bar work of the Backtrader run is a few array look-ups. The rule facts are not computed here:
+:func:`build_arrays` calls the rule classes of :mod:`strategies.rules` on the whole panels.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from data_store import MarketData, boards
+from data_store import MarketData
 
-from .rules import PRICE_EPS, PriceLimit, round_fen
+from .rules import PriceLimit, Suspension
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,13 +86,17 @@ def build_arrays(
     start: pd.Timestamp,
     end: pd.Timestamp,
     price_limit: PriceLimit | None = None,
+    suspension: Suspension | None = None,
 ) -> MarketArrays:
     """Aligned arrays of ``symbols`` over the calendar days ``start..end`` (inclusive).
 
     Rule facts that look back (reference price, ex-rights ratio, listing age) are computed on the
-    whole calendar first, so the first day of the run has its true previous close.
+    whole calendar first, so the first day of the run has its true previous close. The rule
+    facts come from the rule classes themselves (:class:`~strategies.rules.PriceLimit`,
+    :class:`~strategies.rules.Suspension`), called once on the whole panel.
     """
     price_limit = price_limit or PriceLimit()
+    suspension = suspension or Suspension()
     cal = md.calendar
     lo, hi = cal.searchsorted(start), cal.searchsorted(end, side="right")
     # one extra day before the run for the look-back facts
@@ -102,8 +108,7 @@ def build_arrays(
 
     o, h, low, c, v, f = (panel(x) for x in ("open", "high", "low", "close", "volume", "factor"))
     has_bar = ~np.isnan(c)
-    with np.errstate(invalid="ignore"):
-        suspended = ~has_bar | ~(v > 0)
+    suspended = suspension.is_suspended(v, has_bar)
 
     # prices carried over gaps: the close marks the position, the rest keep Backtrader finite
     c_ff = _ffill(c)
@@ -117,26 +122,18 @@ def build_arrays(
     prev_f = np.vstack([f_ff[:1], f_ff[:-1]])
     ex_ratio = f_ff / prev_f
     ex_ratio[~np.isfinite(ex_ratio)] = 1.0
-    reference = round_fen(prev_c * prev_f / f_ff)
 
-    # limit fraction by board and date (data_store.boards), none in the first listed days
+    # the price-limit rule, on the whole panel: reference, limit fraction, limit prices, blocks
     dates = cal[rows]
-    n_days, n_sym = c.shape
-    pct = boards.limit_pct_array(
-        np.repeat(np.asarray(symbols, dtype=object)[None, :], n_days, axis=0).ravel(),
-        np.repeat(dates.to_numpy()[:, None], n_sym, axis=1).ravel(),
-    ).reshape(n_days, n_sym)
     listing = md.listing_dates().reindex(symbols)
     list_pos = cal.get_indexer(pd.DatetimeIndex(listing))  # -1 for NaT: listed long before
-    day_pos = np.arange(lo0, hi)[:, None]
-    listed_days = day_pos - list_pos[None, :] + 1
-    young = (list_pos[None, :] >= 0) & (listed_days <= price_limit.NO_LIMIT_LISTING_DAYS)
-    pct = np.where(young | ~np.isfinite(reference), np.nan, pct)
-    upper = round_fen(reference * (1.0 + pct))
-    lower = round_fen(reference * (1.0 - pct))
-    with np.errstate(invalid="ignore"):
-        buy_blocked = has_bar & np.isfinite(upper) & (o >= upper - PRICE_EPS)
-        sell_blocked = has_bar & np.isfinite(lower) & (o <= lower + PRICE_EPS)
+    listed_days = np.where(list_pos[None, :] >= 0, np.arange(lo0, hi)[:, None] - list_pos[None, :] + 1, np.nan)
+    reference = price_limit.reference_price(prev_c, prev_f, f_ff)
+    pct = price_limit.pct(np.asarray(symbols, dtype=object)[None, :], dates.to_numpy()[:, None], listed_days)
+    upper, lower = price_limit.limit_prices(reference, pct)
+    pct = np.where(np.isfinite(upper), pct, np.nan)  # no reference price (first day): no limit
+    buy_blocked = price_limit.blocks_buy(o, upper)  # o is NaN without a bar: never blocked
+    sell_blocked = price_limit.blocks_sell(o, lower)
 
     member = md.membership_mask(dates=dates, symbols=symbols).to_numpy()
     tradable = member & ~suspended

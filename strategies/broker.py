@@ -2,12 +2,14 @@
 
 * :class:`AShareCommInfo` (a ``CommInfoBase``) charges commission with its minimum on both sides
   and the dated stamp duty on sells.
-* :class:`AShareBroker` (a ``BackBroker``) checks every pending market order at the open it would
-  fill at (suspension, membership, price limits, T+1, lots, cash), refuses or trims it, records
-  why, applies ex-rights share adjustments, and fills the rest at the open (plus slippage).
+* :class:`AShareBroker` (a ``BackBroker``) is the only place that refuses orders: it takes each
+  pending market order at the open it fills at (``FILL_LAG`` trading days after the decision),
+  sizes a buy submitted by value (:class:`BuyValue`) to whole lots, checks suspension,
+  membership, price limits, T+1, lots and cash, refuses or trims it, records why, applies
+  ex-rights share adjustments, and fills the rest at the open (plus slippage).
 
 Nothing in this module decides what to trade; the rules themselves live in
-:mod:`strategies.rules`.
+:mod:`strategies.rules` (the per-day facts precomputed in :mod:`strategies.arrays`).
 """
 
 from __future__ import annotations
@@ -19,15 +21,21 @@ from dataclasses import dataclass, field
 import backtrader as bt
 import numpy as np
 
+from data_store.timing import FILL_LAG
+
 from . import rules as R
 from .arrays import MarketArrays
+from .feeds import date_numbers
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
 class Journal:
-    """Everything a run records, by day position ``i`` and symbol column ``c``."""
+    """Everything a run records, by day position ``i`` and symbol column ``c``.
+
+    Only the broker appends to ``trades``, ``rejected`` and ``actions``, in the order it meets
+    them: by fill day, then the day's orders in submission order."""
 
     n_days: int
     n_symbols: int
@@ -46,6 +54,35 @@ class Journal:
 
     def refuse(self, i: int, c: int, side: str, shares: float, reason: str, requested: float) -> None:
         self.rejected.append((i, c, side, float(shares), reason, float(requested)))
+
+
+@dataclass(frozen=True)
+class BuyValue:
+    """A buy submitted by value: what the strategy wants, for the broker to size at the fill.
+
+    A strategy passes it in the order's info (``strategy.buy(data, size=bv.wanted,
+    buy_value=bv)``, see :meth:`strategies.engine.AShareStrategy.buy_value`); the broker turns it
+    into whole lots at ``price`` before any other check, and refuses the order (``cash`` or
+    ``lot``) when that is no lot at all.
+
+    Attributes:
+        value: CNY that may be spent on this name, commission included (what the day's budget
+            leaves for it; 0 or less: no cash).
+        target: CNY of the name's full weight; when ``value`` buys no lot it tells a cash
+            shortage (the full weight would buy a lot) from a lot problem (it would not).
+        price: CNY per share the lots are sized at: the decision day's close (the next open is
+            not known when the order goes in).
+    """
+
+    value: float
+    target: float
+    price: float
+
+    @property
+    def wanted(self) -> float:
+        """Shares of the full weight at ``price`` (not rounded): the size the order is submitted
+        with, and the ``requested`` size of a refusal before sizing."""
+        return self.target / self.price
 
 
 class AShareCommInfo(bt.CommInfoBase):
@@ -93,6 +130,7 @@ class AShareBroker(bt.brokers.BackBroker):
         self.today = arrays.dates[0]
         self._bought: dict[int, float] = {}
         self._dates = list(arrays.dates)
+        self._dtnum = date_numbers(arrays.dates)
 
     # ------------------------------------------------------------------ the bar
     def next(self):
@@ -136,9 +174,10 @@ class AShareBroker(bt.brokers.BackBroker):
         if order.exectype != bt.Order.Market:
             return super()._try_exec(order)
         data = order.data
-        if data.datetime[0] <= order.created.dt:
-            return  # fills at the next open, never on the bar it was created on
         i, c = self.day, data.col
+        decided = int(np.searchsorted(self._dtnum, order.created.dt, side="right")) - 1
+        if i < decided + FILL_LAG:
+            return  # fills FILL_LAG opens after the decision, never on the bar it was made on
         A, rules, journal = self.arrays, self.rules, self.journal
         is_buy = order.isbuy()
         side = "buy" if is_buy else "sell"
@@ -151,6 +190,16 @@ class AShareBroker(bt.brokers.BackBroker):
             order.reject(self)
             self.notify(order)
 
+        wish: BuyValue | None = order.info.get("buy_value") if is_buy else None
+        if wish is not None:  # sized first: the shares the decision asked for, at its close
+            if not wish.value > 0:
+                return refuse(R.CASH)
+            lots = rules.lot.lots_for_value(wish.value, wish.price, rules.commission)
+            if lots == 0:
+                full = rules.lot.lots_for_value(wish.target, wish.price, rules.commission)
+                return refuse(R.CASH if full else R.LOT)
+            _resize(order, lots)
+            requested = lots
         if A.suspended[i, c]:
             return refuse(R.SUSPENDED)
         price_args = (float(A.open[i, c]), float(A.high[i, c]), float(A.low[i, c]))

@@ -1,4 +1,5 @@
-"""The result of one backtest: returns, equity, positions, trades, rejected orders, summary."""
+"""The result of one backtest: returns, equity, positions, trades, rejected orders, summary, and
+:func:`build_result`, which makes it from a run's journal."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data_store import MarketData
+
 from . import performance as perf
-from .rules import REASONS
+from .arrays import MarketArrays
+from .broker import Journal
+from .rules import REASONS, CostModel
+from .targets import StrategyConfig
 
 #: A-share trading days per year used for annualisation (not 252).
 TRADING_DAYS_PER_YEAR = 242
@@ -20,7 +26,8 @@ class BacktestResult:
     """What :func:`strategies.run_backtest` returns.
 
     Dates: ``equity`` and ``cash`` start on the first decision day (the initial cash, nothing
-    traded yet) and end on the day after the last decision (its orders fill at that open).
+    traded yet) and end FILL_LAG (1) trading day after the last decision (its orders fill at that
+    open).
     ``returns`` starts one day later: the return of day d is equity(d) / equity(d-1) - 1, so it is
     the return earned by the decisions of the day before.
 
@@ -31,7 +38,10 @@ class BacktestResult:
         trades: ``date, symbol, side, shares, price, value, commission, stamp_duty`` (fill date,
             raw CNY fill price).
         rejected: ``date, symbol, side, shares, reason, requested``: refused or trimmed orders;
-            ``shares`` is the part refused, ``date`` the day the order would have filled.
+            ``shares`` is the part refused, ``date`` the day the order would have filled. Rows
+            are sorted by ``date``, then in the order the broker met them: the day's orders in
+            submission order (a strategy's sells, then its buys best first), and for one order
+            its checks in turn (a lot trim before a cash trim). All refusals are the broker's.
         corporate_actions: ``date, symbol, shares_before, shares_after, cash``: ex-rights share
             adjustments of holdings (dividends and bonus shares, from the adjustment factor).
         turnover: traded value (buys + sells) / previous day's equity.
@@ -48,8 +58,8 @@ class BacktestResult:
     turnover: pd.Series
     benchmark_returns: pd.Series
     initial_cash: float
-    strategy: Any = None
-    costs: Any = None
+    strategy: StrategyConfig | None = None
+    costs: CostModel | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -104,3 +114,57 @@ class BacktestResult:
             "avg_cash_share": float((self.cash / self.equity).mean()) if len(self.equity) else 1.0,
             "periods_per_year": ppy,
         }
+
+
+def build_result(md: MarketData, A: MarketArrays, j: Journal, initial_cash: float,
+                 strategy: StrategyConfig | None, costs: CostModel | None) -> BacktestResult:
+    """The :class:`BacktestResult` of a finished run: the journal's rows labelled with dates and
+    symbols (refusals sorted by fill date, then in the order the broker met them)."""
+    dates = A.dates
+    sym = np.asarray(A.symbols, dtype=object)
+    equity = pd.Series(j.equity, index=dates, name="equity")
+    cash = pd.Series(j.cash, index=dates, name="cash")
+    returns = equity.pct_change().iloc[1:].rename("returns")
+
+    if j.positions:
+        di = np.concatenate([np.full(len(cols), i) for i, cols, _ in j.positions])
+        ci = np.concatenate([cols for _, cols, _ in j.positions])
+        sh = np.concatenate([s for _, _, s in j.positions])
+    else:
+        di = ci = np.zeros(0, dtype=int)
+        sh = np.zeros(0)
+    close = A.close[di, ci]
+    positions = pd.DataFrame({"date": dates[di], "symbol": sym[ci], "shares": sh,
+                              "close": close, "value": sh * close})
+
+    tcols = ["date", "symbol", "side", "shares", "price", "value", "commission", "stamp_duty"]
+    if j.trades:
+        t = pd.DataFrame(j.trades, columns=["i", "c", *tcols[2:]])
+        trades = pd.DataFrame({"date": dates[t["i"].to_numpy()], "symbol": sym[t["c"].to_numpy()],
+                               **{k: t[k] for k in tcols[2:]}})
+    else:
+        trades = pd.DataFrame({k: pd.Series(dtype="float64") for k in tcols})
+    rcols = ["date", "symbol", "side", "shares", "reason", "requested"]
+    if j.rejected:
+        r = pd.DataFrame(j.rejected, columns=["i", "c", *rcols[2:]]).sort_values("i", kind="stable")
+        rejected = pd.DataFrame({"date": dates[r["i"].to_numpy()], "symbol": sym[r["c"].to_numpy()],
+                                 **{k: r[k] for k in rcols[2:]}})
+    else:
+        rejected = pd.DataFrame({k: pd.Series(dtype="float64") for k in rcols})
+    acols = ["date", "symbol", "shares_before", "shares_after", "cash"]
+    if j.actions:
+        a = pd.DataFrame(j.actions, columns=["i", "c", *acols[2:]])
+        actions = pd.DataFrame({"date": dates[a["i"].to_numpy()], "symbol": sym[a["c"].to_numpy()],
+                                **{k: a[k] for k in acols[2:]}})
+    else:
+        actions = pd.DataFrame({k: pd.Series(dtype="float64") for k in acols})
+
+    traded = trades.groupby("date")["value"].sum().reindex(dates, fill_value=0.0) if len(trades) \
+        else pd.Series(0.0, index=dates)
+    prev_eq = equity.shift(1)
+    turnover = (traded / prev_eq).iloc[1:].rename("turnover")
+    bench = md.benchmark_returns().reindex(returns.index).rename("CSI300")
+    return BacktestResult(returns=returns, equity=equity, cash=cash, positions=positions,
+                          trades=trades, rejected=rejected, corporate_actions=actions,
+                          turnover=turnover, benchmark_returns=bench, initial_cash=initial_cash,
+                          strategy=strategy, costs=costs)

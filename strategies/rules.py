@@ -4,8 +4,12 @@ Units: prices and money in CNY, sizes in shares, rates as fractions (0.00025 = 0
 as ``pandas.Timestamp`` trading days. Board membership and limit percentages come from
 :mod:`data_store.boards` (the one table of those market facts); this module only applies them.
 
-Nothing here knows about Backtrader: :mod:`strategies.broker` wires these rules into it, and the
-tests check them with hand-computed numbers.
+Nothing here knows about Backtrader. Each rule has one implementation, and it is the one the
+backtest runs: the per-day facts (suspension, limit prices, limit-up and limit-down opens) are
+computed by :func:`strategies.arrays.build_arrays` calling :class:`Suspension` and
+:class:`PriceLimit` on whole NumPy panels; the order-time rules (lots, T+1, fees, slippage) are
+called by :class:`strategies.broker.AShareBroker` at each fill. The tests check the same classes
+with hand-computed numbers.
 """
 
 from __future__ import annotations
@@ -18,17 +22,16 @@ import numpy as np
 import pandas as pd
 
 from data_store import boards
-
-from .errors import StrategyConfigError
+from data_store.settings import check_settings, setting
 
 # ----------------------------------------------------------------------------- refusal reasons
 LIMIT_UP = "limit_up"  #: buy refused: the open is at the upper price limit
 LIMIT_DOWN = "limit_down"  #: sell refused: the open is at the lower price limit
 SUSPENDED = "suspended"  #: no trade: no bar, volume 0 or volume missing on the fill day
-LOT = "lot"  #: buy below one lot, or a size trimmed to whole lots
-CASH = "cash"  #: buy refused or trimmed: not enough cash at the fill price
+LOT = "lot"  #: buy whose full weight is below one lot, a size trimmed to whole lots, a sell of nothing
+CASH = "cash"  #: buy refused or trimmed: the day's budget leaves no lot, or cash is short at the fill
 T_PLUS_1 = "t_plus_1"  #: sell refused or trimmed: shares bought the same day
-NOT_MEMBER = "not_member"  #: buy refused: not a point-in-time CSI-300 member
+NOT_MEMBER = "not_member"  #: buy refused: not a point-in-time CSI-300 member on the fill day
 REASONS: tuple[str, ...] = (LIMIT_UP, LIMIT_DOWN, SUSPENDED, LOT, CASH, T_PLUS_1, NOT_MEMBER)
 
 #: Tolerance (CNY) when comparing a price with a limit price quoted to the fen.
@@ -124,6 +127,19 @@ class TPlusOne:
 
 
 # ----------------------------------------------------------------------------- price limits
+def _out(x: np.ndarray) -> Any:
+    """A 0-d result as a Python scalar (float or bool), anything else as the array."""
+    return x.item() if np.ndim(x) == 0 else x
+
+
+def _datetimes(date: Any) -> np.ndarray:
+    """Dates (a scalar, a sequence or an array of any shape) as ``datetime64[ns]``, same shape."""
+    if np.ndim(date) == 0:
+        return np.asarray(pd.Timestamp(date).to_datetime64(), dtype="datetime64[ns]")
+    shape = np.shape(date)
+    return pd.DatetimeIndex(np.ravel(np.asarray(date))).to_numpy().reshape(shape)
+
+
 @dataclass(frozen=True)
 class PriceLimit:
     """Daily price limits by board and date (:mod:`data_store.boards`), none in the first
@@ -134,48 +150,77 @@ class PriceLimit:
     the fen; the limit prices ``ref x (1 +/- pct)`` are rounded to the fen as well. A buy is
     refused when the open is at (or above) the upper limit, a sell when it is at (or below) the
     lower limit.
+
+    Every method takes scalars (and returns Python floats and bools) or NumPy arrays that
+    broadcast against each other (and returns arrays): :func:`strategies.arrays.build_arrays`
+    calls these very methods on whole (days x symbols) panels.
     """
 
     NO_LIMIT_LISTING_DAYS = boards.NO_LIMIT_LISTING_DAYS  #: trading days from the first bar
 
-    def pct(self, symbol: str, date: pd.Timestamp | str, listed_days: int | None = None) -> float:
+    def pct(self, symbol: Any, date: Any, listed_days: Any = None) -> Any:
         """Limit as a fraction (0.10, 0.20), or ``nan`` when no limit applies: within the first
         ``NO_LIMIT_LISTING_DAYS`` trading days of listing (``listed_days`` counts the listing
-        day as 1; ``None`` = listed long ago)."""
-        if listed_days is not None and listed_days <= self.NO_LIMIT_LISTING_DAYS:
-            return float("nan")
-        return boards.limit_pct(symbol, date)
+        day as 1; ``None``, or ``nan`` in an array = listed long ago)."""
+        sym = np.asarray(symbol, dtype=object)
+        sym, day = np.broadcast_arrays(sym, _datetimes(date))
+        pct = boards.limit_pct_array(sym.ravel(), day.ravel()).reshape(sym.shape)
+        if listed_days is not None:
+            with np.errstate(invalid="ignore"):
+                young = np.asarray(listed_days, dtype="float64") <= self.NO_LIMIT_LISTING_DAYS
+            pct = np.where(young, np.nan, pct)
+        return _out(np.asarray(pct, dtype="float64"))
 
     @staticmethod
-    def reference_price(prev_close: float, prev_factor: float = 1.0, factor: float = 1.0) -> float:
-        """Previous raw close adjusted for an ex-rights/ex-dividend day, rounded to the fen."""
-        return float(round_fen(prev_close * prev_factor / factor))
+    def reference_price(prev_close: Any, prev_factor: Any = 1.0, factor: Any = 1.0) -> Any:
+        """Previous raw close adjusted for an ex-rights/ex-dividend day, rounded to the fen
+        (``nan`` without a previous close)."""
+        prev_close = np.asarray(prev_close, dtype="float64")
+        return _out(np.asarray(round_fen(prev_close * prev_factor / factor)))
 
     @staticmethod
-    def limit_prices(reference: float, pct: float) -> tuple[float, float]:
-        """(upper, lower) limit prices in CNY, rounded to the fen; (nan, nan) without a limit."""
-        if not np.isfinite(pct) or not np.isfinite(reference):
-            return float("nan"), float("nan")
-        return float(round_fen(reference * (1.0 + pct))), float(round_fen(reference * (1.0 - pct)))
+    def limit_prices(reference: Any, pct: Any) -> tuple[Any, Any]:
+        """(upper, lower) limit prices in CNY, rounded to the fen; ``nan`` where no limit applies
+        (no limit fraction, or no reference price: the first day of the data)."""
+        reference = np.asarray(reference, dtype="float64")
+        pct = np.asarray(pct, dtype="float64")
+        ok = np.isfinite(pct) & np.isfinite(reference)
+        upper = np.where(ok, round_fen(reference * (1.0 + pct)), np.nan)
+        lower = np.where(ok, round_fen(reference * (1.0 - pct)), np.nan)
+        return _out(upper), _out(lower)
 
     @staticmethod
-    def blocks_buy(open_price: float, upper: float) -> bool:
-        """True when an open at ``open_price`` is at the upper limit (no seller)."""
-        return bool(np.isfinite(upper) and open_price >= upper - PRICE_EPS)
+    def blocks_buy(open_price: Any, upper: Any) -> Any:
+        """True when an open at ``open_price`` is at the upper limit (no seller); False without
+        a limit or without an open."""
+        upper = np.asarray(upper, dtype="float64")
+        with np.errstate(invalid="ignore"):
+            return _out(np.isfinite(upper) & (np.asarray(open_price, dtype="float64") >= upper - PRICE_EPS))
 
     @staticmethod
-    def blocks_sell(open_price: float, lower: float) -> bool:
-        """True when an open at ``open_price`` is at the lower limit (no buyer)."""
-        return bool(np.isfinite(lower) and open_price <= lower + PRICE_EPS)
+    def blocks_sell(open_price: Any, lower: Any) -> Any:
+        """True when an open at ``open_price`` is at the lower limit (no buyer); False without
+        a limit or without an open."""
+        lower = np.asarray(lower, dtype="float64")
+        with np.errstate(invalid="ignore"):
+            return _out(np.isfinite(lower) & (np.asarray(open_price, dtype="float64") <= lower + PRICE_EPS))
 
 
 @dataclass(frozen=True)
 class Suspension:
-    """No trade on a day without a bar, with volume 0 or with volume missing."""
+    """No trade on a day without a bar, with volume 0 or with volume missing (NaN or None).
+
+    Scalars or arrays, like :class:`PriceLimit`; :func:`strategies.arrays.build_arrays` calls it
+    on the volume panel."""
 
     @staticmethod
-    def is_suspended(volume: float | None) -> bool:
-        return volume is None or not np.isfinite(volume) or volume <= 0
+    def is_suspended(volume: Any, has_bar: Any = True) -> Any:
+        """True where no trade is possible: ``has_bar`` False, or volume not > 0 (0, NaN, None)."""
+        if volume is None:
+            return True
+        with np.errstate(invalid="ignore"):
+            traded = np.asarray(volume, dtype="float64") > 0
+        return _out(~np.asarray(has_bar, dtype=bool) | ~traded)
 
 
 # ----------------------------------------------------------------------------- slippage
@@ -198,7 +243,8 @@ class Slippage:
 # ----------------------------------------------------------------------------- user-facing config
 @dataclass(frozen=True)
 class CostModel:
-    """Trading costs of a backtest.
+    """Trading costs of a backtest (each field a :func:`data_store.settings.setting`: out-of-range
+    or NaN values raise :class:`data_store.settings.SettingError`).
 
     Attributes:
         commission_rate: fraction of traded value per side (default 0.00025 = 0.025%).
@@ -207,22 +253,12 @@ class CostModel:
     Stamp duty is not a parameter: it is the dated statutory rate of :class:`StampDuty`.
     """
 
-    commission_rate: float = 0.00025
-    min_commission: float = 5.0
-    slippage: float = 0.0
+    commission_rate: float = setting(0.00025, lo=0.0, hi=0.01, doc="per side, fraction of the traded value")
+    min_commission: float = setting(5.0, lo=0.0, hi=1000.0, doc="CNY per order")
+    slippage: float = setting(0.0, lo=0.0, hi=0.05, doc="fraction of the open price, against the trader")
 
     def __post_init__(self) -> None:
-        checks = (
-            ("commission_rate", self.commission_rate, 0.0, 0.01),
-            ("min_commission", self.min_commission, 0.0, 1000.0),
-            ("slippage", self.slippage, 0.0, 0.05),
-        )
-        for name, value, lo, hi in checks:
-            if not isinstance(value, (int, float)) or not (lo <= value <= hi):
-                raise StrategyConfigError(
-                    f"CostModel.{name}={value!r} is outside [{lo}, {hi}]; pass a fraction "
-                    f"(0.00025 = 0.025%) or CNY amount in that range"
-                )
+        check_settings(self)
 
     @property
     def commission(self) -> Commission:

@@ -44,16 +44,4 @@ def momentum_predictions(
     return long.sort_values(["date", "symbol"], ignore_index=True)
 
 
-def constant_predictions(md: MarketData, symbols: list[str], start, end, p_up: float = 0.6) -> pd.DataFrame:
-    """Every tradable-member day of ``symbols`` in ``start..end`` with the same ``p_up``."""
-    mask = md.tradable_mask().loc[pd.Timestamp(start):pd.Timestamp(end), symbols]
-    long = mask.stack()
-    long = long[long.to_numpy()].reset_index()
-    long.columns = ["date", "symbol", "ok"]
-    out = long[["date", "symbol"]].assign(p_up=float(p_up))
-    out["symbol"] = out["symbol"].astype(str)
-    return out.sort_values(["date", "symbol"], ignore_index=True)
-
-
-__all__ = ["constant_predictions", "momentum_predictions"]
-
+__all__ = ["momentum_predictions"]

@@ -1,8 +1,9 @@
 """Strategy configurations and the pure functions that choose target positions.
 
-Everything here is a plain function of (the day's predictions, the holdings, the rules): no
-Backtrader, no state, so each decision can be tested alone. :mod:`strategies.engine` calls these
-functions after the close of each day and lets Backtrader execute the orders at the next open.
+Everything here is a plain function of (the day's predictions, the holdings, the configuration):
+no Backtrader, no state, so each decision can be tested alone. :mod:`strategies.engine` calls
+these functions after the close of each day and submits the orders; the broker sizes, refuses or
+trims them at the open ``FILL_LAG`` days later (:mod:`strategies.broker`).
 """
 
 from __future__ import annotations
@@ -13,72 +14,68 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import StrategyConfigError
-from .rules import Commission, LotRule
+from data_store.settings import SettingError, check_settings, setting
 
 
 # ----------------------------------------------------------------------------- configurations
+@dataclass(frozen=True, kw_only=True)
+class StrategyConfig:
+    """What every strategy configuration has (the base of :class:`TopKConfig` and
+    :class:`ThresholdConfig`; its fields are keyword-only and come after the subclass's own).
+
+    Every field is a :func:`data_store.settings.setting`: one default, one range, one meaning, for
+    research scripts and the command line alike. Out-of-range, NaN or mistyped values raise
+    :class:`data_store.settings.SettingError` (a :class:`~data_store.errors.ConfigError`).
+
+    Attributes:
+        cash_buffer: share of equity kept in cash for fees and opening gaps (0.02 = 2%).
+    """
+
+    cash_buffer: float = setting(0.02, lo=0.0, hi=0.5, doc="share of equity kept in cash for fees and opening gaps")
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+
+
 @dataclass(frozen=True)
-class TopKConfig:
+class TopKConfig(StrategyConfig):
     """Cross-sectional strategy: hold the ``k`` highest ``p_up`` among tradable members.
 
     Attributes:
         k: names held (equal weights of ``(1 - cash_buffer) / k`` of equity at purchase).
-        max_replace: at most this many held names are swapped for better-ranked ones per day.
-            Filling empty slots (the first day, after a forced exit) does not count, nor do
-            forced sells of stocks that left the index.
-        cash_buffer: share of equity kept in cash for fees and opening gaps (0.02 = 2%).
+        max_replace: at most this many held names are swapped for better-ranked ones per day
+            (``max_replace >= k``: no limit). Filling empty slots (the first day, after a forced
+            exit) does not count, nor do forced sells of stocks that left the index.
+        cash_buffer: see :class:`StrategyConfig`.
     """
 
-    k: int = 20
-    max_replace: int = 5
-    cash_buffer: float = 0.02
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.k, (int, np.integer)) or self.k < 1:
-            raise StrategyConfigError(f"TopKConfig.k={self.k!r} must be an integer >= 1 (names held)")
-        if not isinstance(self.max_replace, (int, np.integer)) or self.max_replace < 1:
-            raise StrategyConfigError(
-                f"TopKConfig.max_replace={self.max_replace!r} must be an integer >= 1 "
-                f"(names replaced per day); use max_replace=k for no limit"
-            )
-        _check_buffer("TopKConfig", self.cash_buffer)
+    k: int = setting(30, lo=1, hi=1000, doc="TopK: names held")
+    max_replace: int = setting(10, lo=1, hi=1000, doc="TopK: most held names replaced per day (>= k: no limit)")
 
 
 @dataclass(frozen=True)
-class ThresholdConfig:
+class ThresholdConfig(StrategyConfig):
     """Single-instrument strategy: long (all equity but the cash buffer) when ``p_up > upper``,
     flat when ``p_up < lower``, unchanged in between or on days without a prediction.
 
     Attributes:
-        symbol: exchange-prefixed code, e.g. ``"SH600519"``.
-        upper, lower: probability thresholds with ``0 <= lower <= upper <= 1``.
-        cash_buffer: share of equity kept in cash when buying (0.02 = 2%).
+        symbol: exchange-prefixed code, e.g. ``"SH600519"``; ``None`` (``"auto"`` in TOML): the
+            one symbol of the predictions table (:func:`strategies.run_backtest` raises
+            :class:`~strategies.errors.PredictionsError` when the table has several).
+        upper, lower: probability thresholds, ``0 <= lower <= upper <= 1``.
+        cash_buffer: see :class:`StrategyConfig`.
     """
 
-    symbol: str = "SH600519"
-    upper: float = 0.55
-    lower: float = 0.45
-    cash_buffer: float = 0.02
+    symbol: str | None = setting(None, pattern=r"(SH|SZ|BJ)\d{6}", none="auto",
+                                 doc="Threshold: the stock traded, an exchange-prefixed code like SH600519")
+    upper: float = setting(0.52, lo=0.0, hi=1.0, doc="Threshold: go long above this p_up")
+    lower: float = setting(0.48, lo=0.0, hi=1.0, doc="Threshold: go flat below this p_up (<= upper)")
 
     def __post_init__(self) -> None:
-        if not isinstance(self.symbol, str) or len(self.symbol) != 8:
-            raise StrategyConfigError(
-                f"ThresholdConfig.symbol={self.symbol!r}: use an exchange-prefixed code like 'SH600519'"
-            )
-        if not (0.0 <= self.lower <= self.upper <= 1.0):
-            raise StrategyConfigError(
-                f"ThresholdConfig lower={self.lower!r}, upper={self.upper!r}: need "
-                f"0 <= lower <= upper <= 1 (e.g. lower=0.45, upper=0.55)"
-            )
-        _check_buffer("ThresholdConfig", self.cash_buffer)
-
-
-def _check_buffer(owner: str, value: float) -> None:
-    if not isinstance(value, (int, float)) or not (0.0 <= value < 1.0):
-        raise StrategyConfigError(
-            f"{owner}.cash_buffer={value!r} must be a fraction in [0, 1) (0.02 keeps 2% in cash)"
-        )
+        super().__post_init__()
+        if self.lower > self.upper:
+            raise SettingError(type(self).__name__, "lower", self.lower,
+                               f"must not exceed upper = {self.upper} (e.g. lower=0.48, upper=0.52)")
 
 
 # ----------------------------------------------------------------------------- TopK
@@ -194,16 +191,11 @@ def threshold_action(p_up: float, holding: bool, upper: float, lower: float) -> 
 
 # ----------------------------------------------------------------------------- sizing
 def buy_budget(cash: float, equity: float, sell_proceeds: float, cash_buffer: float) -> float:
-    """CNY available for today's buys: cash plus expected sell proceeds minus the buffer."""
+    """CNY available for today's buys: cash plus expected sell proceeds minus the buffer (may be
+    0 or less: the broker then refuses the buys with reason ``cash``)."""
     return cash + sell_proceeds - cash_buffer * equity
 
 
 def equal_weight_value(equity: float, k: int, cash_buffer: float) -> float:
     """CNY target value of one name in an equal-weight book of ``k`` names."""
     return equity * (1.0 - cash_buffer) / k
-
-
-def size_buy(value: float, price: float, lot: LotRule, commission: Commission) -> int:
-    """Whole-lot shares of a buy worth at most ``value`` CNY (commission included) at ``price``
-    (the last close: the decision is made before the next open is known)."""
-    return lot.lots_for_value(value, price, commission)

@@ -13,9 +13,9 @@ SMALL_ARGS = [
     "--symbols", ",".join(SMALL_SYMBOLS),
     "--start", "2020-01-01", "--end", "2023-12-31", "--test-start", "2022-07-01",
     "--set", "walk_forward.train_days=242", "--set", "walk_forward.val_days=40",
-    "--set", "walk_forward.test_days=121", "--set", "walk_forward.max_train_samples=0",
+    "--set", "walk_forward.test_days=121", "--set", "walk_forward.max_train_samples=all",
     "--set", "model.hidden_size=8", "--set", "model.max_epochs=2",
-    "--set", "strategy.k=3", "--set", "strategy.max_replace=2",
+    "--set", "strategy.topk.k=3", "--set", "strategy.topk.max_replace=2",
     "--name", "e2e", "--device", "cpu",
 ]
 

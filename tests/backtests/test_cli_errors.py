@@ -24,11 +24,16 @@ def _run(args, tmp_path):
     ("args", "needle"),
     [
         (["--set", "model.hidden_size=-3"], "model.hidden_size = -3 is out of range: allowed 1..4096"),
-        (["--set", "strategy.k=abc"], "strategy.k = 'abc' is not a valid int"),
+        (["--set", "strategy.topk.k=abc"], "strategy.topk.k = 'abc' is not a valid int"),
         (["--symbols", "SH999999"], "unknown symbol(s) ['SH999999']"),
+        (["--set", "model.grad_clip=nan"], "model.grad_clip = nan must be a finite number"),
+        (["--set", "model.weight_decay=inf"], "model.weight_decay = inf must be a finite number"),
+        (["--set", "costs.slippage=-inf"], "costs.slippage = -inf must be a finite number"),
+        (["--set", "walk_forward.max_train_samples=0"], "walk_forward.max_train_samples = 0 is out of range"),
         (["--start", "2005-01-01"], "reaches outside the data (2010-01-04..2025-06-30)"),
-        (["--symbols", "SH600006", "--start", "2019-01-01"], "empty universe: SH600006 has no tradable point-in-time member day"),
-        (["--set", "walk_forward.embargo_days=1"], "walk_forward.embargo_days = 1 is shorter than labels.horizon + 1 = 2"),
+        (["--symbols", "SH600006", "--start", "2019-01-01"],
+         "empty universe: SH600006 has no tradable point-in-time member day"),
+        (["--set", "walk_forward.embargo_days=1"], "WalkForwardSplit.embargo_days = 1 is shorter than horizon + 1 = 2"),
         (["--start", "2021-01-01"], "the first window needs 548 trading days before its test start"),
     ],
 )
@@ -65,8 +70,11 @@ def test_ctrl_c_leaves_no_run_folder(tmp_path):
     import time
 
     out = tmp_path / "runs"
+    # as in a terminal: a shell that starts pytest in the background (``&``) hands it SIGINT ignored,
+    # and the child would inherit that; a foreground command has the default disposition
     proc = subprocess.Popen([sys.executable, "-m", "backtests.run", "--out", str(out), "-q"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # the quick preset loads the data in ~2 s, then trains for ~40 s: interrupt while it trains
     deadline = time.time() + 120
     while time.time() < deadline and not (out.exists() and any(out.iterdir())):

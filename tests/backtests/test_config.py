@@ -1,7 +1,7 @@
 import pytest
 
 from backtests import config as C
-from data_store.errors import ConfigError
+from data_store.errors import ConfigError, ToolkitError
 
 
 def test_quick_is_the_default_and_valid():
@@ -14,7 +14,7 @@ def test_quick_is_the_default_and_valid():
 
 def test_full_preset_is_larger_and_starts_2013():
     q, f = C.load_config("quick"), C.load_config("full")
-    assert f.universe.start.startswith("2013") and f.universe.end == "2025-06-30"
+    assert f.universe.start.year == 2013 and f.universe.end == C.pd.Timestamp("2025-06-30")
     assert f.model.hidden_size > q.model.hidden_size and f.model.num_layers >= 2
 
 
@@ -36,20 +36,30 @@ def test_overrides_are_coerced_by_field_type():
         ({"model": {"dropout": "lots"}}, "model.dropout = 'lots' is not a valid float"),
         ({"model": {"hidden": 3}}, "unknown key(s) ['hidden'] in [model]"),
         ({"universe": {"start": "2020-13-45"}}, "universe.start = '2020-13-45' is not a date"),
-        ({"strategy": {"lower": 0.6, "upper": 0.5}}, "strategy.lower = 0.6 must not exceed strategy.upper = 0.5"),
+        ({"strategy": {"threshold": {"lower": 0.6, "upper": 0.5}}},
+         "strategy.threshold.lower = 0.6 must not exceed upper = 0.5"),
+        ({"strategy": {"topk": {"k": 0}}}, "strategy.topk.k = 0 is out of range: allowed 1..1000"),
+        ({"strategy": {"threshold": {"symbol": "SH600519"}}}, "strategy.threshold.symbol = 'SH600519': a run trades"),
+        ({"model": {"hidden_size": "64"}}, "model.hidden_size = '64' is not a valid int"),  # TOML text is not a number
+        ({"model": {"lr": float("nan")}}, "model.lr = nan must be a finite number"),
+        ({"walk_forward": {"embargo_days": 1}}, "WalkForwardSplit.embargo_days = 1 is shorter than horizon + 1 = 2"),
+        ({"execution": {"ray_address": "h:1"}}, "execution: execution.ray_address = 'h:1' is set"),
         ({"strategy": {"kind": "threshold"}}, "trades one instrument"),
-        ({"walk_forward": {"test_start": "2030-01-01"}}, "walk_forward.test_start = '2030-01-01' must lie inside"),
-        ({"features": {"engineered": ["ret_5", "future_ret"]}}, "features.engineered = ('ret_5', 'future_ret') is not allowed"),
+        ({"walk_forward": {"test_start": "2030-01-01"}},
+         "walk_forward.test_start = '2030-01-01' must be a date inside"),
+        ({"features": {"engineered": ["ret_5", "future_ret"]}},
+         "features.engineered = ('ret_5', 'future_ret') is not allowed"),
     ],
 )
 def test_bad_values_name_field_value_and_range(override, needle):
-    with pytest.raises(ConfigError) as ei:
+    with pytest.raises(ToolkitError) as ei:  # a ConfigError, or the LookaheadError of a short embargo
         C.load_config(overrides=[override])
     assert needle in str(ei.value)
 
 
 def test_toml_round_trip(tmp_path):
-    cfg = C.load_config(overrides=[{"model": {"kind": "gru", "hidden_size": 8}}, {"universe": {"symbols": ["SH600519"]}}])
+    cfg = C.load_config(overrides=[{"model": {"kind": "gru", "hidden_size": 8}},
+                                   {"universe": {"symbols": ["SH600519"]}}])
     p = tmp_path / "c.toml"
     p.write_text(C.to_toml(cfg), encoding="utf-8")
     again = C.load_config(config_file=p)
@@ -70,9 +80,34 @@ def test_override_syntax():
         C.parse_override("hidden_size=3")
 
 
+def test_command_line_text_is_parsed_by_the_field_type():
+    cfg = C.load_config(overrides=[C.parse_override("strategy.topk.k=12"),
+                                   C.parse_override("walk_forward.step_days=auto"),
+                                   C.parse_override("walk_forward.max_train_samples=all"),
+                                   C.parse_override("universe.end=2024-12-31")])
+    assert cfg.strategy.topk.k == 12 and cfg.walk_forward.step_days is None
+    assert cfg.walk_forward.max_train_samples is None and cfg.universe.end == C.pd.Timestamp("2024-12-31")
+    with pytest.raises(ConfigError, match=r"walk_forward.step_days = 0 is out of range: allowed 1..5000, or 'auto'"):
+        C.load_config(overrides=[C.parse_override("walk_forward.step_days=0")])
+
+
+def test_the_run_config_holds_the_library_classes():
+    import signals
+    import strategies
+
+    cfg = C.load_config()
+    assert isinstance(cfg.features, signals.FeatureConfig) and isinstance(cfg.walk_forward, signals.WalkForwardSplit)
+    assert isinstance(cfg.model, signals.ModelConfig) and isinstance(cfg.strategy.topk, strategies.TopKConfig)
+    assert isinstance(cfg.costs, strategies.CostModel) and isinstance(cfg.execution, signals.ExecutorConfig)
+    # one default per setting: the library's default is the run's, unless a preset says otherwise
+    assert strategies.TopKConfig().k == cfg.strategy.topk.k == 30
+    assert signals.FeatureConfig().lookback == cfg.features.lookback == 20
+
+
 def test_every_field_is_documented_with_its_range():
     rows = C.describe_fields()
     assert len(rows) > 40
     by = {k: doc for k, _, doc in rows}
-    assert "1..4096" in by["model.hidden_size"]
+    assert "1..4096" in by["model.hidden_size"] and "1..1000" in by["strategy.topk.k"]
+    assert "'auto'" in by["walk_forward.embargo_days"] and "CNY" in by["strategy.initial_cash"]
     assert "lstm" in by["model.kind"]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import data_store
-from backtests import analysis as an
+from strategies import performance as an
 
 from .conftest import SMALL_SYMBOLS
 
@@ -119,7 +119,7 @@ def test_window_metrics_match_predictions(small_run):
         acc = ((p["p_up"] > 0.5).astype(float) == p["label"]).mean()
         assert w.accuracy == pytest.approx(acc, abs=1e-9)
         assert w.base_rate == pytest.approx(p["label"].mean(), abs=1e-9)
-        assert w.always_up_accuracy == pytest.approx(p["label"].mean(), abs=1e-9)
+        assert w.base_rate == pytest.approx(p["label"].mean(), abs=1e-9)
 
 
 def test_single_stock_study_trades_one_instrument_with_the_threshold_rule(tmp_path):

@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from backtests import run as R
 from backtests import sweep as S
 from data_store.errors import ConfigError
 
@@ -17,9 +16,9 @@ TINY = [
     "--symbols", "SH600519,SH600036,SH601318,SZ000858",
     "--start", "2021-01-01", "--end", "2022-12-31", "--test-start", "2022-07-01",
     "--set", "walk_forward.train_days=120", "--set", "walk_forward.val_days=20",
-    "--set", "walk_forward.test_days=121", "--set", "walk_forward.max_train_samples=0",
+    "--set", "walk_forward.test_days=121", "--set", "walk_forward.max_train_samples=all",
     "--set", "model.hidden_size=4", "--set", "model.max_epochs=1",
-    "--set", "strategy.k=2", "--set", "strategy.max_replace=1", "--set", "output.checkpoints=false",
+    "--set", "strategy.topk.k=2", "--set", "strategy.topk.max_replace=1", "--set", "output.checkpoints=false",
     "--device", "cpu", "-q", "--task-threads", "1",
 ]
 
@@ -113,10 +112,6 @@ def test_a_failing_point_is_named_and_the_others_finish(tmp_path, capsys):
     assert list(points["status"]) == ["ok", "failed"] and points["error"].iloc[1].startswith("ConfigError")
 
 
-RUN_HAS_EXECUTOR = "--executor" in R.build_parser()._option_string_actions
-
-
-@pytest.mark.skipif(not RUN_HAS_EXECUTOR, reason="backtests.run has no --executor yet (docs/ray_patch.diff)")
 def test_run_with_a_window_that_always_fails_is_incomplete_and_writes_nothing(tmp_path):
     """``python -m backtests.run --executor ray``: window 0 fails on every attempt (test hook), so
     the run names it, says it is incomplete, exits 1 and leaves no run folder or tearsheet."""
@@ -125,7 +120,8 @@ def test_run_with_a_window_that_always_fails_is_incomplete_and_writes_nothing(tm
     env = {**os.environ, "CSI300_FAULT_WINDOWS": "0:always", "CSI300_FAULT_DIR": str(tmp_path / "faults")}
     args = [a for a in TINY if a != "--task-threads" and a != "1"]
     proc = subprocess.run([sys.executable, "-m", "backtests.run", "--out", str(tmp_path / "runs"), *args,
-                           "--executor", "ray", "--set", "execution.max_retries=1", "--set", "execution.task_threads=1"],
+                           "--executor", "ray", "--set", "execution.max_retries=1",
+                           "--set", "execution.task_threads=1"],
                           capture_output=True, text=True, cwd=root, env=env, timeout=300)
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "the walk-forward run is incomplete: 1 of 2 windows failed" in proc.stderr

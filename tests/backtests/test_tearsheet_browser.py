@@ -15,7 +15,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--enable-logging=stderr", "--v=0"]
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (bash scripts/setup.sh --dev installs it on Debian/Ubuntu as root)")
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (bash scripts/setup.sh --dev installs it "
+                                              "on Debian/Ubuntu as root)")
 def test_tearsheet_renders_in_chromium_without_console_errors(small_run, tmp_path):
     run_dir, _ = small_run
     html_file = run_dir / "tearsheet.html"

@@ -6,6 +6,7 @@ import torch
 
 import signals
 from signals import executors as X
+from signals import runtime
 
 from .conftest import tiny_config
 
@@ -40,7 +41,8 @@ def ray_local():
 
 
 def test_local_executor_equals_run_walk_forward(md_small, tiny_module, reference, tmp_path):
-    res = X.run_windows(X.LocalExecutor(), md_small, **tiny_module, progress=False, checkpoint_dir=tmp_path)
+    res = signals.run_walk_forward(md_small, executor=X.LocalExecutor(), **tiny_module, progress=False,
+                                   checkpoint_dir=tmp_path)
     assert len(res.windows) >= 2
     _same(reference, res)
     assert res.info["executor"]["executor"] == "local"
@@ -48,7 +50,8 @@ def test_local_executor_equals_run_walk_forward(md_small, tiny_module, reference
 
 
 def test_ray_executor_equals_local_bit_for_bit(md_small, tiny_module, reference, ray_local, tmp_path):
-    res = X.run_windows(X.RayExecutor(), md_small, **tiny_module, progress=False, checkpoint_dir=tmp_path)
+    res = signals.run_walk_forward(md_small, executor=X.RayExecutor(), **tiny_module, progress=False,
+                                   checkpoint_dir=tmp_path)
     _same(reference, res)
     assert res.info["executor"]["executor"] == "ray"
     # checkpoints come back from the workers as bytes and load like local ones
@@ -61,22 +64,24 @@ def test_ray_executor_default_threads_match_local(md_small, tiny_module, referen
     cores of this process) and every task trains with it, so results match a plain local run."""
     kw = {**tiny_module, "estimator": signals.LSTMClassifier(hidden_size=8, max_epochs=2, batch_size=256, seed=0)}
     local = signals.run_walk_forward(md_small, **kw, progress=False)
-    pinned = X._pinned(kw["estimator"], None)
-    assert pinned.num_threads == signals.models.default_threads() == X._local_threads(pinned)
-    _same(local, X.run_windows(X.RayExecutor(), md_small, **kw, progress=False))
+    pinned = runtime.pin_threads(kw["estimator"])
+    assert pinned.num_threads == runtime.default_threads() == runtime.local_threads(pinned)
+    _same(local, signals.run_walk_forward(md_small, executor=X.RayExecutor(), **kw, progress=False))
 
 
 def test_ray_retries_a_window_that_fails_once(md_small, tiny_module, reference, ray_local, tmp_path):
     plan = X.FaultPlan(folder=str(tmp_path / "faults"), fail={1: 1})
-    res = X.run_windows(X.RayExecutor(max_retries=1, fault=plan), md_small, **tiny_module, progress=False)
+    res = signals.run_walk_forward(md_small, executor=X.RayExecutor(max_retries=1, fault=plan), **tiny_module,
+                                   progress=False)
     assert plan.attempts(1) == 2
     _same(reference, res)
 
 
 def test_ray_reports_a_window_that_always_fails(md_small, tiny_module, reference, ray_local, tmp_path):
     plan = X.FaultPlan(folder=str(tmp_path / "faults"), fail={0: -1})
-    with pytest.raises(X.IncompleteRunError) as ei:
-        X.run_windows(X.RayExecutor(max_retries=1, fault=plan), md_small, **tiny_module, progress=False)
+    with pytest.raises(signals.IncompleteRunError) as ei:
+        signals.run_walk_forward(md_small, executor=X.RayExecutor(max_retries=1, fault=plan), **tiny_module,
+                                 progress=False)
     err = ei.value
     assert [f.window for f in err.failures] == [0]
     assert plan.attempts(0) == 2  # first try + one retry
@@ -91,11 +96,13 @@ def test_ray_reports_a_window_that_always_fails(md_small, tiny_module, reference
 def test_local_retries_and_reports(md_small, tiny_module, reference, tmp_path):
     before = torch.get_num_threads()
     plan = X.FaultPlan(folder=str(tmp_path / "once"), fail={0: 1})
-    _same(reference, X.run_windows(X.LocalExecutor(max_retries=1, fault=plan), md_small, **tiny_module,
+    _same(reference, signals.run_walk_forward(md_small, executor=X.LocalExecutor(max_retries=1, fault=plan),
+                                              **tiny_module,
                                    progress=False))
     plan = X.FaultPlan(folder=str(tmp_path / "always"), fail={1: -1})
-    with pytest.raises(X.IncompleteRunError, match=r"1 of \d+ windows failed") as ei:
-        X.run_windows(X.LocalExecutor(max_retries=2, fault=plan), md_small, **tiny_module, progress=False)
+    with pytest.raises(signals.IncompleteRunError, match=r"1 of \d+ windows failed") as ei:
+        signals.run_walk_forward(md_small, executor=X.LocalExecutor(max_retries=2, fault=plan), **tiny_module,
+                                 progress=False)
     assert ei.value.failures[0].attempts == 3 and plan.attempts(1) == 3
     assert torch.get_num_threads() == before
 
@@ -105,10 +112,11 @@ def test_local_threads_are_restored(md_small, tiny_module):
     from threadpoolctl import threadpool_info
 
     old = torch.get_num_threads()
-    blas = X._blas_threads()
+    blas = runtime.blas_threads()
     torch.set_num_threads(2)
     try:
-        X.run_windows(X.LocalExecutor(threads=1), md_small, **tiny_module, progress=False, only_windows=[0])
+        signals.run_walk_forward(md_small, executor=X.LocalExecutor(threads=1), **tiny_module, progress=False,
+                                 only_windows=[0])
         assert torch.get_num_threads() == 2
         assert max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas") == blas
     finally:
@@ -116,8 +124,8 @@ def test_local_threads_are_restored(md_small, tiny_module):
 
 
 def test_toolkit_errors_are_not_retried(md_small, tiny_module, tmp_path):
-    """A deterministic error of this toolkit (bad configuration, too little data) is reported at
-    once, not retried."""
+    """A deterministic error of this toolkit (bad configuration, too little data) is raised as it
+    is, at once, not retried."""
 
     class ConfigFault:
         calls = 0
@@ -127,9 +135,10 @@ def test_toolkit_errors_are_not_retried(md_small, tiny_module, tmp_path):
                 ConfigFault.calls += 1
                 raise signals.errors.ConfigError("window 1: too few samples (test)")
 
-    with pytest.raises(X.IncompleteRunError, match="ConfigError: window 1: too few samples") as ei:
-        X.run_windows(X.LocalExecutor(max_retries=3, fault=ConfigFault()), md_small, **tiny_module, progress=False)
-    assert ConfigFault.calls == 1 and ei.value.failures[0].attempts == 1
+    with pytest.raises(signals.errors.ConfigError, match="window 1: too few samples"):
+        signals.run_walk_forward(md_small, executor=X.LocalExecutor(max_retries=3, fault=ConfigFault()),
+                                 **tiny_module, progress=False)
+    assert ConfigFault.calls == 1
 
 
 def test_fault_plan_from_env(tmp_path):
@@ -146,8 +155,11 @@ def test_fault_plan_from_env(tmp_path):
 
 def test_make_executor_names_the_choices():
     assert isinstance(X.make_executor("local"), X.LocalExecutor)
-    with pytest.raises(signals.errors.ConfigError, match="choose 'local' or 'ray'"):
+    with pytest.raises(signals.errors.ConfigError,
+                       match=r"executor = 'dask' is not allowed: choose from \['local', 'ray'\]"):
         X.make_executor("dask")
+    with pytest.raises(signals.errors.ConfigError, match="ray_address = 'h:1' is set but execution.executor = 'local'"):
+        X.ExecutorConfig(ray_address="h:1")
 
 
 def test_missing_ray_names_the_extra(monkeypatch):

@@ -36,7 +36,8 @@ def test_raw_sequence_is_relative_to_the_last_close(md_small):
 
 
 def test_channels_of_a_day_do_not_depend_on_later_bars(md_small):
-    cfg = signals.FeatureConfig(lookback=20, engineered=("ret_1", "ret_5", "ret_20", "vol_20", "vol_60", "range", "gap"))
+    cfg = signals.FeatureConfig(lookback=20,
+                                engineered=("ret_1", "ret_5", "ret_20", "vol_20", "vol_60", "range", "gap"))
     full = signals.build_feature_panel(md_small, cfg).day
     cut = md_small.slice(end="2022-06-30")
     part = signals.build_feature_panel(cut, cfg).day
@@ -73,10 +74,13 @@ def test_history_before_the_data_start_is_masked(md_small):
 
 
 def test_feature_config_is_validated_with_the_value():
-    with pytest.raises(ConfigError, match="lookback = 1 must be"):
+    with pytest.raises(ConfigError, match=r"FeatureConfig.lookback = 1 is out of range: allowed 2\.\.500"):
         signals.FeatureConfig(lookback=1)
-    with pytest.raises(ConfigError, match=r"unknown feature\(s\) \['momentum'\]"):
-        signals.FeatureConfig(engineered=("momentum",))
+    with pytest.raises(ConfigError,
+                       match=r"engineered = \('gap', 'momentum'\) is not allowed \('momentum'\): .*ret_<n>"):
+        signals.FeatureConfig(engineered=("gap", "momentum"))
+    with pytest.raises(ConfigError, match=r"is not allowed \('ret_0'\)"):
+        signals.FeatureConfig(engineered=("ret_0",))
     with pytest.raises(ConfigError, match="appear twice"):
         signals.FeatureConfig(engineered=("gap",), extra=(("gap", lambda p: p["close"]),))
     assert signals.FeatureConfig(engineered=("ret_3",)).channels == ("open", "high", "low", "close", "volume",

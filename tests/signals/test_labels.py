@@ -32,7 +32,8 @@ def test_horizon_and_excess():
     index_open = np.array([100.0, 100.0, 105.0, 120.0, 80.0, 100.0])
     lab = signals.make_labels(opens, vol, signals.LabelConfig(horizon=2, excess=True), index_open=index_open)
     # t=0: stock 12/10-1 = 0.2, index 120/100-1 = 0.2 -> excess 0 -> not up
-    # t=1: stock 9/11-1 = -0.1818, index 80/105-1 = -0.2381 -> excess +0.0563 -> up; t=2: stock 10/12-1 = -1/6, index 100/120-1 = -1/6 -> 0
+    # t=1: stock 9/11-1 = -0.1818, index 80/105-1 = -0.2381 -> excess +0.0563 -> up;
+    # t=2: stock 10/12-1 = -1/6, index 100/120-1 = -1/6 -> 0
     np.testing.assert_allclose(lab.ret[:3, 0], [0.0, (9 / 11 - 1) - (80 / 105 - 1), 0.0], atol=1e-12)
     np.testing.assert_array_equal(lab.label[:3, 0], [0.0, 1.0, 0.0])
     assert np.isnan(lab.ret[3:, 0]).all() and lab.end_offset == 3

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from signals import classification_metrics, daily_ic
+from signals import best_constant_accuracy, classification_metrics, daily_ic
+from signals.metrics import pooled
 
 
 def test_metrics_on_a_hand_computed_example():
@@ -14,7 +15,8 @@ def test_metrics_on_a_hand_computed_example():
     ret = np.array([0.02, -0.01, 0.01, 0.03, -0.02, 0.00, 0.05])
     m = classification_metrics(label, p, ret)
     assert m["n"] == 6  # the unknown label is left out
-    assert m["base_rate"] == pytest.approx(0.5) and m["always_up_accuracy"] == pytest.approx(0.5)
+    assert m["base_rate"] == pytest.approx(0.5)  # also the accuracy of always-up
+    assert m["best_constant_accuracy"] == pytest.approx(0.5)
     # predicted up: 1,1,0,1,0,0 vs 1,0,1,1,0,0 -> 4 of 6 right
     assert m["accuracy"] == pytest.approx(4 / 6)
     # recall of up 2/3, recall of down 2/3
@@ -47,3 +49,19 @@ def test_single_class_and_empty_edge_cases():
     assert m["accuracy"] == pytest.approx(2 / 3) and math.isnan(m["roc_auc"]) and math.isnan(m["balanced_accuracy"])
     e = classification_metrics(np.array([np.nan]), np.array([0.5]))
     assert e["n"] == 0 and math.isnan(e["accuracy"])
+
+
+def test_best_constant_guess_is_the_majority_class():
+    assert best_constant_accuracy(0.458) == pytest.approx(0.542)  # always-down
+    assert best_constant_accuracy(0.61) == pytest.approx(0.61)  # always-up
+    assert math.isnan(best_constant_accuracy(float("nan")))
+    m = classification_metrics(np.array([1, 0, 0, 0]), np.array([0.9, 0.1, 0.2, 0.3]))
+    assert m["base_rate"] == 0.25 and m["best_constant_accuracy"] == 0.75
+
+
+def test_pooled_is_the_sample_weighted_mean_of_defined_windows():
+    import pandas as pd
+
+    wm = pd.DataFrame({"n": [100, 300, 50], "ic": [0.1, 0.02, np.nan]})
+    assert pooled(wm, "ic") == pytest.approx((100 * 0.1 + 300 * 0.02) / 400)
+    assert math.isnan(pooled(wm, "missing_column"))

@@ -74,12 +74,14 @@ def test_default_embargo_is_horizon_plus_one_and_shorter_is_refused():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(train_days=0), "train_days = 0 must be an integer >= 1"),
+    (dict(train_days=0), r"WalkForwardSplit.train_days = 0 is out of range: allowed 1\.\.5000"),
+    (dict(train_days=10.5), "train_days = 10.5 is not a valid int"),
+    (dict(embargo_days=float("nan")), "embargo_days = nan must be a finite number"),
     (dict(val_days=-3), "val_days = -3"),
     (dict(test_days=20, step_days=10), "step_days = 10 is smaller than test_days = 20"),
     (dict(test_start="not a date"), "test_start = 'not a date' is not a date"),
     (dict(test_start="2020-01-01", test_end="2019-01-01"), "test_end = 2019-01-01 is before test_start = 2020-01-01"),
-    (dict(max_train_samples=0), "max_train_samples = 0"),
+    (dict(max_train_samples=0), r"max_train_samples = 0 is out of range: allowed 1\.\.100000000, or 'all'"),
 ])
 def test_parameters_are_validated_with_their_values(kwargs, match):
     with pytest.raises(ConfigError, match=match):

@@ -46,17 +46,18 @@ def test_window_metrics_match_the_predictions(result):
     wm = res.window_metrics
     need = {"window", "model", "train_start", "train_end", "val_start", "val_end", "test_start", "test_end", "n",
             "base_rate", "accuracy", "balanced_accuracy", "roc_auc", "log_loss", "brier", "ic", "rank_ic",
-            "always_up_accuracy", "fit_label_end"}
+            "best_constant_accuracy", "fit_label_end"}
     assert need <= set(wm.columns) and len(wm) == 3 * 4
     for _, r in wm.iterrows():
         g = res.predictions[(res.predictions["window"] == r["window"]) & (res.predictions["model"] == r["model"])]
         g = g[g["label"].notna()]
         assert r["n"] == len(g)
         assert r["accuracy"] == pytest.approx(((g["p_up"] > 0.5) == (g["label"] == 1)).mean())
-        assert r["always_up_accuracy"] == pytest.approx(g["label"].mean())
+        assert r["base_rate"] == pytest.approx(g["label"].mean())
+        assert r["best_constant_accuracy"] == pytest.approx(max(r["base_rate"], 1 - r["base_rate"]))
         assert pd.Timestamp(r["fit_label_end"]) < pd.Timestamp(r["test_start"])
     au = wm[wm["model"] == "always_up"]
-    assert (au["accuracy"] == au["always_up_accuracy"]).all()
+    assert (au["accuracy"] == au["base_rate"]).all()  # the base rate is always-up's accuracy
     # honest numbers: on the full windows nobody predicts daily direction far better than chance
     big = wm[(wm["model"] != "always_up") & (wm["n"] >= 300)]
     assert len(big) == 6 and big["balanced_accuracy"].between(0.4, 0.6).all()

@@ -11,16 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from data_store.settings import SettingError
+from data_store.timing import FILL_LAG
 from strategies import (
+    AShareStrategy,
     CostModel,
     PredictionsError,
     StrategyConfigError,
     ThresholdConfig,
     TopKConfig,
     run_backtest,
+    simulate,
 )
 from strategies.arrays import build_arrays
-from strategies.engine import _AShareStrategy, simulate
 from strategies.rules import AShareRules
 
 from .conftest import make_market, preds
@@ -211,7 +214,7 @@ def test_no_trade_on_a_suspended_day(suspended_bar):
 
 
 # ----------------------------------------------------------------------------- T+1
-class _SameDayRoundTrip(_AShareStrategy):
+class _SameDayRoundTrip(AShareStrategy):
     """Day 0: buy 1,000 and sell 1,000; day 1: buy 1,000 more and sell 1,500 (each filling at
     the next open, the buy first)."""
 
@@ -241,7 +244,7 @@ def test_t_plus_1_refuses_and_trims_sells_of_shares_bought_the_same_day():
 
 
 # ----------------------------------------------------------------------------- membership
-def test_buy_of_a_non_member_is_refused():
+def test_buy_of_a_non_member_is_refused_by_the_broker():
     days = ["2022-03-01", "2022-03-02", "2022-03-03", "2022-03-04"]
     md = make_market(days, {"SH600000": [FLAT] * 4, "SH600004": [FLAT] * 4},
                      members={"SH600000": ("2022-03-01", "2022-03-02"), "SH600004": ("2022-03-01", None)})
@@ -250,9 +253,29 @@ def test_buy_of_a_non_member_is_refused():
                        strategy=TopKConfig(k=1, max_replace=1), initial_cash=1e6, progress=False)
     r = one(res.rejected)
     assert (r["reason"], r["symbol"], r["date"]) == ("not_member", "SH600000", pd.Timestamp("2022-03-02"))
-    # Threshold: not a member on the decision day either
-    res = threshold(md, [("2022-03-02", "SH600000", 0.9)])
-    assert one(res.rejected)["reason"] == "not_member"
+    assert res.trades.empty
+    # Threshold: the same order, refused at the fill in the same way
+    res = threshold(md, [("2022-03-01", "SH600000", 0.9)])
+    r = one(res.rejected)
+    assert (r["reason"], r["date"], r["requested"]) == ("not_member", pd.Timestamp("2022-03-02"), 97_900)
+
+
+def test_a_non_member_is_never_a_candidate():
+    """A non-member with the best score takes no slot: with k=1 the member is bought at the next
+    open and nothing is refused (the broker's membership check would otherwise hide a missing
+    decision-time filter behind a not_member refusal and an empty slot)."""
+    days = ["2022-03-01", "2022-03-02", "2022-03-03"]
+    md = make_market(days, {"SH600000": [FLAT] * 3, "SH600004": [FLAT] * 3},
+                     members={"SH600000": ("2022-03-01", None), "SH600004": ("2022-03-04", None)})
+    res = run_backtest(md, preds([("2022-03-01", "SH600004", 0.99), ("2022-03-01", "SH600000", 0.6)]),
+                       strategy=TopKConfig(k=1, max_replace=1), initial_cash=1e6, progress=False)
+    t = one(res.trades)
+    cal = md.calendar
+    assert (t["symbol"], t["side"], t["date"], t["price"]) == ("SH600000", "buy", cal[FILL_LAG], 10.0)
+    assert res.rejected.empty
+    # Threshold: a prediction on a day the stock is not a member buys nothing and refuses nothing
+    res = threshold(md, [("2022-03-01", "SH600004", 0.99)], symbol="SH600004")
+    assert res.trades.empty and res.rejected.empty
 
 
 def test_topk_sells_a_stock_that_left_the_index():
@@ -331,9 +354,20 @@ def test_bad_predictions_tables(frame, match):
 
 def test_bad_arguments():
     p = preds([("2022-03-01", "SH600000", 0.9)])
-    with pytest.raises(StrategyConfigError, match="initial_cash"):
-        run_backtest(_md2(), p, initial_cash=0, progress=False)
+    for cash in (0, 5_000.0, float("nan"), float("inf"), True, "1e6"):
+        with pytest.raises(SettingError, match="run_backtest.initial_cash"):
+            run_backtest(_md2(), p, initial_cash=cash, progress=False)
     with pytest.raises(StrategyConfigError, match="strategy="):
         run_backtest(_md2(), p, strategy="topk", progress=False)
     with pytest.raises(PredictionsError, match="no prediction rows"):
         run_backtest(_md2(), p, strategy=ThresholdConfig(symbol="SH600004"), progress=False)
+    with pytest.raises(StrategyConfigError, match="no bars"):
+        run_backtest(_md2(), p, strategy=ThresholdConfig(symbol="SH600009"), progress=False)
+
+
+def test_threshold_without_a_symbol_trades_the_one_symbol_of_the_table():
+    two = preds([("2022-03-01", "SH600000", 0.9), ("2022-03-01", "SH600004", 0.9)])
+    res = run_backtest(_md2(), two[two.symbol == "SH600004"], strategy=ThresholdConfig(), progress=False)
+    assert one(res.trades)["symbol"] == "SH600004"
+    with pytest.raises(PredictionsError, match=r"has 2 symbols.*ThresholdConfig\(symbol="):
+        run_backtest(_md2(), two, strategy=ThresholdConfig(), progress=False)

@@ -85,11 +85,13 @@ def test_runs_respect_the_rules(seed, k, n, cash):
         ref = round(close.iat[i - 1, close.columns.get_loc(row.symbol)]
                     * factor.iat[i - 1, factor.columns.get_loc(row.symbol)]
                     / factor.iat[i, factor.columns.get_loc(row.symbol)] + 1e-9, 2)
-        wide = row.symbol.startswith("SH688") or (row.symbol.startswith("SZ30") and row.date >= pd.Timestamp("2020-08-24"))
+        chinext_wide = row.symbol.startswith("SZ30") and row.date >= pd.Timestamp("2020-08-24")
+        wide = row.symbol.startswith("SH688") or chinext_wide
         pct = 0.2 if wide else 0.1
         if row.side == "buy":
             assert row.price < round(ref * (1 + pct) + 1e-9, 2) - 1e-6
         else:
             assert row.price > round(ref * (1 - pct) + 1e-9, 2) + 1e-6
     # every refusal has a known reason
-    assert set(res.rejected["reason"]) <= {"limit_up", "limit_down", "suspended", "lot", "cash", "t_plus_1", "not_member"}
+    assert set(res.rejected["reason"]) <= {"limit_up", "limit_down", "suspended", "lot", "cash", "t_plus_1",
+                                           "not_member"}

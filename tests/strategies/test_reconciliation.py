@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from data_store.timing import FILL_LAG
 from strategies import TopKConfig, run_backtest
 from strategies.scores import momentum_predictions
 
@@ -110,8 +111,8 @@ def test_fills_at_the_open_after_the_decision_and_within_the_rules(md, res, pred
     buys, sells = (t.side == "buy").to_numpy(), (t.side == "sell").to_numpy()
     assert not (buys & (t.price.to_numpy() >= up - 1e-6)).any()
     assert not (sells & (t.price.to_numpy() <= down + 1e-6)).any()
-    # every buy was decided on the previous trading day from that day's prediction
-    decision = cal[cal.get_indexer(t.date) - 1]
+    # every buy was decided FILL_LAG trading days before its fill, from that day's prediction
+    decision = cal[cal.get_indexer(t.date) - FILL_LAG]
     p = preds.set_index(["date", "symbol"])["p_up"]
     assert p.reindex(list(zip(decision[buys], t.symbol[buys], strict=True))).notna().all()
     # and bought names were members on the fill day

@@ -42,6 +42,7 @@ def test_costs_turnover_and_refusals_in_the_summary():
     assert (s["commission"], s["stamp_duty"], s["fees"]) == (10.0, 5.0, 15.0)
     assert s["trades"] == 2 and s["buys"] == 1 and s["sells"] == 1
     assert s["rejected"] == 1 and s["rejected_by_reason"]["limit_up"] == 1
-    assert set(s["rejected_by_reason"]) == {"limit_up", "limit_down", "suspended", "lot", "cash", "t_plus_1", "not_member"}
+    assert set(s["rejected_by_reason"]) == {"limit_up", "limit_down", "suspended", "lot", "cash", "t_plus_1",
+                                            "not_member"}
     assert s["turnover"] == pytest.approx(0.02 / 484)
     assert s["annual_turnover"] == pytest.approx(0.02 / 484 * 242)

@@ -1,12 +1,15 @@
-"""Each A-share rule class on hand-computed numbers."""
+"""Each A-share rule class on hand-computed numbers, and the proof that the backtest's market
+arrays are these very classes' output (one implementation per rule)."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from data_store.settings import SettingError
 from strategies import (
     Commission,
     CostModel,
@@ -14,9 +17,9 @@ from strategies import (
     PriceLimit,
     Slippage,
     StampDuty,
-    StrategyConfigError,
     Suspension,
     TPlusOne,
+    build_arrays,
 )
 from strategies.rules import AShareRules, round_fen
 
@@ -144,10 +147,78 @@ def test_blocks_at_the_limit_only():
 
 def test_suspension():
     s = Suspension()
-    assert s.is_suspended(0.0)
+    assert s.is_suspended(0.0) is True
     assert s.is_suspended(float("nan"))
     assert s.is_suspended(None)
-    assert not s.is_suspended(100.0)
+    assert s.is_suspended(100.0, has_bar=False)
+    assert s.is_suspended(100.0) is False
+
+
+# ----------------------------------------------------------------------------- arrays
+def test_rules_take_arrays_like_scalars():
+    pl = PriceLimit()
+    # pct broadcasts symbols (columns) against dates (rows); nan listed_days = listed long ago
+    syms = np.array(["SH600000", "SZ300750", "SH688981"], dtype=object)[None, :]
+    dates = pd.DatetimeIndex(["2020-08-21", "2020-08-24"]).to_numpy()[:, None]
+    pct = pl.pct(syms, dates, np.array([[np.nan, 3, np.nan], [np.nan, np.nan, 6]]))
+    np.testing.assert_array_equal(pct, [[0.10, np.nan, 0.20], [0.10, 0.20, 0.20]])
+    ref = pl.reference_price(np.array([10.0, 20.0, np.nan]), np.array([1.0, 1.0, 1.0]), np.array([1.0, 2.0, 1.0]))
+    np.testing.assert_array_equal(ref, [10.0, 10.0, np.nan])
+    upper, lower = pl.limit_prices(ref, np.array([0.10, 0.20, 0.10]))
+    np.testing.assert_array_equal(upper, [11.0, 12.0, np.nan])
+    np.testing.assert_array_equal(lower, [9.0, 8.0, np.nan])
+    opens = np.array([11.0, 11.99, 50.0])
+    np.testing.assert_array_equal(pl.blocks_buy(opens, upper), [True, False, False])
+    np.testing.assert_array_equal(pl.blocks_sell(np.array([9.0, 8.01, np.nan]), lower), [True, False, False])
+    np.testing.assert_array_equal(Suspension().is_suspended(np.array([0.0, np.nan, 5.0, 5.0]),
+                                                            np.array([True, True, True, False])),
+                                  [True, True, False, True])
+    # scalars come back as Python scalars
+    assert isinstance(pl.pct("SH600000", "2020-08-21"), float)
+    assert isinstance(pl.blocks_buy(11.0, 11.0), bool)
+
+
+@pytest.mark.parametrize(("start", "end"), [
+    ("2020-08-17", "2020-09-30"),  # ChiNext's 20% reform on 2020-08-24
+    ("2024-09-20", "2025-01-15"),  # limit-up opens of October 2024, a listing on 2024-12-30
+])
+def test_market_arrays_are_the_rule_classes_output(md, start, end):
+    """What the backtest reads (build_arrays) equals the scalar rules applied cell by cell to the
+    raw snapshot: the previous bar's close and factor, the listing age, the day's open and volume."""
+    cal = md.calendar
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    wide = build_arrays(md, list(md.symbols), start, end)
+    picked = {"SH600000", "SH600519", "SZ300750", "SZ300014", "SH688981"} & set(md.symbols)
+    for kind in (wide.buy_blocked, wide.sell_blocked, wide.suspended, np.isnan(wide.upper)):
+        picked |= {wide.symbols[c] for c in np.flatnonzero(kind.any(axis=0))[:4]}  # a few of each
+    syms = sorted(picked)
+    A = build_arrays(md, syms, start, end)
+    pl, su = PriceLimit(), Suspension()
+    b = md.bars[md.bars.symbol.astype(str).isin(syms)]
+    bars = {(d, str(s)): (o, v) for d, s, o, v in b[["date", "symbol", "open", "volume"]].itertuples(index=False)}
+    close, factor = md.panel("close").ffill(), md.panel("factor").ffill().bfill()
+    listing = md.listing_dates()
+    seen = {"cells": 0, "blocked": 0, "suspended": 0, "no limit": 0}
+    for c, s in enumerate(syms):
+        first = listing.get(s)
+        k = close.columns.get_loc(s)
+        for r, d in enumerate(A.dates):
+            i = cal.get_loc(d)
+            bar = bars.get((d, s))
+            suspended = su.is_suspended(None if bar is None else bar[1], bar is not None)
+            age = None if pd.isna(first) else i - cal.get_loc(first) + 1
+            ref = pl.reference_price(close.iat[i - 1, k], factor.iat[i - 1, k], factor.iat[i, k])
+            upper, lower = pl.limit_prices(ref, pl.pct(s, d, age))
+            o = float("nan") if bar is None else bar[0]
+            assert A.suspended[r, c] == suspended, (d, s)
+            np.testing.assert_equal((A.upper[r, c], A.lower[r, c]), (upper, lower), err_msg=f"{d} {s}")
+            assert A.buy_blocked[r, c] == pl.blocks_buy(o, upper), (d, s)
+            assert A.sell_blocked[r, c] == pl.blocks_sell(o, lower), (d, s)
+            seen["cells"] += 1
+            seen["blocked"] += int(A.buy_blocked[r, c] or A.sell_blocked[r, c])
+            seen["suspended"] += int(suspended)
+            seen["no limit"] += int(math.isnan(upper))
+    assert seen["cells"] >= 300 and all(seen.values()), seen  # every kind of day was compared
 
 
 def test_slippage_against_the_trader_inside_the_range():
@@ -159,8 +230,9 @@ def test_slippage_against_the_trader_inside_the_range():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"commission_rate": -0.1}, {"commission_rate": 0.5}, {"min_commission": -1}, {"slippage": 0.2}]
+    "kwargs", [{"commission_rate": -0.1}, {"commission_rate": 0.5}, {"min_commission": -1}, {"slippage": 0.2},
+               {"slippage": float("nan")}, {"min_commission": True}]
 )
 def test_cost_model_rejects_out_of_range(kwargs):
-    with pytest.raises(StrategyConfigError, match=next(iter(kwargs))):
+    with pytest.raises(SettingError, match=f"CostModel.{next(iter(kwargs))} = "):
         CostModel(**kwargs)

@@ -7,7 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from data_store.settings import SettingError, build, spec_of
 from strategies import (
+    CostModel,
     StrategyConfigError,
     ThresholdConfig,
     TopKConfig,
@@ -15,8 +17,7 @@ from strategies import (
     topk_select,
     topk_targets,
 )
-from strategies.rules import Commission, LotRule
-from strategies.targets import buy_budget, equal_weight_value, size_buy
+from strategies.targets import StrategyConfig, buy_budget, equal_weight_value
 
 NAN = float("nan")
 
@@ -107,19 +108,48 @@ def test_threshold_actions():
 def test_sizing_helpers():
     assert equal_weight_value(1_000_000.0, 20, 0.02) == pytest.approx(49_000.0)
     assert buy_budget(10_000.0, 1_000_000.0, 60_000.0, 0.02) == pytest.approx(50_000.0)
-    assert size_buy(49_000.0, 12.34, LotRule(), Commission()) == 3_900  # 3,970.8 -> 3,900
 
 
 @pytest.mark.parametrize(
     ("cls", "kwargs", "field"),
     [
         (TopKConfig, {"k": 0}, "k"),
+        (TopKConfig, {"k": 1001}, "k"),
+        (TopKConfig, {"k": 2.5}, "k"),
+        (TopKConfig, {"k": True}, "k"),
         (TopKConfig, {"max_replace": 0}, "max_replace"),
-        (TopKConfig, {"cash_buffer": 1.5}, "cash_buffer"),
+        (TopKConfig, {"cash_buffer": 0.6}, "cash_buffer"),
+        (TopKConfig, {"cash_buffer": float("nan")}, "cash_buffer"),
         (ThresholdConfig, {"upper": 0.4, "lower": 0.6}, "lower"),
+        (ThresholdConfig, {"upper": 1.5}, "upper"),
         (ThresholdConfig, {"symbol": "600519"}, "symbol"),
+        (ThresholdConfig, {"cash_buffer": -0.1}, "cash_buffer"),
+        (CostModel, {"commission_rate": float("inf")}, "commission_rate"),
     ],
 )
 def test_config_validation_names_the_field(cls, kwargs, field):
-    with pytest.raises(StrategyConfigError, match=field):
+    with pytest.raises(SettingError, match=rf"{cls.__name__}\.{field} = "):
         cls(**kwargs)
+
+
+def test_defaults_and_ranges_are_declared_once():
+    assert (TopKConfig().k, TopKConfig().max_replace, TopKConfig().cash_buffer) == (30, 10, 0.02)
+    t = ThresholdConfig()
+    assert (t.symbol, t.upper, t.lower, t.cash_buffer) == (None, 0.52, 0.48, 0.02)
+    # one definition of cash_buffer, inherited by both strategies (keyword-only, last)
+    assert spec_of(TopKConfig, "cash_buffer") is spec_of(ThresholdConfig, "cash_buffer")
+    assert issubclass(TopKConfig, StrategyConfig) and issubclass(ThresholdConfig, StrategyConfig)
+    assert TopKConfig(5, 2) == TopKConfig(k=5, max_replace=2)
+    # max_replace >= k is allowed: no limit on the swaps
+    assert TopKConfig(k=3, max_replace=50).max_replace == 50
+    # what the command line does with a TOML table
+    assert build(ThresholdConfig, {"symbol": "auto", "upper": 0.6}) == ThresholdConfig(upper=0.6)
+    assert build(TopKConfig, {"k": 20.0}).k == 20
+
+
+def test_config_errors_are_config_errors():
+    from data_store.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        TopKConfig(k=0)
+    assert issubclass(StrategyConfigError, ConfigError) and issubclass(SettingError, ValueError)

@@ -1,0 +1,149 @@
+"""One run: data -> walk-forward signals -> A-share backtests -> (audit) -> run folder.
+
+:func:`run` is the one place that wires the layers together; the command line
+(:mod:`backtests.run`) and the sweep (:mod:`backtests.sweep`) both call it. Everything it calls
+is usable on its own from a research script (see ``examples/``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+import data_store
+import signals
+import strategies
+from signals.executors import RayExecutor
+
+from . import build
+from .config import RunConfig
+from .outcomes import ModelOutcome, label
+from .outputs import write_outputs
+from .runfolder import RunFolder
+
+__all__ = ["Timings", "run", "run_audit"]
+
+log = logging.getLogger("backtests.run")
+
+
+def rss_mb() -> float:
+    """Current resident memory of this process in MB (Linux /proc; elsewhere the peak so far)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
+@dataclass
+class Timings:
+    """Wall time and peak resident memory of each stage (a sampler thread reads RSS every 0.1 s)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str, number: int, total: int) -> Iterator[None]:
+        log.info("[%d/%d] %s ...", number, total, name)
+        peak = [rss_mb()]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(0.1):
+                peak[0] = max(peak[0], rss_mb())
+
+        th = threading.Thread(target=sample, daemon=True)
+        th.start()
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            stop.set()
+            th.join()
+            self.seconds[name] = round(time.perf_counter() - t0, 3)
+            self.peak_rss_mb[name] = round(max(peak[0], rss_mb()), 1)
+        log.info("[%d/%d] %s done in %.1f s (peak memory %.0f MB)", number, total, name,
+                 self.seconds[name], self.peak_rss_mb[name])
+
+
+def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None, *, progress: bool = True) -> Path:
+    """Run the whole pipeline for ``cfg`` and return the finished run folder.
+
+    ``market``: the :func:`backtests.build.load_market` result when the caller already has it (a
+    sweep loads the data once for all its points). ``progress``: progress bars (off in workers and
+    with ``--quiet``). Raises :class:`signals.IncompleteRunError` (and writes no run folder) when a
+    walk-forward window failed for good."""
+    total = 5 if cfg.report.audit else 4
+    timings = Timings()
+    t_start = time.perf_counter()
+    with timings.stage("data", 1, total):
+        md, ppy = market if market is not None else build.load_market(cfg)
+        log.info("      %d symbols, %s..%s, %d trading days", len(md.symbols), md.start.date(), md.end.date(),
+                 len(md.calendar))
+    # every object built from the config is made, and the windows laid out, before the run
+    # folder exists, so a bad value writes nothing
+    estimator = cfg.model.build()
+    windows = list(cfg.walk_forward.split(md.calendar, cfg.labels.horizon))
+    log.info("      %d walk-forward windows, tests %s..%s", len(windows),
+             windows[0].test_start.date(), windows[-1].test_end.date())
+    scfg = build.strategy_config(cfg)
+    baselines = build.baselines(cfg)
+    executor = build.window_executor(cfg)
+    if isinstance(executor, RayExecutor):
+        executor.ray()  # start or join Ray before the run folder exists: a bad address writes nothing
+    with RunFolder(cfg.output.runs_dir, cfg.run_name) as rf:
+        with timings.stage("signals (walk-forward)", 2, total):
+            sig = signals.run_walk_forward(
+                md, features=cfg.features, labels=cfg.labels, splitter=cfg.walk_forward, estimator=estimator,
+                model_name=cfg.model.kind, baselines=baselines, executor=executor, progress=progress,
+                checkpoint_dir=rf.path("checkpoints") if cfg.output.checkpoints else None)
+            sig.save(rf.tmp)
+            torch_threads = _torch_threads()
+        preds, wm = sig.predictions, sig.window_metrics
+        outcomes: dict[str, ModelOutcome] = {}
+        traded = build.traded_models(cfg)
+        with timings.stage("backtests", 3, total):
+            for model in [cfg.model.kind, *baselines]:
+                oc = ModelOutcome(model=model, window_metrics=wm[wm["model"] == model])
+                if model in traded:
+                    log.info("      backtest of %s", label(model))
+                    res = strategies.run_backtest(
+                        md, preds.loc[preds["model"] == model, ["date", "symbol", "p_up"]],
+                        strategy=scfg, costs=cfg.costs, initial_cash=cfg.strategy.initial_cash, progress=progress)
+                    oc.attach(res, ppy)
+                outcomes[model] = oc
+        audit_text = None
+        if cfg.report.audit:
+            with timings.stage("leakage audit", 4, total):
+                audit_text = run_audit(md, cfg)
+        with timings.stage("report", total, total):
+            write_outputs(rf, cfg, md, sig, outcomes, ppy, audit_text, timings, t_start, torch_threads)
+    log.info("run folder: %s", rf.final)
+    return rf.final
+
+
+def run_audit(md: data_store.MarketData, cfg: RunConfig) -> str:
+    """The leakage audit of ``cfg`` on the ``report.audit_symbols`` most often tradable names."""
+    start = pd.Timestamp(cfg.walk_forward.test_start)
+    counts = md.tradable_mask().loc[start:].sum()
+    syms = sorted(counts.nlargest(cfg.report.audit_symbols).index)
+    rep = signals.leakage_audit(md.slice(symbols=syms), features=cfg.features, labels=cfg.labels,
+                                splitter=cfg.walk_forward, estimator=cfg.model.build())
+    verdict = "PASSED" if rep.passed else "FAILED"
+    return f"{verdict} on {len(syms)} symbols: {rep.message}"
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())

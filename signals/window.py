@@ -1,0 +1,123 @@
+"""One walk-forward window, the unit of work: fit on its training rows, predict its test rows.
+
+:func:`fit_predict_window` is the only code that fits and predicts a window. ``run_walk_forward``
+calls it through an executor (in this process or as Ray tasks), and the leakage audit through
+``run_walk_forward``; so every path trains and scores a window the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from .baselines import make_baseline
+from .checkpoints import checkpoint_bytes, checkpoint_name
+from .errors import ConfigError
+from .features import FeatureConfig
+from .labels import LabelConfig
+from .metrics import classification_metrics
+from .models import SequenceEstimator
+from .prepared import Prepared
+from .scaling import SequenceScaler
+from .split import WalkForwardSplit, Window
+
+__all__ = ["WindowJob", "WindowOutput", "fit_predict_window"]
+
+
+@dataclass(frozen=True)
+class WindowJob:
+    """What every window of one run shares besides the prepared arrays: the settings and models.
+
+    ``estimator`` is a template (each window fits a ``sklearn.base.clone``) whose thread count the
+    driver has already pinned; ``scaler`` is the per-window scaler template."""
+
+    features: FeatureConfig
+    labels: LabelConfig
+    splitter: WalkForwardSplit
+    estimator: Any
+    model_name: str
+    baselines: tuple[str, ...] = ()
+    scaler: SequenceScaler | None = None
+    progress: bool = False
+    checkpoints: bool = False
+
+
+@dataclass
+class WindowOutput:
+    """A fitted and scored window: its prediction rows (None when its test span has no tradable
+    member day), one metrics row per model, checkpoint files as bytes, and a log line."""
+
+    window: int
+    predictions: pd.DataFrame | None
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    checkpoints: dict[str, bytes] = field(default_factory=dict)
+    message: str = ""
+
+
+def fit_predict_window(prepared: Prepared, window: Window, job: WindowJob) -> WindowOutput:
+    """Fit ``job``'s estimator and baselines on ``window``'s training rows (early stopping on its
+    validation rows) and predict every test row (point-in-time member and tradable on the day).
+
+    The scaler is fitted on the window's training rows only. Raises :class:`ConfigError` when the
+    window has no training or validation sample."""
+    w = window
+    rows = job.splitter.rows(w, prepared.eligible, np.isfinite(prepared.labels.label))
+    n_tr, n_va, n_te = len(rows.train[0]), len(rows.val[0]), len(rows.test[0])
+    if n_te == 0:
+        return WindowOutput(window=w.index, predictions=None,
+                            message=f"{w}: no tradable member day in the test span; skipped")
+    if n_tr == 0 or n_va == 0:
+        raise ConfigError(f"{w}: {n_tr} training and {n_va} validation samples; the window cannot be fitted "
+                          "(too few symbols or days): widen train_days/val_days or add symbols")
+    t0 = time.perf_counter()
+    panel, labels, cal = prepared.panel, prepared.labels, prepared.calendar
+    Xtr_raw = panel.samples(*rows.train)
+    Xva_raw = panel.samples(*rows.val)
+    Xte_raw = panel.samples(*rows.test)
+    ytr = labels.label[rows.train]
+    yva = labels.label[rows.val]
+    sc = SequenceScaler(job.scaler.method, job.scaler.clip) if job.scaler is not None else SequenceScaler()
+    sc.fit(Xtr_raw)
+    # training and validation tensors are scaled in place (they are the big ones); the raw test
+    # tensor is kept for the baselines that read raw values (yesterday's direction)
+    Xtr, Xva, Xte = sc.transform(Xtr_raw, copy=False), sc.transform(Xva_raw, copy=False), sc.transform(Xte_raw)
+    t_feat = time.perf_counter() - t0
+    # the last label end (calendar position) of any sample used in fitting: the audit checks it
+    fit_end = int(max(rows.train[0].max(), rows.val[0].max())) + labels.end_offset
+    fit_label_end = cal[fit_end] if fit_end < len(cal) else cal[-1] + pd.offsets.BDay(fit_end - len(cal) + 1)
+    te_d, te_s = rows.test
+    syms = np.asarray(prepared.symbols, dtype=object)
+    base = pd.DataFrame({"date": cal[te_d], "symbol": syms[te_s],
+                         "label": labels.label[te_d, te_s], "ret": labels.ret[te_d, te_s]})
+    seed = getattr(job.estimator, "seed", 0)
+    models: list[tuple[str, Any]] = [(job.model_name, clone(job.estimator))]
+    models += [(b, make_baseline(b, seed)) for b in job.baselines]
+    out = WindowOutput(window=w.index, predictions=None)
+    preds = []
+    for mname, model in models:
+        t1 = time.perf_counter()
+        # the raw-reading baselines are fitted without looking at X (always-up, yesterday)
+        test_X = Xte if getattr(model, "needs_scaling", True) else Xte_raw
+        if isinstance(model, SequenceEstimator):
+            model.set_params(progress=job.progress)
+        model.fit(Xtr, ytr, eval_set=(Xva, yva))
+        p = model.predict_proba(test_X)[:, 1].astype(np.float64)
+        fit_s = time.perf_counter() - t1
+        preds.append(base.assign(p_up=p, window=w.index, model=mname))
+        met = classification_metrics(base["label"].to_numpy(), p, base["ret"].to_numpy(), te_d)
+        info = {"train_samples": n_tr, "val_samples": n_va, "test_samples": n_te,
+                "epochs": getattr(model, "n_epochs_", np.nan), "best_epoch": getattr(model, "best_epoch_", np.nan),
+                "best_val_loss": getattr(model, "best_val_loss_", np.nan), "fit_seconds": round(fit_s, 3),
+                "feature_seconds": round(t_feat, 3), "fit_label_end": fit_label_end}
+        out.metrics.append({**w.as_dict(), "model": mname, **met, **info})
+        if job.checkpoints and isinstance(model, SequenceEstimator):
+            out.checkpoints[checkpoint_name(w.index, mname)] = checkpoint_bytes(model, sc, w, job.features,
+                                                                                 job.labels)
+    out.predictions = pd.concat(preds, ignore_index=True)
+    out.message = f"{w}: {n_tr} train / {n_va} val / {n_te} test samples in {time.perf_counter() - t0:.1f} s"
+    return out
