@@ -44,7 +44,8 @@ AFTER_INDEX = ROOT / "tests" / "data_store" / "data" / "qlib_index_2025-06-16_20
 def _row(name: str, a, note: str = "") -> str:
     share = a.member_days_differ / max(1, a.reference_member_days)
     return (f"| {name} | {a.days_differ:,} / {a.days:,} | {a.member_days_differ:,} ({share:.2%}) | "
-            f"{a.only_source:,} / {a.only_reference:,} | {a.names_differ} | {a.timing_member_days:,} ({a.timing_names}) | "
+            f"{a.only_source:,} / {a.only_reference:,} | {a.names_differ} | "
+            f"{a.timing_member_days:,} ({a.timing_names}) | "
             f"{a.substance_member_days:,} ({a.substance_names}) | {note} |")
 
 
@@ -96,7 +97,8 @@ def main() -> int:
     sim_ref = Membership.from_frame(ref.spans[ref.spans["end"].isna() | (ref.spans["end"] > firsts.iloc[0])], "ref")
     print(_row("tushare index_weight: method on exact monthly lists (simulated)",
                agreement(sim, sim_ref, cal[cal >= firsts.iloc[0]]), "not tushare's data: needs a token"))
-    print("| akshare index_stock_hist | not measured | | | | | | removed in akshare 1.10.37; jrj.com.cn no longer serves it |")
+    print("| akshare index_stock_hist | not measured | | | | | | "
+          "removed in akshare 1.10.37; jrj.com.cn no longer serves it |")
 
     # ---- after the snapshot: the sources against each other, and the list of one update day
     after = pd.DatetimeIndex(pd.read_csv(AFTER_INDEX, parse_dates=["date"])["date"])

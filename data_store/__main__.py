@@ -1,7 +1,8 @@
 """Command line of the data layer.
 
     python -m data_store info   [--cache-dir DIR] [--no-cache]
-    python -m data_store update --source akshare|tushare [--membership index-constitution|tushare|akshare|qlib:PATH|observed]
+    python -m data_store update --source akshare|tushare
+                                [--membership index-constitution|tushare|akshare|qlib:PATH|observed]
                                 [--symbols SH600519 ...] [--start YYYY-MM-DD] [--end YYYY-MM-DD] [--cache-dir DIR]
                                 [--tushare-points N] [--calls-per-minute N] [--max-failures N] [--max-silence S]
     python -m data_store update --repair [--cache-dir DIR]
@@ -63,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("update", help="fetch days beyond the snapshot into the cache",
                         description="Fetch days beyond the snapshot into the cache. Each symbol is committed "
                                     "on its own: an interrupted or stopped update resumes when run again.")
-    up.add_argument("--source", choices=["akshare", "tushare"], help="vendor of bars and index (tushare needs $TUSHARE_TOKEN)")
+    up.add_argument("--source", choices=["akshare", "tushare"],
+                    help="vendor of bars and index (tushare needs $TUSHARE_TOKEN)")
     up.add_argument("--membership", default="index-constitution", metavar="SOURCE",
                     help="dated membership history for days after the snapshot: index-constitution (default; "
                          "the snapshot's own source, a local package), tushare (index_weight, 2000 points), "
@@ -109,7 +111,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         except (ToolkitError, OSError) as exc:  # info reports, it never dies on a cache
             error = str(exc).splitlines()[0]
             log.warning("cache not merged: %s", error)
-    state: dict[str, Any] = cache.state(snap.calendar) if not args.no_cache else {"dir": str(cache.root), "exists": False}
+    state: dict[str, Any] = {"dir": str(cache.root), "exists": False}
+    if not args.no_cache:
+        state = cache.state(snap.calendar)
     if error:
         state.setdefault("problems", []).append(("(merge)", error))
     print(info_text(md, snapshot_sha256(), state))

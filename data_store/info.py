@@ -169,8 +169,8 @@ def info_text(md: MarketData, snapshot_sha: dict[str, str], cache_state: dict[st
         if hist:
             agree = hist.get("agreement_with_snapshot") or {}
             add(f"  membership after the snapshot: {hist.get('label')} (known to {hist.get('as_of')}); on "
-                f"{agree.get('range')} it differs from the snapshot on {agree.get('member_days_differ', 0)} member-day(s) "
-                f"of {agree.get('names_differ', 0)} name(s)")
+                f"{agree.get('range')} it differs from the snapshot on {agree.get('member_days_differ', 0)} "
+                f"member-day(s) of {agree.get('names_differ', 0)} name(s)")
             for ch in hist.get("changes_after_snapshot") or []:
                 add(f"    {ch['date']}: +{len(ch['joined'])} -{len(ch['left'])}  {' '.join(ch['joined'][:6])}"
                     f"{' ...' if len(ch['joined']) > 6 else ''}  ({ch['source']})")

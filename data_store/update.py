@@ -147,7 +147,8 @@ def _no_bar_reason(sym: str, lo: pd.Timestamp, hi: pd.Timestamp, step: Membershi
         sp = membership.spans[membership.spans["symbol"] == sym]
         ended = sp["end"].dropna()
         if len(sp) and sp["end"].notna().all() and len(ended) and ended.max() <= hi:
-            return f"left the CSI-300 on {ended.max().date()}; no bars from the vendor in the range (delisted or suspended)"
+            return (f"left the CSI-300 on {ended.max().date()}; no bars from the vendor in the range "
+                    "(delisted or suspended)")
     return "no bars from the vendor in the range (suspended or delisted)"
 
 
@@ -275,7 +276,8 @@ def _fetch_bars(source: Source, cache: Cache, report: UpdateReport, todo: list[s
         for i, sym in enumerate(todo):
             entry = manifest["files"].get(bars_path(sym)) or {}
             sym_lo = lo
-            if lo > snap_end and sym in snap_syms and not (entry.get("start") and pd.Timestamp(entry["start"]) <= snap_end):
+            overlaps = bool(entry.get("start")) and pd.Timestamp(entry["start"]) <= snap_end
+            if lo > snap_end and sym in snap_syms and not overlaps:
                 sym_lo = overlap_lo  # so the merge can check this symbol's factor base at the seam
             try:
                 fresh = source.bars(sym, sym_lo, hi)
@@ -298,13 +300,15 @@ def _fetch_bars(source: Source, cache: Cache, report: UpdateReport, todo: list[s
                 last = entry.get("end")
                 if last is None and snapshot is not None and sym in snap_syms:
                     last = str(snapshot.bars.loc[snapshot.bars["symbol"] == sym, "date"].max().date())
-                report.no_bars[sym] = {"last_bar": last, "reason": _no_bar_reason(sym, sym_lo, hi, report.membership, snapshot),
+                reason = _no_bar_reason(sym, sym_lo, hi, report.membership, snapshot)
+                report.no_bars[sym] = {"last_bar": last, "reason": reason,
                                        "range": [str(sym_lo.date()), str(min(hi, _today()).date())]}
                 empty_run += 1
                 if empty_run >= MAX_EMPTY_IN_A_ROW:
                     raise VendorDownError(
-                        f"{source.name} answered {empty_run} symbols in a row with no rows ({todo[i - empty_run + 1]} .. "
-                        f"{sym}): the vendor is not serving bars; stopped. Run again later to resume") from None
+                        f"{source.name} answered {empty_run} symbols in a row with no rows "
+                        f"({todo[i - empty_run + 1]} .. {sym}): the vendor is not serving bars; stopped. "
+                        "Run again later to resume") from None
             except (SourceError, DataValidationError) as exc:
                 if isinstance(exc, (VendorDownError, FatalSourceError)):
                     raise
@@ -324,11 +328,14 @@ def _fetch_bars(source: Source, cache: Cache, report: UpdateReport, todo: list[s
     finally:
         bar.close()
         report.paced_s = getattr(pacer, "waited", 0.0)
-        if report.no_bars:
-            found = report.no_bars
+        if report.no_bars or set(report.ok) & set(manifest.get("no_bars", {})):
+            found, back = report.no_bars, set(report.ok)
 
             def keep(man: dict[str, Any]) -> None:
-                man.setdefault("no_bars", {}).update(found)
+                table = man.setdefault("no_bars", {})
+                table.update(found)
+                for sym in back & set(table):  # bars again (trading resumed): no longer without bars
+                    del table[sym]
 
             cache.update_manifest(keep)
         cache.record_update(report.as_dict())

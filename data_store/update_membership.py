@@ -66,6 +66,7 @@ def run_membership_step(source: MembershipSource, cache: Cache, snapshot: Market
     spans = hist.spans.assign(source=hist.label)[list(SPANS_COLUMNS)].reset_index(drop=True)
     entry = cache.commit(SPANS_FILE, spans, kind="spans", source=hist.label, library_versions=hist.versions,
                          extra={"as_of": str(hist.as_of.date()), "label": hist.label,
+                                "span_sources": spans["source"].value_counts().to_dict(),
                                 "agreement_with_snapshot": agree.as_dict(), "changes_after_snapshot": after})
     if agree.member_days_differ:
         log.info("%s vs the snapshot on %s: %d member-days differ (%d timing, %d substance) over %d names",

@@ -42,6 +42,9 @@ class Source(Protocol):
       back-adjustment ``factor``), validated.
     - ``index_bars(start, end)``: canonical CSI-300 index bars.
     - ``probe()``: raise :class:`SourceError` quickly when the vendor cannot be reached.
+
+    A source may also carry a ``pacer`` (:class:`~.pacing.Pacer`, used for the update's ETA) and a
+    ``breaker`` (:class:`~.pacing.CircuitBreaker`) shared by its calls; updates work without them.
     """
 
     name: str

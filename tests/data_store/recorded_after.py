@@ -89,7 +89,8 @@ class AfterAkshare(FakeAkshare):
     SZ000001's), no rows for :data:`DELISTED`, the real index, and the csindex member list as of
     ``today``. ``index_drop``: days the index lacks (a calendar gap)."""
 
-    def __init__(self, today: str = "2026-05-08", index_drop: tuple[str, ...] = (), empty: tuple[str, ...] = (DELISTED,)):
+    def __init__(self, today: str = "2026-05-08", index_drop: tuple[str, ...] = (),
+                 empty: tuple[str, ...] = (DELISTED,)):
         super().__init__(cons=members_on(today))
         self.today = today
         self.index_drop = index_drop
@@ -140,7 +141,8 @@ class FailingAkshare(AfterAkshare):
     def _fail(self):
         if self.mode == "hang":
             time.sleep(30)
-        raise ConnectionError("('Connection aborted.', RemoteDisconnected('Remote end closed connection without response'))")
+        raise ConnectionError("('Connection aborted.', RemoteDisconnected('Remote end closed connection "
+                              "without response'))")
 
     def stock_zh_a_hist(self, symbol="000001", **kw):
         if symbol in self.answered or len(self.answered) < self.ok_symbols:

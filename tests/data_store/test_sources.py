@@ -268,7 +268,8 @@ def test_tushare_empty_and_duplicates(caplog):
 
 def test_tushare_timeout():
     ts = FakeTushare()
-    src = TushareSource(token=TOKEN, policy=CallPolicy(timeout=0.2, retries=1, backoff=0.0, calls_per_minute=UNPACED), module=ts)
+    policy = CallPolicy(timeout=0.2, retries=1, backoff=0.0, calls_per_minute=UNPACED)
+    src = TushareSource(token=TOKEN, policy=policy, module=ts)
     src._client()
     ts.pro.index_daily = lambda **kw: time.sleep(3)
     t0 = time.perf_counter()

@@ -115,7 +115,8 @@ def test_akshare_update_end_to_end(short_snap, snap, tmp_path):
 def test_tushare_update_end_to_end(short_snap, snap, tmp_path):
     cache = Cache(tmp_path / "c")
     ts = FakeTushare(adj_scale=1.1, weights={"2025-06-03": snap.members("2025-06-03")})
-    src = TushareSource(token="secret-token-xyz", policy=CallPolicy(timeout=2, retries=0, calls_per_minute=float("inf")), module=ts)
+    policy = CallPolicy(timeout=2, retries=0, calls_per_minute=float("inf"))
+    src = TushareSource(token="secret-token-xyz", policy=policy, module=ts)
     rep = run_update(src, cache, snapshot_end=short_snap.end, symbols=["SH600519", "SZ000001"],
                      progress=False, probe=False, **RANGE)
     assert sorted(rep.ok) == ["SH600519", "SZ000001"] and rep.complete and rep.membership_rows == 300

@@ -45,6 +45,15 @@ def test_member_without_bars_is_recorded_and_the_update_finishes(snap, tmp_path)
     assert [c for c in ak.calls if c[0] == "stock_zh_a_hist"] == [] and len(again.skipped) == 4 and again.complete
 
 
+def test_a_symbol_that_trades_again_leaves_the_no_bars_table(snap, tmp_path):
+    cache = Cache(tmp_path / "c", durable=False)
+    _update(cache, snap, _ak(today="2025-11-28"), symbols=["SH600519", "SZ000001"], end="2025-11-28")
+    _update(cache, snap, _ak(today="2025-12-31", empty=("SZ000001",)), symbols=["SZ000001"], end="2025-12-31")
+    assert list(cache.read_manifest()["no_bars"]) == ["SZ000001"]
+    rep = _update(cache, snap, _ak(), symbols=["SZ000001"], end="2026-05-08")
+    assert rep.ok == ["SZ000001"] and cache.read_manifest()["no_bars"] == {}
+
+
 def test_default_symbols_follow_the_dated_membership(snap, tmp_path):
     """Without --symbols an update fetches every member of any day of the range: the leaver of
     2025-08-04 and the joiners of 2025-12-08 included."""
@@ -78,6 +87,7 @@ def test_rebalance_between_two_updates(snap, tmp_path):
     assert md.merge_report[md.merge_report["kind"] == "membership"].empty
     entry = dated.read_manifest()["files"]["membership_spans.parquet"]
     assert entry["agreement_with_snapshot"]["member_days_differ"] == 0
+    assert entry["span_sources"] == {"index-constitution 1.0.1": 1225} and entry["as_of"] == "2026-10-19"
     assert {c["date"] for c in entry["changes_after_snapshot"]} >= {"2025-08-04", "2025-12-08"}
 
 
@@ -125,7 +135,8 @@ def test_missed_adjustment_is_flagged_by_symbol_and_day(snap, tmp_path):
     last = j[j["date"] > snap.end]
     assert last[["date", "symbol", "prev_close", "open"]].values.tolist() == [
         [pd.Timestamp("2026-05-08"), "SH688256", 1868.0, 1217.03]]
-    assert last["limit"].item() == 0.2 and last["move"].item() == pytest.approx(1182.53 / 1868 - 1)  # the larger of open and close
+    # the move is the larger of the open's and the close's
+    assert last["limit"].item() == 0.2 and last["move"].item() == pytest.approx(1182.53 / 1868 - 1)
     assert md.anomalies.suspect_jump == len(snap.anomalies.jumps) + 1
     mask = md.suspect_jumps()
     assert mask.loc["2026-05-08", "SH688256"] and int(mask.to_numpy().sum()) == md.anomalies.suspect_jump
