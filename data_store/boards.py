@@ -38,16 +38,12 @@ def board_of(symbol: str) -> str:
 
 def limit_pct(symbol: str, date: pd.Timestamp | str) -> float:
     """Daily price limit of ``symbol`` on ``date`` as a fraction (0.10 or 0.20)."""
-    board = board_of(symbol)
-    if board == "star":
-        return WIDE_LIMIT
-    if board == "chinext" and pd.Timestamp(date) >= CHINEXT_20PCT_FROM:
-        return WIDE_LIMIT
-    return MAIN_LIMIT
+    return float(limit_pct_array(np.array([symbol]), np.array([pd.Timestamp(date).to_datetime64()]))[0])
 
 
 def limit_pct_array(symbols: np.ndarray, dates: np.ndarray) -> np.ndarray:
-    """Vectorised :func:`limit_pct` for aligned arrays of symbols (str) and dates (datetime64)."""
+    """Daily price limits (fractions) for aligned arrays of symbols (str) and dates (datetime64):
+    the one implementation of the table above (:func:`limit_pct` is its scalar form)."""
     symbols = np.asarray(symbols).astype(str)
     dates = np.asarray(dates, dtype="datetime64[ns]")
     prefix = np.char.ljust(symbols, 5).astype("<U5")
