@@ -407,7 +407,11 @@ def rolling_end_dates(calendar: pd.DatetimeIndex, n: int, first: str = "2011-06-
 
 def rolling_step1(md_all: data_store.MarketData, ends: list[pd.Timestamp], m: TutorialModel,
                   max_stocks: int | None) -> pd.DataFrame:
-    """Step 1 for every end date: the tutorial's accuracy beside that day's always-up share."""
+    """Step 1 for every end date: the tutorial's accuracy beside that day's always-up share.
+
+    When the modal number of days is below the calendar's (most stocks were suspended on some day of
+    the year), the tutorial's stacking by position puts rows of different dates side by side and the
+    "last label" of the stocks falls on more than one date; ``test_dates`` counts them."""
     rows = []
     for end in ends:
         data = tutorial_data(md_all, end, max_stocks=max_stocks)
@@ -416,7 +420,9 @@ def rolling_step1(md_all: data_store.MarketData, ends: list[pd.Timestamp], m: Tu
         one = last_label_rows(tutorial_predictions(data, fit))
         s = score(one, ic=False)
         rows.append({"end": data.end.date(), "test_day": pd.Timestamp(one["date"].max()).date(),
-                     "test_dates": int(one["date"].nunique()), "stocks": s["samples"], "accuracy": s["accuracy"],
+                     "test_dates": int(one["date"].nunique()), "modal_days": data.modal_days,
+                     "calendar_days": int(((md_all.calendar >= data.start) & (md_all.calendar <= data.end)).sum()),
+                     "stocks": s["samples"], "accuracy": s["accuracy"],
                      "always_up": s["always_up"], "best_constant": s["best_constant"], "called_up": s["called_up"]})
         log.info("rolling end %s: accuracy %.3f, always-up %.3f", data.end.date(), s["accuracy"], s["always_up"])
     return pd.DataFrame(rows)

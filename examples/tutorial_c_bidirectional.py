@@ -126,10 +126,10 @@ class ProtocolC:
     setup: str = ""
 
 
-def variants(hidden: int, epochs: int, threads: int, seed: int) -> list[Variant]:
+def variants(hidden: int, epochs: int, threads: int, seed: int, batch: int = 64) -> list[Variant]:
     L = 2 * HALF + 1
     common = dict(max_epochs=epochs, patience=2, seed=seed, num_threads=threads, device="cpu", lr=3e-3,
-                  batch_size=256)
+                  batch_size=batch)
     causal = signals.FeatureConfig(lookback=L, engineered=(), extra=(("return", causal_return),))
     centred = signals.FeatureConfig(lookback=L, engineered=(), extra=(("return_centred", centred_return(HALF)),))
 
@@ -144,11 +144,11 @@ def variants(hidden: int, epochs: int, threads: int, seed: int) -> list[Variant]
     ]
 
 
-def run_protocol(md: data_store.MarketData, split: signals.WalkForwardSplit, hidden: int = 16, epochs: int = 4,
-                 threads: int = 1, seed: int = 0, audit: bool = True) -> ProtocolC:
+def run_protocol(md: data_store.MarketData, split: signals.WalkForwardSplit, hidden: int = 16, epochs: int = 6,
+                 threads: int = 1, seed: int = 0, audit: bool = True, batch: int = 64) -> ProtocolC:
     rows, audits, t = [], {}, {}
     labels = signals.LabelConfig()
-    for v in variants(hidden, epochs, threads, seed):
+    for v in variants(hidden, epochs, threads, seed, batch):
         t0 = time.perf_counter()
         res = signals.run_walk_forward(md, features=v.features, labels=labels, splitter=split, estimator=v.estimator,
                                        model_name="model", baselines=(), progress=False)
@@ -240,7 +240,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-days", type=int, default=40)
     p.add_argument("--test-days", type=int, default=121)
     p.add_argument("--hidden", type=int, default=16)
-    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--batch", type=int, default=64, help="samples per mini-batch")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-audit", action="store_true")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -254,7 +255,7 @@ def run_from_args(args: argparse.Namespace, md_all: data_store.MarketData | None
     split = signals.WalkForwardSplit(train_days=args.train_days, val_days=args.val_days, test_days=args.test_days,
                                      test_start=args.test_start)
     return run_protocol(md, split, hidden=args.hidden, epochs=args.epochs, threads=args.threads, seed=args.seed,
-                        audit=not args.no_audit)
+                        audit=not args.no_audit, batch=args.batch)
 
 
 def main(argv: list[str] | None = None) -> ProtocolC:
