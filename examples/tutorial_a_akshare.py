@@ -277,15 +277,17 @@ STEP_TEXT = {
     6: "toolkit: walk-forward + embargo, point-in-time, hfq, open-to-open label",
     7: "traded: TopK under A-share rules vs CSI-300",
 }
-#: which fault of DESIGN.md's "Anti-patterns" (or its look-ahead rules) each step removes
+#: which fault of DESIGN.md's "Anti-patterns" (or of its look-ahead rules) each step removes; the
+#: tutorial's network has separate gate weights (nn.LSTM) and carries its state, so it shows neither
+#: "the same gate weights" nor "a state reset at every step"
 STEP_FAULT = {
-    1: "—",
-    2: "accuracy on one calendar day of many stocks",
-    3: "accuracy on one calendar day of many stocks",
-    4: "MinMax scaler fitted on train and test together",
+    1: "(the tutorial as written)",
+    2: "accuracy on one calendar day of many stocks (the baseline shown)",
+    3: "accuracy on one calendar day of many stocks (every day scored)",
+    4: "a MinMax scaler fitted on train and test together",
     5: "a 70/30 split with no validation set",
-    6: "no embargo; survivorship universe; qfq prices; close-to-close label",
-    7: "accuracy is not money",
+    6: "no embargo; today's constituents; qfq history; a close-to-close label the trade cannot capture",
+    7: "accuracy taken for money (the trade, its costs and the index)",
 }
 
 
@@ -439,7 +441,7 @@ def run_protocol(md_all: data_store.MarketData, end: str = TUTORIAL_END, m: Tuto
         data = tutorial_data(md_all, end, max_stocks=max_stocks)
     with timed(t, "steps 1-5 (tutorial loop)"):
         rows, preds, _ = tutorial_steps(data, m)
-    text, bt_info, wins = "", {}, []
+    text, bt_info, wins = "", dict[str, Any](), list[str]()
     if toolkit:
         with timed(t, "steps 6-7 (toolkit)"):
             trows, p6, text, bt_info, wins = toolkit_steps(md_all, data, windows, toolkit_epochs, threads, k)
@@ -555,6 +557,7 @@ def report_text(res: ProtocolA, threads: int) -> str:
         f"labelled days per stock",
         environment(threads), "",
         text_table(res.steps, STEP_COLUMNS), "",
+        "fault each step removes (DESIGN.md): " + "; ".join(f"{k}: {v}" for k, v in STEP_FAULT.items() if k > 1), "",
     ]
     if not res.seed_spread.empty:
         sp = res.seed_spread

@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ import signals
 HALF = 10  # k: the centred window covers t-k .. t+k (21 days, the toolkit's default lookback + 1)
 
 
-def centred_return(k: int):  # noqa: ANN201 - returns a FeatureFn
+def centred_return(k: int) -> Callable[[Mapping[str, pd.DataFrame]], pd.DataFrame]:
     """A per-day channel whose value on day d is the daily log return of day d + k: in a lookback
     window of 2k + 1 days ending on t it holds the returns of days t-k .. t+k, a CENTRED window.
     LEAKY by construction (it exists to show the audit catching it)."""
@@ -128,8 +128,8 @@ class ProtocolC:
 
 def variants(hidden: int, epochs: int, threads: int, seed: int, batch: int = 64) -> list[Variant]:
     L = 2 * HALF + 1
-    common = dict(max_epochs=epochs, patience=2, seed=seed, num_threads=threads, device="cpu", lr=3e-3,
-                  batch_size=batch)
+    common: dict[str, Any] = dict(max_epochs=epochs, patience=2, seed=seed, num_threads=threads, device="cpu",
+                                  lr=3e-3, batch_size=batch)
     causal = signals.FeatureConfig(lookback=L, engineered=(), extra=(("return", causal_return),))
     centred = signals.FeatureConfig(lookback=L, engineered=(), extra=(("return_centred", centred_return(HALF)),))
 
