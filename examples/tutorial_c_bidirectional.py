@@ -198,7 +198,7 @@ def plot(res: ProtocolC, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     t = res.table
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig, ax = plt.subplots(figsize=(10, 3.6))
     y = np.arange(len(t))
     ax.barh(y + 0.2, t["accuracy"], 0.4, label="accuracy")
     ax.barh(y - 0.2, t["best_constant"], 0.4, label="best constant guess")
@@ -207,7 +207,8 @@ def plot(res: ProtocolC, path: Path) -> Path:
     ax.axvline(0.5, color="grey", lw=0.8)
     ax.set_xlim(0.4, 1.0)
     ax.invert_yaxis()
-    ax.set_title("Protocol C: a window past the decision day scores well and fails the audit", fontsize=10)
+    ax.set_title("Protocol C: a window past the decision day scores well, and fails the audit", fontsize=10,
+                 loc="right")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
