@@ -24,15 +24,20 @@ from strategies.targets import StrategyConfig, buy_budget, equal_weight_value, s
 NAN = float("nan")
 
 
+def plain(**kw) -> TopKConfig:
+    """TopK settings without the rank buffer and the minimum holding period (unless given)."""
+    return TopKConfig(**{"buffer": 0, "min_hold": 0, **kw})
+
+
 def test_first_day_fills_all_k_slots_best_first():
-    d = topk_targets({"A": 0.9, "B": 0.2, "C": 0.7, "D": 0.8}, [], TopKConfig(k=3, max_replace=1))
+    d = topk_targets({"A": 0.9, "B": 0.2, "C": 0.7, "D": 0.8}, [], plain(k=3, max_replace=1))
     assert d.buys == ("A", "D", "C")
     assert d.sells == ()
 
 
 def test_max_replace_limits_swaps_worst_first():
     p = {"A": 0.1, "B": 0.2, "C": 0.3, "D": 0.9, "E": 0.8, "F": 0.7}
-    d = topk_targets(p, ["A", "B", "C"], TopKConfig(k=3, max_replace=2))
+    d = topk_targets(p, ["A", "B", "C"], plain(k=3, max_replace=2))
     assert d.sells == ("A", "B")  # the two worst held
     assert d.buys == ("D", "E")  # the two best not held
     assert d.targets(["A", "B", "C"]) == {"C", "D", "E"}
@@ -40,13 +45,13 @@ def test_max_replace_limits_swaps_worst_first():
 
 def test_held_names_in_the_top_are_kept():
     p = {"A": 0.9, "B": 0.2, "C": 0.8, "D": 0.75}
-    d = topk_targets(p, ["A", "C"], TopKConfig(k=2, max_replace=5))
+    d = topk_targets(p, ["A", "C"], plain(k=2, max_replace=5))
     assert d.sells == () and d.buys == ()
 
 
 def test_leaver_is_sold_and_does_not_count_against_max_replace():
     p = {"A": 0.9, "B": 0.1, "C": 0.2, "D": 0.8, "E": 0.7}
-    d = topk_targets(p, ["A", "B", "C"], TopKConfig(k=3, max_replace=1), members=["A", "B", "C", "D", "E"][1:])
+    d = topk_targets(p, ["A", "B", "C"], plain(k=3, max_replace=1), members=["A", "B", "C", "D", "E"][1:])
     # A left the index: sold whatever its score; B (worst) is the one voluntary swap
     assert d.sells == ("A", "B")
     assert d.buys == ("D", "E")
@@ -54,7 +59,7 @@ def test_leaver_is_sold_and_does_not_count_against_max_replace():
 
 def test_suspended_holding_is_kept_and_keeps_its_slot():
     # B is held but suspended today (not eligible, no prediction): kept, so only 1 slot competes
-    d = topk_targets({"A": 0.5, "C": 0.9}, ["A", "B"], TopKConfig(k=2, max_replace=3), eligible=["A", "C"])
+    d = topk_targets({"A": 0.5, "C": 0.9}, ["A", "B"], plain(k=2, max_replace=3), eligible=["A", "C"])
     assert d.sells == ("A",)
     assert d.buys == ("C",)
 
@@ -62,32 +67,32 @@ def test_suspended_holding_is_kept_and_keeps_its_slot():
 def test_a_held_tradable_name_without_a_score_ranks_lowest():
     # B is held and tradable but the table has no row for it: it ranks below A, so it is the one
     # replaced by C (before: kept with its slot, and A was sold instead)
-    d = topk_targets({"A": 0.5, "C": 0.9}, ["A", "B"], TopKConfig(k=2, max_replace=3))
+    d = topk_targets({"A": 0.5, "C": 0.9}, ["A", "B"], plain(k=2, max_replace=3))
     assert d.sells == ("B",)
     assert d.buys == ("C",)
     # the option keeps it
-    d = topk_targets({"A": 0.5, "C": 0.9}, ["A", "B"], TopKConfig(k=2, max_replace=3, missing="hold"))
+    d = topk_targets({"A": 0.5, "C": 0.9}, ["A", "B"], plain(k=2, max_replace=3, missing="hold"))
     assert (d.sells, d.buys) == (("A",), ("C",))
     # no better candidate: a name without a score is kept while a slot is free for it
-    d = topk_targets({"A": 0.5}, ["A", "B"], TopKConfig(k=2, max_replace=3))
+    d = topk_targets({"A": 0.5}, ["A", "B"], plain(k=2, max_replace=3))
     assert (d.sells, d.buys) == ((), ())
 
 
 def test_rank_buffer_keeps_holdings_within_k_plus_buffer():
     p = {"A": 0.9, "B": 0.8, "C": 0.7, "D": 0.6, "E": 0.5}
     # held C (3rd) and D (4th), k = 2: without a buffer both go for A and B
-    assert topk_targets(p, ["C", "D"], TopKConfig(k=2, max_replace=5)).sells == ("D", "C")
+    assert topk_targets(p, ["C", "D"], plain(k=2, max_replace=5)).sells == ("D", "C")
     # top 2 + 1: C stays, D goes (A fills the free slot)
-    d = topk_targets(p, ["C", "D"], TopKConfig(k=2, max_replace=5, buffer=1))
+    d = topk_targets(p, ["C", "D"], plain(k=2, max_replace=5, buffer=1))
     assert (d.sells, d.buys) == (("D",), ("A",))
     # top 2 + 2: both stay, nothing to buy
-    d = topk_targets(p, ["C", "D"], TopKConfig(k=2, max_replace=5, buffer=2))
+    d = topk_targets(p, ["C", "D"], plain(k=2, max_replace=5, buffer=2))
     assert (d.sells, d.buys) == ((), ())
 
 
 def test_min_hold_locks_recent_buys_against_replacement_only():
     p = {"A": 0.9, "B": 0.1}
-    cfg = TopKConfig(k=1, max_replace=1, min_hold=3)
+    cfg = plain(k=1, max_replace=1, min_hold=3)
     assert topk_targets(p, ["B"], cfg, held_days={"B": 2}).sells == ()
     assert topk_targets(p, ["B"], cfg, held_days={"B": 3}).sells == ("B",)
     # an exit from the index is never delayed
@@ -104,11 +109,11 @@ def test_tie_keys_are_a_seeded_shuffle_of_the_day():
     assert not np.array_equal(tie_keys(0, "2022-03-02", codes), tie_keys(1, "2022-03-02", codes))
     # no symbol is favoured: over 400 days of a two-way tie, the earlier symbol wins about half
     days = pd.bdate_range("2020-01-01", periods=400)
-    wins = sum(topk_targets({"SH600000": 0.5, "SH600004": 0.5}, [], TopKConfig(k=1), date=d).buys == ("SH600000",)
+    wins = sum(topk_targets({"SH600000": 0.5, "SH600004": 0.5}, [], plain(k=1), date=d).buys == ("SH600000",)
                for d in days)
     assert 160 < wins < 240
     # without a date (research code), ties go to the earlier symbol
-    assert topk_targets({"SH600004": 0.5, "SH600000": 0.5}, [], TopKConfig(k=1)).buys == ("SH600000",)
+    assert topk_targets({"SH600004": 0.5, "SH600000": 0.5}, [], plain(k=1)).buys == ("SH600000",)
 
 
 def test_spread_budget_invests_the_rounding_left_by_earlier_names():
@@ -125,7 +130,7 @@ def test_spread_budget_invests_the_rounding_left_by_earlier_names():
 
 
 def test_ineligible_names_are_not_bought():
-    d = topk_targets({"A": 0.9, "B": 0.8, "C": 0.7}, [], TopKConfig(k=2, max_replace=1), eligible=["B", "C"])
+    d = topk_targets({"A": 0.9, "B": 0.8, "C": 0.7}, [], plain(k=2, max_replace=1), eligible=["B", "C"])
     assert d.buys == ("B", "C")
 
 

@@ -22,7 +22,9 @@ DAYS = [d.strftime("%Y-%m-%d") for d in pd.bdate_range("2022-03-01", periods=10)
 
 
 def topk(md, rows, cash=1_000_000.0, **cfg):
-    cfg = {"k": 1, "max_replace": 1, **cfg}
+    """TopK with k = 1, one swap a day, and no rank buffer or minimum holding period unless a
+    test asks for them."""
+    cfg = {"k": 1, "max_replace": 1, "buffer": 0, "min_hold": 0, **cfg}
     return run_backtest(md, preds(rows), strategy=TopKConfig(**cfg), initial_cash=cash, progress=False)
 
 
