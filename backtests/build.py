@@ -14,10 +14,10 @@ import pandas as pd
 import data_store
 from data_store.errors import ConfigError
 from signals.executors import LocalExecutor, RayExecutor, make_executor
+from strategies.performance import trading_days_per_year
 from strategies.targets import ThresholdConfig, TopKConfig
 
 from .config import RunConfig
-from .qs_adapter import trading_days_per_year
 
 __all__ = ["baselines", "load_market", "strategy_config", "traded_models", "window_executor"]
 

@@ -119,7 +119,8 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
                     log.info("      backtest of %s", label(model))
                     res = strategies.run_backtest(
                         md, preds.loc[preds["model"] == model, ["date", "symbol", "p_up"]],
-                        strategy=scfg, costs=cfg.costs, initial_cash=cfg.strategy.initial_cash, progress=progress)
+                        strategy=scfg, costs=cfg.costs, initial_cash=cfg.strategy.initial_cash, progress=progress,
+                        periods_per_year=ppy)
                     oc.attach(res, ppy)
                 outcomes[model] = oc
         audit_text = None

@@ -2,7 +2,8 @@
 
 - a benchmark given as a ticker string makes QuantStats download it (offline: a flat line), so it
   only ever receives a pandas Series from ``data_store``;
-- it defaults to 252 periods a year; we pass the A-share calendar's figure (about 242);
+- it defaults to 252 periods a year; we pass the A-share calendar's measured figure (243 on the
+  snapshot; ``strategies.performance.trading_days_per_year``, which the backtest summary uses too);
 - it draws with pyplot, so the non-interactive Agg backend is forced before import;
 - its HTML template links an external favicon and calls an undefined ``save()`` on load, which an
   offline browser reports as console errors; both are removed from the written file;
@@ -30,13 +31,6 @@ def _quiet_imports():  # pragma: no cover - trivial
     import quantstats as qs
 
     return qs
-
-
-def trading_days_per_year(calendar: pd.DatetimeIndex) -> int:
-    """Median number of trading days in the calendar's complete years (A-share: about 242)."""
-    years = pd.Series(1, index=calendar).groupby(calendar.year).sum()
-    full = years.iloc[1:-1] if len(years) > 2 else years
-    return int(round(float(full.median())))
 
 
 def _naive_daily(s: pd.Series, name: str) -> pd.Series:

@@ -93,7 +93,7 @@ def build_report(
         ("balanced_accuracy", "bal. accuracy", "pct"),
         ("roc_auc", "AUC", "f3"), ("ic", "IC", "f3"), ("annual_return", "annual return", "pct"),
         ("annual_excess_return", "annual excess", "spct"), ("sharpe", "Sharpe", "f2"),
-        ("max_drawdown", "max DD", "pct"), ("fees", "fees (CNY)", "cny"),
+        ("max_drawdown", "max DD", "pct"), ("fees", "fees (CNY)", "cny"), ("turnover", "turnover/day", "f3"),
     ], "models"))
     sec.append('<p class="note">Prediction metrics are pooled over all test samples (sample-weighted). '
                "The best constant guess is always-up or always-down, whichever scores more: an accuracy "
@@ -130,7 +130,10 @@ def build_report(
         f'<p id="costs">Commission {fmt(s.get("commission"), "cny")} CNY, '
         f'stamp duty {fmt(s.get("stamp_duty"), "cny")} CNY, '
         f'total fees {fmt(s.get("fees"), "cny")} CNY; {fmt(s.get("trades", 0), "int")} trades; '
-        f'annual turnover {fmt(s.get("annual_turnover"), "f2")}x; rejected or trimmed orders: '
+        f'annual turnover {fmt(s.get("annual_turnover"), "f2")}x ({fmt(s.get("turnover"), "f3")} of equity a day); '
+        f'cash {fmt(s.get("avg_cash_share"), "pct")} of equity on average; held without a prediction on '
+        f'{fmt(s.get("unscored_position_days"), "int")} position-days; p_up tied at the k-th place on '
+        f'{fmt(s.get("tie_days"), "int")} days; rejected or trimmed orders (episodes of consecutive days): '
         + ", ".join(f"{k} {v}" for k, v in (s.get("rejected_by_reason") or {}).items()) + ".</p>"
     )
     if costs_png:

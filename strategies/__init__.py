@@ -55,8 +55,9 @@ from .engine import (
     simulate,
 )
 from .errors import PredictionsError, StrategyConfigError
+from .performance import trading_days_per_year
 from .predictions import validate_predictions
-from .result import TRADING_DAYS_PER_YEAR, BacktestResult
+from .result import BacktestResult
 from .rules import (
     REASONS,
     AShareRules,
@@ -76,6 +77,7 @@ from .targets import (
     TopKConfig,
     TopKDecision,
     threshold_action,
+    tie_keys,
     topk_select,
     topk_targets,
 )
@@ -84,7 +86,6 @@ __all__ = [
     "DEFAULT_INITIAL_CASH",
     "INITIAL_CASH",
     "REASONS",
-    "TRADING_DAYS_PER_YEAR",
     "AShareRules",
     "AShareStrategy",
     "BacktestResult",
@@ -111,7 +112,9 @@ __all__ = [
     "run_backtest",
     "simulate",
     "threshold_action",
+    "tie_keys",
     "topk_select",
     "topk_targets",
+    "trading_days_per_year",
     "validate_predictions",
 ]

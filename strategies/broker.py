@@ -35,25 +35,50 @@ class Journal:
     """Everything a run records, by day position ``i`` and symbol column ``c``.
 
     Only the broker appends to ``trades``, ``rejected`` and ``actions``, in the order it meets
-    them: by fill day, then the day's orders in submission order."""
+    them: by fill day, then the day's orders in submission order. The strategy writes the books
+    (``equity``, ``cash``, ``positions``) and its decision facts (``unscored``, ``tied``).
+
+    A refusal is one row per episode: a whole order refused for the same reason on consecutive
+    fill days (a suspended stock that left the index is offered every day until it trades) is
+    one row, dated by its first day, whose ``days`` counts the days. Trims are one row each."""
 
     n_days: int
     n_symbols: int
     trades: list[tuple] = field(default_factory=list)  # i, c, side, shares, price, value, comm, duty
-    rejected: list[tuple] = field(default_factory=list)  # i, c, side, shares, reason, requested
+    rejected: list[tuple] = field(default_factory=list)  # i, c, side, shares, reason, requested, days
     actions: list[tuple] = field(default_factory=list)  # i, c, shares_before, shares_after, cash
     positions: list[tuple] = field(default_factory=list)  # i, cols, shares
     equity: np.ndarray = field(init=False)
     cash: np.ndarray = field(init=False)
     shares: np.ndarray = field(init=False)  # current shares per column (the book)
+    unscored: np.ndarray = field(init=False)  # per decision day: held tradable members without a score
+    tied: np.ndarray = field(init=False)  # per decision day: the k-th and (k+1)-th scores are equal
+    _open: dict[tuple[int, str, str], int] = field(init=False, default_factory=dict)  # episode -> row
 
     def __post_init__(self) -> None:
         self.equity = np.full(self.n_days, np.nan)
         self.cash = np.full(self.n_days, np.nan)
         self.shares = np.zeros(self.n_symbols)
+        self.unscored = np.zeros(self.n_days, dtype=np.int64)
+        self.tied = np.zeros(self.n_days, dtype=bool)
 
     def refuse(self, i: int, c: int, side: str, shares: float, reason: str, requested: float) -> None:
-        self.rejected.append((i, c, side, float(shares), reason, float(requested)))
+        """Record the part ``shares`` of an order of ``requested`` refused on fill day ``i`` (a
+        trim: a row of its own)."""
+        self.rejected.append((i, c, side, float(shares), reason, float(requested), 1))
+
+    def refuse_order(self, i: int, c: int, side: str, requested: float, reason: str) -> None:
+        """Record a whole order refused on fill day ``i``: it extends the episode of the same
+        column, side and reason refused on day ``i - 1``, else starts one."""
+        key = (c, side, reason)
+        row = self._open.get(key)
+        if row is not None:
+            first, *rest, days = self.rejected[row]
+            if first + days == i:
+                self.rejected[row] = (first, *rest, days + 1)
+                return
+        self._open[key] = len(self.rejected)
+        self.rejected.append((i, c, side, float(requested), reason, float(requested), 1))
 
 
 @dataclass(frozen=True)
@@ -186,7 +211,7 @@ class AShareBroker(bt.brokers.BackBroker):
         price: float
 
         def refuse(reason: str) -> None:
-            journal.refuse(i, c, side, requested, reason, requested)
+            journal.refuse_order(i, c, side, requested, reason)
             order.reject(self)
             self.notify(order)
 

@@ -38,7 +38,11 @@ from .targets import (
     TopKConfig,
     buy_budget,
     equal_weight_value,
+    spread_budget,
+    symbol_codes,
     threshold_action,
+    tie_at_cut,
+    tie_keys,
     topk_select,
 )
 
@@ -131,18 +135,32 @@ class AShareStrategy(bt.Strategy):
 
 class TopKStrategy(AShareStrategy):
     """Hold the k highest ``p_up`` among tradable point-in-time members (see
-    :func:`strategies.targets.topk_select`), equal weights, whole positions sold."""
+    :func:`strategies.targets.topk_select`: rank buffer, minimum holding period, missing scores,
+    seeded ties), whole positions sold; the day's budget (cash and sell proceeds above the cash
+    buffer) is spread over the buys (:func:`strategies.targets.spread_budget`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entry = np.full(self.A.shape[1], -1, dtype=np.int64)  # day a holding was first seen held
+        self.codes = symbol_codes(self.A.symbols)
 
     def decide(self, i: int) -> None:
         cfg = self.ctx.config
         assert isinstance(cfg, TopKConfig)
         A, j, rules = self.A, self.journal, self.rules
-        scores = np.where(A.tradable[i], self.S[i], np.nan)  # only tradable members are candidates
-        if not np.isfinite(scores).any() and not j.shares.any():
-            return
         held = j.shares > 0
+        self.entry = np.where(held, np.where(self.entry < 0, i, self.entry), -1)
+        tradable = A.tradable[i]
+        scores = np.where(tradable, self.S[i], np.nan)  # only tradable members are candidates
+        j.unscored[i] = int((held & tradable & ~np.isfinite(scores)).sum())
+        j.tied[i] = tie_at_cut(scores, cfg.k)
+        if not np.isfinite(scores).any() and not held.any():
+            return
         must_exit = held & ~A.member[i]
-        sells, buys = topk_select(scores, held, must_exit, cfg.k, cfg.max_replace)
+        locked = held & (i - self.entry < cfg.min_hold)
+        sells, buys = topk_select(scores, held, must_exit, cfg.k, cfg.max_replace, tradable=tradable,
+                                  buffer=cfg.buffer, locked=locked, missing=cfg.missing,
+                                  tie_key=tie_keys(cfg.tie_seed, A.dates[i], self.codes))
         if not len(sells) and not len(buys):
             return
         close = A.close[i]
@@ -156,9 +174,9 @@ class TopKStrategy(AShareStrategy):
         equity = self.broker.getvalue()
         budget = buy_budget(self.broker.getcash(), equity, proceeds, cfg.cash_buffer)
         target = equal_weight_value(equity, cfg.k, cfg.cash_buffer)
-        per_name = min(target, budget / len(buys))
-        for c in buys:
-            self.buy_value(i, c, per_name, target)
+        values = spread_budget(budget, close[buys], rules.lot, rules.commission)
+        for c, value in zip(buys, values, strict=True):
+            self.buy_value(i, c, value, target)
 
 
 class ThresholdStrategy(AShareStrategy):
@@ -198,6 +216,7 @@ def run_backtest(
     progress: bool = True,
     *,
     feed: str = "array",
+    periods_per_year: int | None = None,
 ) -> BacktestResult:
     """Trade one model's predictions under A-share rules with Backtrader.
 
@@ -211,6 +230,9 @@ def run_backtest(
         progress: show a progress bar over the days.
         feed: ``"array"`` (the fast preloaded feed) or ``"pandas"`` (Backtrader's stock
             ``PandasData``; same results, for benchmarks and checks).
+        periods_per_year: trading days a year of the result's summary; default: measured on
+            ``md.calendar`` (:func:`strategies.performance.trading_days_per_year`). A caller that
+            has measured the figure on a longer calendar passes it, so both use one figure.
 
     Returns:
         :class:`BacktestResult`. The run covers the calendar days from the first prediction date
@@ -236,6 +258,11 @@ def run_backtest(
         raise SettingError("run_backtest", "initial_cash", initial_cash, "must be an amount of CNY (a number)")
     cash = float(initial_cash)
     INITIAL_CASH.check("run_backtest", "initial_cash", cash)
+    if periods_per_year is not None and (isinstance(periods_per_year, bool)
+                                         or not isinstance(periods_per_year, (int, np.integer))
+                                         or not 1 <= periods_per_year <= 366):
+        raise SettingError("run_backtest", "periods_per_year", periods_per_year,
+                           "must be a whole number of trading days a year (1..366), or None to measure it")
     if feed not in ("array", "pandas"):
         raise StrategyConfigError(f"feed={feed!r}: use 'array' or 'pandas'")
     preds = validate_predictions(md, predictions)
@@ -264,7 +291,7 @@ def run_backtest(
     journal = simulate(arrays, scores, rules, cls, strategy, cash, feed=feed, progress=progress)
     t_run = time.perf_counter()
 
-    res = build_result(md, arrays, journal, cash, strategy, costs)
+    res = build_result(md, arrays, journal, cash, strategy, costs, periods_per_year)
     res.timings = {"prepare_s": t_prep - t0, "backtrader_s": t_run - t_prep,
                    "result_s": time.perf_counter() - t_run, "days": n_days, "symbols": n_sym}
     log.info("backtest %s: %d days x %d symbols in %.1f s (%d trades, %d refused)",

@@ -10,15 +10,13 @@ import numpy as np
 import pandas as pd
 
 from data_store import MarketData
+from data_store.timing import FILL_LAG
 
 from . import performance as perf
 from .arrays import MarketArrays
 from .broker import Journal
 from .rules import REASONS, CostModel
-from .targets import StrategyConfig
-
-#: A-share trading days per year used for annualisation (not 252).
-TRADING_DAYS_PER_YEAR = 242
+from .targets import StrategyConfig, TopKConfig
 
 
 @dataclass(eq=False)
@@ -37,15 +35,25 @@ class BacktestResult:
         positions: ``date, symbol, shares, close, value`` at each close (held names only).
         trades: ``date, symbol, side, shares, price, value, commission, stamp_duty`` (fill date,
             raw CNY fill price).
-        rejected: ``date, symbol, side, shares, reason, requested``: refused or trimmed orders;
-            ``shares`` is the part refused, ``date`` the day the order would have filled. Rows
-            are sorted by ``date``, then in the order the broker met them: the day's orders in
-            submission order (a strategy's sells, then its buys best first), and for one order
-            its checks in turn (a lot trim before a cash trim). All refusals are the broker's.
+        rejected: ``date, symbol, side, shares, reason, requested, days, last_date``: refused or
+            trimmed orders; ``shares`` is the part refused, ``date`` the day the order would have
+            filled. One row per episode: a whole order refused for the same reason on consecutive
+            fill days (a suspended stock that left the index, offered every day) is one row from
+            ``date`` to ``last_date``, ``days`` fill days long (``shares`` and ``requested`` of
+            its first day); a trim is a row of one day. Rows are sorted by ``date``, then in the
+            order the broker met them: the day's orders in submission order (a strategy's sells,
+            then its buys best first), and for one order its checks in turn (a lot trim before a
+            cash trim). All refusals are the broker's.
         corporate_actions: ``date, symbol, shares_before, shares_after, cash``: ex-rights share
             adjustments of holdings (dividends and bonus shares, from the adjustment factor).
         turnover: traded value (buys + sells) / previous day's equity.
         benchmark_returns: CSI-300 close-to-close returns on the dates of ``returns``.
+        decisions: by decision day (TopK; empty otherwise): ``held`` (names held at the close),
+            ``unscored`` (held tradable members without a prediction), ``tie_at_k`` (the k-th and
+            (k+1)-th best ``p_up`` were equal: the seeded tie rule chose).
+        periods_per_year: trading days a year the summary annualises with: measured on the
+            market data's calendar (:func:`strategies.performance.trading_days_per_year`) unless
+            :func:`strategies.run_backtest` was given the figure.
     """
 
     returns: pd.Series
@@ -61,6 +69,8 @@ class BacktestResult:
     strategy: StrategyConfig | None = None
     costs: CostModel | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    decisions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["held", "unscored", "tie_at_k"]))
+    periods_per_year: int | None = None
 
     def __repr__(self) -> str:
         n = len(self.returns)
@@ -69,14 +79,20 @@ class BacktestResult:
         return (f"BacktestResult({self.strategy!r}, {span}, {n} days, total return {total:+.2%}, "
                 f"{len(self.trades)} trades, {len(self.rejected)} refused or trimmed orders)")
 
-    def summary(self, periods_per_year: int = TRADING_DAYS_PER_YEAR) -> dict[str, Any]:
+    def summary(self, periods_per_year: int | None = None) -> dict[str, Any]:
         """Headline figures (floats and ints; money in CNY, returns as fractions).
 
-        ``annual_return`` compounds to ``periods_per_year`` trading days a year (default 242, the
-        A-share calendar's usual count; pass the figure measured on your calendar to match other
-        reports); ``annual_turnover`` is the mean daily turnover (buys + sells over equity) times it.
+        ``annual_return`` compounds to ``periods_per_year`` trading days a year; default: the
+        run's :attr:`periods_per_year` (the calendar's measured figure, 243 on the snapshot;
+        measured on the returns' own dates for a result built by hand). ``annual_turnover`` is
+        the mean daily turnover (buys + sells over equity) times it. ``rejected`` and
+        ``rejected_by_reason`` count refusal episodes (rows of :attr:`rejected`),
+        ``rejected_days`` the fill days they span. ``unscored_position_days``: held tradable
+        members without a prediction on a decision day (``unscored_share`` of all position-days
+        then); ``tie_days``: decision days with a tie at the k-th place; ``avg_cash_share``: cash
+        over equity at the close, averaged over the days of :attr:`returns`.
         """
-        ppy = periods_per_year
+        ppy = periods_per_year or self.periods_per_year or perf.trading_days_per_year(self.equity.index)
         r = self.returns
         n = len(r)
         b = self.benchmark_returns.reindex(r.index).fillna(0.0)
@@ -85,6 +101,7 @@ class BacktestResult:
         counts = self.rejected["reason"].value_counts() if len(self.rejected) else pd.Series(dtype=int)
         by_reason = {k: int(counts.get(k, 0)) for k in REASONS}
         held = self.positions.groupby("date").size() if len(self.positions) else pd.Series(dtype=int)
+        d = self.decisions
         return {
             "start": str(r.index[0].date()) if n else None,
             "end": str(r.index[-1].date()) if n else None,
@@ -108,18 +125,25 @@ class BacktestResult:
             "buys": int((self.trades["side"] == "buy").sum()) if len(self.trades) else 0,
             "sells": int((self.trades["side"] == "sell").sum()) if len(self.trades) else 0,
             "rejected": len(self.rejected),
+            "rejected_days": int(self.rejected["days"].sum()) if len(self.rejected) else 0,
             "rejected_by_reason": by_reason,
             "corporate_actions": len(self.corporate_actions),
             "avg_names_held": float(held.reindex(self.equity.index, fill_value=0).mean()) if len(self.equity) else 0.0,
-            "avg_cash_share": float((self.cash / self.equity).mean()) if len(self.equity) else 1.0,
+            # from the first fill day on (the first day is the initial cash, before any order could fill)
+            "avg_cash_share": float((self.cash / self.equity).iloc[1:].mean()) if len(self.equity) > 1 else 1.0,
+            "unscored_position_days": int(d["unscored"].sum()) if len(d) else 0,
+            "unscored_share": float(d["unscored"].sum() / d["held"].sum()) if len(d) and d["held"].sum() else 0.0,
+            "tie_days": int(d["tie_at_k"].sum()) if len(d) else 0,
             "periods_per_year": ppy,
         }
 
 
 def build_result(md: MarketData, A: MarketArrays, j: Journal, initial_cash: float,
-                 strategy: StrategyConfig | None, costs: CostModel | None) -> BacktestResult:
+                 strategy: StrategyConfig | None, costs: CostModel | None,
+                 periods_per_year: int | None = None) -> BacktestResult:
     """The :class:`BacktestResult` of a finished run: the journal's rows labelled with dates and
-    symbols (refusals sorted by fill date, then in the order the broker met them)."""
+    symbols (refusals sorted by fill date, then in the order the broker met them);
+    ``periods_per_year`` default: measured on ``md.calendar``."""
     dates = A.dates
     sym = np.asarray(A.symbols, dtype=object)
     equity = pd.Series(j.equity, index=dates, name="equity")
@@ -144,11 +168,13 @@ def build_result(md: MarketData, A: MarketArrays, j: Journal, initial_cash: floa
                                **{k: t[k] for k in tcols[2:]}})
     else:
         trades = pd.DataFrame({k: pd.Series(dtype="float64") for k in tcols})
-    rcols = ["date", "symbol", "side", "shares", "reason", "requested"]
+    rcols = ["date", "symbol", "side", "shares", "reason", "requested", "days", "last_date"]
     if j.rejected:
-        r = pd.DataFrame(j.rejected, columns=["i", "c", *rcols[2:]]).sort_values("i", kind="stable")
-        rejected = pd.DataFrame({"date": dates[r["i"].to_numpy()], "symbol": sym[r["c"].to_numpy()],
-                                 **{k: r[k] for k in rcols[2:]}})
+        r = pd.DataFrame(j.rejected, columns=["i", "c", *rcols[2:-1]]).sort_values("i", kind="stable")
+        first = r["i"].to_numpy()
+        rejected = pd.DataFrame({"date": dates[first], "symbol": sym[r["c"].to_numpy()],
+                                 **{k: r[k].to_numpy() for k in rcols[2:-1]},
+                                 "last_date": dates[first + r["days"].to_numpy() - 1]})
     else:
         rejected = pd.DataFrame({k: pd.Series(dtype="float64") for k in rcols})
     acols = ["date", "symbol", "shares_before", "shares_after", "cash"]
@@ -164,7 +190,17 @@ def build_result(md: MarketData, A: MarketArrays, j: Journal, initial_cash: floa
     prev_eq = equity.shift(1)
     turnover = (traded / prev_eq).iloc[1:].rename("turnover")
     bench = md.benchmark_returns().reindex(returns.index).rename("CSI300")
+    if isinstance(strategy, TopKConfig):
+        n_held = np.zeros(len(dates), dtype=np.int64)
+        for i, cols, _ in j.positions:
+            n_held[i] = len(cols)
+        decided = slice(0, max(len(dates) - FILL_LAG, 0))  # the days a decision was made
+        decisions = pd.DataFrame({"held": n_held[decided], "unscored": j.unscored[decided],
+                                  "tie_at_k": j.tied[decided]}, index=dates[decided])
+    else:
+        decisions = pd.DataFrame(columns=["held", "unscored", "tie_at_k"])
+    ppy = perf.trading_days_per_year(md.calendar) if periods_per_year is None else int(periods_per_year)
     return BacktestResult(returns=returns, equity=equity, cash=cash, positions=positions,
                           trades=trades, rejected=rejected, corporate_actions=actions,
                           turnover=turnover, benchmark_returns=bench, initial_cash=initial_cash,
-                          strategy=strategy, costs=costs)
+                          strategy=strategy, costs=costs, decisions=decisions, periods_per_year=ppy)

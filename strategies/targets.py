@@ -8,6 +8,7 @@ trims them at the open ``FILL_LAG`` days later (:mod:`strategies.broker`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from data_store.settings import SettingError, check_settings, setting
+
+from .rules import Commission, LotRule
 
 
 # ----------------------------------------------------------------------------- configurations
@@ -37,20 +40,50 @@ class StrategyConfig:
         check_settings(self)
 
 
+#: TopKConfig.missing: a held tradable member without a prediction ranks below every scored name
+LOWEST = "lowest"
+#: TopKConfig.missing: ... or is kept and keeps its slot (the behaviour before issue 13)
+KEEP = "hold"
+
+
 @dataclass(frozen=True)
 class TopKConfig(StrategyConfig):
     """Cross-sectional strategy: hold the ``k`` highest ``p_up`` among tradable members.
 
     Attributes:
-        k: names held (equal weights of ``(1 - cash_buffer) / k`` of equity at purchase).
+        k: names held (a buy gets an equal share of the day's budget: cash and sell proceeds
+            above ``cash_buffer`` of equity; on the first day ``(1 - cash_buffer) / k`` each).
         max_replace: at most this many held names are swapped for better-ranked ones per day
             (``max_replace >= k``: no limit). Filling empty slots (the first day, after a forced
             exit) does not count, nor do forced sells of stocks that left the index.
+        buffer: rank buffer: a held name is kept while it ranks within the top ``k + buffer``
+            (0: sold as soon as it leaves the top k, subject to ``max_replace``).
+        min_hold: a bought name is not dropped for a better one before it has been held this
+            many trading days (decisions on its fill day and the ``min_hold - 1`` days after keep
+            it; 0: no minimum beyond T+1). Exits from the index are never delayed.
+        missing: a held stock that is a tradable member but has no prediction that day (no row,
+            or NaN): ``"lowest"`` ranks it below every scored name (sold when a better candidate
+            exists, within ``max_replace`` and ``buffer``), ``"hold"`` keeps it with its slot.
+            A suspended holding is always kept (it cannot trade).
+        tie_seed: seed of the tie-break: names with equal ``p_up`` are ordered by a seeded
+            shuffle of the day (:func:`tie_keys`), the same for the same seed, date and symbol.
         cash_buffer: see :class:`StrategyConfig`.
+
+    The defaults ``buffer=45``, ``min_hold=20`` were chosen on validation predictions before the
+    default test span (the default model's out-of-sample 2018-07 .. 2021-12 walk-forward) by
+    ``scripts/choose_topk_defaults.py``: the highest net Sharpe of a 35-point grid, the lowest
+    turnover among near ties (README, "A-share rules modelled"). ``buffer=0, min_hold=0`` is the
+    plain rule (sell a name as soon as it leaves the top k, within ``max_replace``).
     """
 
     k: int = setting(30, lo=1, hi=1000, doc="TopK: names held")
     max_replace: int = setting(10, lo=1, hi=1000, doc="TopK: most held names replaced per day (>= k: no limit)")
+    buffer: int = setting(45, lo=0, hi=1000, doc="TopK: a holding is kept while it ranks within the top k + buffer")
+    min_hold: int = setting(20, lo=0, hi=250,
+                            doc="TopK: trading days a bought name is held before it may be replaced (0: none)")
+    missing: str = setting(LOWEST, choices=(LOWEST, KEEP),
+                           doc="TopK: a held tradable member without a prediction ranks lowest, or is kept (hold)")
+    tie_seed: int = setting(0, lo=0, hi=2**31 - 1, doc="TopK: seed of the shuffle that orders equal p_up each day")
 
 
 @dataclass(frozen=True)
@@ -79,51 +112,111 @@ class ThresholdConfig(StrategyConfig):
 
 
 # ----------------------------------------------------------------------------- TopK
+_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser on uint64 (wrapping arithmetic): a well-mixed hash of ``x``."""
+    x = np.asarray(x, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        x = (x + np.uint64(0x9E3779B97F4A7C15)) & _M64
+        x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _M64
+        x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _M64
+    return x ^ (x >> np.uint64(31))
+
+
+def symbol_codes(symbols: Iterable[str]) -> np.ndarray:
+    """A fixed 64-bit code per symbol (blake2b of its text), the symbol's part of :func:`tie_keys`."""
+    return np.array([int.from_bytes(hashlib.blake2b(str(s).encode(), digest_size=8).digest(), "little")
+                     for s in symbols], dtype=np.uint64)
+
+
+def tie_keys(seed: int, date: pd.Timestamp | str, codes: np.ndarray) -> np.ndarray:
+    """Tie-break keys of one day: among names with equal ``p_up`` the lower key ranks first.
+
+    Rule: key = SplitMix64(code(symbol) XOR SplitMix64(seed x 2^32 + yyyymmdd)). The keys are a
+    seeded shuffle of the day: a fresh order every day (no symbol is favoured), the same for the
+    same seed, date and symbol whatever else the table or the run's span holds.
+    """
+    day = pd.Timestamp(date)
+    salt = np.uint64((int(seed) << 32) + day.year * 10_000 + day.month * 100 + day.day)
+    return _splitmix64(np.asarray(codes, dtype=np.uint64) ^ _splitmix64(np.array([salt]))[0])
+
+
 def topk_select(
     scores: np.ndarray,
     held: np.ndarray,
     must_exit: np.ndarray,
     k: int,
     max_replace: int,
+    *,
+    tradable: np.ndarray | None = None,
+    buffer: int = 0,
+    locked: np.ndarray | None = None,
+    tie_key: np.ndarray | None = None,
+    missing: str = LOWEST,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Names to sell and to buy today (array positions), best buys first.
 
     Args:
-        scores: ``p_up`` per name; NaN where the name cannot be bought today (no prediction, not
-            a tradable member).
+        scores: ``p_up`` per name; NaN where there is none.
         held: True where shares are held now.
         must_exit: held names that must go whatever their score (they left the index).
         k: names to hold.
         max_replace: most held names dropped for better ones (forced exits not counted).
+        tradable: names that can trade today (default: all); others are never bought, and a
+            holding among them (suspended) is kept with its slot.
+        buffer: a held name is kept while it ranks within the top ``slots + buffer``.
+        locked: held names too recently bought to be dropped (``TopKConfig.min_hold``).
+        tie_key: among equal scores the lower key ranks first (default: the position, so the
+            earlier name); see :func:`tie_keys`.
+        missing: ``"lowest"``: a tradable holding without a score ranks below every scored name;
+            ``"hold"``: it is kept with its slot.
 
-    Rules: held names without a score are kept (they cannot be ranked today); the other held
-    names compete with the candidates; held names outside the top of the ranking are sold,
-    worst first, at most ``max_replace``; the best-ranked names not held fill the free slots.
-    Ties are broken by position (the earlier symbol wins), so the result is deterministic.
+    Rules: the scored tradable names (held or not) are ranked best first, the unscored tradable
+    holdings after them; ``slots`` = k minus the holdings kept without a rank. A holding ranked
+    outside the top ``slots + buffer`` and not locked is a loser; losers are sold worst first, at
+    most ``max_replace``; the best-ranked names not held fill the free slots.
     """
     scores = np.asarray(scores, dtype="float64")
     held = np.asarray(held, dtype=bool)
+    n = scores.shape[0]
+    ok = np.ones(n, dtype=bool) if tradable is None else np.asarray(tradable, dtype=bool)
     must_exit = np.asarray(must_exit, dtype=bool) & held
-    finite = np.isfinite(scores) & ~must_exit  # a leaver neither competes nor takes a slot
+    lock = np.zeros(n, dtype=bool) if locked is None else np.asarray(locked, dtype=bool)
+    key = np.arange(n) if tie_key is None else np.asarray(tie_key)
+    if missing not in (LOWEST, KEEP):
+        raise ValueError(f"missing={missing!r}: use {LOWEST!r} or {KEEP!r}")
     staying = held & ~must_exit
-    kept_unscored = staying & ~finite
-    slots = max(k - int(kept_unscored.sum()), 0)
+    scored = np.isfinite(scores) & ok & ~must_exit  # a leaver neither competes nor takes a slot
+    unscored = staying & ~scored
+    kept_unranked = unscored if missing == KEEP else unscored & ~ok
+    slots = max(k - int(kept_unranked.sum()), 0)
 
-    cand = np.flatnonzero(finite)
-    order = cand[np.lexsort((cand, -scores[cand]))]  # best first, ties by position
-    in_top = np.zeros(scores.shape, dtype=bool)
-    in_top[order[:slots]] = True
+    cand = np.flatnonzero(scored)
+    order = cand[np.lexsort((key[cand], -scores[cand]))]  # best first, ties by key
+    last = np.flatnonzero(unscored & ~kept_unranked)
+    ranking = np.concatenate([order, last[np.argsort(key[last], kind="stable")]]).astype(np.intp)
+    rank = np.full(n, n + len(ranking), dtype=np.intp)
+    rank[ranking] = np.arange(len(ranking))
 
-    losers = np.flatnonzero(staying & finite & ~in_top)
-    losers = losers[np.lexsort((-losers, scores[losers]))]  # worst first
-    drops = losers[:max_replace]
+    losers = np.flatnonzero(staying & ~kept_unranked & ~lock & (rank >= slots + buffer))
+    drops = losers[np.argsort(-rank[losers], kind="stable")][:max_replace]  # worst first
 
-    n_after = int(staying.sum()) - len(drops)
-    n_buy = max(k - n_after, 0)
-    fresh = order[~held[order]]
-    buys = fresh[:n_buy]
+    n_buy = max(k - (int(staying.sum()) - len(drops)), 0)
+    buys = order[~held[order]][:n_buy]
     sells = np.concatenate([np.flatnonzero(must_exit), drops]).astype(np.intp)
     return sells, buys.astype(np.intp)
+
+
+def tie_at_cut(scores: np.ndarray, k: int) -> bool:
+    """True when the k-th and (k+1)-th best finite scores are equal: the tie rule chooses a name."""
+    s = np.asarray(scores, dtype="float64")
+    s = s[np.isfinite(s)]
+    if len(s) <= k:
+        return False
+    top = -np.partition(-s, (k - 1, k))
+    return bool(top[k - 1] == top[k])
 
 
 @dataclass(frozen=True)
@@ -144,32 +237,44 @@ def topk_targets(
     config: TopKConfig,
     eligible: Iterable[str] | None = None,
     members: Iterable[str] | None = None,
+    *,
+    date: pd.Timestamp | str | None = None,
+    held_days: Mapping[str, int] | None = None,
 ) -> TopKDecision:
-    """Labelled wrapper of :func:`topk_select` for research code and tests.
+    """Labelled wrapper of :func:`topk_select` for research code and tests, with every rule of
+    ``config`` (k, max_replace, buffer, min_hold, missing, tie_seed).
 
     Args:
         p_up: the day's predictions by symbol.
         holdings: symbols held now.
-        config: k and max_replace.
-        eligible: symbols that may be bought today (tradable members); default: all of ``p_up``.
+        config: the TopK settings.
+        eligible: symbols that can trade today (tradable members); default: all, held or scored.
+            A holding outside it is suspended: kept with its slot.
         members: point-in-time members today; held symbols outside it are sold. Default: all
             held symbols are members.
+        date: the decision day, for the seeded tie-break (:func:`tie_keys`); default: ties go
+            to the earlier symbol.
+        held_days: trading days each holding has been held (for ``min_hold``); default: long.
     """
     p = pd.Series(p_up, dtype="float64")
     held_set = set(holdings)
     universe = sorted(set(p.index) | held_set)
     scores = p.reindex(universe).to_numpy()
-    if eligible is not None:
-        ok = set(eligible)
-        scores = np.where([s in ok for s in universe], scores, np.nan)
+    ok = set(universe if eligible is None else eligible)
+    if members is not None:
+        ok &= set(members)
+    tradable = np.array([s in ok for s in universe], dtype=bool)
     held = np.array([s in held_set for s in universe], dtype=bool)
     if members is None:
         must_exit = np.zeros(len(universe), dtype=bool)
     else:
         mem = set(members)
         must_exit = np.array([s not in mem for s in universe]) & held
-        scores = np.where([s in mem for s in universe], scores, np.nan)
-    sells, buys = topk_select(scores, held, must_exit, config.k, config.max_replace)
+    ages = held_days or {}
+    locked = held & np.array([ages.get(s, config.min_hold) < config.min_hold for s in universe], dtype=bool)
+    key = None if date is None else tie_keys(config.tie_seed, date, symbol_codes(universe))
+    sells, buys = topk_select(scores, held, must_exit, config.k, config.max_replace, tradable=tradable,
+                              buffer=config.buffer, locked=locked, tie_key=key, missing=config.missing)
     return TopKDecision(tuple(universe[i] for i in sells), tuple(universe[i] for i in buys))
 
 
@@ -199,3 +304,21 @@ def buy_budget(cash: float, equity: float, sell_proceeds: float, cash_buffer: fl
 def equal_weight_value(equity: float, k: int, cash_buffer: float) -> float:
     """CNY target value of one name in an equal-weight book of ``k`` names."""
     return equity * (1.0 - cash_buffer) / k
+
+
+def spread_budget(budget: float, prices: np.ndarray, lot: LotRule, commission: Commission) -> np.ndarray:
+    """CNY to spend on each of the day's buys (best first), so that the whole ``budget`` is
+    invested: each name gets an equal share of what the names before it left, and what one
+    name's whole lots at ``prices`` (the decision close, as the broker sizes them) and
+    commission leave unspent passes on to the next. A name whose share buys no lot spends
+    nothing (the broker refuses it with its reason) and its share passes on too."""
+    prices = np.asarray(prices, dtype="float64")
+    values = np.zeros(len(prices))
+    left = float(budget)
+    for j, price in enumerate(prices):
+        share = left / (len(prices) - j)
+        values[j] = share
+        shares = lot.lots_for_value(share, float(price), commission)
+        if shares:
+            left -= shares * price + commission.fee(shares * price)
+    return values

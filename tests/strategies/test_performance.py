@@ -36,3 +36,18 @@ def test_max_drawdown_hand_computed():
     assert an.max_drawdown(pd.Series([0.1, 0.1])) == 0.0
     # a fall on the first day counts against the starting equity
     assert an.max_drawdown(pd.Series([-0.1])) == pytest.approx(-0.1)
+
+
+def test_trading_days_per_year_counts_complete_years_only():
+    # weekdays: 2021 has 261, 2022 260, 2023 260; the partial years 2020 and 2024 do not count
+    cal = pd.bdate_range("2020-07-01", "2024-03-29")
+    assert an.trading_days_per_year(cal) == 260
+    # 2021-01-04 .. 2021-12-30 is complete (a day by 7 January and one from 24 December)
+    assert an.trading_days_per_year(pd.bdate_range("2021-01-04", "2021-12-30")) == 259
+    # no complete year: the fallback
+    assert an.trading_days_per_year(pd.bdate_range("2021-01-11", "2021-12-31")) == an.FALLBACK_TRADING_DAYS == 242
+    assert an.trading_days_per_year(pd.DatetimeIndex([])) == 242
+
+
+def test_trading_days_per_year_of_the_snapshot(md):
+    assert an.trading_days_per_year(md.calendar) == 243  # median of 2010..2024

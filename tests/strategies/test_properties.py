@@ -50,10 +50,12 @@ def random_market(seed: int, n_days: int = 30):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, 10_000), st.integers(1, 4), st.integers(1, 3), st.sampled_from([30_000.0, 200_000.0, 2e6]))
-def test_runs_respect_the_rules(seed, k, n, cash):
+@given(st.integers(0, 10_000), st.integers(1, 4), st.integers(1, 3), st.sampled_from([30_000.0, 200_000.0, 2e6]),
+       st.integers(0, 2), st.sampled_from([0, 1, 3]))
+def test_runs_respect_the_rules(seed, k, n, cash, buffer, min_hold):
     md, p = random_market(seed)
-    res = run_backtest(md, p, strategy=TopKConfig(k=k, max_replace=n), initial_cash=cash, progress=False)
+    cfg = TopKConfig(k=k, max_replace=n, buffer=buffer, min_hold=min_hold)
+    res = run_backtest(md, p, strategy=cfg, initial_cash=cash, progress=False)
     t = res.trades
     assert (res.cash >= -1e-6).all()
     pv = res.positions.groupby("date")["value"].sum().reindex(res.equity.index, fill_value=0.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,20 +18,26 @@ from strategies import (
     topk_select,
     topk_targets,
 )
-from strategies.targets import StrategyConfig, buy_budget, equal_weight_value
+from strategies.rules import Commission, LotRule
+from strategies.targets import StrategyConfig, buy_budget, equal_weight_value, spread_budget, symbol_codes, tie_keys
 
 NAN = float("nan")
 
 
+def plain(**kw) -> TopKConfig:
+    """TopK settings without the rank buffer and the minimum holding period (unless given)."""
+    return TopKConfig(**{"buffer": 0, "min_hold": 0, **kw})
+
+
 def test_first_day_fills_all_k_slots_best_first():
-    d = topk_targets({"A": 0.9, "B": 0.2, "C": 0.7, "D": 0.8}, [], TopKConfig(k=3, max_replace=1))
+    d = topk_targets({"A": 0.9, "B": 0.2, "C": 0.7, "D": 0.8}, [], plain(k=3, max_replace=1))
     assert d.buys == ("A", "D", "C")
     assert d.sells == ()
 
 
 def test_max_replace_limits_swaps_worst_first():
     p = {"A": 0.1, "B": 0.2, "C": 0.3, "D": 0.9, "E": 0.8, "F": 0.7}
-    d = topk_targets(p, ["A", "B", "C"], TopKConfig(k=3, max_replace=2))
+    d = topk_targets(p, ["A", "B", "C"], plain(k=3, max_replace=2))
     assert d.sells == ("A", "B")  # the two worst held
     assert d.buys == ("D", "E")  # the two best not held
     assert d.targets(["A", "B", "C"]) == {"C", "D", "E"}
@@ -38,27 +45,92 @@ def test_max_replace_limits_swaps_worst_first():
 
 def test_held_names_in_the_top_are_kept():
     p = {"A": 0.9, "B": 0.2, "C": 0.8, "D": 0.75}
-    d = topk_targets(p, ["A", "C"], TopKConfig(k=2, max_replace=5))
+    d = topk_targets(p, ["A", "C"], plain(k=2, max_replace=5))
     assert d.sells == () and d.buys == ()
 
 
 def test_leaver_is_sold_and_does_not_count_against_max_replace():
     p = {"A": 0.9, "B": 0.1, "C": 0.2, "D": 0.8, "E": 0.7}
-    d = topk_targets(p, ["A", "B", "C"], TopKConfig(k=3, max_replace=1), members=["A", "B", "C", "D", "E"][1:])
+    d = topk_targets(p, ["A", "B", "C"], plain(k=3, max_replace=1), members=["A", "B", "C", "D", "E"][1:])
     # A left the index: sold whatever its score; B (worst) is the one voluntary swap
     assert d.sells == ("A", "B")
     assert d.buys == ("D", "E")
 
 
-def test_unscored_holding_is_kept_and_keeps_its_slot():
-    # B is held but has no prediction today (suspended): kept, so only 1 slot competes
-    d = topk_targets({"A": 0.5, "C": 0.9}, ["A", "B"], TopKConfig(k=2, max_replace=3))
+def test_suspended_holding_is_kept_and_keeps_its_slot():
+    # B is held but suspended today (not eligible, no prediction): kept, so only 1 slot competes
+    d = topk_targets({"A": 0.5, "C": 0.9}, ["A", "B"], plain(k=2, max_replace=3), eligible=["A", "C"])
     assert d.sells == ("A",)
     assert d.buys == ("C",)
 
 
+def test_a_held_tradable_name_without_a_score_ranks_lowest():
+    # B is held and tradable but the table has no row for it: it ranks below A, so it is the one
+    # replaced by C (before: kept with its slot, and A was sold instead)
+    d = topk_targets({"A": 0.5, "C": 0.9}, ["A", "B"], plain(k=2, max_replace=3))
+    assert d.sells == ("B",)
+    assert d.buys == ("C",)
+    # the option keeps it
+    d = topk_targets({"A": 0.5, "C": 0.9}, ["A", "B"], plain(k=2, max_replace=3, missing="hold"))
+    assert (d.sells, d.buys) == (("A",), ("C",))
+    # no better candidate: a name without a score is kept while a slot is free for it
+    d = topk_targets({"A": 0.5}, ["A", "B"], plain(k=2, max_replace=3))
+    assert (d.sells, d.buys) == ((), ())
+
+
+def test_rank_buffer_keeps_holdings_within_k_plus_buffer():
+    p = {"A": 0.9, "B": 0.8, "C": 0.7, "D": 0.6, "E": 0.5}
+    # held C (3rd) and D (4th), k = 2: without a buffer both go for A and B
+    assert topk_targets(p, ["C", "D"], plain(k=2, max_replace=5)).sells == ("D", "C")
+    # top 2 + 1: C stays, D goes (A fills the free slot)
+    d = topk_targets(p, ["C", "D"], plain(k=2, max_replace=5, buffer=1))
+    assert (d.sells, d.buys) == (("D",), ("A",))
+    # top 2 + 2: both stay, nothing to buy
+    d = topk_targets(p, ["C", "D"], plain(k=2, max_replace=5, buffer=2))
+    assert (d.sells, d.buys) == ((), ())
+
+
+def test_min_hold_locks_recent_buys_against_replacement_only():
+    p = {"A": 0.9, "B": 0.1}
+    cfg = plain(k=1, max_replace=1, min_hold=3)
+    assert topk_targets(p, ["B"], cfg, held_days={"B": 2}).sells == ()
+    assert topk_targets(p, ["B"], cfg, held_days={"B": 3}).sells == ("B",)
+    # an exit from the index is never delayed
+    assert topk_targets(p, ["B"], cfg, members=["A"], held_days={"B": 0}).sells == ("B",)
+
+
+def test_tie_keys_are_a_seeded_shuffle_of_the_day():
+    codes = symbol_codes(["SH600000", "SH600004"])
+    # fixed numbers: the same in every process (no salted hash), whatever else is in the table
+    assert int(codes[0]) == 8977407616857598292
+    assert int(tie_keys(0, "2022-03-02", codes)[0]) == 8791333741144034359
+    assert np.array_equal(tie_keys(0, "2022-03-02", codes), tie_keys(0, pd.Timestamp("2022-03-02"), codes))
+    assert tie_keys(0, "2022-03-02", codes[:1])[0] == tie_keys(0, "2022-03-02", codes)[0]
+    assert not np.array_equal(tie_keys(0, "2022-03-02", codes), tie_keys(1, "2022-03-02", codes))
+    # no symbol is favoured: over 400 days of a two-way tie, the earlier symbol wins about half
+    days = pd.bdate_range("2020-01-01", periods=400)
+    wins = sum(topk_targets({"SH600000": 0.5, "SH600004": 0.5}, [], plain(k=1), date=d).buys == ("SH600000",)
+               for d in days)
+    assert 160 < wins < 240
+    # without a date (research code), ties go to the earlier symbol
+    assert topk_targets({"SH600004": 0.5, "SH600000": 0.5}, [], plain(k=1)).buys == ("SH600000",)
+
+
+def test_spread_budget_invests_the_rounding_left_by_earlier_names():
+    lot, comm = LotRule(), Commission()
+    # 980,000 over two names at 10.00: 490,000 buys 48,900 (489,122.25 with commission); the
+    # second share is 980,000 - 489,122.25 = 490,877.75, which buys 49,000
+    v = spread_budget(980_000.0, np.array([10.0, 10.0]), lot, comm)
+    assert v.tolist() == pytest.approx([490_000.0, 490_877.75])
+    assert [lot.lots_for_value(x, 10.0, comm) for x in v] == [48_900, 49_000]
+    # a name whose share buys no lot spends nothing: its share passes on
+    v = spread_budget(100_000.0, np.array([1_800.0, 10.0]), lot, comm)
+    assert v.tolist() == pytest.approx([50_000.0, 100_000.0])
+    assert spread_budget(-5.0, np.array([10.0]), lot, comm).tolist() == [-5.0]
+
+
 def test_ineligible_names_are_not_bought():
-    d = topk_targets({"A": 0.9, "B": 0.8, "C": 0.7}, [], TopKConfig(k=2, max_replace=1), eligible=["B", "C"])
+    d = topk_targets({"A": 0.9, "B": 0.8, "C": 0.7}, [], plain(k=2, max_replace=1), eligible=["B", "C"])
     assert d.buys == ("B", "C")
 
 
@@ -92,7 +164,40 @@ def test_topk_invariants(scores, data, k, max_replace):
     # a bought name outranks every voluntarily sold one
     voluntary = sells_set - set(np.flatnonzero(exit_).tolist())
     if buys_set and voluntary:
-        assert min(s[b] for b in buys_set) >= max(s[v] for v in voluntary)
+        worst_sold = max(s[v] if np.isfinite(s[v]) else -np.inf for v in voluntary)  # no score: lowest
+        assert min(s[b] for b in buys_set) >= worst_sold
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.floats(0, 1), st.just(NAN)), min_size=1, max_size=30), st.data(),
+       st.integers(1, 10), st.integers(1, 5), st.integers(0, 5), st.sampled_from(["lowest", "hold"]))
+def test_topk_invariants_with_buffer_locks_and_ties(scores, data, k, max_replace, buffer, missing):
+    n = len(scores)
+    draw = lambda: np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))  # noqa: E731
+    held, exit_, locked, tradable = draw(), draw(), draw(), draw()
+    exit_ &= held
+    s = np.round(np.array(scores), 1)  # coarse scores: many ties
+    key = np.array(data.draw(st.permutations(list(range(n)))))
+    sells, buys = topk_select(s, held, exit_, k, max_replace, tradable=tradable, buffer=buffer,
+                              locked=locked & held, tie_key=key, missing=missing)
+    sold, bought = set(sells.tolist()), set(buys.tolist())
+    voluntary = sold - set(np.flatnonzero(exit_).tolist())
+    assert set(np.flatnonzero(exit_).tolist()) <= sold
+    assert not voluntary & set(np.flatnonzero(locked).tolist())  # a locked holding is only sold to exit
+    assert not voluntary & set(np.flatnonzero(~tradable).tolist())  # nor is a suspended one
+    assert all(np.isfinite(s[b]) and tradable[b] and not held[b] for b in bought)
+    if missing == "hold":  # a holding without a score is never replaced
+        assert all(np.isfinite(s[v]) for v in voluntary)
+    # a voluntarily sold name ranks below every bought one (ties: by key)
+    for v in voluntary:
+        for b in bought:
+            assert not np.isfinite(s[v]) or (s[b], -key[b]) > (s[v], -key[v])
+    # a holding within the top k + buffer of the scored tradable names is never sold voluntarily
+    ranked = sorted((i for i in range(n) if np.isfinite(s[i]) and tradable[i] and not exit_[i]),
+                    key=lambda i: (-s[i], key[i]))
+    unscored = held & ~exit_ & ~(np.isfinite(s) & tradable)
+    kept_unranked = unscored if missing == "hold" else unscored & ~tradable
+    assert not voluntary & set(ranked[: max(k - int(kept_unranked.sum()), 0) + buffer])
 
 
 def test_threshold_actions():
@@ -119,6 +224,10 @@ def test_sizing_helpers():
         (TopKConfig, {"k": True}, "k"),
         (TopKConfig, {"max_replace": 0}, "max_replace"),
         (TopKConfig, {"cash_buffer": 0.6}, "cash_buffer"),
+        (TopKConfig, {"buffer": -1}, "buffer"),
+        (TopKConfig, {"min_hold": 251}, "min_hold"),
+        (TopKConfig, {"missing": "drop"}, "missing"),
+        (TopKConfig, {"tie_seed": -1}, "tie_seed"),
         (TopKConfig, {"cash_buffer": float("nan")}, "cash_buffer"),
         (ThresholdConfig, {"upper": 0.4, "lower": 0.6}, "lower"),
         (ThresholdConfig, {"upper": 1.5}, "upper"),
