@@ -156,7 +156,9 @@ def chart_quantiles(table: pd.DataFrame, model: str) -> str:
     """Mean forward return of each quantile of the day's scores (basis points per holding period)."""
     fig, ax = _figure(9, 3.4)
     v = 1e4 * table["mean_return"].to_numpy(dtype=float)
-    ax.bar(table["quantile"].astype(str), v, color=np.where(v >= 0, "#2ca02c", "#d62728"))
+    x = table["quantile"].to_numpy(dtype=int)
+    ax.bar(x, v, color=np.where(v >= 0, "#2ca02c", "#d62728"))
+    ax.set_xticks(x, [str(q) for q in x])
     ax.axhline(0, color="#666", lw=0.8)
     ax.set_xlabel("quantile of the day's scores (1 = lowest, highest on the right)")
     ax.set_ylabel("mean return (bp per period)")

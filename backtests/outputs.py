@@ -78,15 +78,15 @@ def reference_for(cfg: RunConfig, md: data_store.MarketData, days: pd.DatetimeIn
 def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig: WalkForwardResult,
                   outcomes: dict[str, ModelOutcome], ppy: int, audit_text: str | None,
                   timings: Timings, t_start: float, torch_threads: int | None, *, span: str = "open",
-                  source: dict[str, Any] | None = None) -> None:
+                  source: dict[str, Any] | None = None, main: str | None = None) -> None:
     """Write every file of the run folder (besides predictions, window metrics and checkpoints).
 
     ``span``: the return the predictions' labels and IC are measured on (``open``: what the
     strategy captures; ``close``: ``python -m backtests.evaluate --label close``); ``source``: what
-    ``evaluate`` read (recorded in the manifest)."""
+    ``evaluate`` read (recorded in the manifest); ``main``: the model judged (default ``model.kind``)."""
     from .pipeline import rss_mb
 
-    main = cfg.model.kind
+    main = main or cfg.model.kind
     rf.write_text("config.toml", to_toml(cfg))
     bench = md.benchmark_returns()
     main_bt = outcomes[main].backtest
