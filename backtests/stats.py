@@ -64,16 +64,16 @@ def capm(returns: pd.Series, benchmark: pd.Series, periods_per_year: int, confid
     out = {k: NAN for k in ("alpha", "alpha_se", "alpha_lo", "alpha_hi", "alpha_t", "alpha_p", "beta", "beta_se",
                             "beta_lo", "beta_hi", "r2")}
     out.update(days=float(n), hac_lags=NAN)
-    if n < MIN_DAYS or float(x.std()) == 0.0:
+    if n < MIN_DAYS or float(np.ptp(x.to_numpy())) == 0.0:
         return out
     lags = newey_west_lags(n) if lags is None else int(lags)
     out["hac_lags"] = float(lags)
-    if float(y.std()) == 0.0:  # never invested: no exposure, no alpha, nothing to test
+    if float(np.ptp(y.to_numpy())) == 0.0:  # never invested: no exposure, no alpha, nothing to test
         c = float(y.iloc[0]) * periods_per_year
         out.update(alpha=c, alpha_se=0.0, alpha_lo=c, alpha_hi=c, beta=0.0, beta_se=0.0, beta_lo=0.0, beta_hi=0.0,
                    r2=0.0)
         return out
-    fit = sm.OLS(y.to_numpy(), sm.add_constant(x.to_numpy())).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+    fit = sm.OLS(y.to_numpy(), sm.add_constant(x.to_numpy(), has_constant="add")).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
     z = float(sst.norm.ppf(0.5 + confidence / 2.0))
     (a, b), (sa, sb) = fit.params, fit.bse
     out.update(

@@ -8,8 +8,9 @@ predictions table, a run's or one given to ``python -m backtests.evaluate``. The
   accuracy edge over the best constant guess, or the IC / rank IC of a cross-section;
 * out-performance counts as skill only when the alpha after the strategy's beta to the reference
   (HAC errors) has an interval above zero; gross alpha that costs remove is "skill before costs";
-* beating the reference without significant alpha is "exposure" when the beta explains it (a beta
-  above 1 in a rising market, below 1 in a falling one) and "not significant" otherwise.
+* beating the reference without significant alpha is "exposure" when the beta explains at least
+  half of the excess ((beta - 1) x the reference's annual return: a beta above 1 in a rising market,
+  below 1 in a falling one), and otherwise no evidence of skill (luck).
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from .formatting import fmt, pct
 __all__ = ["CATEGORIES", "classify", "verdict"]
 
 #: every verdict, from the strongest claim to none
-CATEGORIES = ("skill", "skill_before_costs", "exposure", "not_significant", "signal_without_money", "no_evidence",
-              "never_traded")
+CATEGORIES = ("skill", "skill_before_costs", "exposure", "signal_without_money", "no_evidence", "never_traded")
 
 
 def _f(row: Mapping[str, Any], key: str) -> float:
@@ -59,7 +59,8 @@ def classify(row: Mapping[str, Any]) -> str:
         return "skill_before_costs"
     if math.isfinite(excess) and excess > 0:
         exposure = (beta - 1.0) * ref
-        return "exposure" if math.isfinite(exposure) and exposure > 0 else "not_significant"
+        if math.isfinite(exposure) and exposure >= excess / 2:
+            return "exposure"
     return "signal_without_money" if predictive(row) else "no_evidence"
 
 
@@ -141,11 +142,10 @@ def _conclusion(cat: str, row: Mapping[str, Any], reference: str) -> str:
         market = "rising" if _f(row, "reference_annual_return") > 0 else "falling"
         return (f"Exposure, not skill: it beat {reference}, but with a beta of {fmt(row.get('beta'), 'f2')} in a "
                 f"{market} market; the alpha after that exposure is not significant (t = {t}).")
-    if cat == "not_significant":
-        return (f"Not significant: it beat {reference}, but neither its beta nor a significant alpha (t = {t}) "
-                "explains it: treat it as luck.")
+    luck = (f" It beat {reference}, but neither its beta nor a significant alpha explains that: treat it as luck."
+            if _f(row, "annual_excess_return") > 0 else "")
     if cat == "signal_without_money":
         return (f"Some information without money: {signal}, but it did not turn into significant alpha before "
-                f"costs (t = {gt}) or after (t = {t}).")
+                f"costs (t = {gt}) or after (t = {t}).{luck}")
     return (f"No evidence of skill: {signal}, and the alpha after the exposure to {reference} is not significant "
-            f"before costs (t = {gt}) or after (t = {t}).")
+            f"before costs (t = {gt}) or after (t = {t}).{luck}")
