@@ -266,6 +266,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def run_namespace(args: argparse.Namespace, raw: pd.DataFrame) -> argparse.Namespace:
+    """``backtests.run``'s options from evaluate's (the ones that apply), with the walk-forward test
+    start on the first prediction (after --start when that is given), so the run config's rule
+    "test start inside the universe" holds for any prediction dates."""
+    first = pd.Timestamp(raw["date"].min())
+    if args.start and pd.Timestamp(args.start) >= first:
+        first = pd.Timestamp(args.start) + pd.Timedelta(days=1)
+    return argparse.Namespace(model=None, device=None, test_start=str(first.date()), executor=None, ray_address=None,
+                              audit=False, **{k: getattr(args, k) for k in ("preset", "config", "symbols", "start",
+                                                                            "end", "strategy", "out", "name", "set")})
+
+
 def config_for(args: argparse.Namespace, raw: pd.DataFrame) -> C.RunConfig:
     """The run configuration: ``backtests.run``'s options, with the universe's dates widened to the
     predictions (unless given), the walk-forward test start at the first prediction, and a
@@ -274,9 +286,7 @@ def config_for(args: argparse.Namespace, raw: pd.DataFrame) -> C.RunConfig:
 
     first, last = raw["date"].min(), raw["date"].max()
     syms = sorted(raw["symbol"].unique())
-    ns = argparse.Namespace(model=None, device=None, test_start=None, executor=None, ray_address=None,
-                            audit=False, **{k: getattr(args, k) for k in ("preset", "config", "symbols", "start",
-                                                                          "end", "strategy", "out", "name", "set")})
+    ns = run_namespace(args, raw)
     if ns.symbols is None and len(syms) == 1:
         ns.symbols = syms[0]
     base = config_from_args(ns)
@@ -307,9 +317,7 @@ def evaluate(args: argparse.Namespace) -> Path | None:
 
     t_start = time.perf_counter()
     raw, column = load_predictions(args.predictions)
-    ns = argparse.Namespace(model=None, device=None, test_start=None, executor=None, ray_address=None, audit=False,
-                            **{k: getattr(args, k) for k in ("preset", "config", "symbols", "start", "end", "strategy",
-                                                             "out", "name", "set")})
+    ns = run_namespace(args, raw)
     base = config_from_args(ns)
     if base.universe.symbols:
         raw = raw[raw["symbol"].isin(base.universe.symbols)].reset_index(drop=True)

@@ -73,7 +73,8 @@ def capm(returns: pd.Series, benchmark: pd.Series, periods_per_year: int, confid
         out.update(alpha=c, alpha_se=0.0, alpha_lo=c, alpha_hi=c, beta=0.0, beta_se=0.0, beta_lo=0.0, beta_hi=0.0,
                    r2=0.0)
         return out
-    fit = sm.OLS(y.to_numpy(), sm.add_constant(x.to_numpy(), has_constant="add")).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+    X = sm.add_constant(x.to_numpy(), has_constant="add")
+    fit = sm.OLS(y.to_numpy(), X).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
     z = float(sst.norm.ppf(0.5 + confidence / 2.0))
     (a, b), (sa, sb) = fit.params, fit.bse
     out.update(

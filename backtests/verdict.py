@@ -130,7 +130,8 @@ def _break_even(row: Mapping[str, Any]) -> str:
 def _conclusion(cat: str, row: Mapping[str, Any], reference: str) -> str:
     t, gt = fmt(row.get("alpha_t"), "f2"), fmt(row.get("gross_alpha_t"), "f2")
     found = predictive(row)
-    signal = (f"the {' and '.join(found)} {'is' if len(found) == 1 else 'are'} above zero beyond noise"
+    names = found[0] if len(found) == 1 else ", ".join(found[:-1]) + " and " + found[-1] if found else ""
+    signal = (f"the {names} {'is' if len(found) == 1 else 'are'} above zero beyond noise"
               if found else "no prediction measure is above zero beyond noise")
     if cat == "skill":
         return (f"Skill: the alpha after the exposure to {reference} is significant (t = {t}) and survives costs; "
@@ -142,10 +143,13 @@ def _conclusion(cat: str, row: Mapping[str, Any], reference: str) -> str:
         market = "rising" if _f(row, "reference_annual_return") > 0 else "falling"
         return (f"Exposure, not skill: it beat {reference}, but with a beta of {fmt(row.get('beta'), 'f2')} in a "
                 f"{market} market; the alpha after that exposure is not significant (t = {t}).")
+    hi = _f(row, "alpha_hi")
+    after = (f"it is significantly negative (t = {t}): costs turn it into a loss" if math.isfinite(hi) and hi < 0
+             else f"it is not significant either (t = {t})")
     luck = (f" It beat {reference}, but neither its beta nor a significant alpha explains that: treat it as luck."
             if _f(row, "annual_excess_return") > 0 else "")
     if cat == "signal_without_money":
         return (f"Some information without money: {signal}, but it did not turn into significant alpha before "
-                f"costs (t = {gt}) or after (t = {t}).{luck}")
+                f"costs (t = {gt}); after costs {after}.{luck}")
     return (f"No evidence of skill: {signal}, and the alpha after the exposure to {reference} is not significant "
-            f"before costs (t = {gt}) or after (t = {t}).{luck}")
+            f"before costs (t = {gt}); after costs {after}.{luck}")

@@ -20,7 +20,8 @@ def _row(**over):
            "spread": 0.0002, "spread_lo": -0.0004, "spread_hi": 0.0008,
            "annual_excess_return": -0.089, "gross_annual_excess_return": -0.005, "reference_annual_return": -0.062,
            "alpha": -0.093, "alpha_lo": -0.20, "alpha_hi": 0.02, "alpha_t": -1.6, "beta": 1.12, "beta_lo": 1.08,
-           "beta_hi": 1.16, "gross_alpha": -0.01, "gross_alpha_lo": -0.12, "gross_alpha_hi": 0.10, "gross_alpha_t": -0.2,
+           "beta_hi": 1.16, "gross_alpha": -0.01, "gross_alpha_lo": -0.12, "gross_alpha_hi": 0.10,
+           "gross_alpha_t": -0.2,
            "cost_drag": 0.084, "daily_turnover": 0.63, "break_even_cost": -0.00003, "cost_per_traded": 0.00055,
            "trades": 16366}
     row.update(over)
@@ -60,7 +61,10 @@ def test_wording_names_every_figure_with_its_interval():
     assert "Costs took 8.4% a year at 0.63 of the book traded a day" in text
     assert "no cost is low enough to break even" in text
     assert "beat the best constant guess in 1 of 3 windows; the strategy beat the CSI-300 in 1 of 3" in text
-    assert text.endswith("not significant before costs (t = -0.20) or after (t = -1.60).")
+    assert text.endswith("not significant before costs (t = -0.20); after costs it is not significant either "
+                         "(t = -1.60).")
+    losing = verdict("LSTM", _row(alpha_hi=-0.01, alpha_t=-2.5), WINDOWS)
+    assert losing.endswith("after costs it is significantly negative (t = -2.50): costs turn it into a loss.")
     assert not re.search(r"\bnan\b", text) and not re.search(r"-0\.0+(?!\d)", text)  # no NaN, no "-0.0"
 
 
