@@ -137,8 +137,7 @@ def monthly_heatmap(returns: Any, benchmark: Any = None, figsize: tuple[float, f
     ax.grid(False)
     v = table.to_numpy(dtype=float)
     lim = max(float(np.nanmax(np.abs(v))) if np.isfinite(v).any() else 1.0, 1e-9)
-    cmap = colormaps["RdYlGn"].copy()
-    cmap.set_bad("#f4f4f4")
+    cmap = colormaps["RdYlGn"].with_extremes(bad="#f4f4f4")
     ax.imshow(np.ma.masked_invalid(v), cmap=cmap, vmin=-lim, vmax=lim, aspect="auto")
     for i in range(v.shape[0]):
         for j in range(v.shape[1]):
