@@ -103,7 +103,7 @@ def load_predictions(path: str | Path) -> tuple[pd.DataFrame, str]:
                          "drop those rows or give a number")
     if col == "p_up" and ((values < 0) | (values > 1)).any():
         i = int(np.flatnonzero((values < 0) | (values > 1))[0])
-        raise InputError(f"p_up = {values[i]!r} ({raw['symbol'].iloc[i]} on {dates.iloc[i].date()}) is not a "
+        raise InputError(f"p_up = {float(values[i]):g} ({raw['symbol'].iloc[i]} on {dates.iloc[i].date()}) is not a "
                          "probability in [0, 1]: name the column score for any real number")
     out = pd.DataFrame({"date": dates.dt.normalize().to_numpy(), "symbol": raw["symbol"].astype(str).str.upper(),
                         "p_up": values,
