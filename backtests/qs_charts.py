@@ -58,15 +58,16 @@ def _series(returns: Any) -> pd.Series:
 
 def log_ticks(lo: float, hi: float, most: int = 7) -> list[float]:
     """Cumulative-return ticks (fractions) for a log axis of growth from ``lo`` to ``hi`` (both > 0):
-    marks of :data:`_TICKS` inside the range, no two closer than a ``most``-th of the log range."""
+    0% when it is in range, then marks of :data:`_TICKS` outwards from it, none closer to another
+    than a ``most``-th of the log range."""
     span = math.log(hi) - math.log(lo)
     gap = max(span, 1e-9) / most
+    inside = [t for t in _TICKS if lo <= 1.0 + t <= hi]
     out: list[float] = []
-    for t in _TICKS:
-        g = 1.0 + t
-        if lo <= g <= hi and (not out or math.log(g) - math.log(1.0 + out[-1]) >= gap):
+    for t in sorted(inside, key=lambda t: abs(math.log(1.0 + t))):
+        if all(abs(math.log(1.0 + t) - math.log(1.0 + c)) >= gap for c in out):
             out.append(t)
-    return out
+    return sorted(out)
 
 
 def log_returns(returns: Any, benchmark: Any = None, figsize: tuple[float, float] = (8, 4),
@@ -96,17 +97,23 @@ def log_returns(returns: Any, benchmark: Any = None, figsize: tuple[float, float
     _save(fig, savefig)
 
 
+def rolling_beta_series(returns: Any, benchmark: Any, window: int) -> pd.Series:
+    """Beta over the last ``window`` days (cov / var); NaN until the first window is full."""
+    s = _series(returns)
+    b = _series(benchmark).reindex(s.index).fillna(0.0)
+    return s.rolling(window).cov(b) / b.rolling(window).var()
+
+
 def rolling_beta(returns: Any, benchmark: Any, window1: int = 126, window1_label: str = "6-Months",
                  window2: int | None = 252, window2_label: str = "12-Months", figsize: tuple[float, float] = (8, 3),
                  savefig: Any = None, **_: Any) -> None:
     """Rolling beta of the strategy to the benchmark over two windows; blank until a window is full."""
     fig, ax = _figure(figsize, "Rolling Beta to Benchmark")
     s = _series(returns)
-    b = _series(benchmark).reindex(s.index).fillna(0.0)
-    beta1 = s.rolling(window1).cov(b) / b.rolling(window1).var()
+    beta1 = rolling_beta_series(s, benchmark, window1)
     ax.plot(beta1.index, beta1.to_numpy(), color=STRATEGY, lw=1.5, label=f"{window1_label} ({window1} days)")
     if window2:
-        beta2 = s.rolling(window2).cov(b) / b.rolling(window2).var()
+        beta2 = rolling_beta_series(s, benchmark, window2)
         ax.plot(beta2.index, beta2.to_numpy(), color="gray", lw=1.0, alpha=0.8,
                 label=f"{window2_label} ({window2} days)")
     if beta1.notna().any():
