@@ -185,13 +185,16 @@ def chart_cumulative_quantiles(cumulative: pd.DataFrame, model: str) -> str:
 
 
 def chart_rolling_ic(ic: pd.Series, days: int, model: str) -> str:
-    """Each day's IC (pale bars) and its rolling mean over ``days`` trading days."""
+    """Each day's IC (grey dots) and its rolling mean over ``days`` trading days; the axis spans the
+    middle 98% of the days so the rolling mean stays readable."""
     fig, ax = _figure(9, 3.2)
-    ax.bar(ic.index, ic.to_numpy(), width=1.0, color="#9ecae1", label="daily IC")
+    ax.scatter(ic.index, ic.to_numpy(), s=3, color="#aaaaaa", label="daily IC")
     roll = ic.rolling(days, min_periods=max(days // 2, 1)).mean()
-    ax.plot(roll.index, roll.to_numpy(), color="#08519c", lw=1.5, label=f"{days}-day mean")
+    ax.plot(roll.index, roll.to_numpy(), color="#08519c", lw=1.8, label=f"{days}-day mean")
     ax.axhline(float(ic.mean()), color="#d62728", lw=1, ls="--", label=f"mean {ic.mean():+.3f}")
     ax.axhline(0, color="#666", lw=0.8)
+    lo, hi = np.nanquantile(ic.to_numpy(), [0.01, 0.99]) if len(ic) else (-1.0, 1.0)
+    ax.set_ylim(min(lo, -0.05), max(hi, 0.05))
     ax.set_title(f"{label(model)}: information coefficient over time")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
     ax.grid(alpha=0.3)

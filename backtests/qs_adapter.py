@@ -156,11 +156,13 @@ def metrics_table(original: Callable[..., Any], months: float) -> Callable[..., 
 def _fixes(qs: Any, returns: pd.Series) -> Iterator[None]:
     """Patch QuantStats (see the module docstring) for one report, and restore it afterwards."""
     months = (returns.index[-1] - returns.index[0]).days / 30.4375 if len(returns) else 0.0
-    patches: list[tuple[Any, str, Any]] = [
-        (qs.stats, "drawdown_details", drawdown_details(qs.stats.drawdown_details)),
-        (qs.reports, "metrics", metrics_table(qs.reports.metrics, months)),
-        *((qs.plots, name, getattr(qs_charts, name)) for name in qs_charts.__all__),
+    wanted: list[tuple[Any, str, Callable[[Any], Any]]] = [
+        (qs.stats, "drawdown_details", drawdown_details),
+        (qs.reports, "metrics", lambda f: metrics_table(f, months)),
+        *((qs.plots, name, lambda _f, n=name: getattr(qs_charts, n)) for name in qs_charts.__all__),
     ]
+    # a QuantStats without one of these names (another version) keeps its own function there
+    patches = [(obj, name, make(getattr(obj, name))) for obj, name, make in wanted if hasattr(obj, name)]
     saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
     try:
         for obj, name, fn in patches:

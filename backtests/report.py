@@ -261,6 +261,9 @@ def _half_life_words(row: Any, horizons: int) -> str:
         return f"the IC falls to half its 1-day value (or changes sign) by a {fmt(half, 'int')}-day horizon"
     if fmt(first, "f3") == "n/a" or float(first) == 0:
         return "the 1-day IC is zero or undefined, so it has no decay to measure"
+    lo, hi = row.get("ic_lo"), row.get("ic_hi")
+    if fmt(lo, "f3") != "n/a" and float(lo) <= 0 <= float(hi):
+        return "the 1-day IC is within noise, so its decay over horizons says little"
     return f"the IC keeps more than half its 1-day value up to {horizons} days"
 
 
