@@ -214,9 +214,10 @@ def _evidence_sections(shown: pd.DataFrame, traded: pd.DataFrame, reference: Ref
         _table(shown[shown["accuracy"].notna()], ev_cols, "evidence"),
         f'<p class="note">{level} intervals in brackets, from a stationary bootstrap of whole days (the samples of '
         "a day share its market move, so they are not independent; blocks of days keep serial dependence). "
-        "Accuracy edge: accuracy minus the best constant guess. Top - bottom: mean forward return of the highest "
-        "quantile of the day's scores minus the lowest, per holding period, no costs. Monotonicity: rank "
-        "correlation of quantile and its mean return (+1: every higher quantile earned more).</p>",
+        "Accuracy edge: accuracy minus the best constant guess."
+        + ("" if single else " Top - bottom: mean forward return of the highest quantile of the day's scores minus "
+           "the lowest, per holding period, no costs. Monotonicity: rank correlation of quantile and its mean "
+           "return (+1: every higher quantile earned more).") + "</p>",
         f"<h3>Returns after the exposure to {words}</h3>",
         _table(traded, EXPOSURE_COLUMNS, "exposure"),
         f'<p class="note">Daily strategy returns regressed on {words}\'s (CAPM, zero risk-free rate), with '
