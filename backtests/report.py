@@ -250,7 +250,8 @@ def _quantile_section(model: str, row: Any, ev: SignalEvidence, rolling_days: in
         out.append(_img("rolling IC", charts.chart_rolling_ic(ev.ic, rolling_days, model)))
     if len(ev.decay):
         out.append(_img("IC decay", charts.chart_ic_decay(ev.decay, model, level)))
-        out.append(_table(ev.decay, [("horizon", "horizon (days)", "int"), ("ic", "mean IC", "ci:sf3"),
+        decay = ev.decay.assign(ic_lo=ev.decay["lo"], ic_hi=ev.decay["hi"])
+        out.append(_table(decay, [("horizon", "horizon (days)", "int"), ("ic", "mean IC", "ci:sf3"),
                                      ("days", "days", "int")], "ic-decay"))
     return out
 
