@@ -4,12 +4,12 @@ Conventions: returns are daily simple returns (0.01 = +1%) indexed by trading da
 uses ``periods_per_year`` trading days (the A-share calendar's ~242, not 252). Every function
 returns NaN where a figure is undefined (no days, zero volatility) instead of raising. The return
 metrics themselves are :mod:`strategies.performance` (one implementation for the backtest's own
-summary and for this report).
+summary and for this report). The uncertainty of an accuracy edge, IC or alpha is
+:mod:`backtests.stats` (day-block bootstrap and HAC errors; the naive binomial error is gone: the
+samples of a day are not independent).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ from strategies.performance import (
     total_return,
 )
 
-__all__ = ["accuracy_edge", "days_after", "performance", "window_returns"]
+__all__ = ["days_after", "performance", "window_returns"]
 
 
 def days_after(calendar: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
@@ -70,12 +70,3 @@ def performance(returns: pd.Series, benchmark: pd.Series, periods_per_year: int)
         "sharpe": sharpe_ratio(returns, periods_per_year),
         "max_drawdown": max_drawdown(returns),
     }
-
-
-def accuracy_edge(accuracy: float, reference: float, n: int) -> tuple[float, float]:
-    """Accuracy minus a reference accuracy (always-up, the best constant guess), in percentage
-    points, and a naive standard error in pp (binomial, sqrt(p(1-p)/n)); samples of one day are
-    correlated, so the true error is larger."""
-    if n <= 0 or not np.isfinite(accuracy):
-        return float("nan"), float("nan")
-    return 100.0 * (accuracy - reference), 100.0 * math.sqrt(accuracy * (1 - accuracy) / n)

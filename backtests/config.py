@@ -31,6 +31,8 @@ from strategies.engine import DEFAULT_INITIAL_CASH, INITIAL_CASH
 from strategies.rules import CostModel
 from strategies.targets import ThresholdConfig, TopKConfig
 
+from .evidence import EvaluationConfig
+
 __all__ = ["PRESETS", "RunConfig", "describe_fields", "load_config", "parse_override", "to_toml"]
 
 PRESETS = ("quick", "full")
@@ -108,6 +110,7 @@ class RunConfig:
     strategy: StrategySection = field(default_factory=StrategySection)
     costs: CostModel = field(default_factory=CostModel)
     report: ReportConfig = field(default_factory=ReportConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     execution: ExecutorConfig = field(default_factory=ExecutorConfig)
 

@@ -15,7 +15,7 @@ import pandas as pd
 __all__ = ["KINDS", "fmt", "pct"]
 
 #: the kinds of :func:`fmt`
-KINDS = ("pct", "spct", "pp", "f2", "f3", "sf3", "int", "cny", "date", "name")
+KINDS = ("pct", "spct", "pp", "bp", "f2", "f3", "sf2", "sf3", "int", "cny", "date", "name")
 
 
 def _finite(v: Any) -> bool:
@@ -35,7 +35,8 @@ def pct(x: Any, digits: int = 1, sign: bool = False) -> str:
 
 def fmt(v: Any, kind: str) -> str:
     """``v`` written as ``kind``: pct (fraction -> 12.3%), spct (signed), pp (percentage points,
-    signed, from a fraction), f2/f3 (decimals), sf3 (signed, 3 decimals), int (thousands separator),
+    signed, from a fraction), bp (basis points, signed, from a fraction: 0.00021 -> +2.1 bp), f2/f3
+    (decimals), sf2/sf3 (signed, 2 or 3 decimals), int (thousands separator),
     cny (whole yuan), date (YYYY-MM-DD), name (HTML-escaped text)."""
     if kind == "name":
         return html.escape(str(v))
@@ -50,10 +51,12 @@ def fmt(v: Any, kind: str) -> str:
         return pct(x, sign=True)
     if kind == "pp":
         return f"{round(100.0 * x, 1) + 0.0:+.1f} pp"
-    if kind in ("f2", "f3", "sf3"):
-        d = 2 if kind == "f2" else 3
+    if kind == "bp":
+        return f"{round(1e4 * x, 1) + 0.0:+.1f} bp"
+    if kind in ("f2", "f3", "sf2", "sf3"):
+        d = 2 if kind in ("f2", "sf2") else 3
         r = round(x, d) + 0.0
-        return f"{r:+.{d}f}" if kind == "sf3" else f"{r:.{d}f}"
+        return f"{r:+.{d}f}" if kind.startswith("s") else f"{r:.{d}f}"
     if kind == "int":
         return f"{int(round(x)):,}"
     if kind == "cny":

@@ -1,22 +1,34 @@
 """The numbers of a run's report: what each model produced, pooled and by window.
 
-:func:`summarise` computes every figure the tearsheet and ``metrics.json`` show from the run's
-tables (window metrics, returns, the backtest summaries), so the two cannot disagree.
+:func:`backtest_models` trades each model's predictions twice, after every cost and gross (the same
+strategy without costs); :func:`summarise` computes the figures the tearsheet and ``metrics.json``
+show from the run's tables (window metrics, returns, the backtest summaries), so the two cannot
+disagree. A run and ``python -m backtests.evaluate`` both call them.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+import data_store
+import strategies
 from signals.metrics import best_constant_accuracy, pooled
 from strategies.result import BacktestResult
+from strategies.rules import CostModel
+from strategies.targets import ThresholdConfig, TopKConfig
 
 from . import analysis as an
 
-__all__ = ["MODEL_LABELS", "ModelOutcome", "label", "summarise"]
+__all__ = ["GROSS_COSTS", "MODEL_LABELS", "ModelOutcome", "backtest_models", "label", "summarise"]
+
+log = logging.getLogger("backtests.run")
+
+#: the costs of a gross backtest: none at all (same rules otherwise: lots, T+1, limits, suspension)
+GROSS_COSTS = CostModel(commission_rate=0.0, min_commission=0.0, slippage=0.0, stamp_duty=False)
 
 MODEL_LABELS = {
     "lstm": "LSTM", "gru": "GRU", "attention": "Attention-LSTM", "logistic": "Logistic",
@@ -38,26 +50,56 @@ def label(model: str) -> str:
 
 @dataclass
 class ModelOutcome:
-    """What one model produced: its window metrics and, when traded, its backtest."""
+    """What one model produced: its window metrics, its predictions (``date, symbol, p_up, label,
+    ret``) and, when traded, its backtest after costs and the same strategy without costs (gross)."""
 
     model: str
     window_metrics: pd.DataFrame
     backtest: BacktestResult | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    predictions: pd.DataFrame | None = None
+    gross: BacktestResult | None = None
 
-    def attach(self, res: BacktestResult, periods_per_year: int) -> None:
-        """Take a backtest (its summary annualised on ``periods_per_year``)."""
-        self.backtest, self.summary = res, res.summary(periods_per_year)
+    def attach(self, res: BacktestResult, periods_per_year: int, gross: BacktestResult | None = None) -> None:
+        """Take a backtest (its summary annualised on ``periods_per_year``) and its gross twin."""
+        self.backtest, self.summary, self.gross = res, res.summary(periods_per_year), gross
 
     @property
     def returns(self) -> pd.Series | None:
         return None if self.backtest is None else self.backtest.returns
 
 
+def backtest_models(md: data_store.MarketData, predictions: pd.DataFrame, window_metrics: pd.DataFrame,
+                    models: list[str], traded: list[str], strategy: TopKConfig | ThresholdConfig, costs: CostModel,
+                    initial_cash: float, periods_per_year: int, *, progress: bool = True) -> dict[str, ModelOutcome]:
+    """Each model's outcome, in the order of ``models``: its rows of ``predictions`` (a table with a
+    ``model`` column) and ``window_metrics``; each model in ``traded`` is backtested with ``costs``
+    and again with :data:`GROSS_COSTS` (same strategy, same rules, no costs)."""
+    out: dict[str, ModelOutcome] = {}
+    for model in models:
+        rows = predictions.loc[predictions["model"] == model]
+        oc = ModelOutcome(model=model, window_metrics=window_metrics[window_metrics["model"] == model],
+                          predictions=rows[["date", "symbol", "p_up", "label", "ret"]].reset_index(drop=True))
+        if model in traded:
+            log.info("      backtest of %s (after costs, then gross)", label(model))
+            table = rows[["date", "symbol", "p_up"]]
+            res = strategies.run_backtest(md, table, strategy=strategy, costs=costs, initial_cash=initial_cash,
+                                          progress=progress, periods_per_year=periods_per_year)
+            gross = strategies.run_backtest(md, table, strategy=strategy, costs=GROSS_COSTS,
+                                            initial_cash=initial_cash, progress=progress,
+                                            periods_per_year=periods_per_year)
+            oc.attach(res, periods_per_year, gross)
+        out[model] = oc
+    return out
+
+
 def summarise(outcomes: dict[str, ModelOutcome], benchmark: pd.Series, calendar: pd.DatetimeIndex,
-              periods_per_year: int, passive: dict[str, pd.Series] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-model summary, per-window table) for every model, the buy-and-hold index and any
-    other ``passive`` return series (e.g. holding the one stock of a single-stock study)."""
+              periods_per_year: int, passive: dict[str, pd.Series] | None = None,
+              reference_model: str = "index") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-model summary, per-window table) for every model, the ``benchmark`` held without costs
+    (its row named ``reference_model``: ``index`` for the CSI-300, ``Buy-and-hold SH600519`` in a
+    single-stock study) and any other ``passive`` return series; excess returns are over the
+    ``benchmark``."""
     model_rows, window_rows = [], []
     bench_days = None
     for name, oc in outcomes.items():
@@ -77,7 +119,7 @@ def summarise(outcomes: dict[str, ModelOutcome], benchmark: pd.Series, calendar:
         window_rows.append(per_win)
     if bench_days is not None:
         b = benchmark.reindex(bench_days).fillna(0.0)
-        model_rows.append({"model": "index", **an.performance(b, benchmark, periods_per_year),
+        model_rows.append({"model": reference_model, **an.performance(b, benchmark, periods_per_year),
                            "annual_excess_return": 0.0})
         for name, ret in (passive or {}).items():
             model_rows.append({"model": name,

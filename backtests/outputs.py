@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -18,9 +18,10 @@ import data_store
 from signals.walk_forward import WalkForwardResult
 
 from .config import RunConfig, to_toml
+from .evidence import assess, evaluation_record
 from .formatting import fmt
 from .outcomes import ModelOutcome, label
-from .report import build_report
+from .report import Reference, build_report
 from .runfolder import RunFolder, clean_json, command_line, git_commit, library_versions
 
 if TYPE_CHECKING:
@@ -29,15 +30,25 @@ if TYPE_CHECKING:
 __all__ = ["summary_table", "write_outputs"]
 
 
-def _returns_table(outcomes: dict[str, ModelOutcome], main: str, bench: pd.Series) -> pd.DataFrame:
+def _returns_table(outcomes: dict[str, ModelOutcome], main: str, bench: pd.Series, ref: Reference) -> pd.DataFrame:
+    """Daily returns: the main model after costs (``strategy``) and before (``strategy_gross``), the
+    CSI-300 (``benchmark``), the reference when it is another (``reference``: the held stock),
+    equity and cash, then each traded baseline after costs (its name) and before (``<name>_gross``)."""
     bt = outcomes[main].backtest
     assert bt is not None
     idx = bt.returns.index
     rets = pd.DataFrame({"strategy": bt.returns, "benchmark": bench.reindex(idx).fillna(0.0),
                          "equity": bt.equity.reindex(idx), "cash": bt.cash.reindex(idx)})
+    g = outcomes[main].gross
+    if g is not None:
+        rets["strategy_gross"] = g.returns.reindex(idx)
+    if ref.symbol:
+        rets["reference"] = ref.returns.reindex(idx)
     for m, oc in outcomes.items():
         if m != main and oc.backtest is not None:
             rets[m] = oc.backtest.returns.reindex(idx)
+            if oc.gross is not None:
+                rets[f"{m}_gross"] = oc.gross.returns.reindex(idx)
     rets.index.name = "date"
     return rets
 
@@ -50,46 +61,79 @@ def _stacked(outcomes: dict[str, ModelOutcome], attr: str) -> pd.DataFrame:
     return pd.concat(filled, ignore_index=True) if filled else (parts[0] if parts else pd.DataFrame())
 
 
+def reference_for(cfg: RunConfig, md: data_store.MarketData, days: pd.DatetimeIndex) -> Reference:
+    """What the strategy must beat: the CSI-300 index, or in a single-stock (threshold) study
+    holding that stock (adjusted closes, no costs; a suspended day keeps its last price), with the
+    index as an extra passive row."""
+    bench = md.benchmark_returns()
+    if cfg.strategy.kind != "threshold":
+        return Reference(returns=bench)
+    sym = cfg.universe.symbols[0]
+    close = md.panel("close", adjusted=True)[sym].ffill()
+    hold = close.pct_change().reindex(days).fillna(0.0)
+    return Reference(returns=hold, name=sym, words=f"holding {sym}", symbol=sym,
+                     extra={"index": bench.reindex(days).fillna(0.0)})
+
+
 def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig: WalkForwardResult,
                   outcomes: dict[str, ModelOutcome], ppy: int, audit_text: str | None,
-                  timings: Timings, t_start: float, torch_threads: int) -> None:
-    """Write every file of the run folder (besides predictions, window metrics and checkpoints)."""
+                  timings: Timings, t_start: float, torch_threads: int | None, *, span: str = "open",
+                  source: dict[str, Any] | None = None, main: str | None = None) -> None:
+    """Write every file of the run folder (besides predictions, window metrics and checkpoints).
+
+    ``span``: the return the predictions' labels and IC are measured on (``open``: what the
+    strategy captures; ``close``: ``python -m backtests.evaluate --label close``); ``source``: what
+    ``evaluate`` read (recorded in the manifest); ``main``: the model judged (default ``model.kind``)."""
     from .pipeline import rss_mb
 
-    main = cfg.model.kind
+    main = main or cfg.model.kind
     rf.write_text("config.toml", to_toml(cfg))
     bench = md.benchmark_returns()
     main_bt = outcomes[main].backtest
     assert main_bt is not None
-    _returns_table(outcomes, main, bench).to_csv(rf.path("returns.csv"), float_format="%.12g")
+    ref = reference_for(cfg, md, main_bt.returns.index)
+    _returns_table(outcomes, main, bench, ref).to_csv(rf.path("returns.csv"), float_format="%.12g")
     _stacked(outcomes, "trades").to_csv(rf.path("trades.csv"), index=False, float_format="%.10g")
     _stacked(outcomes, "rejected").to_csv(rf.path("rejected_orders.csv"), index=False, float_format="%.10g")
     main_bt.positions.to_csv(rf.path("positions.csv"), index=False, float_format="%.10g")
     main_bt.corporate_actions.to_csv(rf.path("corporate_actions.csv"), index=False, float_format="%.10g")
-    passive = {}
-    if cfg.strategy.kind == "threshold":  # a single-stock study: also show simply holding the stock
-        sym = cfg.universe.symbols[0]
-        close = md.panel("close", adjusted=True)[sym].ffill()  # a suspended day keeps its last price
-        passive[f"Buy-and-hold {sym}"] = close.pct_change().reindex(main_bt.returns.index).fillna(0.0)
-    wf = cfg.walk_forward
-    title = cfg.report.title or f"{label(main)} up/down signals on the CSI-300 ({cfg.preset} preset)"
+    wf, ev_cfg = cfg.walk_forward, cfg.evaluation
+    figures, evidence = assess(outcomes, md, ref.returns, ppy, ev_cfg, main=main, span=span,
+                               horizon=cfg.labels.horizon, excess=cfg.labels.excess)
+    where = f"on {ref.symbol}" if ref.symbol else "on the CSI-300"
+    rule = f", threshold rule vs holding {ref.symbol}" if ref.symbol else ""
+    title = cfg.report.title or f"{label(main)} up/down signals {where} ({cfg.preset} preset{rule})"
+    stock = None
+    if ref.symbol:
+        stock = (md.panel("close", adjusted=True)[ref.symbol], md.tradable_mask()[ref.symbol])
+    origin = (f"predictions from {source['path']}" if source else
+              f"config: {cfg.preset} preset, lookback {cfg.features.lookback}, "
+              f"{wf.train_days}/{wf.val_days}/{wf.test_days} train/validation/test days per window")
     shown = build_report(
-        rf.path("tearsheet.html"), title=title, main_model=main, outcomes=outcomes, benchmark=bench,
-        calendar=md.calendar, coverage=md.coverage(), periods_per_year=ppy, audit=audit_text, passive=passive,
-        notes=[f"Run {rf.final.name}; config: {cfg.preset} preset, lookback {cfg.features.lookback}, "
-               f"{wf.train_days}/{wf.val_days}/{wf.test_days} train/validation/test days per window."],
+        rf.path("tearsheet.html"), title=title, main_model=main, outcomes=outcomes, reference=ref,
+        calendar=md.calendar, coverage=md.coverage(), periods_per_year=ppy, audit=audit_text,
+        figures=figures, evidence=evidence, confidence=ev_cfg.confidence, rolling_days=ev_cfg.rolling_days,
+        stock=stock, notes=[f"Run {rf.final.name}; {origin}."],
     )
     main_row = next(r for r in shown["models"] if r["model"] == main)
+    gross = outcomes[main].gross
     metrics = {
         "model": main,
         "periods_per_year": ppy,
-        # the backtest's own summary (annualised on this calendar), with the excess over the index
+        "reference": ref.name,
+        # the backtest's own summary (annualised on this calendar), with the excess over the reference
         "strategy": {**outcomes[main].summary, "annual_excess_return": main_row.get("annual_excess_return")},
+        "strategy_gross": gross.summary(ppy) if gross is not None else None,
         "verdict": shown["verdict"],
+        "verdict_class": shown["verdict_class"],
         "audit": audit_text,
         "models": shown["models"],
         "windows": shown["windows"],
+        "evaluation": evaluation_record(ev_cfg, evidence, span=span, horizon=cfg.labels.horizon,
+                                        reference=ref.words),
     }
+    if source:
+        metrics["source"] = source
     rf.write_json("metrics.json", clean_json(metrics))
     cov = md.coverage()
     elapsed = round(time.perf_counter() - t_start, 3)
@@ -106,17 +150,19 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
             "coverage_members_with_bar": [int(cov["members_with_bar"].min()), int(cov["members_with_bar"].max())],
         },
         "versions": library_versions(),
-        "seeds": {"model": cfg.model.seed, "train_subsample": cfg.walk_forward.seed},
+        "seeds": {"model": cfg.model.seed, "train_subsample": cfg.walk_forward.seed, "bootstrap": ev_cfg.seed},
         "device": sig.device,
         "executor": sig.info.get("executor", {"executor": "local"}),
         # CPU results are bit-reproducible for the same thread count; signals picks it once per run
         "torch_threads": torch_threads,
-        "windows": len(sig.windows),
+        "windows": len(sig.windows) or int(sig.window_metrics["window"].nunique()),
         # the report stage is still running here: its time is the rest of the total
         "timings_seconds": {**timings.seconds, "report": round(elapsed - sum(timings.seconds.values()), 3),
                             "total": elapsed},
         "peak_rss_mb": {**timings.peak_rss_mb, "report": round(rss_mb(), 1)},
     }
+    if source:
+        manifest["source"] = source
     rf.write_json("manifest.json", clean_json(manifest))
 
 

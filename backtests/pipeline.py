@@ -20,12 +20,11 @@ import pandas as pd
 
 import data_store
 import signals
-import strategies
 from signals.executors import RayExecutor
 
 from . import build
 from .config import RunConfig
-from .outcomes import ModelOutcome, label
+from .outcomes import backtest_models
 from .outputs import write_outputs
 from .runfolder import RunFolder
 
@@ -110,19 +109,9 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
             sig.save(rf.tmp)
             torch_threads = _torch_threads()
         preds, wm = sig.predictions, sig.window_metrics
-        outcomes: dict[str, ModelOutcome] = {}
-        traded = build.traded_models(cfg)
         with timings.stage("backtests", 3, total):
-            for model in [cfg.model.kind, *baselines]:
-                oc = ModelOutcome(model=model, window_metrics=wm[wm["model"] == model])
-                if model in traded:
-                    log.info("      backtest of %s", label(model))
-                    res = strategies.run_backtest(
-                        md, preds.loc[preds["model"] == model, ["date", "symbol", "p_up"]],
-                        strategy=scfg, costs=cfg.costs, initial_cash=cfg.strategy.initial_cash, progress=progress,
-                        periods_per_year=ppy)
-                    oc.attach(res, ppy)
-                outcomes[model] = oc
+            outcomes = backtest_models(md, preds, wm, [cfg.model.kind, *baselines], build.traded_models(cfg), scfg,
+                                       cfg.costs, cfg.strategy.initial_cash, ppy, progress=progress)
         audit_text = None
         if cfg.report.audit:
             with timings.stage("leakage audit", 4, total):

@@ -9,17 +9,39 @@
   offline browser reports as console errors; both are removed from the written file;
 - its page has a fixed title and one ``<hr>`` under the heading: :func:`write_page` puts the
   toolkit's own section there and the run's title in ``<title>``.
+
+QuantStats 0.0.86 (the newest release) also gets parts of the report wrong; :func:`_fixes` patches
+them while the report is written, and restores QuantStats afterwards:
+
+- a return series that is in a drawdown from its first day (QuantStats drops the starting equity)
+  had no drawdown at all: "Max Drawdown" read "%", its dates and the worst-10 table were empty.
+  :func:`drawdown_details` measures from a phantom zero-drawdown day before the first one;
+- the "CAGR" label ends in U+FE6A (small percent sign), a missing glyph in most fonts;
+- "3Y/5Y/10Y (ann.)" silently equal the all-time figure when the data is shorter: "n/a" instead;
+- the title gets " (Compounded)" appended: removed;
+- four charts are drawn by :mod:`backtests.qs_charts` (log scale, rolling beta, monthly heatmap,
+  return quantiles; that module says what was wrong with each).
 """
 
 from __future__ import annotations
 
+import html as _html
 import logging
 import os
 import re
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+
+from . import qs_charts
+
+#: metric rows of QuantStats that need this many months of data (its windows are 35, 59, 119 months)
+_SPAN_ROWS = {"3Y (ann.)": 35, "5Y (ann.)": 59, "10Y (ann.)": 119}
+_CAGR_LABEL = "CAGR\ufe6a"
 
 
 def _quiet_imports():  # pragma: no cover - trivial
@@ -65,17 +87,84 @@ def html_report(
             text = _fallback_page(title, "the strategy's daily returns are constant (it never held a "
                                   "position), so QuantStats' statistics and charts are undefined")
         else:
-            qs.reports.html(
-                strat, benchmark=bench, output=tmp, title=title, periods_per_year=periods_per_year,
-                match_dates=True, figfmt="svg",
-            )
-            text = Path(tmp).read_text(encoding="utf-8")
+            safe = _html.escape(title)
+            with _fixes(qs, strat):
+                qs.reports.html(
+                    strat, benchmark=bench, output=tmp, title=safe, periods_per_year=periods_per_year,
+                    match_dates=True, figfmt="svg",
+                )
+            text = Path(tmp).read_text(encoding="utf-8").replace(f"{safe} (Compounded)", safe)
     finally:
         Path(tmp).unlink(missing_ok=True)
     text = re.sub(r'<link rel="shortcut icon"[^>]*>\s*', "", text)
     text = text.replace('<body onload="save()">', "<body>")
     Path(output).write_text(text, encoding="utf-8")
     return text
+
+
+def drawdown_details(original: Callable[[Any], pd.DataFrame]) -> Callable[[Any], pd.DataFrame]:
+    """QuantStats' ``drawdown_details``, also right for a series in a drawdown from its first day.
+
+    Such a series has no zero-drawdown day before its first drawdown, which QuantStats needs to see
+    a drawdown start; a phantom zero day is put before the first day, and the drawdown it starts is
+    reported as starting on the first real day (its length in days counted from there)."""
+
+    def details(dd: Any) -> pd.DataFrame:
+        if len(dd) == 0 or not bool((pd.DataFrame(dd).iloc[0] < 0).any()):
+            return original(dd)
+        first = dd.index[0]
+        phantom = first - pd.Timedelta(days=1)
+        head = (pd.Series(0.0, index=[phantom], name=dd.name) if isinstance(dd, pd.Series)
+                else pd.DataFrame(0.0, index=[phantom], columns=dd.columns))
+        out = original(pd.concat([head, dd]))
+        ph, fs = f"{phantom:%Y-%m-%d}", f"{first:%Y-%m-%d}"
+        multi = isinstance(out.columns, pd.MultiIndex)
+        blocks = list(out.columns.get_level_values(0).unique()) if multi else [None]
+        for b in blocks:
+            start, days = ("start", "days") if b is None else ((b, "start"), (b, "days"))
+            hit = out[start] == ph
+            out.loc[hit, start] = fs
+            out.loc[hit, days] = out.loc[hit, days] - 1
+        return out
+
+    return details
+
+
+def metrics_table(original: Callable[..., Any], months: float) -> Callable[..., Any]:
+    """QuantStats' ``metrics`` with the CAGR label's missing glyph removed and the 3Y/5Y/10Y rows
+    "n/a" when the data spans fewer ``months`` than their window."""
+
+    def table(*args: Any, **kwargs: Any) -> Any:
+        out = original(*args, **kwargs)
+        if isinstance(out, pd.DataFrame):
+            out = out.rename(index={_CAGR_LABEL: "CAGR"})
+            for row, need in _SPAN_ROWS.items():
+                if row in out.index and months < need:
+                    out.loc[row] = "n/a"
+        return out
+
+    return table
+
+
+@contextmanager
+def _fixes(qs: Any, returns: pd.Series) -> Iterator[None]:
+    """Patch QuantStats (see the module docstring) for one report, and restore it afterwards."""
+    months = (returns.index[-1] - returns.index[0]).days / 30.4375 if len(returns) else 0.0
+    wanted: list[tuple[Any, str, Callable[[Any], Any]]] = [
+        (qs.stats, "drawdown_details", drawdown_details),
+        (qs.reports, "metrics", lambda f: metrics_table(f, months)),
+        *((qs.plots, name, lambda _f, n=name: getattr(qs_charts, n)) for name in qs_charts.__all__),
+    ]
+    # a QuantStats without one of these names (another version) keeps its own function there
+    patches = [(obj, name, make(getattr(obj, name))) for obj, name, make in wanted if hasattr(obj, name)]
+    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
+    try:
+        for obj, name, fn in patches:
+            setattr(obj, name, fn)
+        yield
+    finally:
+        for obj, name, fn in saved:
+            setattr(obj, name, fn)
 
 
 def _fallback_page(title: str, why: str) -> str:

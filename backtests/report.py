@@ -1,42 +1,65 @@
 """The tearsheet: this project's accuracy-vs-returns section above QuantStats' full report.
 
-The numbers come from :mod:`backtests.outcomes`, the charts from :mod:`backtests.charts`, the
-words from :mod:`backtests.verdict`; QuantStats' page and everything about it from
-:mod:`backtests.qs_adapter`. :func:`build_report` returns the numbers it shows, so
+The numbers come from :mod:`backtests.outcomes` and :mod:`backtests.evidence`, the charts from
+:mod:`backtests.charts`, the words from :mod:`backtests.verdict`; QuantStats' page and everything
+about it from :mod:`backtests.qs_adapter`. :func:`build_report` returns the numbers it shows, so
 ``metrics.json`` and the HTML cannot disagree.
 """
 
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import qs_adapter
-from .charts import (
-    chart_accuracy_vs_excess,
-    chart_costs,
-    chart_coverage,
-    chart_equity,
-    chart_windows,
-)
+from . import charts, qs_adapter
+from .evidence import SignalEvidence
 from .formatting import fmt
 from .outcomes import ModelOutcome, label, summarise
-from .verdict import verdict
+from .verdict import classify, verdict
 
-__all__ = ["build_report"]
+__all__ = ["Reference", "build_report"]
+
+
+@dataclass
+class Reference:
+    """What a strategy must beat: the CSI-300 index, or holding the one stock of a single-stock
+    study. ``returns``: its daily returns; ``name``: for tables and charts; ``words``: for sentences."""
+
+    returns: pd.Series
+    name: str = "CSI-300"
+    words: str = "the CSI-300"
+    symbol: str | None = None
+    extra: dict[str, pd.Series] = field(default_factory=dict)  # other passive rows (no costs)
+
+
+def _cell(r: Any, key: str, kind: str) -> str:
+    """``kind`` of :func:`fmt`, or ``ci:<kind>``: the value and its ``_lo``/``_hi`` interval."""
+    if kind.startswith("ci:"):
+        base = kind[3:]
+        text = fmt(r.get(key), base)
+        lo, hi = r.get(f"{key}_lo"), r.get(f"{key}_hi")
+        if text != "n/a" and fmt(lo, base) != "n/a" and fmt(hi, base) != "n/a":
+            text += f' <span class="ci">[{fmt(lo, base)}, {fmt(hi, base)}]</span>'
+        return text
+    return fmt(r.get(key), kind)
 
 
 def _table(df: pd.DataFrame, cols: list[tuple[str, str, str]], table_id: str) -> str:
     head = "".join(f"<th>{html.escape(title)}</th>" for _, title, _ in cols)
     body = []
     for _, r in df.iterrows():
-        cells = "".join(f"<td>{fmt(r.get(key), kind)}</td>" for key, _, kind in cols)
+        cells = "".join(f"<td>{_cell(r, key, kind)}</td>" for key, _, kind in cols)
         body.append(f"<tr>{cells}</tr>")
     return f'<table id="{table_id}" class="avr"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _img(alt: str, src: str | None) -> str:
+    return f'<img alt="{html.escape(alt)}" src="{src}">' if src else ""
 
 
 _CSS = """
@@ -48,11 +71,39 @@ _CSS = """
   font-size:14px;line-height:1.5}
 #accuracy-vs-returns table.avr{margin:0 0 20px}
 #accuracy-vs-returns table.avr td,#accuracy-vs-returns table.avr th{border-bottom:1px solid #eee}
+#accuracy-vs-returns .ci{color:#777;font-size:11px;white-space:nowrap}
 #accuracy-vs-returns img{width:100%;margin:4px 0 10px}
 #accuracy-vs-returns .note{color:#555;font-size:12px}
 .qs-heading{clear:both;font-size:20px;font-weight:700;margin:30px 0 10px}
 </style>
 """
+
+MODEL_COLUMNS = [
+    ("model", "model", "name"), ("n", "samples", "int"), ("accuracy", "accuracy", "pct"),
+    ("base_rate", "always-up acc.", "pct"), ("best_constant_accuracy", "best constant", "pct"),
+    ("balanced_accuracy", "bal. accuracy", "pct"), ("roc_auc", "AUC", "f3"), ("ic", "IC", "f3"),
+    ("annual_return", "annual return", "pct"), ("annual_excess_return", "annual excess", "spct"),
+    ("sharpe", "Sharpe", "f2"), ("max_drawdown", "max DD", "pct"), ("fees", "fees (CNY)", "cny"),
+    ("turnover", "turnover/day", "f3"),
+]
+EVIDENCE_COLUMNS = [
+    ("model", "model", "name"), ("accuracy_edge", "accuracy edge over best constant", "ci:pp"),
+    ("ic", "IC", "ci:sf3"), ("icir", "ICIR (daily)", "sf2"), ("rank_ic", "rank IC", "ci:sf3"),
+    ("spread", "top - bottom quantile a period", "ci:bp"), ("monotonicity", "monotonicity", "sf2"),
+]
+EXPOSURE_COLUMNS = [
+    ("model", "model", "name"), ("annual_return", "annual return", "pct"),
+    ("annual_excess_return", "raw excess", "spct"), ("beta", "beta", "ci:f2"),
+    ("alpha", "alpha a year", "ci:spct"), ("alpha_t", "t (HAC)", "sf2"), ("r2", "R²", "f2"),
+]
+MONEY_COLUMNS = [
+    ("model", "model", "name"), ("gross_annual_return", "annual before costs", "pct"),
+    ("net_annual_return", "after costs", "pct"), ("gross_annual_excess_return", "excess before costs", "spct"),
+    ("annual_excess_return", "excess after costs", "spct"), ("gross_alpha_t", "gross alpha t", "sf2"),
+    ("cost_drag", "cost drag a year", "pct"), ("daily_turnover", "traded a day (x book)", "f2"),
+    ("fees_pct_initial", "fees / capital", "pct"), ("cost_per_traded", "cost per traded CNY", "bp"),
+    ("break_even_cost", "break-even cost", "bp"),
+]
 
 
 def build_report(
@@ -61,104 +112,196 @@ def build_report(
     title: str,
     main_model: str,
     outcomes: dict[str, ModelOutcome],
-    benchmark: pd.Series,
+    reference: Reference,
     calendar: pd.DatetimeIndex,
     coverage: pd.DataFrame,
     periods_per_year: int,
+    figures: dict[str, dict[str, float]] | None = None,
+    evidence: SignalEvidence | None = None,
+    confidence: float = 0.95,
+    rolling_days: int = 60,
     notes: list[str] | None = None,
     audit: str | None = None,
-    passive: dict[str, pd.Series] | None = None,
+    stock: tuple[pd.Series, pd.Series] | None = None,
 ) -> dict[str, Any]:
     """Write the tearsheet to ``path`` and return the numbers it shows (for metrics.json).
 
-    ``passive``: extra buy-and-hold return series shown beside the models (no costs)."""
-    models, windows = summarise(outcomes, benchmark, calendar, periods_per_year, passive)
+    ``figures``: each model's evidence (:func:`backtests.evidence.assess`), merged into its row;
+    ``evidence``: the main model's tables and series; ``stock``: (adjusted close, tradable) of a
+    single-stock study's symbol for its coverage block."""
+    single = reference.symbol is not None
+    models, windows = summarise(outcomes, reference.returns, calendar, periods_per_year, reference.extra,
+                                reference_model=f"Buy-and-hold {reference.symbol}" if single else "index")
+    for name, fig in (figures or {}).items():
+        for key, value in fig.items():
+            models.loc[models["model"] == name, key] = value
     main = models.set_index("model").loc[main_model]
     mw = windows[windows["model"] == main_model]
-    text = verdict(label(main_model), main, mw)
+    text = verdict(label(main_model), main, mw, reference=reference.words, single_stock=single, confidence=confidence)
     main_oc = outcomes[main_model]
     qs_html = qs_adapter.html_report(
         main_oc.returns if main_oc.returns is not None else pd.Series(dtype=float),
-        benchmark, path, title=title, periods_per_year=periods_per_year,
-    )
+        reference.returns, path, title=title, periods_per_year=periods_per_year, benchmark_name=reference.name)
+    level = f"{round(100 * confidence):d}%"
+    shown = models.assign(model=models["model"].map(label))
+    traded = shown[models["model"].isin([m for m, oc in outcomes.items() if oc.backtest is not None])]
     sec = [_CSS, '<div id="accuracy-vs-returns">', "<h2>Accuracy vs returns</h2>",
            f'<p class="verdict" id="verdict">{html.escape(text)}</p>']
     if audit:
         sec.append(f'<p class="note" id="audit"><b>Leakage audit:</b> {html.escape(audit)}</p>')
     sec.append("<h3>Every model on the same walk-forward windows and samples</h3>")
-    shown_models = models.assign(model=models["model"].map(label))
-    sec.append(_table(shown_models, [
-        ("model", "model", "name"), ("n", "samples", "int"), ("accuracy", "accuracy", "pct"),
-        ("base_rate", "always-up acc.", "pct"), ("best_constant_accuracy", "best constant", "pct"),
-        ("balanced_accuracy", "bal. accuracy", "pct"),
-        ("roc_auc", "AUC", "f3"), ("ic", "IC", "f3"), ("annual_return", "annual return", "pct"),
-        ("annual_excess_return", "annual excess", "spct"), ("sharpe", "Sharpe", "f2"),
-        ("max_drawdown", "max DD", "pct"), ("fees", "fees (CNY)", "cny"), ("turnover", "turnover/day", "f3"),
-    ], "models"))
-    sec.append('<p class="note">Prediction metrics are pooled over all test samples (sample-weighted). '
-               "The best constant guess is always-up or always-down, whichever scores more: an accuracy "
-               "edge only means something above it. "
-               "Returns are net of commission and stamp duty; buy-and-hold rows are without costs. "
-               f"Annualised with {periods_per_year} trading days a year (A-share calendar).</p>")
-    sec.append(f'<img alt="accuracy vs excess return" src="{chart_accuracy_vs_excess(windows)}">')
-    sec.append(f'<img alt="equity curves" src="{chart_equity(outcomes, benchmark)}">')
+    cols = [c for c in MODEL_COLUMNS if not (single and c[0] == "ic")]
+    sec.append(_table(shown, cols, "models"))
+    sec.append('<p class="note">Prediction metrics are pooled over all test samples (sample-weighted); IC is the '
+               "mean over days of each day's cross-sectional correlation. The best constant guess is always-up or "
+               "always-down, whichever scores more: an accuracy edge only means something above it. Returns are "
+               f"net of commission and stamp duty; excess is over {html.escape(reference.words)} (held, no costs); "
+               f"buy-and-hold rows are without costs. Annualised with {periods_per_year} trading days a year "
+               "(A-share calendar).</p>")
+    sec += _evidence_sections(shown, traded, reference, level, single)
+    if evidence is not None and not single and len(evidence.quantile_table):
+        sec += _quantile_section(main_model, main, evidence, rolling_days, level)
+    elif single:
+        sec.append('<p class="note" id="no-cross-section">One stock: no cross-section, so no IC, quantiles or IC '
+                   "decay; the evidence is the accuracy edge and the alpha against holding the stock.</p>")
+    sec.append("<h3>Per window: does a better hit rate earn more?</h3>")
+    sec.append(_img("accuracy vs excess return", charts.chart_accuracy_vs_excess(windows, reference.name)))
+    sec.append(_img("equity curves", charts.chart_equity(outcomes, reference.returns, reference.name)))
     sec.append(f"<h3>{html.escape(label(main_model))} by walk-forward window</h3>")
-    sec.append(f'<img alt="windows" src="{chart_windows(windows, main_model)}">')
+    sec.append(_img("windows", charts.chart_windows(windows, main_model)))
     sec.append(_table(mw, [
         ("window", "window", "int"), ("test_start", "test from", "date"), ("test_end", "to", "date"),
         ("n", "samples", "int"), ("accuracy", "accuracy", "pct"), ("balanced_accuracy", "bal. acc.", "pct"),
-        ("roc_auc", "AUC", "f3"), ("ic", "IC", "f3"), ("base_rate", "base rate", "pct"),
-        ("base_rate", "always-up", "pct"), ("best_constant_accuracy", "best const.", "pct"),
-        ("strategy_return", "strategy", "spct"),
-        ("benchmark_return", "CSI-300", "spct"), ("excess_return", "excess", "spct"),
+        ("roc_auc", "AUC", "f3"), *([] if single else [("ic", "IC", "f3")]), ("base_rate", "always-up", "pct"),
+        ("best_constant_accuracy", "best const.", "pct"), ("strategy_return", "strategy", "spct"),
+        ("benchmark_return", reference.name, "spct"), ("excess_return", "excess", "spct"),
     ], "windows"))
     sec.append('<p class="note">A window\'s returns are booked on the day after each of its decision days '
-               "(orders fill at the next open).</p>")
+               "(orders fill at the next open); its excess is compounded over the window, not annualised.</p>")
     base = windows[windows["model"] != main_model]
     if len(base):
         sec.append("<h3>Baselines by window</h3>")
         sec.append(_table(base.assign(model=base["model"].map(label)), [
             ("model", "model", "name"), ("window", "window", "int"), ("accuracy", "accuracy", "pct"),
-            ("base_rate", "always-up", "pct"), ("roc_auc", "AUC", "f3"), ("ic", "IC", "f3"),
-            ("strategy_return", "strategy", "spct"), ("benchmark_return", "CSI-300", "spct"),
+            ("base_rate", "always-up", "pct"), ("roc_auc", "AUC", "f3"), *([] if single else [("ic", "IC", "f3")]),
+            ("strategy_return", "strategy", "spct"), ("benchmark_return", reference.name, "spct"),
             ("excess_return", "excess", "spct"),
         ], "baselines"))
-    costs_png = chart_costs(outcomes, main_model)
-    sec.append("<h3>Costs and rejected orders</h3>")
-    s = main_oc.summary
-    sec.append(
-        f'<p id="costs">Commission {fmt(s.get("commission"), "cny")} CNY, '
-        f'stamp duty {fmt(s.get("stamp_duty"), "cny")} CNY, '
-        f'total fees {fmt(s.get("fees"), "cny")} CNY; {fmt(s.get("trades", 0), "int")} trades; '
-        f'annual turnover {fmt(s.get("annual_turnover"), "f2")}x ({fmt(s.get("turnover"), "f3")} of equity a day); '
-        f'cash {fmt(s.get("avg_cash_share"), "pct")} of equity on average; held without a prediction on '
-        f'{fmt(s.get("unscored_position_days"), "int")} position-days; p_up tied at the k-th place on '
-        f'{fmt(s.get("tie_days"), "int")} days; rejected or trimmed orders (episodes of consecutive days): '
-        + ", ".join(f"{k} {v}" for k, v in (s.get("rejected_by_reason") or {}).items()) + ".</p>"
-    )
-    if costs_png:
-        sec.append(f'<img alt="costs" src="{costs_png}">')
-    cov = coverage.loc[coverage.index >= pd.Timestamp(mw["test_start"].min())] if len(mw) else coverage
-    sec.append("<h3>Universe coverage</h3>")
-    sec.append(
-        f'<p id="coverage">Over the test days, point-in-time members per day: '
-        f'{int(cov["members"].min())}-{int(cov["members"].max())}; '
-        f'members with a bar in the data: {int(cov["members_with_bar"].min())}-{int(cov["members_with_bar"].max())}; '
-        f'tradable (bar and volume &gt; 0): {int(cov["tradable"].min())}-{int(cov["tradable"].max())}. '
-        "Members without bars are stocks the source lacks (mostly delisted): a survivorship gap that is "
-        "reported, not filled.</p>"
-    )
-    sec.append(f'<img alt="coverage" src="{chart_coverage(cov)}">')
+    sec += _costs_section(outcomes, main_model)
+    sec += _coverage_section(coverage, mw, stock, reference)
     for n in notes or []:
         sec.append(f'<p class="note">{html.escape(n)}</p>')
     sec.append("</div>")
-    sec.append(f'<div class="qs-heading">QuantStats report: {html.escape(label(main_model))} strategy vs CSI-300</div>')
-    block = "\n".join(sec)
-    qs_adapter.write_page(path, qs_html, block, title)
+    sec.append(f'<div class="qs-heading">QuantStats report: {html.escape(label(main_model))} strategy vs '
+               f"{html.escape(reference.name)}</div>")
+    qs_adapter.write_page(path, qs_html, "\n".join(sec), title)
     return {
         "verdict": text,
+        "verdict_class": classify(main),
         "models": models.replace({np.nan: None}).to_dict(orient="records"),
         "windows": windows.assign(test_start=windows["test_start"].astype(str),
                                   test_end=windows["test_end"].astype(str))
         .replace({np.nan: None}).to_dict(orient="records"),
     }
+
+
+def _evidence_sections(shown: pd.DataFrame, traded: pd.DataFrame, reference: Reference, level: str,
+                       single: bool) -> list[str]:
+    words = html.escape(reference.words)
+    ev_cols = [c for c in EVIDENCE_COLUMNS if not (single and c[0] in ("ic", "icir", "rank_ic", "spread",
+                                                                          "monotonicity"))]
+    return [
+        "<h3>Is it skill? Prediction evidence with honest intervals</h3>",
+        _table(shown[shown["accuracy"].notna()], ev_cols, "evidence"),
+        f'<p class="note">{level} intervals in brackets, from a stationary bootstrap of whole days (the samples of '
+        "a day share its market move, so they are not independent; blocks of days keep serial dependence). "
+        "Accuracy edge: accuracy minus the best constant guess."
+        + ("" if single else " Top - bottom: mean forward return of the highest quantile of the day's scores minus "
+           "the lowest, per holding period, no costs. Monotonicity: rank correlation of quantile and its mean "
+           "return (+1: every higher quantile earned more).") + "</p>",
+        f"<h3>Returns after the exposure to {words}</h3>",
+        _table(traded, EXPOSURE_COLUMNS, "exposure"),
+        f'<p class="note">Daily strategy returns regressed on {words}\'s (CAPM, zero risk-free rate), with '
+        "Newey-West (HAC) standard errors; alpha is the daily intercept times trading days a year. A win with a "
+        "beta above 1 in a rising market is exposure, not skill: only a significant alpha is.</p>",
+        "<h3>Where the money went: before and after costs</h3>",
+        _table(traded, MONEY_COLUMNS, "money"),
+        '<p class="note">Before costs: the same strategy on the same predictions and rules with no commission, '
+        "stamp duty or slippage. Cost drag: the difference of the two annual returns. Break-even cost: the cost "
+        "per traded CNY (each side) at which the excess before costs would be used up (gross annual excess / "
+        "annual turnover); negative when the strategy trails before any cost.</p>",
+    ]
+
+
+def _quantile_section(model: str, row: Any, ev: SignalEvidence, rolling_days: int, level: str) -> list[str]:
+    name = html.escape(label(model))
+    qt = ev.quantile_table.assign(mean_bp=ev.quantile_table["mean_return"])
+    out = [f"<h3>From accuracy to money: {name}'s predictions in quantiles</h3>",
+           _table(qt, [("quantile", "quantile", "int"), ("mean_bp", "mean return a period", "bp"),
+                       ("names_per_day", "names a day", "f2"), ("days", "days", "int")], "quantiles"),
+           f'<p class="note" id="signal-facts">Top minus bottom {_cell(row, "spread", "ci:bp")} a period; '
+           f"monotonicity {fmt(row.get('monotonicity'), 'sf2')}; rank autocorrelation of the scores from one day "
+           f"to the next {fmt(row.get('rank_autocorr'), 'f2')}; the top quantile replaces "
+           f"{fmt(row.get('top_turnover'), 'pct')} of its names a day (the turnover the signal implies); "
+           f"{_half_life_words(row, len(ev.decay))}.</p>",
+           _img("quantile returns", charts.chart_quantiles(ev.quantile_table, model))]
+    if len(ev.cumulative):
+        out.append(_img("cumulative quantile returns", charts.chart_cumulative_quantiles(ev.cumulative, model)))
+    if len(ev.ic):
+        out.append(_img("rolling IC", charts.chart_rolling_ic(ev.ic, rolling_days, model)))
+    if len(ev.decay):
+        out.append(_img("IC decay", charts.chart_ic_decay(ev.decay, model, level)))
+        decay = ev.decay.assign(ic_lo=ev.decay["lo"], ic_hi=ev.decay["hi"])
+        out.append(_table(decay, [("horizon", "horizon (days)", "int"), ("ic", "mean IC", "ci:sf3"),
+                                     ("days", "days", "int")], "ic-decay"))
+    return out
+
+
+def _half_life_words(row: Any, horizons: int) -> str:
+    first = row.get("ic")
+    half = row.get("ic_decay_half_life")
+    if fmt(half, "int") != "n/a":
+        return f"the IC falls to half its 1-day value (or changes sign) by a {fmt(half, 'int')}-day horizon"
+    if fmt(first, "f3") == "n/a" or float(first) == 0:
+        return "the 1-day IC is zero or undefined, so it has no decay to measure"
+    lo, hi = row.get("ic_lo"), row.get("ic_hi")
+    if fmt(lo, "f3") != "n/a" and float(lo) <= 0 <= float(hi):
+        return "the 1-day IC is within noise, so its decay over horizons says little"
+    return f"the IC keeps more than half its 1-day value up to {horizons} days"
+
+
+def _costs_section(outcomes: dict[str, ModelOutcome], main_model: str) -> list[str]:
+    s = outcomes[main_model].summary
+    reasons = ", ".join(f"{k} {v}" for k, v in (s.get("rejected_by_reason") or {}).items()) or "none"
+    out = ["<h3>Costs and rejected orders</h3>",
+           f'<p id="costs">Commission {fmt(s.get("commission"), "cny")} CNY, '
+           f'stamp duty {fmt(s.get("stamp_duty"), "cny")} CNY, total fees {fmt(s.get("fees"), "cny")} CNY '
+           f'({fmt(s.get("fees_pct_initial"), "pct")} of the starting capital); {fmt(s.get("trades", 0), "int")} '
+           f'trades; annual turnover {fmt(s.get("annual_turnover"), "f2")}x ({fmt(s.get("turnover"), "f3")} of equity '
+           f'a day); cash {fmt(s.get("avg_cash_share"), "pct")} of equity on average; held without a prediction on '
+           f'{fmt(s.get("unscored_position_days"), "int")} position-days; p_up tied at the k-th place on '
+           f'{fmt(s.get("tie_days"), "int")} days; rejected or trimmed orders (episodes of consecutive days): '
+           f"{reasons}.</p>"]
+    out.append(_img("costs", charts.chart_costs(outcomes, main_model)))
+    return out
+
+
+def _coverage_section(coverage: pd.DataFrame, mw: pd.DataFrame, stock: tuple[pd.Series, pd.Series] | None,
+                      reference: Reference) -> list[str]:
+    start = pd.Timestamp(mw["test_start"].min()) if len(mw) else coverage.index[0]
+    end = pd.Timestamp(mw["test_end"].max()) if len(mw) else coverage.index[-1]
+    if stock is not None and reference.symbol:
+        close, tradable = (x.loc[start:end] for x in stock)
+        sym = html.escape(reference.symbol)
+        return ["<h3>The stock over the test days</h3>",
+                f'<p id="coverage">{sym}: tradable (a point-in-time member with a bar and volume &gt; 0) on '
+                f"{int(tradable.sum())} of {len(tradable)} test days; the other days it could not be traded.</p>",
+                _img("coverage", charts.chart_stock(close, tradable, reference.symbol))]
+    cov = coverage.loc[start:end]
+    return ["<h3>Universe coverage</h3>",
+            f'<p id="coverage">Over the test days, point-in-time members per day: '
+            f'{int(cov["members"].min())}-{int(cov["members"].max())}; members with a bar in the data: '
+            f'{int(cov["members_with_bar"].min())}-{int(cov["members_with_bar"].max())}; tradable (bar and volume '
+            f'&gt; 0): {int(cov["tradable"].min())}-{int(cov["tradable"].max())}. Members without bars are stocks '
+            "the source lacks (mostly delisted): a survivorship gap that is reported, not filled.</p>",
+            _img("coverage", charts.chart_coverage(cov))]

@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import dataclasses
 import itertools
+import json
 import logging
 import os
 import shutil
@@ -51,6 +52,7 @@ from . import compare as cmp
 from . import config as C
 from . import run as R
 from .build import load_market
+from .runfolder import clean_json
 
 log = logging.getLogger("backtests.sweep")
 
@@ -210,6 +212,7 @@ class SweepResult:
     folder: Path | None = None
     seconds: float = 0.0
     failures: list[Point] = field(default_factory=list)
+    multiple_testing: dict[str, Any] | None = None
 
 
 def _markets(points: Sequence[Point]) -> dict[tuple[Any, ...], tuple[Any, int]]:
@@ -271,7 +274,14 @@ def sweep(points: list[Point], executor: LocalExecutor | RayExecutor, *, name: s
     pd.DataFrame(rows).to_csv(folder / "points.csv", index=False)
     if done:
         table.to_csv(folder / "comparison.csv")
-        (folder / "comparison.txt").write_text(cmp.format_table(table) + "\n", encoding="utf-8")
+        text = cmp.format_table(table)
+        if len(done) > 1:  # the best point against having tried them all
+            mt = cmp.multiple_testing([p.folder for p in done if p.folder is not None])
+            res.multiple_testing = mt
+            (folder / "multiple_testing.json").write_text(json.dumps(clean_json(mt), indent=2) + "\n",
+                                                          encoding="utf-8")
+            text += "\n\n" + cmp.multiple_testing_text(mt)
+        (folder / "comparison.txt").write_text(text + "\n", encoding="utf-8")
     res.folder = folder
     return res
 
@@ -314,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     if len(res.table):
         print(cmp.format_table(res.table))
+    if res.multiple_testing:
+        print("\n" + cmp.multiple_testing_text(res.multiple_testing))
     print(f"\n{len(res.points) - len(res.failures)} of {len(res.points)} points finished in {res.seconds:.0f} s "
           f"({kind} executor); comparison and points.csv in:\n  {res.folder}")
     for p in res.points:

@@ -1,58 +1,155 @@
-"""The verdict: what the numbers of a run say about skill, in plain words."""
+"""The verdict: what the evidence of a run says about skill, in plain words.
+
+:func:`classify` decides, :func:`verdict` writes it. Both read one model's row of figures
+(:mod:`backtests.outcomes` and :mod:`backtests.evidence`; NaN where undefined), so they work for any
+predictions table, a run's or one given to ``python -m backtests.evaluate``. The rules:
+
+* a prediction edge counts only when its interval (days resampled in blocks) lies above zero: the
+  accuracy edge over the best constant guess, or the IC / rank IC of a cross-section;
+* out-performance counts as skill only when the alpha after the strategy's beta to the reference
+  (HAC errors) has an interval above zero; gross alpha that costs remove is "skill before costs";
+* beating the reference without significant alpha is "exposure" when the beta explains at least
+  half of the excess ((beta - 1) x the reference's annual return: a beta above 1 in a rising market,
+  below 1 in a falling one), and otherwise no evidence of skill (luck).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from .analysis import accuracy_edge
 from .formatting import fmt, pct
 
-__all__ = ["verdict"]
+__all__ = ["CATEGORIES", "classify", "verdict"]
+
+#: every verdict, from the strongest claim to none
+CATEGORIES = ("skill", "skill_before_costs", "exposure", "signal_without_money", "no_evidence", "never_traded")
 
 
-def verdict(model: str, pooled: Mapping[str, Any], windows: pd.DataFrame) -> str:
-    """A plain-words verdict computed from a model's pooled metrics and its per-window table.
+def _f(row: Mapping[str, Any], key: str) -> float:
+    v = row.get(key)
+    try:
+        return float(v) if v is not None else math.nan
+    except (TypeError, ValueError):
+        return math.nan
 
-    ``pooled``: ``accuracy``, ``base_rate`` (share of up labels = always-up's accuracy),
-    ``best_constant_accuracy``, ``n``, ``roc_auc``, ``ic``, ``annual_excess_return``;
-    ``windows``: one row per window with ``accuracy``, ``best_constant_accuracy`` and (when traded)
-    ``excess_return``. Skill is judged against the best constant guess, the majority class
-    (always-up or always-down, whichever scores more): beating a 46% always-up by predicting "down"
-    every day is no skill. An edge counts only when it exceeds twice its naive standard error.
-    """
-    acc, up, best = (float(pooled.get(k, np.nan)) for k in ("accuracy", "base_rate", "best_constant_accuracy"))
-    n, auc, ic = int(pooled.get("n", 0)), float(pooled.get("roc_auc", np.nan)), float(pooled.get("ic", np.nan))
-    excess = float(pooled.get("annual_excess_return", np.nan))
-    traded = "excess_return" in windows and windows["excess_return"].notna().any()
-    won = int((windows["excess_return"] > 0).sum()) if traded else 0
-    beat = int((windows["accuracy"] > windows["best_constant_accuracy"]).sum())
-    edge, se = accuracy_edge(acc, up, n)
-    which = "always-up" if up >= 0.5 else "always-down"
-    medge, _ = accuracy_edge(acc, best, n)
+
+def _above(row: Mapping[str, Any], key: str) -> bool:
+    lo = _f(row, f"{key}_lo")
+    return math.isfinite(lo) and lo > 0
+
+
+def predictive(row: Mapping[str, Any]) -> list[str]:
+    """The prediction measures whose interval lies above zero (accuracy edge, IC, rank IC)."""
+    names = {"accuracy_edge": "accuracy edge", "ic": "IC", "rank_ic": "rank IC"}
+    return [name for key, name in names.items() if _above(row, key)]
+
+
+def classify(row: Mapping[str, Any]) -> str:
+    """One of :data:`CATEGORIES` for a traded model's row (see the module docstring)."""
+    if _f(row, "trades") == 0:
+        return "never_traded"
+    excess, beta, ref = _f(row, "annual_excess_return"), _f(row, "beta"), _f(row, "reference_annual_return")
+    if _above(row, "alpha"):
+        return "skill"
+    if _above(row, "gross_alpha"):
+        return "skill_before_costs"
+    if math.isfinite(excess) and excess > 0:
+        exposure = (beta - 1.0) * ref
+        if math.isfinite(exposure) and exposure >= excess / 2:
+            return "exposure"
+    return "signal_without_money" if predictive(row) else "no_evidence"
+
+
+def _ci(row: Mapping[str, Any], key: str, kind: str) -> str:
+    lo, hi = row.get(f"{key}_lo"), row.get(f"{key}_hi")
+    if not (math.isfinite(_f(row, f"{key}_lo")) and math.isfinite(_f(row, f"{key}_hi"))):
+        return ""
+    return f" [{fmt(lo, kind)}, {fmt(hi, kind)}]"
+
+
+def verdict(model: str, row: Mapping[str, Any], windows: pd.DataFrame, *, reference: str = "the CSI-300",
+            single_stock: bool = False, confidence: float = 0.95) -> str:
+    """A plain-words verdict of one model's row of figures and its per-window table.
+
+    ``row``: ``accuracy``, ``base_rate`` (always-up's accuracy), ``best_constant_accuracy``,
+    ``accuracy_edge`` (+ ``_lo``/``_hi``), ``ic``, ``rank_ic`` (+ intervals), ``spread``,
+    ``annual_excess_return``, ``gross_annual_excess_return``, ``alpha`` / ``gross_alpha`` (+ intervals,
+    ``_t``), ``beta``, ``reference_annual_return``, ``cost_drag``, ``daily_turnover``,
+    ``break_even_cost``, ``trades``; ``windows``: one row per window with ``accuracy``,
+    ``best_constant_accuracy`` and ``excess_return``. ``reference``: what the strategy must beat, in
+    words ("the CSI-300", "holding SH600519")."""
+    level = f"{round(100 * confidence):d}%"
+    acc, up, best = _f(row, "accuracy"), _f(row, "base_rate"), _f(row, "best_constant_accuracy")
+    which = "always-up" if not math.isfinite(up) or up >= 0.5 else "always-down"
     parts = [
-        f"{model}: accuracy {pct(acc)} vs {pct(up)} always-up ({edge:+.1f} pp); "
-        f"the best constant guess ({which}) scores {pct(best)}, an edge of {medge:+.1f} pp "
-        f"(naive s.e. {se:.1f} pp); AUC {fmt(auc, 'f3')}; IC {fmt(ic, 'sf3')}; "
-        f"annual excess return after costs {pct(excess, sign=True)} vs CSI-300.",
-        f"Accuracy beat the best constant guess in {beat} of {len(windows)} windows; "
-        f"the strategy beat the index in {won} of {len(windows)}.",
-    ]
-    skill = bool(np.isfinite(medge) and medge > 2 * se and np.isfinite(auc) and auc > 0.5)
-    money = bool(np.isfinite(excess) and excess > 0)
-    if skill and money:
-        parts.append("The prediction edge is larger than its naive error and the strategy earned an excess return "
-                     "after costs.")
-    elif skill:
-        parts.append("The prediction edge is real on paper but did not survive trading: after costs the strategy "
-                     "trailed the index.")
-    elif money:
-        parts.append("The strategy beat the index, but its accuracy does not beat the best constant guess beyond "
-                     "noise: treat the excess as luck or exposure, not skill.")
-    else:
-        parts.append("No evidence of skill: accuracy does not beat the best constant guess beyond noise, "
-                     "and the strategy did not beat the index after costs.")
+        f"{model}: accuracy {pct(acc)} vs {pct(up)} always-up ({fmt(acc - up, 'pp')}); the best constant guess "
+        f"({which}) scores {pct(best)}, an edge of {fmt(row.get('accuracy_edge'), 'pp')}"
+        f"{_ci(row, 'accuracy_edge', 'pp')} ({level} interval, days resampled in blocks)."]
+    if not single_stock:
+        parts.append(
+            f"IC {fmt(row.get('ic'), 'sf3')}{_ci(row, 'ic', 'sf3')}, rank IC {fmt(row.get('rank_ic'), 'sf3')}"
+            f"{_ci(row, 'rank_ic', 'sf3')}; top-minus-bottom quantile {fmt(row.get('spread'), 'bp')}"
+            f"{_ci(row, 'spread', 'bp')} a period.")
+    cat = classify(row)
+    if cat == "never_traded":
+        parts.append("The strategy never traded: no prediction met its entry rule, so it sat in cash and there "
+                     f"is no money to judge (holding cash is not beating {reference}).")
+        return " ".join(parts)
+    parts.append(
+        f"Against {reference} it returned {fmt(row.get('annual_excess_return'), 'spct')} a year after costs and "
+        f"{fmt(row.get('gross_annual_excess_return'), 'spct')} before; beta {fmt(row.get('beta'), 'f2')}"
+        f"{_ci(row, 'beta', 'f2')}, alpha after that exposure {fmt(row.get('alpha'), 'spct')} a year"
+        f"{_ci(row, 'alpha', 'spct')} (t = {fmt(row.get('alpha_t'), 'f2')}, Newey-West), before costs "
+        f"{fmt(row.get('gross_alpha'), 'spct')} (t = {fmt(row.get('gross_alpha_t'), 'f2')}). Costs took "
+        f"{fmt(row.get('cost_drag'), 'pct')} a year at {fmt(row.get('daily_turnover'), 'f2')} of the book traded a "
+        f"day; {_break_even(row)}.")
+    n = len(windows)
+    if n:
+        beat = int((windows["accuracy"] > windows["best_constant_accuracy"]).sum())
+        won = int((windows["excess_return"] > 0).sum()) if "excess_return" in windows else 0
+        parts.append(f"Accuracy beat the best constant guess in {beat} of {n} windows; the strategy beat "
+                     f"{reference} in {won} of {n}.")
+    parts.append(_conclusion(cat, row, reference))
     return " ".join(parts)
+
+
+def _break_even(row: Mapping[str, Any]) -> str:
+    be = _f(row, "break_even_cost")
+    if not math.isfinite(be):
+        return "no break-even cost (no turnover or no gross figure)"
+    if be <= 0:
+        return "no cost is low enough to break even: it trails the reference before costs"
+    paid = fmt(row.get("cost_per_traded"), "bp")
+    return f"it breaks even at {fmt(be, 'bp')} per traded CNY and side, against {paid} paid"
+
+
+def _conclusion(cat: str, row: Mapping[str, Any], reference: str) -> str:
+    t, gt = fmt(row.get("alpha_t"), "f2"), fmt(row.get("gross_alpha_t"), "f2")
+    found = predictive(row)
+    names = found[0] if len(found) == 1 else ", ".join(found[:-1]) + " and " + found[-1] if found else ""
+    signal = (f"the {names} {'is' if len(found) == 1 else 'are'} above zero beyond noise"
+              if found else "no prediction measure is above zero beyond noise")
+    if cat == "skill":
+        return (f"Skill: the alpha after the exposure to {reference} is significant (t = {t}) and survives costs; "
+                f"{signal}.")
+    if cat == "skill_before_costs":
+        return (f"Skill before costs that costs remove: the gross alpha is significant (t = {gt}), the alpha after "
+                f"costs is not (t = {t}); {signal}.")
+    if cat == "exposure":
+        market = "rising" if _f(row, "reference_annual_return") > 0 else "falling"
+        return (f"Exposure, not skill: it beat {reference}, but with a beta of {fmt(row.get('beta'), 'f2')} in a "
+                f"{market} market; the alpha after that exposure is not significant (t = {t}).")
+    hi = _f(row, "alpha_hi")
+    after = (f"it is significantly negative (t = {t}): costs turn it into a loss" if math.isfinite(hi) and hi < 0
+             else f"it is not significant either (t = {t})")
+    luck = (f" It beat {reference}, but neither its beta nor a significant alpha explains that: treat it as luck."
+            if _f(row, "annual_excess_return") > 0 else "")
+    if cat == "signal_without_money":
+        return (f"Some information without money: {signal}, but it did not turn into significant alpha before "
+                f"costs (t = {gt}); after costs {after}.{luck}")
+    return (f"No evidence of skill: {signal}, and the alpha after the exposure to {reference} is not significant "
+            f"before costs (t = {gt}); after costs {after}.{luck}")

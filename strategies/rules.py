@@ -69,14 +69,18 @@ class Commission:
 @dataclass(frozen=True)
 class StampDuty:
     """Stamp duty on sells only: 0.1% before 2023-08-28 and 0.05% from that day (MoF
-    announcement of 2023-08-27). Buys pay none."""
+    announcement of 2023-08-27). Buys pay none. ``charged=False`` charges none at all (a gross,
+    zero-cost backtest; :attr:`CostModel.stamp_duty`)."""
 
+    charged: bool = True
     RATE_BEFORE_CUT = 0.001  #: fraction of the sold value, trades before CUT_DATE
     RATE_FROM_CUT = 0.0005  #: fraction of the sold value, trades on or after CUT_DATE
     CUT_DATE = pd.Timestamp("2023-08-28")  #: first trading day of the halved duty
 
     def rate(self, date: pd.Timestamp | str) -> float:
-        """Duty rate on a sell filled on ``date``."""
+        """Duty rate on a sell filled on ``date`` (0 when not ``charged``)."""
+        if not self.charged:
+            return 0.0
         return self.RATE_FROM_CUT if pd.Timestamp(date) >= self.CUT_DATE else self.RATE_BEFORE_CUT
 
     def fee(self, value: float, date: pd.Timestamp | str, is_sell: bool) -> float:
@@ -250,12 +254,16 @@ class CostModel:
         commission_rate: fraction of traded value per side (default 0.00025 = 0.025%).
         min_commission: CNY per order (default 5.0).
         slippage: fraction of the open price paid against the trader (default 0.0).
-    Stamp duty is not a parameter: it is the dated statutory rate of :class:`StampDuty`.
+        stamp_duty: charge the stamp duty on sells (default True); its rate is not a parameter but the
+            dated statutory rate of :class:`StampDuty`. False, with zero commission and slippage, gives a
+            gross (zero-cost) backtest of the same strategy.
     """
 
     commission_rate: float = setting(0.00025, lo=0.0, hi=0.01, doc="per side, fraction of the traded value")
     min_commission: float = setting(5.0, lo=0.0, hi=1000.0, doc="CNY per order")
     slippage: float = setting(0.0, lo=0.0, hi=0.05, doc="fraction of the open price, against the trader")
+    stamp_duty: bool = setting(True, doc="charge the statutory stamp duty on sells (false: for a zero-cost, gross "
+                                         "backtest)")
 
     def __post_init__(self) -> None:
         check_settings(self)
@@ -286,7 +294,7 @@ class AShareRules:
         costs = costs or CostModel()
         return cls(
             commission=costs.commission,
-            stamp_duty=StampDuty(),
+            stamp_duty=StampDuty(charged=bool(costs.stamp_duty)),
             lot=LotRule(),
             t_plus_1=TPlusOne(),
             price_limit=PriceLimit(),

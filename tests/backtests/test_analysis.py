@@ -1,7 +1,5 @@
 """The report's metric functions, against values computed by hand."""
 
-import math
-
 import pandas as pd
 import pytest
 
@@ -22,10 +20,3 @@ def test_window_returns_are_booked_the_day_after_each_decision_day():
     # the last calendar day has no next day: nothing is booked for it
     w2 = pd.DataFrame({"window": [1], "test_start": [cal[5]], "test_end": [cal[5]]})
     assert an.window_returns(ret, bench, w2, cal).iloc[0]["days"] == 0
-
-
-def test_accuracy_edge_hand_computed():
-    edge, se = an.accuracy_edge(0.521, 0.514, 10_000)
-    assert edge == pytest.approx(0.7)
-    assert se == pytest.approx(100 * math.sqrt(0.521 * 0.479 / 10_000))
-    assert all(math.isnan(x) for x in an.accuracy_edge(float("nan"), 0.5, 10))

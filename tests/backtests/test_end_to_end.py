@@ -87,6 +87,34 @@ def test_metrics_json_agrees_with_returns_csv(small_run):
     assert main["total_return"] == pytest.approx(s["total_return"], abs=1e-12)
 
 
+def test_metrics_json_carries_the_evidence(small_run):
+    run_dir, _ = small_run
+    m = json.loads((run_dir / "metrics.json").read_text())
+    main = next(x for x in m["models"] if x["model"] == m["model"])
+    for key in ("alpha", "alpha_lo", "alpha_hi", "alpha_t", "beta", "beta_lo", "beta_hi", "accuracy_edge",
+                "accuracy_edge_lo", "accuracy_edge_hi", "ic_lo", "ic_hi", "icir", "rank_ic_lo", "rank_ic_hi", "spread",
+                "spread_lo", "spread_hi", "gross_annual_return", "cost_drag", "break_even_cost", "daily_turnover"):
+        assert isinstance(main[key], float), key
+        if key.endswith("_lo"):
+            base = key[:-3]
+            assert main[key] <= main[base] <= main[f"{base}_hi"], key
+    assert m["verdict_class"] in ("skill", "skill_before_costs", "exposure", "signal_without_money", "no_evidence")
+    ev = m["evaluation"]
+    assert [q["quantile"] for q in ev["quantiles"]] == list(range(1, 11))
+    assert [d["horizon"] for d in ev["ic_decay"]] == list(range(1, 11))
+    assert ev["intervals"]["seed"] == 0 and ev["intervals"]["replications"] == 1000
+    # the 1-day decay is the headline IC (signals' daily IC; H = 1)
+    assert ev["ic_decay"][0]["ic"] == pytest.approx(main["ic"], abs=1e-12)
+    # gross and net side by side, from returns.csv
+    r = pd.read_csv(run_dir / "returns.csv", index_col="date", parse_dates=True)
+    ppy = m["periods_per_year"]
+    assert main["gross_annual_return"] == pytest.approx(an.annual_return(r["strategy_gross"], ppy), abs=1e-12)
+    assert main["cost_drag"] == pytest.approx(main["gross_annual_return"] - main["annual_return"], abs=1e-12)
+    assert m["strategy_gross"]["fees"] == 0.0 and m["strategy"]["fees"] > 0
+    assert an.total_return(r["strategy_gross"]) > an.total_return(r["strategy"])  # costs only take
+    assert json.loads((run_dir / "manifest.json").read_text())["seeds"]["bootstrap"] == 0
+
+
 def test_predictions_cover_every_tradable_member_test_day(small_run):
     run_dir, _ = small_run
     preds = pd.read_parquet(run_dir / "predictions.parquet")
@@ -149,3 +177,14 @@ def test_single_stock_study_trades_one_instrument_with_the_threshold_rule(tmp_pa
     expected = close.pct_change().reindex(rets.index).fillna(0.0)
     assert hold["total_return"] == pytest.approx(an.total_return(expected), abs=1e-12)
     assert (run_dir / "tearsheet.html").stat().st_size > 10_000
+    # the verdict, the excess and the alpha are against holding the stock, not the CSI-300
+    assert m["reference"] == "SH600519"
+    assert "Against holding SH600519 it returned" in m["verdict"] and "the CSI-300" not in m["verdict"]
+    main = next(r for r in m["models"] if r["model"] == m["model"])
+    assert main["annual_excess_return"] == pytest.approx(main["annual_return"] - hold["annual_return"], abs=1e-12)
+    assert hold["annual_excess_return"] == pytest.approx(0.0, abs=1e-12)
+    assert "Buy-and-hold CSI-300" in [r["model"] for r in m["models"]] or "index" in [r["model"] for r in m["models"]]
+    page = (run_dir / "tearsheet.html").read_text()
+    assert "LSTM up/down signals on SH600519 (quick preset, threshold rule vs holding SH600519)" in page
+    assert "The stock over the test days" in page and "One stock: no cross-section" in page
+    assert "strategy vs SH600519" in page

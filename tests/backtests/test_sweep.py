@@ -78,6 +78,15 @@ def test_local_sweep_writes_a_run_folder_per_point_and_a_table(local_sweep):
     assert sorted(table.loc["model"]) == ["gru", "lstm"]
     points = pd.read_csv(cmpdir / "points.csv")
     assert list(points["model.kind"]) == ["lstm", "gru"] and set(points["status"]) == {"ok"}
+    # the best point against having tried both: deflated Sharpe and SPA, in numbers and words
+    import json
+
+    mt = json.loads((cmpdir / "multiple_testing.json").read_text())
+    assert mt["trials"] == 2 and mt["best"] in {f.name for f in runs}
+    assert 0.0 <= mt["deflated_sharpe"]["dsr"] <= 1.0 and 0.0 <= mt["spa"]["p_spa"] <= 1.0
+    assert mt["spa"]["seed"] == 0 and mt["survives"] in (True, False)
+    text = (cmpdir / "comparison.txt").read_text()
+    assert "deflated Sharpe ratio is" in text and "Hansen's SPA p =" in text and "survive" in text
 
 
 def test_ray_sweep_gives_the_local_predictions(local_sweep, tmp_path):

@@ -1,53 +1,94 @@
-"""The verdict's wording, from pooled metrics and a per-window table built by hand."""
+"""The verdict's logic and wording, from rows of figures built by hand (the planted cases of
+test_planted.py reach the same rules through real backtests)."""
 
-import numpy as np
+import math
+import re
+
 import pandas as pd
+import pytest
 
-from backtests.verdict import verdict
-from signals import best_constant_accuracy
+from backtests.verdict import CATEGORIES, classify, predictive, verdict
 
-
-def _case(acc, up, n, auc, ic, excess, won, beat, windows=7):
-    """Pooled metrics and a window table in which ``won`` windows beat the index and ``beat``
-    windows beat the best constant guess."""
-    pooled = {"accuracy": acc, "base_rate": up, "best_constant_accuracy": best_constant_accuracy(up), "n": n,
-              "roc_auc": auc, "ic": ic, "annual_excess_return": excess}
-    best = best_constant_accuracy(up)
-    wins = pd.DataFrame({
-        "accuracy": [best + 0.01 if i < beat else best - 0.01 for i in range(windows)],
-        "best_constant_accuracy": best,
-        "excess_return": [0.02 if i < won else -0.02 for i in range(windows)],
-    })
-    return pooled, wins
+NAN = math.nan
 
 
-def test_wording_names_every_figure():
-    text = verdict("LSTM", *_case(0.521, 0.514, 10_000, 0.51, 0.01, -0.018, 2, 4))
-    assert "accuracy 52.1% vs 51.4% always-up (+0.7 pp)" in text
-    assert "best constant guess (always-up) scores 51.4%, an edge of +0.7 pp (naive s.e. 0.5 pp)" in text
-    assert "annual excess return after costs -1.8%" in text
-    assert "beat the best constant guess in 4 of 7" in text and "beat the index in 2 of 7" in text
-    assert text.endswith("did not beat the index after costs.")
+def _row(**over):
+    """A traded model with no evidence of anything: every interval straddles zero."""
+    row = {"accuracy": 0.538, "base_rate": 0.458, "best_constant_accuracy": 0.542, "n": 250_000,
+           "accuracy_edge": -0.004, "accuracy_edge_lo": -0.009, "accuracy_edge_hi": 0.001,
+           "ic": -0.005, "ic_lo": -0.012, "ic_hi": 0.002, "rank_ic": -0.004, "rank_ic_lo": -0.011, "rank_ic_hi": 0.003,
+           "spread": 0.0002, "spread_lo": -0.0004, "spread_hi": 0.0008,
+           "annual_excess_return": -0.089, "gross_annual_excess_return": -0.005, "reference_annual_return": -0.062,
+           "alpha": -0.093, "alpha_lo": -0.20, "alpha_hi": 0.02, "alpha_t": -1.6, "beta": 1.12, "beta_lo": 1.08,
+           "beta_hi": 1.16, "gross_alpha": -0.01, "gross_alpha_lo": -0.12, "gross_alpha_hi": 0.10,
+           "gross_alpha_t": -0.2,
+           "cost_drag": 0.084, "daily_turnover": 0.63, "break_even_cost": -0.00003, "cost_per_traded": 0.00055,
+           "trades": 16366}
+    row.update(over)
+    return row
 
 
-def test_compares_with_always_down_when_most_labels_are_down():
-    # 45.8% of labels are up: predicting "down" every day scores 54.2%, so 53.8% is no skill
-    text = verdict("LSTM", *_case(0.538, 0.458, 200_000, 0.513, -0.005, -0.089, 1, 0))
-    assert "(+8.0 pp)" in text
-    assert "best constant guess (always-down) scores 54.2%, an edge of -0.4 pp" in text
-    assert "No evidence of skill" in text
-    # a real edge over the majority class with AUC > 0.5 and a positive excess
-    good = verdict("LSTM", *_case(0.56, 0.458, 200_000, 0.53, 0.02, 0.03, 5, 6))
-    assert "earned an excess return after costs" in good
+WINDOWS = pd.DataFrame({"accuracy": [0.53, 0.55, 0.52], "best_constant_accuracy": [0.54, 0.54, 0.54],
+                        "excess_return": [0.02, -0.05, -0.01]})
 
 
-def test_says_n_a_for_undefined_figures():
-    # one stock: no cross-section, so no IC
-    text = verdict("LSTM", *_case(0.548, 0.453, 1_700, 0.506, float("nan"), 0.062, 4, 2))
-    assert "IC n/a" in text and "nan" not in text
+@pytest.mark.parametrize(("over", "category"), [
+    ({}, "no_evidence"),
+    ({"ic_lo": 0.001}, "signal_without_money"),
+    ({"alpha": 0.05, "alpha_lo": 0.01, "alpha_t": 2.4, "annual_excess_return": 0.06}, "skill"),
+    ({"gross_alpha": 0.05, "gross_alpha_lo": 0.004}, "skill_before_costs"),
+    # +26% a year with a beta of 1.36 in a market up 60%: (1.36 - 1) x 0.6 = 0.216 >= 0.26 / 2
+    ({"annual_excess_return": 0.26, "beta": 1.36, "reference_annual_return": 0.60, "alpha_t": 0.8}, "exposure"),
+    # the same win with a beta of 1.02: exposure explains 1.2% of it, the rest is luck
+    ({"annual_excess_return": 0.26, "beta": 1.02, "reference_annual_return": 0.60}, "no_evidence"),
+    # a defensive beta of 0.5 in a falling market also "beats" it by exposure
+    ({"annual_excess_return": 0.05, "beta": 0.5, "reference_annual_return": -0.2}, "exposure"),
+    ({"trades": 0}, "never_traded"),
+])
+def test_classify(over, category):
+    assert classify(_row(**over)) == category
+    assert category in CATEGORIES
 
 
-def test_an_untraded_model_beats_the_index_in_no_window():
-    pooled, wins = _case(0.55, 0.5, 1000, 0.52, 0.01, np.nan, 0, 3)
-    text = verdict("Logistic", pooled, wins.drop(columns="excess_return"))
-    assert "beat the index in 0 of 7" in text
+def test_wording_names_every_figure_with_its_interval():
+    text = verdict("LSTM", _row(), WINDOWS)
+    assert "accuracy 53.8% vs 45.8% always-up (+8.0 pp)" in text
+    assert "best constant guess (always-down) scores 54.2%, an edge of -0.4 pp [-0.9 pp, +0.1 pp] (95% interval" in text
+    assert "IC -0.005 [-0.012, +0.002], rank IC -0.004 [-0.011, +0.003]" in text
+    assert "top-minus-bottom quantile +2.0 bp [-4.0 bp, +8.0 bp] a period" in text
+    assert "Against the CSI-300 it returned -8.9% a year after costs and -0.5% before" in text
+    assert "beta 1.12 [1.08, 1.16], alpha after that exposure -9.3% a year [-20.0%, +2.0%] (t = -1.60" in text
+    assert "Costs took 8.4% a year at 0.63 of the book traded a day" in text
+    assert "no cost is low enough to break even" in text
+    assert "beat the best constant guess in 1 of 3 windows; the strategy beat the CSI-300 in 1 of 3" in text
+    assert text.endswith("not significant before costs (t = -0.20); after costs it is not significant either "
+                         "(t = -1.60).")
+    losing = verdict("LSTM", _row(alpha_hi=-0.01, alpha_t=-2.5), WINDOWS)
+    assert losing.endswith("after costs it is significantly negative (t = -2.50): costs turn it into a loss.")
+    assert not re.search(r"\bnan\b", text) and not re.search(r"-0\.0+(?!\d)", text)  # no NaN, no "-0.0"
+
+
+def test_wording_of_each_claim():
+    skill = verdict("X", _row(alpha=0.05, alpha_lo=0.01, alpha_t=2.4, annual_excess_return=0.06, ic_lo=0.002,
+                              break_even_cost=0.0012), WINDOWS)
+    assert "Skill: the alpha after the exposure to the CSI-300 is significant (t = 2.40)" in skill
+    assert "the IC is above zero beyond noise" in skill and "it breaks even at +12.0 bp per traded CNY" in skill
+    expo = verdict("X", _row(annual_excess_return=0.26, beta=1.36, reference_annual_return=0.6, alpha_t=0.8), WINDOWS)
+    assert "Exposure, not skill: it beat the CSI-300, but with a beta of 1.36 in a rising market" in expo
+    luck = verdict("X", _row(annual_excess_return=0.26, beta=1.02, reference_annual_return=0.6), WINDOWS)
+    assert "treat it as luck" in luck
+    idle = verdict("X", _row(trades=0), WINDOWS, reference="holding SH600519", single_stock=True)
+    assert "never traded" in idle and "holding cash is not beating holding SH600519" in idle
+    assert "IC" not in idle  # one stock: no cross-section
+
+
+def test_single_stock_wording_compares_with_holding_it():
+    text = verdict("LSTM", _row(ic=NAN, ic_lo=NAN, ic_hi=NAN, rank_ic=NAN), WINDOWS, reference="holding SH600519",
+                   single_stock=True)
+    assert "Against holding SH600519 it returned" in text and "beat holding SH600519 in 1 of 3" in text
+    assert "rank IC" not in text
+
+
+def test_predictive_lists_measures_above_zero():
+    assert predictive(_row()) == []
+    assert predictive(_row(accuracy_edge_lo=0.001, rank_ic_lo=0.002)) == ["accuracy edge", "rank IC"]

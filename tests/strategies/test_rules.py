@@ -56,6 +56,15 @@ def test_stamp_duty_not_on_buys():
     assert (c, d) == (25.0, 0.0)
 
 
+def test_a_gross_cost_model_charges_nothing():
+    gross = AShareRules.from_costs(CostModel(commission_rate=0.0, min_commission=0.0, stamp_duty=False))
+    assert gross.fees(100_000.0, pd.Timestamp("2023-08-25"), is_sell=True) == (0.0, 0.0)
+    # the default still charges the dated duty: 0.1% of a 100,000 CNY sell before 2023-08-28
+    assert AShareRules.from_costs().fees(100_000.0, pd.Timestamp("2023-08-25"), is_sell=True) == (25.0, 100.0)
+    with pytest.raises(SettingError, match="CostModel.stamp_duty = 1"):
+        CostModel(stamp_duty=1)  # type: ignore[arg-type]
+
+
 # ----------------------------------------------------------------------------- lots
 def test_buys_round_down_to_whole_lots():
     lot = LotRule()
