@@ -8,13 +8,16 @@ predictions and window metrics are written by ``signals``, the checkpoints by th
 from __future__ import annotations
 
 import json
+import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 import data_store
+from data_store.manifest import resolve_cache_dir
 from signals.walk_forward import WalkForwardResult
 
 from .config import RunConfig, to_toml
@@ -26,7 +29,31 @@ from .runfolder import RunFolder, clean_json, command_line, git_commit, library_
 if TYPE_CHECKING:
     from .pipeline import Timings
 
-__all__ = ["summary_table", "write_outputs"]
+__all__ = ["AuditOutcome", "audit_failed", "audit_lead", "summary_table", "write_outputs"]
+
+
+@dataclass(frozen=True)
+class AuditOutcome:
+    """The leakage audit of a run: passed or not, its one-paragraph ``text``, its ``details`` table."""
+
+    passed: bool
+    text: str
+    details: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def audit_lead(audit: AuditOutcome | None) -> str:
+    """The words a verdict starts with when the leakage audit failed (empty otherwise): the one
+    place of that wording, put before the verdict in metrics.json, the terminal and the tearsheet."""
+    if audit is None or audit.passed:
+        return ""
+    return ("LEAKAGE AUDIT FAILED: predictions changed when only data after their date changed, so the figures "
+            "below may use the future and are no evidence of skill; fix the leak before reading them. ")
+
+
+def audit_failed(run_dir: Path) -> bool:
+    """True when the run in ``run_dir`` ran the leakage audit and it failed."""
+    m = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    return m.get("audit_passed") is False
 
 
 def _returns_table(outcomes: dict[str, ModelOutcome], main: str, bench: pd.Series) -> pd.DataFrame:
@@ -51,8 +78,8 @@ def _stacked(outcomes: dict[str, ModelOutcome], attr: str) -> pd.DataFrame:
 
 
 def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig: WalkForwardResult,
-                  outcomes: dict[str, ModelOutcome], ppy: int, audit_text: str | None,
-                  timings: Timings, t_start: float, torch_threads: int) -> None:
+                  outcomes: dict[str, ModelOutcome], ppy: int, audit: AuditOutcome | None,
+                  timings: Timings, t_start: float) -> None:
     """Write every file of the run folder (besides predictions, window metrics and checkpoints)."""
     from .pipeline import rss_mb
 
@@ -72,7 +99,11 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
         close = md.panel("close", adjusted=True)[sym].ffill()  # a suspended day keeps its last price
         passive[f"Buy-and-hold {sym}"] = close.pct_change().reindex(main_bt.returns.index).fillna(0.0)
     wf = cfg.walk_forward
+    lead = audit_lead(audit)
     title = cfg.report.title or f"{label(main)} up/down signals on the CSI-300 ({cfg.preset} preset)"
+    if lead:
+        title = f"LEAKAGE AUDIT FAILED - {title}"
+    audit_text = None if audit is None else lead + audit.text
     shown = build_report(
         rf.path("tearsheet.html"), title=title, main_model=main, outcomes=outcomes, benchmark=bench,
         calendar=md.calendar, coverage=md.coverage(), periods_per_year=ppy, audit=audit_text, passive=passive,
@@ -85,20 +116,26 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
         "periods_per_year": ppy,
         # the backtest's own summary (annualised on this calendar), with the excess over the index
         "strategy": {**outcomes[main].summary, "annual_excess_return": main_row.get("annual_excess_return")},
-        "verdict": shown["verdict"],
+        "verdict": lead + shown["verdict"],
         "audit": audit_text,
+        "audit_passed": None if audit is None else audit.passed,
         "models": shown["models"],
         "windows": shown["windows"],
     }
     rf.write_json("metrics.json", clean_json(metrics))
     cov = md.coverage()
     elapsed = round(time.perf_counter() - t_start, 3)
+    executor = sig.info.get("executor", {"executor": "local"})
     manifest = {
         "run": rf.final.name,
         "command": command_line(),
+        "python": sys.executable,
         "git": git_commit(),
         "data": {
             "sources": list(md.sources),
+            "use_cache": cfg.data.use_cache,
+            # the cache folder merged into the snapshot (None: the snapshot alone)
+            "cache_dir": str(resolve_cache_dir(cfg.data.cache_dir or None)) if cfg.data.use_cache else None,
             "fingerprint_sha256": md.fingerprint(),
             "snapshot_files_sha256": _snapshot_hashes(),
             "start": str(md.start.date()), "end": str(md.end.date()),
@@ -108,9 +145,11 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
         "versions": library_versions(),
         "seeds": {"model": cfg.model.seed, "train_subsample": cfg.walk_forward.seed},
         "device": sig.device,
-        "executor": sig.info.get("executor", {"executor": "local"}),
-        # CPU results are bit-reproducible for the same thread count; signals picks it once per run
-        "torch_threads": torch_threads,
+        "executor": executor,
+        # the torch and BLAS thread counts measured inside the windows while they trained (CPU results
+        # are bit-reproducible for the same counts); the setting they came from
+        "threads": {**measured_threads(executor), "setting": cfg.execution.threads or "auto"},
+        "attempts": {k: t.get("attempts", 1) for k, t in executor.get("tasks", {}).items()},
         "windows": len(sig.windows),
         # the report stage is still running here: its time is the rest of the total
         "timings_seconds": {**timings.seconds, "report": round(elapsed - sum(timings.seconds.values()), 3),
@@ -118,6 +157,12 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
         "peak_rss_mb": {**timings.peak_rss_mb, "report": round(rss_mb(), 1)},
     }
     rf.write_json("manifest.json", clean_json(manifest))
+
+
+def measured_threads(executor: dict[str, Any]) -> dict[str, list[int]]:
+    """The distinct torch and BLAS thread counts the executor's tasks measured while they ran."""
+    tasks = executor.get("tasks", {}).values()
+    return {kind: sorted({n for t in tasks for n in t.get(f"{kind}_threads", [])}) for kind in ("torch", "blas")}
 
 
 def _snapshot_hashes() -> dict[str, str]:
