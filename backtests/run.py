@@ -161,9 +161,8 @@ def _main(argv: list[str] | None, guard: SignalGuard) -> int:
     except Exception as exc:
         if guard.received is not None:  # the interrupt surfaced as another error (a library's cleanup)
             return _interrupted(guard.received, run_dir)
-        from signals.walk_forward import IncompleteRunError
-
-        if isinstance(exc, IncompleteRunError):  # some windows failed for good: say so, write nothing
+        wf = sys.modules.get("signals.walk_forward")  # not imported: exc cannot be one of its errors
+        if wf is not None and isinstance(exc, wf.IncompleteRunError):  # windows failed for good: write nothing
             _error(str(exc))
             print("the run is INCOMPLETE: no run folder and no tearsheet were written, so no partial "
                   "result can pass for the whole study", file=sys.stderr)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
@@ -215,6 +216,9 @@ class RayExecutor:
         except Exception:  # noqa: BLE001 - only for the log line
             node = None
         node = node or (getattr(exc, "ip", None) if app_error else None)
+        if node is None:  # a lost node: Ray's message names its address
+            found = re.search(r"Node IP: ([\w.:-]+?),", str(exc))
+            node = f"node {found.group(1)} (lost)" if found else None
         where = node or "an unknown node (its worker was lost before it reported)"
         # an exception of the task follows retry_exceptions; a lost worker or node is always retried
         return where, (retryable(cause, self.retry_exceptions) if app_error and cause is not None else True)
