@@ -212,8 +212,13 @@ def run_task(fn: Callable[[Any, Any], Any], shared: Any, item: Any, key: int,
     (value and what was measured), or a :class:`Raised` toolkit error. ``journal``: a Ray actor told
     where the attempt started (so a lost worker can be named)."""
     node = node_name()
-    if journal is not None:
-        journal.started.remote(key, attempt, node)
+    if journal is not None:  # recorded before the work starts, so a worker lost in the middle is named
+        try:
+            import ray
+
+            ray.get(journal.started.remote(key, attempt, node), timeout=30)
+        except Exception:  # noqa: BLE001 - the journal only names nodes in log lines
+            pass
     with thread_limits(*threads), recording_threads() as seen:
         try:
             if fault is not None:

@@ -126,6 +126,9 @@ class _Journal:
     def node(self, key: int, attempt: int) -> str | None:
         return self.where.get((key, attempt))
 
+    def ready(self) -> bool:
+        return True
+
 
 @dataclass
 class RayExecutor:
@@ -228,7 +231,12 @@ class RayExecutor:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=True)
-        return ray.remote(num_cpus=0)(_Journal).options(scheduling_strategy=here).remote()
+        journal = ray.remote(num_cpus=0)(_Journal).options(scheduling_strategy=here).remote()
+        try:  # started before the tasks, so that none of their reports waits for it
+            ray.get(journal.ready.remote(), timeout=60)
+        except Exception as exc:  # noqa: BLE001 - without it, a lost worker is just not named
+            log.warning("the task journal did not start (%s); a lost worker will not be named", error_text(exc))
+        return journal
 
     def map(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], *, shared: Any = None,
             keys: Sequence[int] | None = None, name: Callable[[int], str] = "task {}".format,
