@@ -125,7 +125,8 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
     rf.write_json("metrics.json", clean_json(metrics))
     cov = md.coverage()
     elapsed = round(time.perf_counter() - t_start, 3)
-    executor = sig.info.get("executor", {"executor": "local"})
+    executor = dict(sig.info.get("executor", {"executor": "local"}))
+    executor["tasks"] = dict(sorted(executor.get("tasks", {}).items(), key=_window))  # window order
     manifest = {
         "run": rf.final.name,
         "command": command_line(),
@@ -149,7 +150,7 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
         # the torch and BLAS thread counts measured inside the windows while they trained (CPU results
         # are bit-reproducible for the same counts); the setting they came from
         "threads": {**measured_threads(executor), "setting": cfg.execution.threads or "auto"},
-        "attempts": {k: t.get("attempts", 1) for k, t in executor.get("tasks", {}).items()},
+        "attempts": {k: t.get("attempts", 1) for k, t in sorted(executor.get("tasks", {}).items(), key=_window)},
         "windows": len(sig.windows),
         # the report stage is still running here: its time is the rest of the total
         "timings_seconds": {**timings.seconds, "report": round(elapsed - sum(timings.seconds.values()), 3),
@@ -157,6 +158,10 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
         "peak_rss_mb": {**timings.peak_rss_mb, "report": round(rss_mb(), 1)},
     }
     rf.write_json("manifest.json", clean_json(manifest))
+
+
+def _window(item: tuple[str, Any]) -> int:
+    return int(item[0]) if str(item[0]).isdigit() else -1
 
 
 def measured_threads(executor: dict[str, Any]) -> dict[str, list[int]]:

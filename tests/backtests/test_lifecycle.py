@@ -205,3 +205,16 @@ def test_a_failed_audit_writes_the_run_leads_the_verdict_and_exits_3(tmp_path):
     assert "LEAKAGE AUDIT FAILED" in proc.stdout and "the leakage audit FAILED" in proc.stderr
     html = (run_dir / "tearsheet.html").read_text(encoding="utf-8")
     assert html.index("LEAKAGE AUDIT FAILED") < html.index('id="verdict"')
+
+
+def test_the_lazy_package_exports_all_resolve():
+    import signals
+    import strategies
+
+    for pkg in (signals, strategies):
+        missing = [n for n in pkg.__all__ if getattr(pkg, n, None) is None]
+        assert missing == [], (pkg.__name__, missing)
+        assert set(pkg.__all__) <= set(dir(pkg))
+    assert signals.errors.LookaheadError is signals.LookaheadError  # a submodule by attribute, as before
+    with pytest.raises(AttributeError):
+        signals.no_such_name  # noqa: B018
