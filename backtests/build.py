@@ -14,12 +14,13 @@ import pandas as pd
 import data_store
 from data_store.errors import ConfigError
 from signals.executors import LocalExecutor, RayExecutor, make_executor
+from signals.runtime import pin_threads
 from strategies.performance import trading_days_per_year
 from strategies.targets import ThresholdConfig, TopKConfig
 
 from .config import RunConfig
 
-__all__ = ["baselines", "load_market", "strategy_config", "traded_models", "window_executor"]
+__all__ = ["baselines", "estimator", "load_market", "strategy_config", "traded_models", "window_executor"]
 
 
 def load_market(cfg: RunConfig) -> tuple[data_store.MarketData, int]:
@@ -68,6 +69,12 @@ def traded_models(cfg: RunConfig) -> list[str]:
 
 
 def window_executor(cfg: RunConfig) -> LocalExecutor | RayExecutor:
-    """The executor of the walk-forward windows (imports Ray only when it is chosen)."""
+    """The executor of the walk-forward windows (imports Ray only when it is chosen), its thread
+    count resolved (``execution.threads``; ``auto`` is read from the load once, here)."""
     return make_executor(cfg.execution)
+
+
+def estimator(cfg: RunConfig, threads: int | None) -> object:
+    """The model to train, with the executor's thread count (so a fit and its task agree)."""
+    return pin_threads(cfg.model.build(), threads)
 

@@ -7,6 +7,10 @@ A :class:`RunConfig` holds the very classes a research script uses (``signals.Fe
 Every field's range, choices and meaning is declared once, on its class, with
 :mod:`data_store.settings`; this module only stacks preset <- config file <- overrides and adds
 the rules that join two sections. Presets live in ``backtests/presets/*.toml``.
+
+Only torch-free modules are imported here (the configuration classes of ``signals`` and
+``strategies`` load without torch, scikit-learn or Backtrader), so ``--help``, ``--print-config``
+and a configuration error answer in well under a second.
 """
 
 from __future__ import annotations
@@ -21,15 +25,14 @@ from typing import Any
 import pandas as pd
 
 from data_store.errors import ConfigError
-from data_store.settings import Text, build, check_settings, describe, setting, to_plain
+from data_store.settings import SettingError, Text, build, check_settings, describe, setting, to_plain
 from signals.executors import ExecutorConfig
 from signals.features import FeatureConfig
 from signals.labels import LabelConfig
-from signals.models import ModelConfig
+from signals.model_config import ModelConfig
 from signals.split import WalkForwardSplit
-from strategies.engine import DEFAULT_INITIAL_CASH, INITIAL_CASH
 from strategies.rules import CostModel
-from strategies.targets import ThresholdConfig, TopKConfig
+from strategies.targets import DEFAULT_INITIAL_CASH, INITIAL_CASH, ThresholdConfig, TopKConfig
 
 from .evidence import EvaluationConfig
 
@@ -49,12 +52,29 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class UniverseConfig:
-    symbols: tuple[str, ...] = setting((), doc="empty = the whole point-in-time CSI-300; else a study of these symbols")
+    """Which stocks and days a run uses. Symbols are exchange-prefixed codes in any case
+    (``sh600519`` is ``SH600519``), each given once; dates are days (a time of day is dropped), and
+    ``today`` is resolved to its date when the configuration is built, so the saved config.toml
+    holds the date the run used."""
+
+    symbols: tuple[str, ...] = setting(
+        (), doc="empty = the whole point-in-time CSI-300; else a study of these symbols (any case, each once; "
+                "one symbol = a single-stock threshold study unless strategy.kind is chosen)")
     start: pd.Timestamp = setting(pd.Timestamp("2019-01-01"), doc="first day of data used (training starts here)")
-    end: pd.Timestamp = setting(pd.Timestamp("2025-06-30"), doc="last day of data used")
+    end: pd.Timestamp = setting(pd.Timestamp("2025-06-30"), doc="last day of data used; 'today' = the day of the run")
 
     def __post_init__(self) -> None:
         check_settings(self)
+        syms = tuple(s.strip().upper() for s in self.symbols)
+        if any(not s for s in syms):
+            raise SettingError("UniverseConfig", "symbols", self.symbols, "has an empty symbol: remove the extra comma")
+        dup = sorted({s for s in syms if syms.count(s) > 1})
+        if dup:
+            raise SettingError("UniverseConfig", "symbols", self.symbols,
+                               f"lists {', '.join(dup)} more than once: give each symbol once")
+        object.__setattr__(self, "symbols", syms)
+        object.__setattr__(self, "start", self.start.normalize())
+        object.__setattr__(self, "end", self.end.normalize())
         if self.start >= self.end:
             raise ConfigError(f"universe.start = {self.start.date()} must be before universe.end = {self.end.date()}")
 
@@ -83,9 +103,23 @@ class ReportConfig:
     title: str = setting("", doc="tearsheet title; empty = derived from the run")
     audit: bool = setting(False, doc="run the leakage audit and record its verdict")
     audit_symbols: int = setting(20, lo=2, hi=1000, doc="symbols the audit reruns on (it retrains)")
+    audit_cuts: tuple[str, ...] = setting(
+        (), pattern=r"\d{4}-\d{2}-\d{2}",
+        doc="cut dates T of the audit (YYYY-MM-DD, comma-separated; each reruns the windows tested on or before it); "
+            "empty = one in the test span of every window")
 
     def __post_init__(self) -> None:
         check_settings(self)
+        for c in self.audit_cuts:
+            try:
+                pd.Timestamp(c)
+            except ValueError:
+                raise SettingError("ReportConfig", "audit_cuts", self.audit_cuts, f"has {c!r}, not a date") from None
+
+    @property
+    def cut_dates(self) -> list[pd.Timestamp] | None:
+        """The audit's cut dates, None for the default (one in every window)."""
+        return [pd.Timestamp(c) for c in self.audit_cuts] or None
 
 
 @dataclass(frozen=True)
@@ -141,6 +175,10 @@ def _check_across_sections(cfg: RunConfig) -> None:
             f"({u.start.date()}..{u.end.date()}] so there is training data before it")
     # the embargo against the label horizon: the splitter's own rule, raised as LookaheadError
     wf.embargo_for(cfg.labels.horizon)
+    late = [str(c.date()) for c in cfg.report.cut_dates or [] if not wf.test_start <= c < u.end]
+    if late:
+        raise ConfigError(f"report.audit_cuts {late} must lie in walk_forward.test_start..universe.end "
+                          f"[{wf.test_start.date()}..{u.end.date()}): a cut needs predictions before it and data after")
     if cfg.strategy.kind == "threshold" and len(u.symbols) != 1:
         raise ConfigError(
             f"strategy.kind = 'threshold' trades one instrument: give exactly one symbol "
@@ -200,9 +238,31 @@ def load_config(preset: str | None = None, config_file: str | Path | None = None
     name = preset or file_data.get("preset") or "quick"
     data = _merge(preset_dict(str(name)), file_data)
     data["preset"] = name
+    layers = [file_data, *(overrides or [])]
     for over in overrides or []:
         data = _merge(data, over)
+    _single_stock_rule(data, layers)
     return build(RunConfig, data)
+
+
+def _single_stock_rule(data: dict[str, Any], layers: list[dict[str, Any]]) -> None:
+    """One symbol means a single-stock study, traded with the one-instrument (threshold) rule,
+    unless ``strategy.kind`` is chosen in the same layer as the symbol or a later one (the preset's
+    choice does not count). The one place this rule lives: ``--symbols`` and ``--set
+    universe.symbols`` alike."""
+
+    def sets(layer: dict[str, Any], section: str, key: str) -> bool:
+        sub = layer.get(section)
+        return isinstance(sub, dict) and key in sub
+
+    last_syms = max((i for i, layer in enumerate(layers) if sets(layer, "universe", "symbols")), default=-1)
+    last_kind = max((i for i, layer in enumerate(layers) if sets(layer, "strategy", "kind")), default=-1)
+    if last_syms < 0 or last_kind >= last_syms:
+        return
+    syms = data["universe"]["symbols"]
+    items = [s for s in syms.split(",") if s.strip()] if isinstance(syms, str) else list(syms)
+    if len(items) == 1:
+        data["strategy"] = {**data.get("strategy", {}), "kind": "threshold"}
 
 
 def to_dict(cfg: RunConfig) -> dict[str, Any]:

@@ -348,7 +348,7 @@ def evaluate(args: argparse.Namespace) -> Path | None:
             outcomes = backtest_models(md, inp.predictions, inp.window_metrics, inp.models, traded, scfg, cfg.costs,
                                        cfg.strategy.initial_cash, ppy, progress=not args.quiet)
         with timings.stage("report", 3, 3):
-            write_outputs(rf, cfg, md, sig, outcomes, ppy, None, timings, t_start, None, span=args.label,
+            write_outputs(rf, cfg, md, sig, outcomes, ppy, None, timings, t_start, span=args.label,
                           source=source, main=inp.main)
     log.info("run folder: %s", rf.final)
     return rf.final

@@ -8,13 +8,16 @@ predictions and window metrics are written by ``signals``, the checkpoints by th
 from __future__ import annotations
 
 import json
+import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 import data_store
+from data_store.manifest import resolve_cache_dir
 from signals.walk_forward import WalkForwardResult
 
 from .config import RunConfig, to_toml
@@ -27,7 +30,31 @@ from .runfolder import RunFolder, clean_json, command_line, git_commit, library_
 if TYPE_CHECKING:
     from .pipeline import Timings
 
-__all__ = ["summary_table", "write_outputs"]
+__all__ = ["AuditOutcome", "audit_failed", "audit_lead", "summary_table", "write_outputs"]
+
+
+@dataclass(frozen=True)
+class AuditOutcome:
+    """The leakage audit of a run: passed or not, its one-paragraph ``text``, its ``details`` table."""
+
+    passed: bool
+    text: str
+    details: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def audit_lead(audit: AuditOutcome | None) -> str:
+    """The words a verdict starts with when the leakage audit failed (empty otherwise): the one
+    place of that wording, put before the verdict in metrics.json, the terminal and the tearsheet."""
+    if audit is None or audit.passed:
+        return ""
+    return ("LEAKAGE AUDIT FAILED: predictions changed when only data after their date changed, so the figures "
+            "below may use the future and are no evidence of skill; fix the leak before reading them. ")
+
+
+def audit_failed(run_dir: Path) -> bool:
+    """True when the run in ``run_dir`` ran the leakage audit and it failed."""
+    m = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    return m.get("audit_passed") is False
 
 
 def _returns_table(outcomes: dict[str, ModelOutcome], main: str, bench: pd.Series, ref: Reference) -> pd.DataFrame:
@@ -76,11 +103,12 @@ def reference_for(cfg: RunConfig, md: data_store.MarketData, days: pd.DatetimeIn
 
 
 def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig: WalkForwardResult,
-                  outcomes: dict[str, ModelOutcome], ppy: int, audit_text: str | None,
-                  timings: Timings, t_start: float, torch_threads: int | None, *, span: str = "open",
+                  outcomes: dict[str, ModelOutcome], ppy: int, audit: AuditOutcome | None,
+                  timings: Timings, t_start: float, *, span: str = "open",
                   source: dict[str, Any] | None = None, main: str | None = None) -> None:
     """Write every file of the run folder (besides predictions, window metrics and checkpoints).
 
+    ``audit``: the leakage audit's outcome when it ran (a failure leads the title and the verdict);
     ``span``: the return the predictions' labels and IC are measured on (``open``: what the
     strategy captures; ``close``: ``python -m backtests.evaluate --label close``); ``source``: what
     ``evaluate`` read (recorded in the manifest); ``main``: the model judged (default ``model.kind``)."""
@@ -109,6 +137,10 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
     origin = (f"predictions from {source['path']}" if source else
               f"config: {cfg.preset} preset, lookback {cfg.features.lookback}, "
               f"{wf.train_days}/{wf.val_days}/{wf.test_days} train/validation/test days per window")
+    lead = audit_lead(audit)
+    if lead:
+        title = f"LEAKAGE AUDIT FAILED - {title}"
+    audit_text = None if audit is None else lead + audit.text
     shown = build_report(
         rf.path("tearsheet.html"), title=title, main_model=main, outcomes=outcomes, reference=ref,
         calendar=md.calendar, coverage=md.coverage(), periods_per_year=ppy, audit=audit_text,
@@ -124,9 +156,10 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
         # the backtest's own summary (annualised on this calendar), with the excess over the reference
         "strategy": {**outcomes[main].summary, "annual_excess_return": main_row.get("annual_excess_return")},
         "strategy_gross": gross.summary(ppy) if gross is not None else None,
-        "verdict": shown["verdict"],
+        "verdict": lead + shown["verdict"],
         "verdict_class": shown["verdict_class"],
         "audit": audit_text,
+        "audit_passed": None if audit is None else audit.passed,
         "models": shown["models"],
         "windows": shown["windows"],
         "evaluation": evaluation_record(ev_cfg, evidence, span=span, horizon=cfg.labels.horizon,
@@ -137,12 +170,18 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
     rf.write_json("metrics.json", clean_json(metrics))
     cov = md.coverage()
     elapsed = round(time.perf_counter() - t_start, 3)
+    executor = dict(sig.info.get("executor", {"executor": "local"}))
+    executor["tasks"] = dict(sorted(executor.get("tasks", {}).items(), key=_window))  # window order
     manifest = {
         "run": rf.final.name,
         "command": command_line(),
+        "python": sys.executable,
         "git": git_commit(),
         "data": {
             "sources": list(md.sources),
+            "use_cache": cfg.data.use_cache,
+            # the cache folder merged into the snapshot (None: the snapshot alone)
+            "cache_dir": str(resolve_cache_dir(cfg.data.cache_dir or None)) if cfg.data.use_cache else None,
             "fingerprint_sha256": md.fingerprint(),
             "snapshot_files_sha256": _snapshot_hashes(),
             "start": str(md.start.date()), "end": str(md.end.date()),
@@ -152,9 +191,11 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
         "versions": library_versions(),
         "seeds": {"model": cfg.model.seed, "train_subsample": cfg.walk_forward.seed, "bootstrap": ev_cfg.seed},
         "device": sig.device,
-        "executor": sig.info.get("executor", {"executor": "local"}),
-        # CPU results are bit-reproducible for the same thread count; signals picks it once per run
-        "torch_threads": torch_threads,
+        "executor": executor,
+        # the torch and BLAS thread counts measured inside the windows while they trained (CPU results
+        # are bit-reproducible for the same counts); the setting they came from
+        "threads": {**measured_threads(executor), "setting": cfg.execution.threads or "auto"},
+        "attempts": {k: t.get("attempts", 1) for k, t in sorted(executor.get("tasks", {}).items(), key=_window)},
         "windows": len(sig.windows) or int(sig.window_metrics["window"].nunique()),
         # the report stage is still running here: its time is the rest of the total
         "timings_seconds": {**timings.seconds, "report": round(elapsed - sum(timings.seconds.values()), 3),
@@ -164,6 +205,16 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
     if source:
         manifest["source"] = source
     rf.write_json("manifest.json", clean_json(manifest))
+
+
+def _window(item: tuple[str, Any]) -> int:
+    return int(item[0]) if str(item[0]).isdigit() else -1
+
+
+def measured_threads(executor: dict[str, Any]) -> dict[str, list[int]]:
+    """The distinct torch and BLAS thread counts the executor's tasks measured while they ran."""
+    tasks = executor.get("tasks", {}).values()
+    return {kind: sorted({n for t in tasks for n in t.get(f"{kind}_threads", [])}) for kind in ("torch", "blas")}
 
 
 def _snapshot_hashes() -> dict[str, str]:

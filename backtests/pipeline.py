@@ -22,10 +22,10 @@ import data_store
 import signals
 from signals.executors import RayExecutor
 
-from . import build
+from . import build, runfolder
 from .config import RunConfig
 from .outcomes import backtest_models
-from .outputs import write_outputs
+from .outputs import AuditOutcome, write_outputs
 from .runfolder import RunFolder
 
 __all__ = ["Timings", "run", "run_audit"]
@@ -81,7 +81,11 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
     ``market``: the :func:`backtests.build.load_market` result when the caller already has it (a
     sweep loads the data once for all its points). ``progress``: progress bars (off in workers and
     with ``--quiet``). Raises :class:`signals.IncompleteRunError` (and writes no run folder) when a
-    walk-forward window failed for good."""
+    walk-forward window failed for good, :class:`~backtests.runfolder.RunFolderError` at once when
+    the output folder cannot be written. A failed leakage audit is a finding, not an error: the
+    folder is written and its metrics say so (``audit_passed``)."""
+    runfolder.check_writable(cfg.output.runs_dir)
+    runfolder.report_stale(cfg.output.runs_dir)
     total = 5 if cfg.report.audit else 4
     timings = Timings()
     t_start = time.perf_counter()
@@ -91,13 +95,13 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
                  len(md.calendar))
     # every object built from the config is made, and the windows laid out, before the run
     # folder exists, so a bad value writes nothing
-    estimator = cfg.model.build()
+    executor = build.window_executor(cfg)
+    estimator = build.estimator(cfg, executor.threads)
     windows = list(cfg.walk_forward.split(md.calendar, cfg.labels.horizon))
     log.info("      %d walk-forward windows, tests %s..%s", len(windows),
              windows[0].test_start.date(), windows[-1].test_end.date())
     scfg = build.strategy_config(cfg)
     baselines = build.baselines(cfg)
-    executor = build.window_executor(cfg)
     if isinstance(executor, RayExecutor):
         executor.ray()  # start or join Ray before the run folder exists: a bad address writes nothing
     with RunFolder(cfg.output.runs_dir, cfg.run_name) as rf:
@@ -107,33 +111,31 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
                 model_name=cfg.model.kind, baselines=baselines, executor=executor, progress=progress,
                 checkpoint_dir=rf.path("checkpoints") if cfg.output.checkpoints else None)
             sig.save(rf.tmp)
-            torch_threads = _torch_threads()
         preds, wm = sig.predictions, sig.window_metrics
         with timings.stage("backtests", 3, total):
             outcomes = backtest_models(md, preds, wm, [cfg.model.kind, *baselines], build.traded_models(cfg), scfg,
                                        cfg.costs, cfg.strategy.initial_cash, ppy, progress=progress)
-        audit_text = None
+        audit = None
         if cfg.report.audit:
             with timings.stage("leakage audit", 4, total):
-                audit_text = run_audit(md, cfg)
+                audit = run_audit(md, cfg, estimator)
+            audit.details.to_csv(rf.path("audit.csv"), index=False, float_format="%.6g")
+            if not audit.passed:
+                log.warning("LEAKAGE AUDIT FAILED: %s", audit.text)
         with timings.stage("report", total, total):
-            write_outputs(rf, cfg, md, sig, outcomes, ppy, audit_text, timings, t_start, torch_threads)
+            write_outputs(rf, cfg, md, sig, outcomes, ppy, audit, timings, t_start)
     log.info("run folder: %s", rf.final)
     return rf.final
 
 
-def run_audit(md: data_store.MarketData, cfg: RunConfig) -> str:
-    """The leakage audit of ``cfg`` on the ``report.audit_symbols`` most often tradable names."""
+def run_audit(md: data_store.MarketData, cfg: RunConfig, estimator: object | None = None) -> AuditOutcome:
+    """The leakage audit of ``cfg`` on the ``report.audit_symbols`` most often tradable names, at
+    ``report.audit_cuts`` (default: a cut in every window); the estimator keeps the run's threads."""
     start = pd.Timestamp(cfg.walk_forward.test_start)
     counts = md.tradable_mask().loc[start:].sum()
     syms = sorted(counts.nlargest(cfg.report.audit_symbols).index)
     rep = signals.leakage_audit(md.slice(symbols=syms), features=cfg.features, labels=cfg.labels,
-                                splitter=cfg.walk_forward, estimator=cfg.model.build())
-    verdict = "PASSED" if rep.passed else "FAILED"
-    return f"{verdict} on {len(syms)} symbols: {rep.message}"
-
-
-def _torch_threads() -> int:
-    import torch
-
-    return int(torch.get_num_threads())
+                                splitter=cfg.walk_forward, estimator=estimator or cfg.model.build(),
+                                cut_dates=cfg.report.cut_dates)
+    return AuditOutcome(passed=rep.passed, text=f"{'PASSED' if rep.passed else 'FAILED'} on {len(syms)} symbols: "
+                        f"{rep.message}", details=rep.details)

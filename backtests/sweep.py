@@ -1,7 +1,7 @@
 """``python -m backtests.sweep``: run a grid of settings, one run folder per point, and compare them.
 
     python -m backtests.sweep --preset quick --grid lookback=20,40,60 model=lstm,gru
-    python -m backtests.sweep --config my.toml --grid hidden_size=16,32 --executor ray --task-threads 1
+    python -m backtests.sweep --config my.toml --grid hidden_size=16,32 --executor ray --threads 1
 
 Every option of ``python -m backtests.run`` applies to all points; ``--grid KEY=V1,V2,...`` (several
 keys give their product) sets one field per key: ``section.field`` or a field name that is unique
@@ -13,14 +13,16 @@ task. The market data is loaded once by this process and shared with the tasks (
 object store with ``--executor ray``); a task runs the whole pipeline (its walk-forward windows
 locally inside the task, backtests, report) into a temporary folder and sends the files back, and
 this process writes the run folder, so workers on other machines need no shared disk. Each task
-uses the torch and BLAS thread counts of this process (or ``--task-threads``) and asks Ray for as
-many CPUs, so a point's results equal the local ones bit for bit on CPU; on a 2-core machine
-``--task-threads 1`` runs two points at a time on Ray.
+trains with the run's thread count (``--threads``, default 1) and asks Ray for as many CPUs, so a
+point's results equal the local ones bit for bit on CPU; on a 2-core machine two points run at a
+time on Ray.
 
 The comparison table (``backtests.compare``) of the finished points is printed and written to
 ``<runs>/<stamp>-<name>-comparison/comparison.csv`` beside ``points.csv`` (each point's settings,
 folder, status and error). A point that fails after its retries is named with its error; the others finish,
-and the exit code is 1.
+and the exit code is 1; otherwise a point whose leakage audit failed makes it 3. Exit codes and
+signals as for ``backtests.run`` (:mod:`backtests.lifecycle`): Ctrl-C or SIGTERM keeps the points
+already finished, writes no comparison and exits 130 / 143.
 """
 
 from __future__ import annotations
@@ -46,13 +48,13 @@ import pandas as pd
 
 from data_store.errors import ConfigError, ToolkitError
 from signals.executors import ExecutorConfig, LocalExecutor, RayExecutor, make_executor
-from signals.runtime import local_threads
 
 from . import compare as cmp
 from . import config as C
 from . import run as R
 from .build import load_market
-from .runfolder import clean_json
+from .lifecycle import EXIT_AUDIT, EXIT_FAILED, EXIT_INPUT, EXIT_OK, Interrupted, SignalGuard, interrupted_text
+from .runfolder import INCOMPLETE_PREFIX, check_writable, clean_json, mark_owner, report_stale
 
 log = logging.getLogger("backtests.sweep")
 
@@ -161,9 +163,8 @@ def build_points(args: argparse.Namespace, grid: Sequence[tuple[str, list[str]]]
 
 def _local_windows(cfg: C.RunConfig) -> C.RunConfig:
     """Inside a sweep a point is the unit of work: its windows run locally (no Ray inside Ray), with
-    the threads the sweep's executor gives the point's task."""
-    return dataclasses.replace(cfg, execution=dataclasses.replace(cfg.execution, executor="local", ray_address="",
-                                                                  task_threads=0))
+    the run's thread count (the one the sweep's executor gives the point's task)."""
+    return dataclasses.replace(cfg, execution=dataclasses.replace(cfg.execution, executor="local", ray_address=""))
 
 
 def _market_key(cfg: C.RunConfig) -> tuple[Any, ...]:
@@ -192,12 +193,15 @@ def _write_folder(runs_dir: Path, name: str, files: dict[str, bytes]) -> Path:
     final = runs_dir / name
     if final.exists():
         raise FileExistsError(f"run folder {final} already exists; pass another --name")
-    tmp = runs_dir / f".incomplete-{name}-{os.getpid()}"
+    tmp = runs_dir / f"{INCOMPLETE_PREFIX}{name}-{os.getpid()}"
     try:
+        tmp.mkdir(parents=True)
+        mark_owner(tmp)
         for rel, data in files.items():
             p = tmp / rel
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_bytes(data)
+        (tmp / "owner.json").unlink(missing_ok=True)
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -233,11 +237,13 @@ def run_points(points: Sequence[Point], executor: LocalExecutor | RayExecutor) -
     else:
         device = "cpu"
     for d in {p.cfg.output.runs_dir for p in points}:
+        check_writable(d)
+        report_stale(d)
         Path(d).mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     results = executor.map(_point_task, [p.cfg for p in points], shared=_markets(points),
                            name=lambda i: f"sweep point {points[i].label}",
-                           threads=local_threads(None), device=device)
+                           threads=executor.threads, device=device)
     with contextlib.closing(results):
         for r in results:
             p = points[r.key]
@@ -294,34 +300,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", nargs="+", required=True, metavar="KEY=V1,V2",
                    help="settings to vary, e.g. lookback=20,40,60 model=lstm,gru (several keys: their product)")
     p.add_argument("--max-retries", type=int, default=2, help="ray: extra attempts of a failed point (default 2)")
-    p.add_argument("--task-threads", type=int, default=0,
-                   help="torch/BLAS threads per point (ray: also its Ray CPUs); 0 = this process's counts")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    guard = SignalGuard().install()
+    try:
+        return _main(argv, guard)
+    except Interrupted as exc:
+        print(f"{interrupted_text(exc.signum)}: finished points keep their run folders; no comparison was written",
+              file=sys.stderr)
+        return exc.exit_code
+    finally:
+        guard.uninstall()
+
+
+def _main(argv: list[str] | None, guard: SignalGuard) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
     kind = args.executor or "local"
     try:
         # --executor and --ray-address choose where the POINTS run; each point's windows run locally
-        ex_cfg = ExecutorConfig(executor=kind, ray_address=args.ray_address or "", max_retries=args.max_retries,
-                                task_threads=args.task_threads)
-        executor = make_executor(ex_cfg)
         ns = argparse.Namespace(**{**vars(args), "executor": None, "ray_address": None})
         points = build_points(ns, parse_grid(args.grid))
         if args.print_config:
             for pt in points:
                 print(f"# {pt.label}\n{C.to_toml(pt.cfg)}")
-            return 0
+            return EXIT_OK
+        if args.clean:
+            return R.clean(points[0].cfg.output.runs_dir)
+        ex_cfg = ExecutorConfig(executor=kind, ray_address=args.ray_address or "", max_retries=args.max_retries,
+                                threads=points[0].cfg.execution.threads)
+        executor = make_executor(ex_cfg)
+        with guard.held():
+            from signals.runtime import load_torch
+
+            from . import pipeline  # noqa: F401 - the heavy imports, whole, before the points run
+
+            load_torch()
         res = sweep(points, executor, name=args.name or "sweep")
-    except ConfigError as exc:
+    except Interrupted:
+        raise
+    except ToolkitError as exc:
+        if guard.received is not None:
+            raise Interrupted(guard.received) from None
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished points keep their run folders; no comparison was written", file=sys.stderr)
-        return 130
+        return EXIT_INPUT
     if len(res.table):
         print(cmp.format_table(res.table))
     if res.multiple_testing:
@@ -334,8 +359,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nthe sweep is INCOMPLETE: {len(res.failures)} point(s) failed after their retries:", file=sys.stderr)
         for p in res.failures:
             print(f"  - {p.label}: {p.error}", file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_FAILED
+    failed_audit = [p for p in res.points if p.folder is not None and _audit_failed(p.folder)]
+    if failed_audit:
+        print(f"\nthe leakage audit FAILED for {len(failed_audit)} point(s): "
+              + ", ".join(p.label for p in failed_audit), file=sys.stderr)
+        return EXIT_AUDIT
+    return EXIT_OK
+
+
+def _audit_failed(folder: Path) -> bool:
+    from .outputs import audit_failed
+
+    return audit_failed(folder)
 
 
 if __name__ == "__main__":

@@ -17,35 +17,43 @@ t+1; the default label is the sign of adjusted open(t+2) / open(t+1) - 1 (see :f
 
 Where each concept lives: configuration of the inputs :mod:`signals.features` (FeatureConfig),
 of the target :mod:`signals.labels`, of the windows :mod:`signals.split`, of the model
-:mod:`signals.models` (ModelConfig and the estimators); networks :mod:`signals.networks`, the
+:mod:`signals.model_config` (ModelConfig), the estimators :mod:`signals.models`; networks :mod:`signals.networks`, the
 training loop :mod:`signals.training`, threads and devices :mod:`signals.runtime`; one window's
 fit and prediction :mod:`signals.window`; the run over all windows :mod:`signals.walk_forward`,
 on an executor of :mod:`signals.executors` (local or Ray).
+
+The names below are imported when first used (PEP 562), so ``import signals`` and the
+configuration classes (features, labels, split, model settings, executor) cost no torch or
+scikit-learn import: a command line answers ``--help`` and configuration errors at once.
 """
 
-from .audit import AuditReport, leakage_audit
-from .baselines import AlwaysUpBaseline, LogisticBaseline, YesterdayBaseline
-from .checkpoints import load_checkpoint
-from .errors import LookaheadError, NotFittedError
-from .executors import ExecutorConfig, LocalExecutor, RayExecutor, make_executor
-from .features import FeatureConfig, FeaturePanel, build_feature_panel
-from .labels import LabelConfig, Labels, make_labels
-from .metrics import best_constant_accuracy, classification_metrics, daily_ic
-from .models import (
-    AttentionLSTMClassifier,
-    GRUClassifier,
-    LSTMClassifier,
-    ModelConfig,
-    SequenceClassifier,
-    SequenceEstimator,
-)
-from .networks import check_causal
-from .prepared import Prepared, prepare
-from .runtime import resolve_device
-from .scaling import SequenceScaler
-from .split import WalkForwardSplit, Window
-from .walk_forward import IncompleteRunError, WalkForwardResult, run_walk_forward
-from .window import WindowJob, WindowOutput, fit_predict_window
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: public name -> the submodule that defines it
+_EXPORTS = {
+    "AuditReport": "audit", "leakage_audit": "audit",
+    "AlwaysUpBaseline": "baselines", "LogisticBaseline": "baselines", "YesterdayBaseline": "baselines",
+    "load_checkpoint": "checkpoints",
+    "LookaheadError": "errors", "NotFittedError": "errors",
+    "ExecutorConfig": "executors", "LocalExecutor": "executors", "RayExecutor": "executors",
+    "make_executor": "executors",
+    "FeatureConfig": "features", "FeaturePanel": "features", "build_feature_panel": "features",
+    "LabelConfig": "labels", "Labels": "labels", "make_labels": "labels",
+    "best_constant_accuracy": "metrics", "classification_metrics": "metrics", "daily_ic": "metrics",
+    "ModelConfig": "model_config",
+    "AttentionLSTMClassifier": "models", "GRUClassifier": "models", "LSTMClassifier": "models",
+    "SequenceClassifier": "models", "SequenceEstimator": "models",
+    "check_causal": "networks",
+    "Prepared": "prepared", "prepare": "prepared",
+    "resolve_device": "runtime",
+    "SequenceScaler": "scaling",
+    "WalkForwardSplit": "split", "Window": "split",
+    "IncompleteRunError": "walk_forward", "WalkForwardResult": "walk_forward", "run_walk_forward": "walk_forward",
+    "WindowJob": "window", "WindowOutput": "window", "fit_predict_window": "window",
+}
 
 __all__ = [
     "AlwaysUpBaseline", "AttentionLSTMClassifier", "AuditReport", "ExecutorConfig", "FeatureConfig", "FeaturePanel",
@@ -56,3 +64,44 @@ __all__ = [
     "check_causal", "classification_metrics", "daily_ic", "fit_predict_window", "leakage_audit", "load_checkpoint",
     "make_executor", "make_labels", "prepare", "resolve_device", "run_walk_forward",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's submodule on first use (or a submodule itself: ``signals.errors``)."""
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif not name.startswith("__"):
+        try:
+            value = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+if TYPE_CHECKING:  # the same names, for type checkers and IDEs
+    from .audit import AuditReport, leakage_audit
+    from .baselines import AlwaysUpBaseline, LogisticBaseline, YesterdayBaseline
+    from .checkpoints import load_checkpoint
+    from .errors import LookaheadError, NotFittedError
+    from .executors import ExecutorConfig, LocalExecutor, RayExecutor, make_executor
+    from .features import FeatureConfig, FeaturePanel, build_feature_panel
+    from .labels import LabelConfig, Labels, make_labels
+    from .metrics import best_constant_accuracy, classification_metrics, daily_ic
+    from .model_config import ModelConfig
+    from .models import AttentionLSTMClassifier, GRUClassifier, LSTMClassifier, SequenceClassifier, SequenceEstimator
+    from .networks import check_causal
+    from .prepared import Prepared, prepare
+    from .runtime import resolve_device
+    from .scaling import SequenceScaler
+    from .split import WalkForwardSplit, Window
+    from .walk_forward import IncompleteRunError, WalkForwardResult, run_walk_forward
+    from .window import WindowJob, WindowOutput, fit_predict_window

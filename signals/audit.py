@@ -1,19 +1,37 @@
-"""Leakage audit: the future must not move any prediction of the past.
+"""Leakage audit: the future must not move anything of the past.
 
-For each cut date T the whole walk-forward (features, labels, scaler, training, prediction) is rerun
-twice: once with every bar after T CHANGED (prices and volumes of the stocks and of the index
-scrambled by random factors, some days made untradable) and once with every bar after T REMOVED.
-Every prediction for a date <= T must come out the same as in the untouched run. A structural
-check goes with it: no sample used in fitting (training or early stopping) of a model that
-predicts a date <= T may have a label that ends after T. The rerun catches leaks through features
-and preprocessing; the structural check makes the catch of a too-short embargo certain (a changed
-label only sometimes changes a fitted weight by enough to see)."""
+For each cut date T, every bar after T is CHANGED (each field by its own random factor, so an
+intraday ratio such as tomorrow's close/open or high/close changes too; some days made untradable)
+and, separately, REMOVED. What the pipeline computes for days <= T must come out the same:
+
+* **channels**: every feature channel of every day <= T, compared channel by channel, so a leak is
+  named by its channel (a centred window, tomorrow's high); cheap, so it runs at cuts spread over
+  every window (training, validation and test spans);
+* **labels**: every label whose declared end (:attr:`Labels.end_offset`) is <= T; a label that reads
+  further than it declares is caught here, and how far it really reads is measured from the data;
+* **fitted labels** (structural, per window): no sample used in fitting (training or early
+  stopping) may have a label that ends, by the measured reach, after the window's first test day;
+  this makes the catch of a too-short embargo certain (a changed label only sometimes changes a
+  fitted weight by enough to see);
+* **extra features read their input** (structural): a user feature whose values do not move when
+  the bars it is given change was computed elsewhere, out of the audit's sight;
+* **predictions**: the whole walk-forward (features, labels, scaler, training, prediction) is rerun
+  on the changed and on the truncated data, and every prediction for a date <= T must be unchanged.
+  By default there is one such cut in the test span of every window (its middle day), and each
+  reruns that window; a cut given explicitly reruns every window tested on or before it.
+
+What no perturbation audit can see: anything fixed before the data reach the pipeline. A
+statistic computed from the full history outside it (a mean or scaler baked into a constant, a
+universe picked with hindsight, hyperparameters tuned on the test results) does not change when
+the audit changes the future, so it passes. The structural check on extra features catches a
+feature that ignores its input; constants inside a feature that does read its input stay invisible.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,10 +39,11 @@ import pandas as pd
 
 from data_store.market import MarketData
 
+from .audit_checks import compare_channels, compare_labels, compare_predictions, extra_reads_input, perturb_after
 from .errors import ConfigError
 from .features import FeatureConfig
 from .labels import LabelConfig
-from .models import LSTMClassifier
+from .prepared import Prepared, prepare
 from .runtime import pin_threads
 from .split import WalkForwardSplit, Window
 from .walk_forward import run_walk_forward
@@ -33,15 +52,23 @@ __all__ = ["AuditReport", "leakage_audit", "perturb_after"]
 
 log = logging.getLogger(__name__)
 
+CHECKS = ("channels", "labels", "fitted labels", "extra features read their input", "predictions")
+
 
 @dataclass
 class AuditReport:
-    """Verdict of :func:`leakage_audit`: ``passed``, one row of ``details`` per (cut, check), and a
-    one-paragraph ``message`` naming what failed and where."""
+    """Verdict of :func:`leakage_audit`: ``passed``, one row of ``details`` per (cut, check,
+    variant), ``leaking_channels`` (the feature channels that read the future), ``unchecked_features``
+    (user features that ignore the bars they are given, so the audit cannot see what they read),
+    ``label_reach`` (how many days after its decision day a label reads, measured), and a
+    one-paragraph ``message``."""
 
     passed: bool
     details: pd.DataFrame = field(default_factory=pd.DataFrame)
     message: str = ""
+    leaking_channels: list[str] = field(default_factory=list)
+    unchecked_features: list[str] = field(default_factory=list)
+    label_reach: int = 0
 
     def __bool__(self) -> bool:
         return self.passed
@@ -50,70 +77,36 @@ class AuditReport:
         return self.message
 
 
-def perturb_after(md: MarketData, cut: pd.Timestamp, seed: int = 0) -> MarketData:
-    """A copy of ``md`` whose bars (and index bars) after ``cut`` are scrambled: prices x a random
-    factor in [0.7, 1.3] per (day, symbol) (OHLC together, so bars stay valid), volume x [0.3, 3],
-    and 5% of those bars get volume 0 (suspended). Bars on or before ``cut`` are untouched."""
-    rng = np.random.default_rng(seed)
-    bars = md.bars.copy()
-    after = (bars["date"] > cut).to_numpy()
-    n = int(after.sum())
-    f = rng.uniform(0.7, 1.3, n)
-    for c in ("open", "high", "low", "close"):
-        bars.loc[after, c] = bars.loc[after, c].to_numpy() * f
-    vol = bars.loc[after, "volume"].to_numpy() * rng.uniform(0.3, 3.0, n)
-    vol[rng.random(n) < 0.05] = 0.0
-    bars.loc[after, "volume"] = vol
-    idx = md.index.copy()
-    ia = (idx["date"] > cut).to_numpy()
-    g = rng.uniform(0.9, 1.1, int(ia.sum()))
-    for c in ("open", "high", "low", "close"):
-        idx.loc[ia, c] = idx.loc[ia, c].to_numpy() * g
-    return replace(md, bars=bars, index=idx, _memo={})
+def _mid(cal: pd.DatetimeIndex, a: int, b: int) -> pd.Timestamp:
+    """The trading day in the middle of calendar positions a..b."""
+    return pd.Timestamp(cal[(a + b) // 2])
 
 
-def _default_cuts(windows: list[Window], n_windows: int) -> list[pd.Timestamp]:
-    ws = windows[:n_windows]
-    cuts = [ws[0].test_start]  # a window boundary: the first test day
-    span = ws[0]
-    mid = span.test_start + (span.test_end - span.test_start) / 2
-    cuts.append(pd.Timestamp(mid).normalize())  # inside a test span
-    if len(ws) > 1:
-        cuts.append(ws[-1].test_start)  # the boundary between two windows
-    return sorted(set(cuts))
-
-
-def _compare(ref: pd.DataFrame, new: pd.DataFrame, cut: pd.Timestamp, atol: float) -> dict[str, Any]:
-    a = ref.loc[ref["date"] <= cut, ["date", "symbol", "model", "p_up"]]
-    b = new.loc[new["date"] <= cut, ["date", "symbol", "model", "p_up"]]
-    m = a.merge(b, on=["date", "symbol", "model"], how="outer", suffixes=("_ref", "_new"), indicator=True)
-    missing = int((m["_merge"] != "both").sum())
-    both = m[m["_merge"] == "both"]
-    diff = (both["p_up_ref"] - both["p_up_new"]).abs().to_numpy()
-    changed = both.loc[diff > atol]
-    return {"compared": len(both), "rows_missing_or_extra": missing,
-            "changed": len(changed), "max_abs_diff": float(diff.max()) if len(diff) else 0.0,
-            "example": "" if changed.empty else
-            f"{changed.iloc[0]['model']} {changed.iloc[0]['symbol']} {changed.iloc[0]['date'].date()}: "
-            f"p_up {changed.iloc[0]['p_up_ref']:.6f} -> {changed.iloc[0]['p_up_new']:.6f}"}
+def _probe_cuts(cal: pd.DatetimeIndex, windows: list[Window], cuts: list[pd.Timestamp]) -> list[pd.Timestamp]:
+    """Where the cheap checks look: in every window's training, validation and test span, and at
+    every prediction cut."""
+    out = set(cuts)
+    for w in windows:
+        r0, r1, v0, _, t0, t1 = w.pos
+        out |= {_mid(cal, r0, r1), cal[v0], cal[t0], _mid(cal, t0, t1)}
+    return sorted(c for c in out if c < cal[-1])
 
 
 def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels: LabelConfig | None = None,
                   splitter: WalkForwardSplit | None = None, estimator: Any = None,
                   baselines: Sequence[str] = ("logistic",), cut_dates: Sequence[Any] | None = None,
-                  max_windows: int = 2, symbols: Sequence[str] | None = None, atol: float = 1e-6,
+                  max_windows: int | None = None, symbols: Sequence[str] | None = None, atol: float = 1e-6,
                   seed: int = 0, progress: bool = False) -> AuditReport:
-    """Prove (or disprove) that predictions for dates <= T depend on data up to T only.
+    """Prove (or disprove) that what the pipeline computes for dates <= T depends on data up to T only.
 
-    Run it on a small universe (it retrains several times): e.g. ``md.slice(symbols=[...20 names])``.
+    Run it on a small universe (it retrains): e.g. ``md.slice(symbols=[...20 names])``.
 
     Args:
         md, features, labels, splitter, estimator, baselines: the configuration under audit, exactly
             as given to :func:`run_walk_forward`.
-        cut_dates: the dates T; default: the first window's first test day (a boundary), a day in the
-            middle of its test span, and the first test day of window ``max_windows - 1``.
-        max_windows: windows audited when ``cut_dates`` is None (each cut reruns only the windows whose
-            test span starts on or before it).
+        cut_dates: the dates T of the prediction reruns (each reruns every window tested on or before
+            it); default: the middle day of every audited window's test span, each rerunning its window.
+        max_windows: audit only the first windows (default: all).
         symbols: restrict ``md`` to these symbols first.
         atol: largest |p_up difference| still counted as unchanged. Training is deterministic, but
             a shorter test set changes the batch shapes of prediction and with them the last float32
@@ -121,72 +114,133 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
         seed: seed of the scrambled data.
 
     Returns:
-        :class:`AuditReport` with ``passed``, a ``details`` table (cut, check, rows compared, rows
-        changed, max |difference|, an example) and a ``message``.
+        :class:`AuditReport`: ``passed``, ``details`` (cut, check, variant, windows, rows compared and
+        changed, max |difference|, channels, an example), the leaking channels and a ``message``.
     """
     features = features or FeatureConfig()
     labels = labels or LabelConfig()
     splitter = splitter or WalkForwardSplit()
     if symbols is not None:
         md = md.slice(symbols=list(symbols))
-    windows = list(splitter.split(md.calendar, labels.horizon))
-    cuts = ([pd.Timestamp(c) for c in cut_dates] if cut_dates is not None
-            else _default_cuts(windows, max(1, int(max_windows))))
+    from .models import LSTMClassifier
+
+    all_windows = list(splitter.split(md.calendar, labels.horizon))
+    windows = all_windows[: max(1, int(max_windows))] if max_windows else all_windows
+    last = md.calendar[-1]
+    explicit = cut_dates is not None
+    cuts = sorted({pd.Timestamp(c) for c in cut_dates} if cut_dates is not None else
+                  {_mid(md.calendar, w.pos[4], w.pos[5]) for w in windows})
     early = [c for c in cuts if c < windows[0].test_start]
     if early:
         raise ConfigError(f"cut date(s) {[str(c.date()) for c in early]} lie before the first test day "
                           f"{windows[0].test_start.date()}: no prediction to check; choose later cut dates")
-    late = [c for c in cuts if c >= md.calendar[-1]]
+    late = [c for c in cuts if c >= last]
     if late:
         raise ConfigError(f"cut date(s) {[str(c.date()) for c in late]} are not before the last data day "
-                          f"{md.calendar[-1].date()}: nothing after them to change")
+                          f"{last.date()}: nothing after them to change")
 
-    def upto(cut: pd.Timestamp) -> list[int]:
-        return [w.index for w in windows if w.test_start <= cut]
+    def rerun(cut: pd.Timestamp) -> list[int]:
+        if explicit:
+            return [w.index for w in all_windows if w.test_start <= cut]
+        return [w.index for w in windows if w.test_start <= cut <= w.test_end]
 
     estimator = pin_threads(estimator if estimator is not None else LSTMClassifier())
     common = dict(features=features, labels=labels, splitter=splitter, estimator=estimator, baselines=baselines,
                   progress=progress)
-    ref = run_walk_forward(md, **common, only_windows=upto(max(cuts)))
+    ref_prep = prepare(md, features, labels)
+    variants: dict[tuple[pd.Timestamp, str], tuple[MarketData, Prepared]] = {}
+
+    def variant(cut: pd.Timestamp, kind: str) -> tuple[MarketData, Prepared]:
+        if (cut, kind) not in variants:
+            data = perturb_after(md, cut, seed + cut.toordinal()) if kind == "changed" else md.slice(end=cut)
+            variants[(cut, kind)] = (data, prepare(data, features, labels))
+        return variants[(cut, kind)]
+
     rows: list[dict[str, Any]] = []
-    for k, cut in enumerate(cuts):
-        wins = upto(cut)
-        # structural: labels of every fitted sample of a model predicting dates <= cut end by the cut
-        wm = ref.window_metrics[ref.window_metrics["window"].isin(wins)]
-        late_fit = wm[pd.to_datetime(wm["fit_label_end"]) > cut]
-        rows.append({"cut": cut, "check": "fitted labels end by the cut", "windows": len(wins),
-                     "compared": len(wm), "changed": len(late_fit), "max_abs_diff": np.nan,
-                     "rows_missing_or_extra": 0,
-                     "example": "" if late_fit.empty else
-                     f"window {int(late_fit.iloc[0]['window'])} ({late_fit.iloc[0]['model']}) fits a label ending "
-                     f"{pd.Timestamp(late_fit.iloc[0]['fit_label_end']).date()}",
-                     "passed": late_fit.empty})
-        for variant, data in (("bars after cut changed", perturb_after(md, cut, seed + k)),
-                              ("bars after cut removed", md.slice(end=cut))):
-            new = run_walk_forward(data, **common, only_windows=wins)
-            cmp = _compare(ref.predictions, new.predictions, cut, atol)
+    reach = labels_declared = ref_prep.labels.end_offset
+    extra_moved = {name: False for name, _ in features.extra}
+    for cut in _probe_cuts(md.calendar, windows, cuts):
+        for kind in ("changed", "removed"):
+            data, prep = variant(cut, kind)
+            ch = compare_channels(ref_prep, prep, cut)
+            rows.append({"cut": cut, "check": "channels", "variant": kind, **ch, "passed": ch["changed"] == 0})
+            lab = compare_labels(ref_prep, prep, cut)
+            reach = max(reach, lab.pop("reads_days_ahead"))
+            rows.append({"cut": cut, "check": "labels", "variant": kind, **lab, "passed": lab["changed"] == 0})
+            if kind == "changed":
+                for name, moved in extra_reads_input(ref_prep, prep, cut).items():
+                    extra_moved[name] |= moved
+        if cut not in cuts:  # kept only for the cuts the predictions are rerun at
+            variants.pop((cut, "changed"), None)
+            variants.pop((cut, "removed"), None)
+    for name, moved in extra_moved.items():
+        rows.append({"cut": pd.NaT, "check": "extra features read their input", "variant": "", "compared": 1,
+                     "changed": int(not moved), "channels": "" if moved else name, "passed": moved,
+                     "example": "" if moved else f"feature {name!r} did not change when the bars it is given changed: "
+                     "it is computed outside the pipeline (the audit cannot see what it reads)"})
+    label_known = np.isfinite(ref_prep.labels.label)
+    for w in windows:  # structural: with the measured reach, every fitted label ends by the first test day
+        r = splitter.rows(w, ref_prep.eligible, label_known)
+        last_fit = int(max(r.train[0].max(initial=-1), r.val[0].max(initial=-1)))
+        ends = last_fit + reach
+        end_day = ref_prep.calendar[min(ends, len(ref_prep.calendar) - 1)]
+        ok = last_fit < 0 or ends <= w.pos[4]
+        rows.append({"cut": w.test_start, "check": "fitted labels", "variant": "", "windows": 1, "compared": 1,
+                     "changed": int(not ok), "passed": ok, "example": "" if ok else
+                     f"window {w.index} fits a label ending {end_day.date()} (its last fitted day "
+                     f"{ref_prep.calendar[last_fit].date()} + {reach} days), after its first test day "
+                     f"{w.test_start.date()}"})
+    needed = sorted({i for c in cuts for i in rerun(c)})
+    ref = run_walk_forward(md, **common, prepared=ref_prep, only_windows=needed)
+    for cut in cuts:
+        wins = rerun(cut)
+        for kind in ("changed", "removed"):
+            data, prep = variant(cut, kind)
+            new = run_walk_forward(data, **common, prepared=prep, only_windows=wins)
+            mine = ref.predictions[ref.predictions["window"].isin(wins)]
+            cmp = compare_predictions(mine, new.predictions, cut, atol)
             ok = cmp["changed"] == 0 and cmp["rows_missing_or_extra"] == 0 and cmp["compared"] > 0
-            rows.append({"cut": cut, "check": variant, "windows": len(wins), **cmp, "passed": ok})
-            log.info("audit cut %s, %s: %d compared, %d changed", cut.date(), variant, cmp["compared"], cmp["changed"])
+            rows.append({"cut": cut, "check": "predictions", "variant": kind, "windows": len(wins), **cmp,
+                         "passed": ok})
+            log.info("audit cut %s, bars after it %s: %d predictions compared, %d changed", cut.date(), kind,
+                     cmp["compared"], cmp["changed"])
     details = pd.DataFrame(rows)
-    passed = bool(details["passed"].all())
+    for col in ("windows", "rows_missing_or_extra"):
+        details[col] = details.get(col, pd.Series(0, index=details.index)).fillna(0).astype(int)
+    details["channels"] = details.get("channels", pd.Series("", index=details.index)).fillna("")
+    bad = details[~details["passed"]]
+    leaking = sorted({c.strip() for v in bad.loc[bad["check"] == "channels", "channels"] for c in str(v).split(",")
+                      if c.strip()})
+    unchecked = [name for name, moved in extra_moved.items() if not moved]
+    return AuditReport(passed=bool(details["passed"].all()), details=details, leaking_channels=leaking,
+                       unchecked_features=unchecked, label_reach=reach,
+                       message=_message(details, cuts, leaking, reach, labels_declared))
+
+
+def _message(details: pd.DataFrame, cuts: list[pd.Timestamp], leaking: list[str], reach: int, declared: int) -> str:
+    preds = details[details["check"] == "predictions"]
     cut_txt = ", ".join(str(c.date()) for c in cuts)
-    n_cmp = int(details.loc[details["check"] != "fitted labels end by the cut", "compared"].sum())
-    if passed:
-        msg = (f"no look-ahead found: at cut dates {cut_txt}, changing or removing every bar after the cut left all "
-               f"{n_cmp} compared predictions for dates <= the cut unchanged (max |diff| "
-               f"{np.nanmax(details['max_abs_diff'].to_numpy(float)):.2g}), and every fitted label ended by its cut")
-    else:
-        bad = details[~details["passed"]]
-        parts = []
-        for _, r in bad.iterrows():
-            what = (f"{r['changed']} of {r['compared']} predictions changed"
-                    if r["check"] != "fitted labels end by the cut"
-                    else f"{r['changed']} fitted model(s) used labels ending after the cut")
-            if r.get("rows_missing_or_extra"):
-                what += f", {r['rows_missing_or_extra']} rows missing or extra"
-            parts.append(f"cut {pd.Timestamp(r['cut']).date()} [{r['check']}]: {what}"
-                         + (f" (e.g. {r['example']})" if r["example"] else ""))
-        msg = ("LOOK-AHEAD: predictions depend on data after their date; " + "; ".join(parts)
-               + ". Check custom features for centred/forward windows, and the embargo (>= horizon + 1).")
-    return AuditReport(passed=passed, details=details, message=msg)
+    if details["passed"].all():
+        probes = details.loc[details["check"] == "channels", "cut"].nunique()
+        return (f"no look-ahead found: at {probes} cut dates over every window, changing or removing the bars after "
+                f"the cut left every feature channel and every label of the days before it unchanged (labels read "
+                f"{reach} days ahead, as declared); every fitted label ended by its window's first test day; and "
+                f"rerunning the walk-forward at {cut_txt} left all {int(preds['compared'].sum())} compared "
+                f"predictions unchanged (max |diff| {np.nanmax(preds['max_abs_diff'].to_numpy(float)):.2g})")
+    parts = []
+    if leaking:
+        parts.append(f"feature channel(s) {', '.join(leaking)} read data after their day")
+    if reach > declared:
+        parts.append(f"labels read {reach} days after their decision day but declare {declared}")
+    bad = details[~details["passed"]]
+    for check in CHECKS:
+        sub = bad[bad["check"] == check]
+        if sub.empty:
+            continue
+        r = sub.iloc[0]
+        where = f" at cut {pd.Timestamp(r['cut']).date()} (bars after it {r['variant']})" if r["variant"] else ""
+        what = (f"{int(sub['changed'].sum())} of {int(sub['compared'].sum())} predictions changed"
+                if check == "predictions" else f"failed {len(sub)} time(s)")
+        parts.append(f"[{check}] {what}{where}" + (f", e.g. {r['example']}" if r.get("example") else ""))
+    return ("LOOK-AHEAD: results depend on data after their date; " + "; ".join(parts)
+            + ". Check custom features for centred/forward windows, the labels, and the embargo (>= horizon + 1).")

@@ -9,10 +9,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from .errors import ConfigError, NotFittedError
+from .model_config import BASELINES
 
 __all__ = ["LogisticBaseline", "AlwaysUpBaseline", "YesterdayBaseline", "make_baseline", "BASELINES"]
-
-BASELINES = ("logistic", "always_up", "yesterday")
 
 
 class LogisticBaseline(ClassifierMixin, BaseEstimator):

@@ -8,10 +8,11 @@ any sequence extending past the decision day (a centred window, a multi-step tar
 rollout) reads the future, and it is the classic look-ahead of LSTM stock tutorials. The toolkit
 refuses it outright, with :class:`LookaheadError`, both as a flag and inside a user module.
 
-:class:`ModelConfig` is the one definition of the model settings (range, meaning, default): the
-estimators take their defaults from it and check their parameters against it, and the command
-line builds it from ``[model]``. The networks are in :mod:`signals.networks`, the training loop in
-:mod:`signals.training`, threads and devices in :mod:`signals.runtime`.
+:class:`ModelConfig` (:mod:`signals.model_config`, free of torch) is the one definition of the model
+settings (range, meaning, default): the estimators take their defaults from it and check their
+parameters against it, and the command line builds it from ``[model]``. The networks are in
+:mod:`signals.networks`, the training loop in :mod:`signals.training`, threads and devices in
+:mod:`signals.runtime`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -27,53 +27,17 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
-from data_store.settings import check_field, check_settings, setting
+from data_store.settings import check_field
 
-from .baselines import BASELINES, LogisticBaseline
+from .baselines import LogisticBaseline
 from .errors import ConfigError, LookaheadError, NotFittedError
+from .model_config import ModelConfig
 from .networks import AttentionLSTMNet, RecurrentNet, check_causal
 from .runtime import inference_threads, resolve_device, torch_session
 from .training import predict_logits, train_network
 
 __all__ = ["AttentionLSTMClassifier", "GRUClassifier", "LSTMClassifier", "ModelConfig", "SequenceClassifier",
            "SequenceEstimator", "model_name"]
-
-#: a torch device: auto (CUDA when available), cpu, cuda or cuda:N
-DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """The model traded and its hyperparameters (``[model]`` of a run config).
-
-    ``build()`` gives the estimator; the baselines are fitted on the same windows and samples."""
-
-    kind: str = setting("lstm", choices=("lstm", "gru", "attention", "logistic"), doc="the model traded")
-    hidden_size: int = setting(32, lo=1, hi=4096, doc="units of each recurrent layer")
-    num_layers: int = setting(1, lo=1, hi=8, doc="stacked recurrent layers")
-    dropout: float = setting(0.0, lo=0.0, hi=0.9, doc="dropout between layers and before the head")
-    lr: float = setting(1e-3, lo=1e-6, hi=1.0, doc="Adam learning rate")
-    batch_size: int = setting(1024, lo=1, hi=1_000_000, doc="samples per mini-batch")
-    max_epochs: int = setting(20, lo=1, hi=1000, doc="most passes over the training samples")
-    patience: int = setting(3, lo=0, hi=1000, doc="epochs without a better validation loss before stopping")
-    weight_decay: float = setting(0.0, lo=0.0, hi=1.0, doc="Adam weight decay (0 = off)")
-    grad_clip: float = setting(1.0, lo=0.0, hi=1e6, doc="largest gradient norm (0 = off)")
-    seed: int = setting(0, lo=0, hi=2**31 - 1, doc="seed of the initial weights and batch order")
-    device: str = setting("auto", pattern=DEVICE_PATTERN, doc="auto (CUDA when available), cpu, cuda or cuda:N")
-    baselines: tuple[str, ...] = setting(BASELINES, choices=BASELINES, doc="models fitted beside it")
-
-    def __post_init__(self) -> None:
-        check_settings(self)
-
-    def build(self) -> Any:
-        """The estimator of ``kind`` with these hyperparameters (unfitted)."""
-        if self.kind == "logistic":
-            return LogisticBaseline(seed=self.seed)
-        cls = {"lstm": LSTMClassifier, "gru": GRUClassifier, "attention": AttentionLSTMClassifier}[self.kind]
-        return cls(hidden_size=self.hidden_size, num_layers=self.num_layers, dropout=self.dropout, lr=self.lr,
-                   batch_size=self.batch_size, max_epochs=self.max_epochs, patience=self.patience,
-                   weight_decay=self.weight_decay, grad_clip=self.grad_clip, device=self.device, seed=self.seed)
-
 
 _D = ModelConfig()
 #: the estimator parameters that are ModelConfig settings (checked against it in ``fit``)
@@ -236,8 +200,8 @@ class LSTMClassifier(SequenceEstimator):
     Parameters: ``hidden_size``, ``num_layers``, ``dropout`` (between layers and before the head),
     ``lr``, ``batch_size``, ``max_epochs``, ``patience`` (epochs without a better validation loss
     before stopping), ``weight_decay``, ``grad_clip`` (max gradient norm, 0 = off), ``device``
-    (``'auto'``/``'cpu'``/``'cuda'``), ``seed``, ``num_threads`` (CPU; None = cores available),
-    ``progress``. ``bidirectional=True`` raises :class:`LookaheadError`."""
+    (``'auto'``/``'cpu'``/``'cuda'``), ``seed``, ``num_threads`` (CPU; None = the fixed default of
+    :func:`signals.runtime.default_threads`, 1), ``progress``. ``bidirectional=True`` raises :class:`LookaheadError`."""
 
     _kind = "lstm"
 

@@ -1,10 +1,23 @@
 """Where and how models compute: devices, CPU thread counts, determinism.
 
-This is the one home of the runtime policy. A fit runs inside :func:`torch_session` (seeded,
-deterministic algorithms, the caller's global torch state restored afterwards); a walk-forward
-run resolves the thread count once (:func:`pin_threads`) so that every window trains with the
-same count and therefore the same floating-point rounding; an executor that runs a task with a
-given count uses :func:`thread_limits` for torch and BLAS alike.
+This is the one home of the runtime policy.
+
+Threads: floating-point sums in torch and BLAS are split by thread, so the same fit on 1 and on 2
+threads rounds differently (``p_up`` differs in the 5th-7th digit and a metric can move). A fit
+therefore runs with a FIXED count, :data:`DEFAULT_THREADS` (1) unless told otherwise, never a count
+derived from the machine's load: the same command gives the same numbers on a busy and an idle
+machine, and on any machine with the same library versions. :func:`free_cores` (the cores other
+processes leave idle now) is used only when a user asks for ``auto`` (``execution.threads = "auto"``),
+trading that reproducibility for speed; a fixed count above 1 is reproducible too, but only against
+runs with the same count.
+
+A fit runs inside :func:`torch_session` (seeded, deterministic algorithms, the caller's global torch
+state restored afterwards); an executor runs a task with :func:`thread_limits` for torch and BLAS
+alike and reports the counts it measured while the task ran (:func:`recording_threads`).
+
+torch is imported by the functions that need it, so that configuration code (which imports this
+module through :mod:`signals.executors`) loads without it; :func:`load_torch` imports it and the
+parts torch itself imports on first use.
 """
 
 from __future__ import annotations
@@ -12,16 +25,32 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import Any
-
-import torch
-import torch.utils.deterministic
-from sklearn.base import clone
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 
-__all__ = ["blas_threads", "cpu_cores", "default_threads", "local_threads", "pin_threads", "resolve_device",
-           "thread_limits", "torch_session"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["DEFAULT_THREADS", "blas_threads", "cpu_cores", "default_threads", "free_cores", "load_torch",
+           "local_threads", "pin_threads", "recording_threads", "resolve_device", "resolve_threads", "thread_limits",
+           "torch_session"]
+
+#: torch and BLAS threads of a fit when nobody says otherwise: fixed, so results do not depend on load
+DEFAULT_THREADS = 1
+
+
+def load_torch() -> Any:
+    """Import torch and what it imports lazily on its first deterministic fit (its compiler stack,
+    sympy: about a second). A command line calls this once, with interrupts held back, so that Ctrl-C
+    never lands in the middle of those imports and leaves half-initialised modules behind."""
+    import torch
+
+    # a no-op call: torch imports torch._inductor (and sympy) the first time it is called
+    torch.use_deterministic_algorithms(torch.are_deterministic_algorithms_enabled(),
+                                       warn_only=torch.is_deterministic_algorithms_warn_only_enabled())
+    return torch
 
 
 def cpu_cores() -> int:
@@ -32,14 +61,12 @@ def cpu_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def default_threads() -> int:
-    """A sensible CPU thread count for training: the cores this process may use, less the ones
-    other processes keep busy (1-minute load average), at least 1.
-
-    On a shared machine two OpenMP threads competing with other jobs for two cores are several
-    times SLOWER than one thread (they spin-wait on each other); on an idle machine all cores are
-    used. :func:`pin_threads` resolves this once per run, so that every window (and every audit
-    rerun) trains with the same thread count and the same floating-point rounding."""
+def free_cores() -> int:
+    """The cores this process may use less the ones other processes keep busy (1-minute load
+    average), at least 1: the fastest count on a shared machine, where two OpenMP threads competing
+    with other jobs for two cores are several times slower than one (they spin-wait on each other).
+    It follows the load, so two runs can get different counts and different last digits: used only
+    for ``threads = "auto"``."""
     cores = cpu_cores()
     try:
         busy = os.getloadavg()[0]
@@ -48,8 +75,24 @@ def default_threads() -> int:
     return max(1, min(cores, int(cores - busy + 0.5)))
 
 
+def default_threads() -> int:
+    """The thread count of a fit that was given none: :data:`DEFAULT_THREADS`, whatever the load."""
+    return DEFAULT_THREADS
+
+
+def resolve_threads(threads: int | None) -> int:
+    """A thread setting as a count: a number as it is, None (``auto``) as :func:`free_cores` now."""
+    if threads is None:
+        return free_cores()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads = {threads!r} must be an integer >= 1, or None for the free cores")
+    return threads
+
+
 def resolve_device(device: str | torch.device) -> torch.device:
     """``'auto'`` -> CUDA when available, else CPU; ``'cuda'`` without CUDA raises ConfigError."""
+    import torch
+
     if isinstance(device, torch.device):
         return device
     if device == "auto":
@@ -67,19 +110,24 @@ def is_cpu_estimator(estimator: Any) -> bool:
             and resolve_device(estimator.device).type == "cpu")
 
 
-def pin_threads(estimator: Any) -> Any:
-    """A clone of a CPU torch estimator with ``num_threads`` resolved now (:func:`default_threads`),
-    so that all windows train alike; any other estimator unchanged."""
-    if is_cpu_estimator(estimator) and estimator.num_threads is None:
-        return clone(estimator).set_params(num_threads=default_threads())
-    return estimator
+def pin_threads(estimator: Any, threads: int | None = None) -> Any:
+    """A clone of a torch estimator with ``num_threads`` set (``threads``, else its own, else
+    :func:`default_threads`), so that all windows train alike; any other estimator unchanged."""
+    if not (hasattr(estimator, "num_threads") and hasattr(estimator, "device")):
+        return estimator
+    want = threads or estimator.num_threads or default_threads()
+    if estimator.num_threads == want:
+        return estimator
+    from sklearn.base import clone
+
+    return clone(estimator).set_params(num_threads=want)
 
 
 def local_threads(estimator: Any) -> int:
-    """The torch thread count a fit of ``estimator`` uses in this process: its ``num_threads``, else
-    (GPU or non-torch models) torch's count for this process, at most :func:`default_threads`."""
+    """The thread count a fit of ``estimator`` uses: its ``num_threads``, else :func:`default_threads`
+    (non-torch models: the count their BLAS calls get)."""
     n = getattr(estimator, "num_threads", None)
-    return int(n) if n else min(torch.get_num_threads(), default_threads())
+    return int(n) if n else default_threads()
 
 
 def blas_threads() -> int | None:
@@ -90,10 +138,44 @@ def blas_threads() -> int | None:
     return max(counts) if counts else None
 
 
+#: the thread counts seen inside the current :func:`recording_threads` block (None outside one)
+_SEEN: ContextVar[dict[str, set[int]] | None] = ContextVar("signals_threads_seen", default=None)
+
+
+@contextlib.contextmanager
+def recording_threads() -> Iterator[dict[str, list[int]]]:
+    """Record the thread counts really in force while the block runs, read from the libraries:
+    ``torch`` as set during every fit and CPU prediction inside the block (:func:`torch_session`,
+    :func:`inference_threads`; the count at the start when none ran), ``blas`` at the start (no fit
+    changes it). The yielded dict is filled in when the block ends, as sorted lists."""
+    import torch
+
+    seen: dict[str, set[int]] = {"torch": set(), "blas": set()}
+    out: dict[str, list[int]] = {}
+    start = int(torch.get_num_threads())
+    b = blas_threads()
+    if b is not None:
+        seen["blas"].add(b)
+    token = _SEEN.set(seen)
+    try:
+        yield out
+    finally:
+        _SEEN.reset(token)
+        out["torch"] = sorted(seen["torch"] or {start})
+        out["blas"] = sorted(seen["blas"])
+
+
+def _note_torch_threads(n: int) -> None:
+    seen = _SEEN.get()
+    if seen is not None:
+        seen["torch"].add(int(n))
+
+
 @contextlib.contextmanager
 def thread_limits(torch_threads: int | None, blas: int | None) -> Iterator[None]:
     """Torch and BLAS thread counts for the block (None: unchanged), restored after. BLAS matters
     too: the logistic baseline's solver sums in a thread-count dependent order."""
+    import torch
     from threadpoolctl import threadpool_limits
 
     old = torch.get_num_threads()
@@ -111,6 +193,9 @@ def thread_limits(torch_threads: int | None, blas: int | None) -> Iterator[None]
 @contextlib.contextmanager
 def torch_session(seed: int, device: torch.device, threads: int | None) -> Iterator[None]:
     """Seeded, deterministic torch settings for one fit, restoring the caller's global state after."""
+    import torch
+    import torch.utils.deterministic
+
     old_threads = torch.get_num_threads()
     old_det = torch.are_deterministic_algorithms_enabled()
     old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
@@ -122,6 +207,7 @@ def torch_session(seed: int, device: torch.device, threads: int | None) -> Itera
     try:
         if device.type == "cpu":
             torch.set_num_threads(threads or default_threads())
+            _note_torch_threads(torch.get_num_threads())
         torch.use_deterministic_algorithms(True, warn_only=True)
         # deterministic mode also NaN-fills every new uninitialised tensor, which costs ~25% of a
         # small LSTM's CPU step and changes no result: switched off
@@ -140,10 +226,13 @@ def torch_session(seed: int, device: torch.device, threads: int | None) -> Itera
 @contextlib.contextmanager
 def inference_threads(device: torch.device, threads: int | None) -> Iterator[None]:
     """The thread count of a CPU prediction (the fit's count, else :func:`default_threads`)."""
+    import torch
+
     old = torch.get_num_threads()
     try:
         if device.type == "cpu":
             torch.set_num_threads(threads or default_threads())
+            _note_torch_threads(torch.get_num_threads())
         yield
     finally:
         torch.set_num_threads(old)

@@ -41,80 +41,92 @@ Each rule has one implementation (:mod:`strategies.rules`), and it is the one th
 Costs: commission per side (default 0.025%, minimum 5 CNY per order), stamp duty on sells
 (0.1% before 2023-08-28, 0.05% from then), optional slippage. Holdings follow dividends and bonus
 shares through the adjustment factor (``res.corporate_actions``).
+
+The names below are imported when first used (PEP 562): the configuration classes
+(:mod:`strategies.targets`, :mod:`strategies.rules`) load without Backtrader.
 """
 
-from .arrays import MarketArrays, build_arrays
-from .engine import (
-    DEFAULT_INITIAL_CASH,
-    INITIAL_CASH,
-    AShareStrategy,
-    StrategyContext,
-    ThresholdStrategy,
-    TopKStrategy,
-    run_backtest,
-    simulate,
-)
-from .errors import PredictionsError, StrategyConfigError
-from .performance import trading_days_per_year
-from .predictions import validate_predictions
-from .result import BacktestResult
-from .rules import (
-    REASONS,
-    AShareRules,
-    Commission,
-    CostModel,
-    LotRule,
-    PriceLimit,
-    Slippage,
-    StampDuty,
-    Suspension,
-    TPlusOne,
-)
-from .scores import momentum_predictions
-from .targets import (
-    StrategyConfig,
-    ThresholdConfig,
-    TopKConfig,
-    TopKDecision,
-    threshold_action,
-    tie_keys,
-    topk_select,
-    topk_targets,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: public name -> the submodule that defines it
+_EXPORTS = {
+    "MarketArrays": "arrays", "build_arrays": "arrays",
+    "DEFAULT_INITIAL_CASH": "targets", "INITIAL_CASH": "targets", "StrategyConfig": "targets",
+    "ThresholdConfig": "targets", "TopKConfig": "targets", "TopKDecision": "targets", "threshold_action": "targets",
+    "topk_select": "targets", "topk_targets": "targets", "tie_keys": "targets",
+    "AShareStrategy": "engine", "StrategyContext": "engine", "ThresholdStrategy": "engine", "TopKStrategy": "engine",
+    "run_backtest": "engine", "simulate": "engine",
+    "PredictionsError": "errors", "StrategyConfigError": "errors",
+    "validate_predictions": "predictions",
+    "BacktestResult": "result", "trading_days_per_year": "performance",
+    "REASONS": "rules", "AShareRules": "rules", "Commission": "rules", "CostModel": "rules", "LotRule": "rules",
+    "PriceLimit": "rules", "Slippage": "rules", "StampDuty": "rules", "Suspension": "rules", "TPlusOne": "rules",
+    "momentum_predictions": "scores",
+}
 
 __all__ = [
-    "DEFAULT_INITIAL_CASH",
-    "INITIAL_CASH",
-    "REASONS",
-    "AShareRules",
-    "AShareStrategy",
-    "BacktestResult",
-    "Commission",
-    "CostModel",
-    "LotRule",
-    "MarketArrays",
-    "PredictionsError",
-    "PriceLimit",
-    "Slippage",
-    "StampDuty",
-    "StrategyConfig",
-    "StrategyConfigError",
-    "StrategyContext",
-    "Suspension",
-    "TPlusOne",
-    "ThresholdConfig",
-    "ThresholdStrategy",
-    "TopKConfig",
-    "TopKDecision",
-    "TopKStrategy",
-    "build_arrays",
-    "momentum_predictions",
-    "run_backtest",
-    "simulate",
-    "threshold_action",
-    "tie_keys",
-    "topk_select",
-    "topk_targets",
-    "trading_days_per_year",
-    "validate_predictions",
+    "AShareRules", "AShareStrategy", "BacktestResult", "Commission", "CostModel", "DEFAULT_INITIAL_CASH",
+    "INITIAL_CASH", "LotRule", "MarketArrays", "PredictionsError", "PriceLimit", "REASONS", "Slippage", "StampDuty",
+    "StrategyConfig", "StrategyConfigError", "StrategyContext", "Suspension", "TPlusOne",
+    "ThresholdConfig", "ThresholdStrategy", "TopKConfig", "TopKDecision", "TopKStrategy", "build_arrays",
+    "momentum_predictions", "run_backtest", "simulate", "threshold_action", "tie_keys", "topk_select", "topk_targets",
+    "trading_days_per_year", "validate_predictions",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's submodule on first use (or a submodule itself: ``strategies.rules``)."""
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif not name.startswith("__"):
+        try:
+            value = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+if TYPE_CHECKING:  # the same names, for type checkers and IDEs
+    from .arrays import MarketArrays, build_arrays
+    from .engine import AShareStrategy, StrategyContext, ThresholdStrategy, TopKStrategy, run_backtest, simulate
+    from .errors import PredictionsError, StrategyConfigError
+    from .performance import trading_days_per_year
+    from .predictions import validate_predictions
+    from .result import BacktestResult
+    from .rules import (
+        REASONS,
+        AShareRules,
+        Commission,
+        CostModel,
+        LotRule,
+        PriceLimit,
+        Slippage,
+        StampDuty,
+        Suspension,
+        TPlusOne,
+    )
+    from .scores import momentum_predictions
+    from .targets import (
+        DEFAULT_INITIAL_CASH,
+        INITIAL_CASH,
+        StrategyConfig,
+        ThresholdConfig,
+        TopKConfig,
+        TopKDecision,
+        threshold_action,
+        tie_keys,
+        topk_select,
+        topk_targets,
+    )

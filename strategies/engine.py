@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from data_store import MarketData
-from data_store.settings import SettingError, Spec
+from data_store.settings import SettingError
 from data_store.timing import FILL_LAG
 
 from .arrays import MarketArrays, build_arrays
@@ -32,6 +32,8 @@ from .result import BacktestResult, build_result
 from .rules import AShareRules, CostModel
 from .targets import (
     BUY,
+    DEFAULT_INITIAL_CASH,
+    INITIAL_CASH,
     SELL,
     StrategyConfig,
     ThresholdConfig,
@@ -47,10 +49,6 @@ from .targets import (
 )
 
 log = logging.getLogger(__name__)
-
-#: The starting capital of :func:`run_backtest` (the command line declares its field with it).
-INITIAL_CASH = Spec(lo=1e4, hi=1e12, doc="starting capital, CNY")
-DEFAULT_INITIAL_CASH = 10_000_000.0  #: CNY
 
 
 # ----------------------------------------------------------------------------- strategies

@@ -15,9 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from data_store.settings import SettingError, check_settings, setting
+from data_store.settings import SettingError, Spec, check_settings, setting
 
 from .rules import Commission, LotRule
+
+#: The starting capital of :func:`strategies.run_backtest` (the command line declares its field with it).
+INITIAL_CASH = Spec(lo=1e4, hi=1e12, doc="starting capital, CNY")
+DEFAULT_INITIAL_CASH = 10_000_000.0  #: CNY
 
 
 # ----------------------------------------------------------------------------- configurations

@@ -25,7 +25,8 @@ def small_run(tmp_path_factory):
     """Run a small configuration end to end once; return (run folder, completed process)."""
     out = tmp_path_factory.mktemp("runs")
     proc = subprocess.run(
-        [sys.executable, "-m", "backtests.run", "--out", str(out), *SMALL_ARGS],
+        # the (empty, isolated) user cache is merged, so the manifest records the folder it came from
+        [sys.executable, "-m", "backtests.run", "--out", str(out), *SMALL_ARGS, "--set", "data.use_cache=true"],
         capture_output=True, text=True, cwd=ROOT, timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]

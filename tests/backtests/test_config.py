@@ -111,3 +111,62 @@ def test_every_field_is_documented_with_its_range():
     assert "1..4096" in by["model.hidden_size"] and "1..1000" in by["strategy.topk.k"]
     assert "'auto'" in by["walk_forward.embargo_days"] and "CNY" in by["strategy.initial_cash"]
     assert "lstm" in by["model.kind"]
+
+
+# ---------------------------------------------------------------- one rule for each input
+def _cli(*args):
+    from backtests.run import build_parser, config_from_args
+
+    return config_from_args(build_parser().parse_args(list(args)))
+
+
+def test_symbols_are_normalised_in_one_place_whoever_gives_them():
+    via_set = C.load_config(overrides=[C.parse_override("universe.symbols=sh600519")])
+    via_option = _cli("--symbols", "sh600519")
+    assert via_set.universe.symbols == via_option.universe.symbols == ("SH600519",)
+    # one symbol is a single-stock study, however it is given
+    assert via_set.strategy.kind == via_option.strategy.kind == "threshold"
+    assert _cli("--symbols", "SH600519", "--strategy", "topk").strategy.kind == "topk"
+    assert _cli("--set", "strategy.kind=topk", "--symbols", "SH600519").strategy.kind == "topk"
+    assert C.load_config(overrides=[{"universe": {"symbols": ["SH600519", "SZ000001"]}}]).strategy.kind == "topk"
+
+
+@pytest.mark.parametrize("given", [C.parse_override("universe.symbols=SH600519,SH600519"),
+                                   C.parse_override("universe.symbols=SH600519,sh600519"),
+                                   {"universe": {"symbols": ["SH600519", " "]}}])
+def test_a_repeated_or_empty_symbol_is_refused(given):
+    with pytest.raises(ConfigError, match=r"universe\.symbols = .* (more than once|an empty symbol)"):
+        C.load_config(overrides=[given])
+
+
+def test_today_is_resolved_to_a_date_when_the_config_is_built():
+    cfg = C.load_config(overrides=[C.parse_override("universe.end=today")])
+    today = C.pd.Timestamp.today().normalize()
+    assert cfg.universe.end == today and cfg.universe.end == cfg.universe.end.normalize()
+    assert f'end = "{today.date()}"' in C.to_toml(cfg)
+    assert C.load_config(overrides=[C.parse_override("universe.start=2019-01-02T15:30")]).universe.start == \
+        C.pd.Timestamp("2019-01-02")
+
+
+def test_toml_text_is_not_taken_for_a_number():
+    with pytest.raises(ConfigError, match=r"model\.hidden_size = '64' is not a valid int"):
+        C.load_config(overrides=[{"model": {"hidden_size": "64"}}])
+    assert C.load_config(overrides=[C.parse_override("model.hidden_size=64")]).model.hidden_size == 64
+
+
+def test_audit_cut_dates_are_settable_and_checked():
+    cfg = C.load_config(overrides=[C.parse_override("report.audit_cuts=2023-03-01,2024-06-03")])
+    assert cfg.report.cut_dates == [C.pd.Timestamp("2023-03-01"), C.pd.Timestamp("2024-06-03")]
+    assert C.load_config().report.cut_dates is None
+    with pytest.raises(ConfigError, match=r"report\.audit_cuts \['2021-01-04'\] must lie in walk_forward\.test_start"):
+        C.load_config(overrides=[C.parse_override("report.audit_cuts=2021-01-04")])
+    with pytest.raises(ConfigError, match=r"report\.audit_cuts = .*2023-02-30"):
+        C.load_config(overrides=[C.parse_override("report.audit_cuts=2023-02-30")])
+
+
+def test_threads_are_fixed_by_default_and_auto_on_request():
+    assert C.load_config().execution.threads == 1
+    assert C.load_config(overrides=[C.parse_override("execution.threads=auto")]).execution.threads is None
+    assert _cli("--threads", "2").execution.threads == 2
+    with pytest.raises(ConfigError, match=r"execution\.threads = 0 is out of range: allowed 1\.\.1024, or 'auto'"):
+        _cli("--threads", "0")

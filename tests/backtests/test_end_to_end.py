@@ -41,6 +41,24 @@ def test_manifest_records_provenance(small_run):
     assert cfg["universe"]["symbols"] == SMALL_SYMBOLS and cfg["model"]["hidden_size"] == 8
 
 
+def test_manifest_records_the_command_the_cache_and_the_threads_really_used(small_run):
+    import os
+    import shlex
+
+    run_dir, _ = small_run
+    man = json.loads((run_dir / "manifest.json").read_text())
+    # the command as typed (python -m ..., not the path of run.py), quoted for a shell
+    argv = shlex.split(man["command"])
+    assert argv[:3] == ["python", "-m", "backtests.run"] and "--symbols" in argv and argv[-1] == "data.use_cache=true"
+    assert man["python"]
+    assert man["data"]["use_cache"] is True and man["data"]["cache_dir"] == os.environ["CSI300_CACHE_DIR"]
+    # measured inside the windows while they trained, not read after the counts were restored
+    assert man["threads"]["torch"] == [1] and man["threads"]["blas"] in ([1], []) and man["threads"]["setting"] == 1
+    wm = pd.read_csv(run_dir / "window_metrics.csv")
+    assert man["attempts"] == {str(w): 1 for w in sorted(wm["window"].unique())}
+    assert set(man["executor"]["tasks"]) == set(man["attempts"])
+
+
 def _replay_equity(run_dir):
     cfg = tomllib.loads((run_dir / "config.toml").read_text())
     rets = pd.read_csv(run_dir / "returns.csv", index_col="date", parse_dates=True)

@@ -19,7 +19,7 @@ TINY = [
     "--set", "walk_forward.test_days=121", "--set", "walk_forward.max_train_samples=all",
     "--set", "model.hidden_size=4", "--set", "model.max_epochs=1",
     "--set", "strategy.topk.k=2", "--set", "strategy.topk.max_replace=1", "--set", "output.checkpoints=false",
-    "--device", "cpu", "-q", "--task-threads", "1",
+    "--device", "cpu", "-q", "--threads", "1",
 ]
 
 
@@ -127,10 +127,10 @@ def test_run_with_a_window_that_always_fails_is_incomplete_and_writes_nothing(tm
     pytest.importorskip("ray")
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "CSI300_FAULT_WINDOWS": "0:always", "CSI300_FAULT_DIR": str(tmp_path / "faults")}
-    args = [a for a in TINY if a != "--task-threads" and a != "1"]
+    args = [a for a in TINY if a != "--threads" and a != "1"]
     proc = subprocess.run([sys.executable, "-m", "backtests.run", "--out", str(tmp_path / "runs"), *args,
                            "--executor", "ray", "--set", "execution.max_retries=1",
-                           "--set", "execution.task_threads=1"],
+                           "--set", "execution.threads=1"],
                           capture_output=True, text=True, cwd=root, env=env, timeout=300)
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "the walk-forward run is incomplete: 1 of 2 windows failed" in proc.stderr

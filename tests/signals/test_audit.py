@@ -1,14 +1,42 @@
-"""The leakage audit passes for the shipped features and models and catches the two classic leaks."""
+"""The leakage audit passes for the shipped features and models and catches planted leaks, each by
+the check meant for it, naming the leaking channel."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import signals
+from data_store.timing import label_end_offset
+from signals import prepared as prepared_module
+from signals.labels import Labels
+
+CHECKS = {"channels", "labels", "fitted labels", "predictions"}
 
 
 def _centred_mean(p):
     """A deliberately LEAKY feature: a rolling mean centred on the day reads two days ahead."""
     return p["close"].rolling(5, center=True).mean() / p["close"] - 1.0
+
+
+def _later_leak(p):
+    """Causal (yesterday's return) until 2022-10-31, then tomorrow's return: a leak that starts in a
+    later window, where cut dates placed in the first windows only never look."""
+    past = p["close"] / p["close"].shift(1) - 1.0
+    future = p["close"].shift(-1) / p["close"] - 1.0
+    later = past.index >= pd.Timestamp("2022-10-31")
+    out = past.copy()
+    out.loc[later] = future.loc[later]
+    return out
+
+
+def _tomorrow_high(p):
+    """Tomorrow's high against tomorrow's close: scaling a whole bar by one factor leaves it unchanged."""
+    return p["high"].shift(-1) / p["close"].shift(-1) - 1.0
+
+
+def _tomorrow_open_to_close(p):
+    """Tomorrow's open-to-close return: also invisible to a change that scales a bar by one factor."""
+    return np.log(p["close"].shift(-1) / p["open"].shift(-1))
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +55,32 @@ def _cfg(**over):
     return cfg
 
 
+def _leaky(name, fn):
+    return signals.FeatureConfig(lookback=10, engineered=("ret_5",), extra=((name, fn),))
+
+
+def _failed(rep, check, variant=None):
+    d = rep.details
+    rows = d[(d["check"] == check) & ~d["passed"]]
+    return rows if variant is None else rows[rows["variant"] == variant]
+
+
 def test_audit_passes_for_the_shipped_features_and_models(md_audit):
     rep = signals.leakage_audit(md_audit, **_cfg(
         features=signals.FeatureConfig(lookback=10, engineered=("ret_1", "ret_5", "ret_20", "vol_20", "range", "gap"))))
     assert rep.passed, rep.message
     d = rep.details
-    assert set(d["check"]) == {"fitted labels end by the cut", "bars after cut changed", "bars after cut removed"}
-    cuts = sorted(d["cut"].unique())
-    assert pd.Timestamp("2022-07-01") in cuts and len(cuts) == 3  # a window boundary, a mid-span day, the next boundary
-    assert (d.loc[d["check"] != "fitted labels end by the cut", "compared"] > 0).all()
+    assert set(d["check"]) == CHECKS
+    windows = list(_cfg()["splitter"].split(md_audit.calendar, 1))
+    assert len(windows) == 4
+    # a prediction cut in the test span of EVERY window, each rerunning its window
+    pred = d[d["check"] == "predictions"]
+    assert sorted(pred["cut"].unique()) == sorted(
+        {md_audit.calendar[(w.pos[4] + w.pos[5]) // 2] for w in windows})
+    assert (pred["compared"] > 0).all() and set(pred["variant"]) == {"changed", "removed"}
+    # the cheap checks look at cuts in every span of every window
+    assert d.loc[d["check"] == "channels", "cut"].nunique() >= 3 * len(windows)
+    assert rep.label_reach == 2 and rep.leaking_channels == []
     assert rep.message.startswith("no look-ahead found")
 
 
@@ -45,17 +90,17 @@ def test_audit_passes_for_gru_and_attention_with_excess_labels(md_audit, est):
     rep = signals.leakage_audit(md_audit, **_cfg(estimator=est, labels=signals.LabelConfig(horizon=2, excess=True)),
                                 baselines=(), max_windows=1)
     assert rep.passed, rep.message
+    assert rep.label_reach == 3
 
 
-def test_audit_catches_a_centred_rolling_mean(md_audit):
-    leaky = signals.FeatureConfig(lookback=10, engineered=("ret_5",), extra=(("centred_mean", _centred_mean),))
-    rep = signals.leakage_audit(md_audit, **_cfg(features=leaky))
+def test_audit_catches_a_centred_rolling_mean_and_names_it(md_audit):
+    rep = signals.leakage_audit(md_audit, **_cfg(features=_leaky("centred_mean", _centred_mean)))
     assert not rep.passed
-    d = rep.details
-    bad = d[~d["passed"]]
-    assert set(bad["check"]) == {"bars after cut changed", "bars after cut removed"}
-    assert (bad["max_abs_diff"] > 1e-3).all()
-    assert "LOOK-AHEAD" in rep.message and "centred" in rep.message
+    assert rep.leaking_channels == ["centred_mean"]
+    assert len(_failed(rep, "channels", "changed")) and len(_failed(rep, "channels", "removed"))
+    bad = _failed(rep, "predictions")
+    assert set(bad["variant"]) == {"changed", "removed"} and (bad["max_abs_diff"] > 1e-3).all()
+    assert "LOOK-AHEAD" in rep.message and "feature channel(s) centred_mean read data after their day" in rep.message
 
 
 def test_audit_catches_a_split_without_embargo(md_audit):
@@ -63,6 +108,75 @@ def test_audit_catches_a_split_without_embargo(md_audit):
                                           embargo_days=0, allow_leakage=True)
     rep = signals.leakage_audit(md_audit, **_cfg(splitter=no_embargo))
     assert not rep.passed
+    assert len(_failed(rep, "fitted labels")) == 4  # every window
+    assert "fits a label ending" in rep.message and rep.leaking_channels == []
+
+
+def test_audit_catches_a_leak_that_starts_in_a_later_window(md_audit):
+    rep = signals.leakage_audit(md_audit, **_cfg(features=_leaky("later", _later_leak)))
+    assert not rep.passed
+    assert rep.leaking_channels == ["later"]
+    first_bad = _failed(rep, "channels")["cut"].min()
+    assert first_bad >= pd.Timestamp("2022-10-31")  # nothing before the leak starts is flagged
+    bad = _failed(rep, "predictions")
+    assert len(bad) and (bad["cut"] >= pd.Timestamp("2022-10-31")).all()
+    # the cut dates of the first two windows, where the audit used to look, see nothing
+    early = signals.leakage_audit(md_audit, **_cfg(features=_leaky("later", _later_leak)),
+                                  cut_dates=["2022-07-01", "2022-07-28", "2022-08-26"], max_windows=2)
+    assert _failed(early, "predictions").empty
+
+
+@pytest.mark.parametrize(("name", "fn"), [("tomorrow_high", _tomorrow_high),
+                                          ("tomorrow_open_to_close", _tomorrow_open_to_close)])
+def test_audit_catches_intraday_leaks_by_changing_each_field_on_its_own(md_audit, name, fn):
+    rep = signals.leakage_audit(md_audit, **_cfg(features=_leaky(name, fn)), max_windows=2)
+    assert not rep.passed
+    assert rep.leaking_channels == [name]
+    # caught by the CHANGED data too, not only by removing it: open, high, low and close move apart
+    assert len(_failed(rep, "channels", "changed")) and len(_failed(rep, "predictions", "changed"))
+
+
+def test_perturbation_changes_each_field_by_its_own_factor_and_keeps_bars_valid(md_audit):
+    cut = pd.Timestamp("2022-09-30")
+    new = signals.audit.perturb_after(md_audit, cut, seed=3)
+    old, b = md_audit.bars, new.bars
+    after = (old["date"] > cut).to_numpy()
+    assert old.loc[~after].equals(b.loc[~after])
+    ratio = {c: b.loc[after, c].to_numpy() / old.loc[after, c].to_numpy() for c in ("open", "close")}
+    assert np.abs(ratio["open"] - ratio["close"]).max() > 0.1  # not one factor per bar
+    assert (b.loc[after, "high"] >= b.loc[after, ["open", "close"]].max(axis=1)).all()
+    assert (b.loc[after, "low"] <= b.loc[after, ["open", "close"]].min(axis=1)).all()
+
+
+def test_audit_checks_label_ends_against_the_data_not_the_declaration(md_audit, monkeypatch):
+    """A label that reads two days further than its declared end (open(t+4) with H = 1, declaring
+    t+2): the default embargo then lets the last validation labels reach into the test span."""
+    real = prepared_module.make_labels
+
+    def far(open_adj, volume, config=None, index_open=None):
+        lab = real(open_adj, volume, signals.LabelConfig(horizon=config.horizon + 2), index_open)
+        return Labels(ret=lab.ret, label=lab.label, end_offset=label_end_offset(config.horizon))
+
+    monkeypatch.setattr(prepared_module, "make_labels", far)
+    rep = signals.leakage_audit(md_audit, **_cfg(), max_windows=2)
+    assert not rep.passed
+    assert rep.label_reach == 4
+    assert len(_failed(rep, "labels", "changed")) and len(_failed(rep, "fitted labels")) == 2
+    assert "labels read 4 days after their decision day but declare 2" in rep.message
+    assert "declares its end 2 days later" in rep.message
+
+
+def test_a_feature_computed_outside_the_pipeline_is_flagged_structurally(md_audit):
+    """What no perturbation can see: a feature baked from the full history before the audit runs
+    (here a z-score with the full sample's mean and deviation). Its values do not change when the
+    data the audit gives it change, so the channel and prediction checks pass, and only the
+    structural check (an extra feature must read its input) names it."""
+    close = md_audit.panel("close", adjusted=True)
+    baked = (close - close.mean()) / close.std()
+
+    rep = signals.leakage_audit(md_audit, **_cfg(features=_leaky("baked_z", lambda p: baked)), max_windows=1)
+    assert not rep.passed
     bad = rep.details[~rep.details["passed"]]
-    assert "fitted labels end by the cut" in set(bad["check"])
-    assert "fits a label ending" in rep.message
+    assert set(bad["check"]) == {"extra features read their input"}
+    assert rep.unchecked_features == ["baked_z"] and rep.leaking_channels == []
+    assert "computed outside the pipeline" in rep.message

@@ -1,5 +1,8 @@
 """Local and Ray executors give the same walk-forward result; retries and lasting failures."""
 
+import contextlib
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import torch
@@ -175,3 +178,114 @@ def test_missing_ray_names_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake)
     with pytest.raises(signals.errors.ConfigError, match=r"pip install \.\[ray\]"):
         X.make_executor("ray")
+
+
+# ---------------------------------------------------------------- retries are visible (issue 13, item 16)
+def test_ray_retries_are_logged_with_the_node_and_recorded_per_window(md_small, tiny_module, reference, ray_local,
+                                                                      tmp_path, caplog):
+    plan = X.FaultPlan(folder=str(tmp_path / "faults"), fail={1: 1}, crash={2: 1})
+    with caplog.at_level("INFO", logger="signals.executors"):
+        res = signals.run_walk_forward(md_small, executor=X.RayExecutor(max_retries=2, fault=plan), **tiny_module,
+                                       progress=False)
+    _same(reference, res)  # a retried window gives the same predictions
+    retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert len(retries) == 2, retries
+    w1 = next(m for m in retries if m.startswith("window 1: train"))
+    assert "failed on " in w1 and "(attempt 1 of 3), retrying: InjectedFault" in w1
+    w2 = next(m for m in retries if m.startswith("window 2: train"))
+    assert "WorkerCrashedError" in w2 and "unknown node" not in w2  # the lost worker's node is named
+    tasks = res.info["executor"]["tasks"]
+    assert {k: t["attempts"] for k, t in tasks.items()} == {"0": 1, "1": 2, "2": 2}
+    assert tasks["1"]["failures"][0]["error"].startswith("InjectedFault") and tasks["1"]["failures"][0]["node"]
+    assert all(t["node"] and t["torch_threads"] == [1] for t in tasks.values())
+
+
+def test_local_retries_are_recorded_too(md_small, tiny_module, tmp_path):
+    ex = X.LocalExecutor(max_retries=1, fault=X.FaultPlan(folder=str(tmp_path / "f"), fail={0: 1}))
+    res = signals.run_walk_forward(md_small, executor=ex, **tiny_module, progress=False, only_windows=[0])
+    assert res.info["executor"]["tasks"]["0"]["attempts"] == 2
+
+
+def test_fault_plan_crash_spec():
+    plan = X.FaultPlan.from_env({X.FAULT_ENV: "2:crash", X.FAULT_DIR_ENV: "/tmp/unused"})
+    assert plan.crash == {2: 1} and plan.fail == {}
+
+
+# ---------------------------------------------------------------- token authentication (issue 13, item 15)
+# the refusal Ray 2.60 gives a process without the cluster's token (its text, verbatim)
+REFUSAL = ("Failed to connect to GCS. Last connection error: ray.exceptions.AuthenticationError: RPC error: "
+           "InvalidAuthToken: Authentication token is missing or incorrect. Note: RAY_AUTH_MODE is currently "
+           "'disabled' (not 'token').")
+
+
+def test_an_authentication_refusal_is_named_with_the_fix(monkeypatch, tmp_path):
+    from signals import ray_executor as RX
+
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    exc = ConnectionError("Failed to connect to Ray cluster at 10.0.0.1:6379")
+    exc.__cause__ = RuntimeError(REFUSAL)
+    assert RX.is_auth_failure(exc) and not RX.is_auth_failure(ConnectionError("Connection refused"))
+    msg = RX.auth_failure_message("10.0.0.1:6379")
+    assert "requires token authentication" in msg and "RAY_AUTH_MODE is unset" in msg and "no token" in msg
+    assert "RAY_AUTH_MODE=token" in msg and "RAY_AUTH_TOKEN=<token>" in msg and "ray get-auth-token" in msg
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "s3cret-value")
+    assert "s3cret-value" not in RX.auth_failure_message("h:1")  # the token itself is never shown
+
+
+@pytest.mark.slow
+def test_joining_a_token_cluster_without_the_token_fails_fast_and_says_so(tmp_path):
+    """A real head started with RAY_AUTH_MODE=token on a loopback port; a driver without its token
+    is told it is authentication within seconds (Ray alone waits ~20 s and reports a connection
+    failure), and with RAY_AUTH_MODE=token and RAY_AUTH_TOKEN it joins."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("ray")
+    import psutil
+
+    ray_bin = shutil.which("ray", path=os.path.dirname(sys.executable))
+    if ray_bin is None:
+        pytest.skip("the ray command is not installed beside this Python")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    head_home, drv_home = tmp_path / "head", tmp_path / "driver"
+    for d in (head_home, drv_home):
+        d.mkdir()
+    tmp = Path("/tmp") / f"csi300-auth-{os.getpid()}"  # Ray's socket paths must stay short
+    env = {**os.environ, "HOME": str(head_home), "RAY_AUTH_MODE": "token"}
+    subprocess.run([ray_bin, "get-auth-token", "--generate"], env=env, capture_output=True, check=True, timeout=60)
+    token = (head_home / ".ray" / "auth_token").read_text().strip()
+    try:
+        subprocess.run([ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=1",
+                        f"--temp-dir={tmp}", "--include-dashboard=false", "--disable-usage-stats"],
+                       env=env, capture_output=True, check=True, timeout=120)
+        code = ("from signals.ray_executor import RayExecutor\n"
+                "from data_store.errors import ConfigError\n"
+                f"ex = RayExecutor(address='127.0.0.1:{port}')\n"
+                "try:\n    ex.ray(); print('JOINED'); ex.shutdown()\n"
+                "except ConfigError as e:\n    print('REFUSED', e)\n")
+        base = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+        root = Path(__file__).resolve().parents[2]
+        t0 = time.perf_counter()
+        bad = subprocess.run([sys.executable, "-c", code], env={**base, "HOME": str(drv_home)}, cwd=root,
+                             capture_output=True, text=True, timeout=120)
+        took = time.perf_counter() - t0
+        assert "REFUSED" in bad.stdout and "requires token authentication" in bad.stdout, bad.stderr[-2000:]
+        assert took < 15, took
+        good = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120,
+                              env={**base, "HOME": str(drv_home), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token})
+        assert "JOINED" in good.stdout, good.stdout + good.stderr[-2000:]
+    finally:  # stop only the processes of this head (their command lines name its folder), by pid
+        for p in psutil.process_iter(["pid", "cmdline"]):
+            if str(tmp) in " ".join(p.info["cmdline"] or []):
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,59 @@
+"""The model settings (``[model]`` of a run config): one definition of each hyperparameter.
+
+:class:`ModelConfig` declares every model setting once (range, meaning, default); the estimators of
+:mod:`signals.models` take their defaults from it and check their parameters against it, and the
+command line builds it from ``[model]``. This module imports neither torch nor scikit-learn, so a
+configuration can be built, printed and refused without them; :meth:`ModelConfig.build` imports
+the estimators when it is called.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from data_store.settings import check_settings, setting
+
+__all__ = ["BASELINES", "DEVICE_PATTERN", "ModelConfig"]
+
+#: the baselines fitted beside a model (implemented in :mod:`signals.baselines`)
+BASELINES = ("logistic", "always_up", "yesterday")
+
+#: a torch device: auto (CUDA when available), cpu, cuda or cuda:N
+DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The model traded and its hyperparameters (``[model]`` of a run config).
+
+    ``build()`` gives the estimator; the baselines are fitted on the same windows and samples."""
+
+    kind: str = setting("lstm", choices=("lstm", "gru", "attention", "logistic"), doc="the model traded")
+    hidden_size: int = setting(32, lo=1, hi=4096, doc="units of each recurrent layer")
+    num_layers: int = setting(1, lo=1, hi=8, doc="stacked recurrent layers")
+    dropout: float = setting(0.0, lo=0.0, hi=0.9, doc="dropout between layers and before the head")
+    lr: float = setting(1e-3, lo=1e-6, hi=1.0, doc="Adam learning rate")
+    batch_size: int = setting(1024, lo=1, hi=1_000_000, doc="samples per mini-batch")
+    max_epochs: int = setting(20, lo=1, hi=1000, doc="most passes over the training samples")
+    patience: int = setting(3, lo=0, hi=1000, doc="epochs without a better validation loss before stopping")
+    weight_decay: float = setting(0.0, lo=0.0, hi=1.0, doc="Adam weight decay (0 = off)")
+    grad_clip: float = setting(1.0, lo=0.0, hi=1e6, doc="largest gradient norm (0 = off)")
+    seed: int = setting(0, lo=0, hi=2**31 - 1, doc="seed of the initial weights and batch order")
+    device: str = setting("auto", pattern=DEVICE_PATTERN, doc="auto (CUDA when available), cpu, cuda or cuda:N")
+    baselines: tuple[str, ...] = setting(BASELINES, choices=BASELINES, doc="models fitted beside it")
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+
+    def build(self) -> Any:
+        """The estimator of ``kind`` with these hyperparameters (unfitted)."""
+        from .baselines import LogisticBaseline
+        from .models import AttentionLSTMClassifier, GRUClassifier, LSTMClassifier
+
+        if self.kind == "logistic":
+            return LogisticBaseline(seed=self.seed)
+        cls = {"lstm": LSTMClassifier, "gru": GRUClassifier, "attention": AttentionLSTMClassifier}[self.kind]
+        return cls(hidden_size=self.hidden_size, num_layers=self.num_layers, dropout=self.dropout, lr=self.lr,
+                   batch_size=self.batch_size, max_epochs=self.max_epochs, patience=self.patience,
+                   weight_decay=self.weight_decay, grad_clip=self.grad_clip, device=self.device, seed=self.seed)

@@ -1,0 +1,299 @@
+"""The Ray executor: each item one Ray task, the shared object in the object store once.
+
+This module is the toolkit's only Ray code (:mod:`signals.executors` defines the rest of the
+executor contract). Ray is imported when an executor is used, never at import time.
+
+Retries are the driver's: a task is submitted without Ray-level retries, and when an attempt fails
+(an exception, a crashed worker, a lost node) the driver logs which task failed on which node and
+submits it again, up to ``max_retries`` times, so every retry is visible and counted. Each attempt
+tells a small journal actor where it started, so a worker that dies without a word is still named.
+Per task, :meth:`RayExecutor.describe` gives the attempts, the node of each failure and of the
+success, and the thread counts measured in the task.
+
+Joining a cluster: from Ray 2.52 a cluster may require token authentication (``RAY_AUTH_MODE=token``;
+Ray 2.59+ turns it on by default for clusters started with ``ray.init()``, and ``ray start --head``
+turns it on when a token file exists). A driver without the cluster's token is refused; Ray itself
+retries for about 20 s and then reports a connection failure, so :meth:`RayExecutor.ray` first asks
+the cluster once and names authentication (and the fix) when that is the cause.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from data_store.errors import ConfigError
+
+from .executors import (
+    Done,
+    FaultPlan,
+    Raised,
+    TaskResult,
+    error_text,
+    retryable,
+    run_task,
+    task_keys,
+    task_record,
+)
+from .runtime import default_threads
+
+__all__ = ["RAY_MISSING", "RayExecutor", "auth_failure_message", "import_ray"]
+
+log = logging.getLogger("signals.executors")
+
+RAY_MISSING = ("executor = 'ray' needs the Ray package, which is not installed in this environment: "
+               "install the optional extra with `pip install .[ray]` (or `pip install 'ray>=2.9'`), "
+               "or use executor = 'local'")
+
+#: words of Ray's errors when a cluster refuses a process's authentication token
+_AUTH_WORDS = ("AuthenticationError", "InvalidAuthToken", "Unauthenticated", "UNAUTHENTICATED")
+
+
+def import_ray() -> Any:
+    """Import Ray, or raise :class:`ConfigError` saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(RAY_MISSING) from None
+    return ray
+
+
+def _chain_text(exc: BaseException) -> str:
+    """The types and messages of an exception and its causes (Ray wraps the real one)."""
+    parts: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(parts) < 5:
+        parts.append(f"{type(seen).__name__}: {seen}")
+        seen = seen.__cause__ or seen.__context__
+    return " | ".join(parts)
+
+
+def is_auth_failure(exc: BaseException) -> bool:
+    """True when Ray refused to connect because of token authentication."""
+    text = _chain_text(exc)
+    return any(w in text for w in _AUTH_WORDS)
+
+
+def auth_failure_message(address: str) -> str:
+    """One line: the cluster at ``address`` refused this process's token; what this process has and
+    what to set (the token itself is never shown)."""
+    mode = os.environ.get("RAY_AUTH_MODE") or "unset (Ray's default for a joining process: disabled)"
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        have = "RAY_AUTH_TOKEN is set"
+    elif os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        have = f"RAY_AUTH_TOKEN_PATH = {os.environ['RAY_AUTH_TOKEN_PATH']!r}"
+    elif (Path.home() / ".ray" / "auth_token").is_file():
+        have = "a token file ~/.ray/auth_token (not the cluster's, or not used while RAY_AUTH_MODE is not 'token')"
+    else:
+        have = "no token"
+    return (f"cannot join the Ray cluster at {address!r}: it requires token authentication and refused this process "
+            f"(here RAY_AUTH_MODE is {mode}; {have}). Set RAY_AUTH_MODE=token and give the cluster's token, "
+            "RAY_AUTH_TOKEN=<token> or the file ~/.ray/auth_token (`ray get-auth-token` on the head prints it), "
+            "in this shell and on every node before `ray start`; see the README, 'Running on Ray'")
+
+
+def _probe_auth(address: str) -> None:
+    """Ask the cluster's GCS once (about a second) and raise the authentication message if it
+    refuses this process; anything else is left to ``ray.init``, which reports it."""
+    if address == "auto" or address.startswith("ray://"):
+        return
+    try:
+        from ray._raylet import GcsClient  # type: ignore[attr-defined]  # Ray's client of the control service
+    except ImportError:  # pragma: no cover - another Ray layout: ray.init reports
+        return
+    try:
+        GcsClient(address=address)
+    except Exception as exc:  # noqa: BLE001 - only an authentication refusal is ours to name
+        if is_auth_failure(exc):
+            raise ConfigError(auth_failure_message(address)) from None
+
+
+class _Journal:
+    """A Ray actor that remembers where each attempt of a task started (node of a lost worker)."""
+
+    def __init__(self) -> None:
+        self.where: dict[tuple[int, int], str] = {}
+
+    def started(self, key: int, attempt: int, node: str) -> None:
+        self.where[(key, attempt)] = node
+
+    def node(self, key: int, attempt: int) -> str | None:
+        return self.where.get((key, attempt))
+
+    def ready(self) -> bool:
+        return True
+
+
+@dataclass
+class RayExecutor:
+    """Each item a Ray task; the shared object put in the object store once.
+
+    ``address``: an existing cluster (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``); None
+    joins the Ray instance already started in this process, or starts a local one.
+    ``max_retries``: extra attempts of a task that failed (an exception, a crashed worker, a lost
+    node), made and logged by the driver; ``retry_exceptions``: True (any exception but this
+    toolkit's own errors, which are never retried), False (only lost workers), or a tuple of
+    exception classes. ``threads``: torch and BLAS threads (and Ray CPUs) per task; None = what the
+    caller says a task needs (a local run's count), so results are bit-identical on CPU.
+    ``num_gpus``: GPUs per task; None = 1 when the work's device is ``cuda`` (or ``auto`` and the
+    cluster has GPUs), else 0. ``init_kwargs``: more ``ray.init`` arguments (e.g.
+    ``runtime_env={"working_dir": "."}`` for a cluster whose nodes lack this package). ``fault``:
+    test hook (:class:`~signals.executors.FaultPlan`)."""
+
+    address: str | None = None
+    max_retries: int = 2
+    retry_exceptions: bool | tuple[type[BaseException], ...] = True
+    threads: int | None = None
+    num_gpus: float | None = None
+    init_kwargs: dict[str, Any] = field(default_factory=dict)
+    fault: FaultPlan | None = None
+    _started: bool = field(default=False, init=False, repr=False)
+    _used: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _tasks: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    kind = "ray"
+
+    def __enter__(self) -> RayExecutor:
+        self.ray()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def ray(self) -> Any:
+        """The ``ray`` module, connected (``ray.init`` once; an existing connection is reused)."""
+        ray = import_ray()
+        if not ray.is_initialized():
+            kw = {"include_dashboard": False, "log_to_driver": False, **self.init_kwargs}
+            if self.address:
+                kw["address"] = self.address
+                _probe_auth(self.address)
+            log.info("starting Ray (%s)", self.address or "a local instance")
+            try:
+                ray.init(**kw)
+            except Exception as exc:
+                if self.address and is_auth_failure(exc):
+                    raise ConfigError(auth_failure_message(self.address)) from None
+                if not isinstance(exc, (ConnectionError, TimeoutError, RuntimeError, ValueError)):
+                    raise
+                where = f"join the Ray cluster at {self.address!r}" if self.address else "start a local Ray"
+                raise ConfigError(f"cannot {where}: {type(exc).__name__}: {exc}. Check the address (run `ray status` "
+                                  "on the head node) or leave --ray-address out to start a local Ray") from None
+            self._started = True
+        return ray
+
+    def shutdown(self) -> None:
+        """Stop Ray if this executor started it."""
+        if self._started:
+            import_ray().shutdown()
+            self._started = False
+
+    def describe(self) -> dict[str, Any]:
+        """Settings and, per task of the last map, attempts, nodes and measured thread counts."""
+        return {"executor": "ray", "address": self.address, "max_retries": self.max_retries, "threads": self.threads,
+                "num_gpus": self.num_gpus, **self._used, "tasks": self._tasks}
+
+    def _gpus(self, ray: Any, device: str) -> float:
+        if self.num_gpus is not None:
+            return float(self.num_gpus)
+        have = float(ray.cluster_resources().get("GPU", 0.0))
+        if device.startswith("cuda"):
+            if have <= 0:
+                raise ConfigError(f"device = {device!r} but the Ray cluster has no GPU: use device 'auto' or 'cpu', "
+                                  "or join a cluster with GPU nodes (--ray-address)")
+            return 1.0
+        return 1.0 if device == "auto" and have > 0 else 0.0
+
+    def _failure(self, ray: Any, exc: BaseException, journal: Any, key: int, attempt: int) -> tuple[str, bool]:
+        """(the node an attempt failed on, whether it may be retried)."""
+        cause = getattr(exc, "cause", None)
+        app_error = isinstance(exc, ray.exceptions.RayTaskError) and isinstance(cause, BaseException)
+        try:
+            node = ray.get(journal.node.remote(key, attempt), timeout=10)
+        except Exception:  # noqa: BLE001 - only for the log line
+            node = None
+        node = node or (getattr(exc, "ip", None) if app_error else None)
+        if node is None:  # a lost node: Ray's message names its address
+            found = re.search(r"Node IP: ([\w.:-]+?),", str(exc))
+            node = f"node {found.group(1)} (lost)" if found else None
+        where = node or "an unknown node (its worker was lost before it reported)"
+        # an exception of the task follows retry_exceptions; a lost worker or node is always retried
+        return where, (retryable(cause, self.retry_exceptions) if app_error and cause is not None else True)
+
+    def _journal(self, ray: Any) -> Any:
+        """The journal actor, on the driver's node (it must outlive a lost worker node)."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=True)
+        journal = ray.remote(num_cpus=0)(_Journal).options(scheduling_strategy=here).remote()
+        try:  # started before the tasks, so that none of their reports waits for it
+            ray.get(journal.ready.remote(), timeout=60)
+        except Exception as exc:  # noqa: BLE001 - without it, a lost worker is just not named
+            log.warning("the task journal did not start (%s); a lost worker will not be named", error_text(exc))
+        return journal
+
+    def map(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], *, shared: Any = None,
+            keys: Sequence[int] | None = None, name: Callable[[int], str] = "task {}".format,
+            threads: int | None = None, device: str = "cpu") -> Generator[TaskResult, None, None]:
+        """``fn(shared, item)`` for each item as Ray tasks; results in the order they finish.
+        ``threads``: the torch threads a task needs (a local run's count; this executor's own
+        ``threads`` wins); ``device``: the work's device (decides the GPUs a task asks for)."""
+        ray = self.ray()
+        ks = task_keys(items, keys)
+        n = self.threads or threads or default_threads()
+        gpus = self._gpus(ray, device)
+        self._used = {"task_torch_threads": n, "task_blas_threads": n, "task_gpus": gpus}
+        self._tasks = {}
+        task = ray.remote(run_task).options(num_cpus=n, num_gpus=gpus, max_retries=0, retry_exceptions=False,
+                                            name=getattr(fn, "__name__", "task"))
+        journal = self._journal(ray)
+        t0 = time.perf_counter()
+        ref = ray.put(shared)
+        log.info("shared data in the object store in %.2f s; %d tasks (%d CPU, %g GPU, %d torch / %d BLAS threads "
+                 "each)", time.perf_counter() - t0, len(ks), n, gpus, n, n)
+        attempts = dict.fromkeys(ks, 0)
+        failures: dict[int, list[dict[str, Any]]] = {k: [] for k in ks}
+        pending: dict[Any, tuple[int, Any]] = {}
+
+        def submit(k: int, item: Any) -> None:
+            attempts[k] += 1
+            pending[task.remote(fn, ref, item, k, (n, n), self.fault, journal, attempts[k])] = (k, item)
+
+        for k, item in zip(ks, items, strict=True):
+            submit(k, item)
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for r in done:
+                    k, item = pending.pop(r)
+                    try:
+                        out = ray.get(r)
+                    except Exception as exc:  # noqa: BLE001 - retried or reported by name to the caller
+                        err = error_text(exc)
+                        node, again = self._failure(ray, exc, journal, k, attempts[k])
+                        failures[k].append({"attempt": attempts[k], "node": node, "error": err})
+                        if again and attempts[k] <= self.max_retries:
+                            log.warning("%s failed on %s (attempt %d of %d), retrying: %s", name(k), node,
+                                        attempts[k], self.max_retries + 1, err)
+                            submit(k, item)
+                            continue
+                        res = TaskResult(k, error=err, attempts=attempts[k], info={"node": node})
+                    else:
+                        if isinstance(out, Raised):
+                            raise out.exc
+                        assert isinstance(out, Done)
+                        res = TaskResult(k, value=out.value, attempts=attempts[k], info=out.info)
+                        if attempts[k] > 1:
+                            log.info("%s succeeded on %s at attempt %d", name(k), out.info.get("node"), attempts[k])
+                    self._tasks[str(k)] = task_record(res, failures[k])
+                    yield res
+        finally:
+            for r in pending:  # interrupted or stopped by an error: leave no task running on the cluster
+                ray.cancel(r, force=True)
+            ray.kill(journal)
