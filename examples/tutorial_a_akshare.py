@@ -55,7 +55,7 @@ import signals
 import strategies
 from backtests.config import load_config
 from backtests.outcomes import ModelOutcome, summarise
-from backtests.qs_adapter import trading_days_per_year
+from strategies.performance import trading_days_per_year
 from backtests.verdict import verdict
 
 log = logging.getLogger("tutorial_a")
