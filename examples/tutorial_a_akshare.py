@@ -55,8 +55,8 @@ import signals
 import strategies
 from backtests.config import load_config
 from backtests.outcomes import ModelOutcome, summarise
-from strategies.performance import trading_days_per_year
 from backtests.verdict import verdict
+from strategies.performance import trading_days_per_year
 
 log = logging.getLogger("tutorial_a")
 
