@@ -34,7 +34,7 @@ from signals.split import WalkForwardSplit
 from strategies.rules import CostModel
 from strategies.targets import DEFAULT_INITIAL_CASH, INITIAL_CASH, ThresholdConfig, TopKConfig
 
-from .evidence import EvaluationConfig
+from .evaluation_config import EvaluationConfig
 
 __all__ = ["PRESETS", "RunConfig", "describe_fields", "load_config", "parse_override", "to_toml"]
 
