@@ -137,7 +137,7 @@ def _check_across_sections(cfg: RunConfig) -> None:
             f"walk_forward.test_start = {shown!r} must be a date inside universe.start..universe.end "
             f"({u.start.date()}..{u.end.date()}] so there is training data before it")
     # the embargo against the label horizon: the splitter's own rule, raised as LookaheadError
-    wf.embargo_for(cfg.labels.horizon)
+    wf.embargo_for(cfg.labels)
     if cfg.strategy.kind == "threshold" and len(u.symbols) != 1:
         raise ConfigError(
             f"strategy.kind = 'threshold' trades one instrument: give exactly one symbol "

@@ -93,7 +93,7 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
     # every object built from the config is made, and the windows laid out, before the run
     # folder exists, so a bad value writes nothing
     estimator = cfg.model.build()
-    windows = list(cfg.walk_forward.split(md.calendar, cfg.labels.horizon))
+    windows = list(cfg.walk_forward.split(md.calendar, cfg.labels))
     log.info("      %d walk-forward windows, tests %s..%s", len(windows),
              windows[0].test_start.date(), windows[-1].test_end.date())
     scfg = build.strategy_config(cfg)

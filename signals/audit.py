@@ -129,7 +129,7 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
     splitter = splitter or WalkForwardSplit()
     if symbols is not None:
         md = md.slice(symbols=list(symbols))
-    windows = list(splitter.split(md.calendar, labels.horizon))
+    windows = list(splitter.split(md.calendar, labels))
     cuts = ([pd.Timestamp(c) for c in cut_dates] if cut_dates is not None
             else _default_cuts(windows, max(1, int(max_windows))))
     early = [c for c in cuts if c < windows[0].test_start]

@@ -52,8 +52,10 @@ def prepare(md: MarketData, features: FeatureConfig | None = None, labels: Label
     features = features or FeatureConfig()
     labels = labels or LabelConfig()
     panel = build_feature_panel(md, features)
-    io = md.index["open"].to_numpy(dtype=float) if labels.excess else None
-    lab = make_labels(md.panel("open", adjusted=True), md.panel("volume"), labels, index_open=io)
     eligible = md.tradable_mask().to_numpy(dtype=bool)
+    lab = make_labels(md.panel("open", adjusted=True), md.panel("volume"), labels,
+                      index_open=md.index["open"].to_numpy(dtype=float),
+                      close_adj=md.panel("close", adjusted=True) if labels.span == "close" else None,
+                      index_close=md.index["close"].to_numpy(dtype=float), eligible=eligible)
     return Prepared(panel=panel, labels=lab, eligible=eligible, calendar=md.calendar, symbols=list(md.symbols),
                     label_config=labels)

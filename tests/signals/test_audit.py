@@ -42,8 +42,8 @@ def test_audit_passes_for_the_shipped_features_and_models(md_audit):
 @pytest.mark.parametrize("est", [signals.GRUClassifier(hidden_size=6, max_epochs=1, seed=1, num_threads=1),
                                  signals.AttentionLSTMClassifier(hidden_size=6, max_epochs=1, seed=1, num_threads=1)])
 def test_audit_passes_for_gru_and_attention_with_excess_labels(md_audit, est):
-    rep = signals.leakage_audit(md_audit, **_cfg(estimator=est, labels=signals.LabelConfig(horizon=2, excess=True)),
-                                baselines=(), max_windows=1)
+    labels = signals.LabelConfig(horizon=2, relative="index")
+    rep = signals.leakage_audit(md_audit, **_cfg(estimator=est, labels=labels), baselines=(), max_windows=1)
     assert rep.passed, rep.message
 
 

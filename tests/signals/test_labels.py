@@ -30,12 +30,16 @@ def test_horizon_and_excess():
     opens = _frame([10.0, 10.0, 11.0, 12.0, 9.0, 10.0])
     vol = _frame([1] * 6)
     index_open = np.array([100.0, 100.0, 105.0, 120.0, 80.0, 100.0])
-    lab = signals.make_labels(opens, vol, signals.LabelConfig(horizon=2, excess=True), index_open=index_open)
+    lab = signals.make_labels(opens, vol, signals.LabelConfig(horizon=2, relative="index"), index_open=index_open)
     # t=0: stock 12/10-1 = 0.2, index 120/100-1 = 0.2 -> excess 0 -> not up
     # t=1: stock 9/11-1 = -0.1818, index 80/105-1 = -0.2381 -> excess +0.0563 -> up;
     # t=2: stock 10/12-1 = -1/6, index 100/120-1 = -1/6 -> 0
-    np.testing.assert_allclose(lab.ret[:3, 0], [0.0, (9 / 11 - 1) - (80 / 105 - 1), 0.0], atol=1e-12)
-    np.testing.assert_array_equal(lab.label[:3, 0], [0.0, 1.0, 0.0])
+    np.testing.assert_allclose(lab.target_ret[:3, 0], [0.0, (9 / 11 - 1) - (80 / 105 - 1), 0.0], atol=1e-12)
+    np.testing.assert_array_equal(lab.event[:3, 0], [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(lab.target[:3, 0], [0.0, 1.0, 0.0])
+    # the traded return and its direction stay raw whatever the target
+    np.testing.assert_allclose(lab.ret[:3, 0], [0.2, 9 / 11 - 1, 10 / 12 - 1])
+    np.testing.assert_array_equal(lab.label[:3, 0], [1.0, 0.0, 0.0])
     assert np.isnan(lab.ret[3:, 0]).all() and lab.end_offset == 3
 
 
@@ -49,7 +53,7 @@ def test_suspended_open_makes_the_label_unknown_not_forward_filled():
 
 def test_excess_needs_the_index_and_horizon_is_validated():
     with pytest.raises(ConfigError, match="index"):
-        signals.make_labels(_frame([1.0, 2.0, 3.0]), _frame([1, 1, 1]), signals.LabelConfig(excess=True))
+        signals.make_labels(_frame([1.0, 2.0, 3.0]), _frame([1, 1, 1]), signals.LabelConfig(relative="index"))
     with pytest.raises(ConfigError, match="horizon = 0"):
         signals.LabelConfig(horizon=0)
 
