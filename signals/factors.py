@@ -212,13 +212,15 @@ def compute_factors(panels: Mapping[str, np.ndarray], names: Iterable[str], min_
 
     ``panels``: ``open high low close volume`` (adjusted; NaN on days without a tradable bar),
     each (days, symbols) float64. ``min_frac``: share of a window that must be observed.
-    ``out``: an array to fill (its last axis holds ``names`` in order). Infinite values become NaN."""
+    ``out``: an array to fill (its last axis holds ``names`` in order). Infinite values become NaN,
+    and so does every factor of a day without a bar (the day is masked, like the raw channels)."""
     names = tuple(names)
     p = {k: np.asarray(panels[k], dtype=np.float64) for k in ("open", "high", "low", "close", "volume")}
     shape = p["close"].shape
     if out is None:
         out = np.empty((*shape, len(names)), dtype=np.float32)
     pos = {n: i for i, n in enumerate(names)}
+    unobserved = ~np.isfinite(p["close"])  # a day without a tradable bar has no factor value (masked)
     cache: dict = {}
     done: set[str] = set()
     for name in names:
@@ -236,6 +238,6 @@ def compute_factors(panels: Mapping[str, np.ndarray], names: Iterable[str], min_
             if k in pos and k not in done:
                 col = out[:, :, pos[k]]
                 col[...] = v
-                col[~np.isfinite(col)] = np.nan
+                col[~np.isfinite(col) | unobserved] = np.nan
                 done.add(k)
     return out

@@ -1,5 +1,6 @@
 """The leakage audit passes for the shipped features and models and catches the two classic leaks."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -66,3 +67,41 @@ def test_audit_catches_a_split_without_embargo(md_audit):
     bad = rep.details[~rep.details["passed"]]
     assert "fitted labels end by the cut" in set(bad["check"])
     assert "fits a label ending" in rep.message
+
+
+def test_audit_passes_for_the_factor_library_lightgbm_and_the_new_targets_and_objectives(md_audit):
+    """Every new piece under audit at once: the whole factor library with per-day robust
+    normalisation, a cross-sectional rank target on the close-to-close span, the IC objective
+    with early stopping on validation rank IC, a seed ensemble, and the LightGBM baseline."""
+    feats = signals.FeatureConfig(lookback=5, engineered=("ret_5", "range"), factors=("alpha158",),
+                                  cross_section="robust")
+    est = signals.LSTMClassifier(hidden_size=4, max_epochs=2, batch_size=256, seed=0, num_threads=1,
+                                 objective="ic", early_stop="rank_ic", n_seeds=2)
+    for labels in (signals.LabelConfig(relative="median", target="rank", span="close"),
+                   signals.LabelConfig(relative="median")):
+        rep = signals.leakage_audit(md_audit, **_cfg(features=feats, labels=labels, estimator=est),
+                                    baselines=("lightgbm", "logistic"), max_windows=1)
+        assert rep.passed, rep.message
+        assert set(rep.details["check"]) == {"fitted labels end by the cut", "bars after cut changed",
+                                             "bars after cut removed"}
+
+
+def test_audit_catches_a_leak_planted_inside_the_factor_code(md_audit, monkeypatch):
+    """A factor of the library made to read the NEXT day's close (KMID from close(t+1)) is caught."""
+    import signals.factors as factors
+
+    honest = factors._day
+
+    def leaky_day(name, p):
+        if name != "KMID":
+            return honest(name, p)
+        c_next = np.vstack([p["close"][1:], np.full((1, p["close"].shape[1]), np.nan)])
+        return (c_next - p["open"]) / p["open"]
+
+    monkeypatch.setattr(factors, "_day", leaky_day)
+    feats = signals.FeatureConfig(lookback=5, engineered=("ret_5",), factors=("KMID",))
+    rep = signals.leakage_audit(md_audit, **_cfg(features=feats), baselines=("lightgbm",), max_windows=1)
+    assert not rep.passed
+    bad = rep.details[~rep.details["passed"]]
+    assert set(bad["check"]) == {"bars after cut changed", "bars after cut removed"}
+    assert "LOOK-AHEAD" in rep.message
