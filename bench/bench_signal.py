@@ -32,8 +32,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import data_store  # noqa: E402
@@ -117,7 +115,8 @@ def show(r: dict) -> None:
             print(f"   target: IC >= {t_ic}, RankIC >= {t_ric}, <= {t_s / 60:.0f} min: {'met' if ok else 'MISSED'}")
         if "lightgbm" in r["models"]:
             lg = r["models"]["lightgbm"]
-            print(f"   {r['main']} - LightGBM: IC {main['ic'] - lg['ic']:+.4f}, RankIC {main['rank_ic'] - lg['rank_ic']:+.4f}")
+            print(f"   {r['main']} - LightGBM: IC {main['ic'] - lg['ic']:+.4f}, "
+                  f"RankIC {main['rank_ic'] - lg['rank_ic']:+.4f}")
 
 
 def main() -> int:
