@@ -33,7 +33,7 @@ from strategies.targets import ThresholdConfig, TopKConfig
 
 __all__ = ["PRESETS", "RunConfig", "describe_fields", "load_config", "parse_override", "to_toml"]
 
-PRESETS = ("quick", "full")
+PRESETS = ("quick", "research", "full")
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,12 @@ from strategies.result import BacktestResult
 
 from . import analysis as an
 
-__all__ = ["MODEL_LABELS", "ModelOutcome", "label", "summarise"]
+__all__ = ["MODEL_LABELS", "ModelOutcome", "label", "margin_over_lightgbm", "summarise"]
 
 MODEL_LABELS = {
     "lstm": "LSTM", "gru": "GRU", "attention": "Attention-LSTM", "logistic": "Logistic",
-    "always_up": "Always-up", "yesterday": "Yesterday's direction", "index": "Buy-and-hold CSI-300",
+    "always_up": "Always-up", "yesterday": "Yesterday's direction", "lightgbm": "LightGBM",
+    "index": "Buy-and-hold CSI-300",
 }
 
 #: per-window prediction metrics pooled over windows (sample-weighted)
@@ -52,6 +53,19 @@ class ModelOutcome:
     @property
     def returns(self) -> pd.Series | None:
         return None if self.backtest is None else self.backtest.returns
+
+
+def margin_over_lightgbm(outcomes: dict[str, ModelOutcome], main: str) -> str | None:
+    """One sentence: did the main model's IC and rank IC beat the LightGBM baseline's (same windows
+    and samples)? None when LightGBM was not fitted."""
+    if "lightgbm" not in outcomes or main not in outcomes or main == "lightgbm":
+        return None
+    a, b = outcomes[main].window_metrics, outcomes["lightgbm"].window_metrics
+    ic, ric = pooled(a, "ic") - pooled(b, "ic"), pooled(a, "rank_ic") - pooled(b, "rank_ic")
+    won = "beat" if ic > 0 and ric > 0 else "did not beat" if ic <= 0 and ric <= 0 else "split with"
+    return (f"{label(main)} {won} the LightGBM baseline on the same samples: IC {pooled(a, 'ic'):.4f} vs "
+            f"{pooled(b, 'ic'):.4f} ({ic:+.4f}), rank IC {pooled(a, 'rank_ic'):.4f} vs {pooled(b, 'rank_ic'):.4f} "
+            f"({ric:+.4f}).")
 
 
 def summarise(outcomes: dict[str, ModelOutcome], benchmark: pd.Series, calendar: pd.DatetimeIndex,

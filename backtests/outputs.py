@@ -19,7 +19,7 @@ from signals.walk_forward import WalkForwardResult
 
 from .config import RunConfig, to_toml
 from .formatting import fmt
-from .outcomes import ModelOutcome, label
+from .outcomes import ModelOutcome, label, margin_over_lightgbm
 from .report import build_report
 from .runfolder import RunFolder, clean_json, command_line, git_commit, library_versions
 
@@ -77,7 +77,8 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
         rf.path("tearsheet.html"), title=title, main_model=main, outcomes=outcomes, benchmark=bench,
         calendar=md.calendar, coverage=md.coverage(), periods_per_year=ppy, audit=audit_text, passive=passive,
         notes=[f"Run {rf.final.name}; config: {cfg.preset} preset, lookback {cfg.features.lookback}, "
-               f"{wf.train_days}/{wf.val_days}/{wf.test_days} train/validation/test days per window."],
+               f"{wf.train_days}/{wf.val_days}/{wf.test_days} train/validation/test days per window.",
+               *filter(None, [margin_over_lightgbm(outcomes, main)])],
     )
     main_row = next(r for r in shown["models"] if r["model"] == main)
     metrics = {

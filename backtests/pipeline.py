@@ -25,7 +25,7 @@ from signals.executors import RayExecutor
 
 from . import build
 from .config import RunConfig
-from .outcomes import ModelOutcome, label
+from .outcomes import ModelOutcome, label, margin_over_lightgbm
 from .outputs import write_outputs
 from .runfolder import RunFolder
 
@@ -122,6 +122,9 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
                         strategy=scfg, costs=cfg.costs, initial_cash=cfg.strategy.initial_cash, progress=progress)
                     oc.attach(res, ppy)
                 outcomes[model] = oc
+        margin = margin_over_lightgbm(outcomes, cfg.model.kind)
+        if margin:
+            log.info("      %s", margin)
         audit_text = None
         if cfg.report.audit:
             with timings.stage("leakage audit", 4, total):

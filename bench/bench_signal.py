@@ -32,6 +32,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import data_store  # noqa: E402
@@ -77,6 +79,12 @@ def run_one(md_full, preset: str, span: str, extra: list[str], close_ic: bool) -
     wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     pred = res.predictions
     rows = {m: score(pred, m) for m in pred["model"].unique()}
+    wm = res.window_metrics
+    for m in rows:
+        g = wm[wm["model"] == m]
+        rows[m]["epochs"] = float(g["epochs"].mean())
+        rows[m]["best_epoch"] = float(g["best_epoch"].mean())
+        rows[m]["fit_s"] = float(g["fit_seconds"].sum())
     if close_ic:  # the same predictions scored against qlib's close(t+2)/close(t+1) - 1
         cl = signals.make_labels(md.panel("close", adjusted=True), md.panel("volume"), signals.LabelConfig())
         pos_d = md.calendar.get_indexer(pred["date"])
@@ -99,11 +107,13 @@ def show(r: dict) -> None:
     print(f"   wall {r['wall_s']:.0f} s, CPU {r['cpu_s']:.0f} s (user+sys), load average {r['load_before']:.2f} "
           f"before / {r['load_after']:.2f} after")
     close = any("close_ic" in m for m in r["models"].values())
-    head = f"   {'model':<34}{'IC':>8}{'RankIC':>8}{'ICIR':>7}{'spread':>9}{'acc':>7}{'up':>7}"
+    head = (f"   {'model':<34}{'IC':>8}{'RankIC':>8}{'ICIR':>7}{'spread':>9}{'acc':>7}{'up':>7}"
+            f"{'epochs/best':>13}{'fit s':>7}")
     print(head + (f"{'cc IC':>8}" if close else ""))
     for name, m in r["models"].items():
         line = (f"   {name:<34}{m['ic']:>8.4f}{m['rank_ic']:>8.4f}{m['icir']:>7.3f}{100 * m['spread']:>8.3f}%"
-                f"{100 * m['accuracy']:>6.1f}%{100 * m['always_up']:>6.1f}%")
+                f"{100 * m['accuracy']:>6.1f}%{100 * m['always_up']:>6.1f}%"
+                f"{m.get('epochs', np.nan):>7.1f}/{m.get('best_epoch', np.nan):<5.1f}{m.get('fit_s', np.nan):>7.0f}")
         print(line + (f"{m.get('close_ic', float('nan')):>8.4f}" if close else ""))
     if r["span"] == "test":
         for name, ic, ric in REFERENCE:
