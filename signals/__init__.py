@@ -1,7 +1,9 @@
 """Causal up/down signals: features, labels, walk-forward splits, models, predictions, leakage audit.
 
 Time convention: a prediction dated t uses data up to the close of t; its trade fills at the open of
-t+1; the default label is the sign of adjusted open(t+2) / open(t+1) - 1 (see :func:`make_labels`).
+t+1; the traded return is adjusted open(t+2) / open(t+1) - 1, and every target (its sign, relative to
+the day's median or the index, its daily rank or z-score; or the close-to-close span) is defined from
+it in :func:`make_labels`. ``p_up`` is always the probability of the target's event.
 
     import data_store, signals
     md = data_store.load(use_cache=False).slice("2019-01-01", "2025-06-30")
@@ -28,9 +30,11 @@ from .baselines import AlwaysUpBaseline, LogisticBaseline, YesterdayBaseline
 from .checkpoints import load_checkpoint
 from .errors import LookaheadError, NotFittedError
 from .executors import ExecutorConfig, LocalExecutor, RayExecutor, make_executor
+from .factors import FACTOR_NAMES, compute_factors
 from .features import FeatureConfig, FeaturePanel, build_feature_panel
+from .gbdt import LightGBMBaseline
 from .labels import LabelConfig, Labels, make_labels
-from .metrics import best_constant_accuracy, classification_metrics, daily_ic
+from .metrics import best_constant_accuracy, classification_metrics, daily_ic, daily_ic_series, decile_spread, icir
 from .models import (
     AttentionLSTMClassifier,
     GRUClassifier,
@@ -48,6 +52,7 @@ from .walk_forward import IncompleteRunError, WalkForwardResult, run_walk_forwar
 from .window import WindowJob, WindowOutput, fit_predict_window
 
 __all__ = [
+    "FACTOR_NAMES", "LightGBMBaseline", "compute_factors", "daily_ic_series", "decile_spread", "icir",
     "AlwaysUpBaseline", "AttentionLSTMClassifier", "AuditReport", "ExecutorConfig", "FeatureConfig", "FeaturePanel",
     "GRUClassifier", "IncompleteRunError", "LSTMClassifier", "LabelConfig", "Labels", "LocalExecutor",
     "LogisticBaseline", "LookaheadError", "ModelConfig", "NotFittedError", "Prepared", "RayExecutor",
