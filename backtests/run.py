@@ -58,8 +58,10 @@ def config_from_args(args: argparse.Namespace) -> C.RunConfig:
     """The run configuration of parsed command-line options: preset <- --config <- --set <- options."""
     over: list[dict[str, Any]] = []
     if args.symbols is not None and len([s for s in args.symbols.split(",") if s.strip()]) == 1:
-        # a single-stock study trades with the one-instrument rule unless told otherwise
-        over.append({"strategy": {"kind": "threshold"}})
+        # a single-stock study trades with the one-instrument rule and asks the tutorials' question (the
+        # raw direction: a cross-sectional target needs a cross-section) unless told otherwise
+        over.append({"strategy": {"kind": "threshold"}, "labels": {"relative": "none", "target": "updown"},
+                     "model": {"objective": "bce", "early_stop": "loss"}})
     over += [C.parse_override(s) for s in args.set]
     direct = {
         "model.kind": args.model, "model.device": args.device, "universe.start": args.start,
