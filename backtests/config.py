@@ -138,12 +138,6 @@ def _check_across_sections(cfg: RunConfig) -> None:
             f"({u.start.date()}..{u.end.date()}] so there is training data before it")
     # the embargo against the label horizon: the splitter's own rule, raised as LookaheadError
     wf.embargo_for(cfg.labels)
-    lab = cfg.labels
-    if len(u.symbols) == 1 and (lab.relative == "median" or lab.target in ("rank", "zscore")):
-        raise ConfigError(
-            f"labels.relative = {lab.relative!r}, labels.target = {lab.target!r} compare each stock with the day's "
-            f"other stocks, but the universe is one symbol ({u.symbols[0]}): use labels.relative = 'none' or "
-            "'index' with target 'updown' or 'return'")
     if cfg.strategy.kind == "threshold" and len(u.symbols) != 1:
         raise ConfigError(
             f"strategy.kind = 'threshold' trades one instrument: give exactly one symbol "

@@ -78,7 +78,8 @@ def fit_predict_window(prepared: Prepared, window: Window, job: WindowJob) -> Wi
                             message=f"{w}: no tradable member day in the test span; skipped")
     if n_tr == 0 or n_va == 0:
         raise ConfigError(f"{w}: {n_tr} training and {n_va} validation samples; the window cannot be fitted "
-                          "(too few symbols or days): widen train_days/val_days or add symbols")
+                          "(too few symbols or days; a cross-sectional target (labels.relative = 'median', target "
+                          "rank or zscore) needs 2 or more stocks a day): widen train_days/val_days or add symbols")
     t0 = time.perf_counter()
     panel, labels, cal = prepared.panel, prepared.labels, prepared.calendar
     uses = {_input_kind(m) for m in [job.estimator, *[make_baseline(b) for b in job.baselines]]}
