@@ -38,7 +38,7 @@ from .evaluation_config import EvaluationConfig
 
 __all__ = ["PRESETS", "RunConfig", "describe_fields", "load_config", "parse_override", "to_toml"]
 
-PRESETS = ("quick", "full")
+PRESETS = ("quick", "research", "full")
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ def _check_across_sections(cfg: RunConfig) -> None:
             f"walk_forward.test_start = {shown!r} must be a date inside universe.start..universe.end "
             f"({u.start.date()}..{u.end.date()}] so there is training data before it")
     # the embargo against the label horizon: the splitter's own rule, raised as LookaheadError
-    wf.embargo_for(cfg.labels.horizon)
+    wf.embargo_for(cfg.labels)
     late = [str(c.date()) for c in cfg.report.cut_dates or [] if not wf.test_start <= c < u.end]
     if late:
         raise ConfigError(f"report.audit_cuts {late} must lie in walk_forward.test_start..universe.end "
@@ -246,23 +246,32 @@ def load_config(preset: str | None = None, config_file: str | Path | None = None
 
 
 def _single_stock_rule(data: dict[str, Any], layers: list[dict[str, Any]]) -> None:
-    """One symbol means a single-stock study, traded with the one-instrument (threshold) rule,
-    unless ``strategy.kind`` is chosen in the same layer as the symbol or a later one (the preset's
-    choice does not count). The one place this rule lives: ``--symbols`` and ``--set
-    universe.symbols`` alike."""
+    """One symbol means a single-stock study: traded with the one-instrument (threshold) rule and
+    asking the tutorials' question, the raw direction (a cross-sectional target needs a
+    cross-section: BCE on up/down, early stopping on the loss). Each of these settings keeps its
+    value when it is chosen in the same layer as the symbol or a later one (the preset's choice does
+    not count). The one place this rule lives: ``--symbols`` and ``--set universe.symbols`` alike."""
 
     def sets(layer: dict[str, Any], section: str, key: str) -> bool:
         sub = layer.get(section)
         return isinstance(sub, dict) and key in sub
 
     last_syms = max((i for i, layer in enumerate(layers) if sets(layer, "universe", "symbols")), default=-1)
-    last_kind = max((i for i, layer in enumerate(layers) if sets(layer, "strategy", "kind")), default=-1)
-    if last_syms < 0 or last_kind >= last_syms:
+    if last_syms < 0:
         return
     syms = data["universe"]["symbols"]
     items = [s for s in syms.split(",") if s.strip()] if isinstance(syms, str) else list(syms)
-    if len(items) == 1:
-        data["strategy"] = {**data.get("strategy", {}), "kind": "threshold"}
+    if len(items) != 1:
+        return
+    for (section, key), value in _SINGLE_STOCK.items():
+        chosen = max((i for i, layer in enumerate(layers) if sets(layer, section, key)), default=-1)
+        if chosen < last_syms:
+            data[section] = {**data.get(section, {}), key: value}
+
+
+#: what a single-stock study uses unless told otherwise
+_SINGLE_STOCK = {("strategy", "kind"): "threshold", ("labels", "relative"): "none", ("labels", "target"): "updown",
+                 ("model", "objective"): "bce", ("model", "early_stop"): "loss"}
 
 
 def to_dict(cfg: RunConfig) -> dict[str, Any]:

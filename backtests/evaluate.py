@@ -42,7 +42,7 @@ import pandas as pd
 import data_store
 from data_store.errors import ConfigError, DataValidationError, ToolkitError
 from data_store.settings import build as build_settings
-from signals.labels import make_labels
+from signals.labels import LabelConfig, make_labels
 from signals.metrics import classification_metrics
 from signals.walk_forward import WalkForwardResult
 from strategies.errors import PredictionsError
@@ -183,14 +183,14 @@ def check_against_market(preds: pd.DataFrame, md: data_store.MarketData) -> tupl
 
 
 def label_rows(preds: pd.DataFrame, md: data_store.MarketData, cfg: C.RunConfig, span: str) -> pd.DataFrame:
-    """``label`` and ``ret`` of every row from the market data: the labelling function
+    """``label`` and ``ret`` of every row from the market data, as a run's predictions carry them
+    (the raw return and its direction, whatever the training target): the labelling function
     (``open``: adjusted open(t+1+H)/open(t+1) - 1) or the close-to-close span (``close``)."""
     if span == "open":
-        io = md.index["open"].to_numpy(dtype=float) if cfg.labels.excess else None
-        lab = make_labels(md.panel("open", adjusted=True), md.panel("volume"), cfg.labels, index_open=io)
+        lab = make_labels(md.panel("open", adjusted=True), md.panel("volume"), LabelConfig(horizon=cfg.labels.horizon))
         ret = lab.ret
     else:
-        ret = forward_returns(md, cfg.labels.horizon, "close", cfg.labels.excess).to_numpy()
+        ret = forward_returns(md, cfg.labels.horizon, "close").to_numpy()
     d = md.calendar.get_indexer(pd.DatetimeIndex(preds["date"]))
     s = pd.Index(md.symbols).get_indexer(preds["symbol"])
     r = ret[d, s]

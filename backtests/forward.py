@@ -38,9 +38,9 @@ def forward_returns(md: MarketData, horizon: int, span: str = "open", excess: bo
     volume = md.panel("volume")
     if span == "open":
         io = md.index["open"].to_numpy(dtype=float) if excess else None
-        lab = make_labels(md.panel("open", adjusted=True), volume, LabelConfig(horizon=horizon, excess=excess),
-                          index_open=io)
-        return pd.DataFrame(lab.ret, index=md.calendar, columns=volume.columns)
+        cfg = LabelConfig(horizon=horizon, relative="index" if excess else "none", target="return")
+        lab = make_labels(md.panel("open", adjusted=True), volume, cfg, index_open=io)
+        return pd.DataFrame(lab.target_ret, index=md.calendar, columns=volume.columns)
     h = int(horizon)
     px = md.panel("close", adjusted=True).to_numpy(dtype=np.float64, copy=True)
     with np.errstate(invalid="ignore"):

@@ -23,7 +23,8 @@ from strategies.targets import ThresholdConfig, TopKConfig
 
 from . import analysis as an
 
-__all__ = ["GROSS_COSTS", "MODEL_LABELS", "ModelOutcome", "backtest_models", "label", "summarise"]
+__all__ = ["GROSS_COSTS", "MODEL_LABELS", "ModelOutcome", "backtest_models", "label", "margin_over_lightgbm",
+           "summarise"]
 
 log = logging.getLogger("backtests.run")
 
@@ -32,7 +33,8 @@ GROSS_COSTS = CostModel(commission_rate=0.0, min_commission=0.0, slippage=0.0, s
 
 MODEL_LABELS = {
     "lstm": "LSTM", "gru": "GRU", "attention": "Attention-LSTM", "logistic": "Logistic",
-    "always_up": "Always-up", "yesterday": "Yesterday's direction", "index": "Buy-and-hold CSI-300",
+    "always_up": "Always-up", "yesterday": "Yesterday's direction", "lightgbm": "LightGBM",
+    "index": "Buy-and-hold CSI-300",
 }
 
 #: per-window prediction metrics pooled over windows (sample-weighted)
@@ -91,6 +93,19 @@ def backtest_models(md: data_store.MarketData, predictions: pd.DataFrame, window
             oc.attach(res, periods_per_year, gross)
         out[model] = oc
     return out
+
+
+def margin_over_lightgbm(outcomes: dict[str, ModelOutcome], main: str) -> str | None:
+    """One sentence: did the main model's IC and rank IC beat the LightGBM baseline's (same windows
+    and samples)? None when LightGBM was not fitted."""
+    if "lightgbm" not in outcomes or main not in outcomes or main == "lightgbm":
+        return None
+    a, b = outcomes[main].window_metrics, outcomes["lightgbm"].window_metrics
+    ic, ric = pooled(a, "ic") - pooled(b, "ic"), pooled(a, "rank_ic") - pooled(b, "rank_ic")
+    won = "beat" if ic > 0 and ric > 0 else "did not beat" if ic <= 0 and ric <= 0 else "split with"
+    return (f"{label(main)} {won} the LightGBM baseline on the same samples: IC {pooled(a, 'ic'):.4f} vs "
+            f"{pooled(b, 'ic'):.4f} ({ic:+.4f}), rank IC {pooled(a, 'rank_ic'):.4f} vs {pooled(b, 'rank_ic'):.4f} "
+            f"({ric:+.4f}).")
 
 
 def summarise(outcomes: dict[str, ModelOutcome], benchmark: pd.Series, calendar: pd.DatetimeIndex,

@@ -23,7 +23,7 @@ from signals.walk_forward import WalkForwardResult
 from .config import RunConfig, to_toml
 from .evidence import assess, evaluation_record
 from .formatting import fmt
-from .outcomes import ModelOutcome, label
+from .outcomes import ModelOutcome, label, margin_over_lightgbm
 from .report import Reference, build_report
 from .runfolder import RunFolder, clean_json, command_line, git_commit, library_versions
 
@@ -127,7 +127,7 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
     main_bt.corporate_actions.to_csv(rf.path("corporate_actions.csv"), index=False, float_format="%.10g")
     wf, ev_cfg = cfg.walk_forward, cfg.evaluation
     figures, evidence = assess(outcomes, md, ref.returns, ppy, ev_cfg, main=main, span=span,
-                               horizon=cfg.labels.horizon, excess=cfg.labels.excess)
+                               horizon=cfg.labels.horizon)
     where = f"on {ref.symbol}" if ref.symbol else "on the CSI-300"
     rule = f", threshold rule vs holding {ref.symbol}" if ref.symbol else ""
     title = cfg.report.title or f"{label(main)} up/down signals {where} ({cfg.preset} preset{rule})"
@@ -145,7 +145,7 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
         rf.path("tearsheet.html"), title=title, main_model=main, outcomes=outcomes, reference=ref,
         calendar=md.calendar, coverage=md.coverage(), periods_per_year=ppy, audit=audit_text,
         figures=figures, evidence=evidence, confidence=ev_cfg.confidence, rolling_days=ev_cfg.rolling_days,
-        stock=stock, notes=[f"Run {rf.final.name}; {origin}."],
+        stock=stock, notes=[f"Run {rf.final.name}; {origin}.", *filter(None, [margin_over_lightgbm(outcomes, main)])],
     )
     main_row = next(r for r in shown["models"] if r["model"] == main)
     gross = outcomes[main].gross

@@ -24,7 +24,7 @@ from signals.executors import RayExecutor
 
 from . import build, runfolder
 from .config import RunConfig
-from .outcomes import backtest_models
+from .outcomes import backtest_models, margin_over_lightgbm
 from .outputs import AuditOutcome, write_outputs
 from .runfolder import RunFolder
 
@@ -97,7 +97,7 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
     # folder exists, so a bad value writes nothing
     executor = build.window_executor(cfg)
     estimator = build.estimator(cfg, executor.threads)
-    windows = list(cfg.walk_forward.split(md.calendar, cfg.labels.horizon))
+    windows = list(cfg.walk_forward.split(md.calendar, cfg.labels))
     log.info("      %d walk-forward windows, tests %s..%s", len(windows),
              windows[0].test_start.date(), windows[-1].test_end.date())
     scfg = build.strategy_config(cfg)
@@ -116,6 +116,9 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
             outcomes = backtest_models(md, preds, wm, [cfg.model.kind, *baselines], build.traded_models(cfg), scfg,
                                        cfg.costs, cfg.strategy.initial_cash, ppy, progress=progress)
         audit = None
+        margin = margin_over_lightgbm(outcomes, cfg.model.kind)
+        if margin:
+            log.info("      %s", margin)
         if cfg.report.audit:
             with timings.stage("leakage audit", 4, total):
                 audit = run_audit(md, cfg, estimator)

@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run configuration of parsed command-line options: preset <- --config <- --symbols <- --set <- options.
 
-    One symbol makes a single-stock (threshold) study unless the strategy is chosen later (the rule
+    One symbol makes a single-stock study (threshold rule, raw direction) unless chosen otherwise later (the rule
     lives in :func:`backtests.config.load_config`, so ``--set universe.symbols=...`` behaves alike)."""
     from . import config as C
 

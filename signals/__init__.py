@@ -1,7 +1,9 @@
 """Causal up/down signals: features, labels, walk-forward splits, models, predictions, leakage audit.
 
 Time convention: a prediction dated t uses data up to the close of t; its trade fills at the open of
-t+1; the default label is the sign of adjusted open(t+2) / open(t+1) - 1 (see :func:`make_labels`).
+t+1; the traded return is adjusted open(t+2) / open(t+1) - 1, and every target (its sign, relative to
+the day's median or the index, its daily rank or z-score; or the close-to-close span) is defined from
+it in :func:`make_labels`. ``p_up`` is always the probability of the target's event.
 
     import data_store, signals
     md = data_store.load(use_cache=False).slice("2019-01-01", "2025-06-30")
@@ -18,7 +20,9 @@ t+1; the default label is the sign of adjusted open(t+2) / open(t+1) - 1 (see :f
 Where each concept lives: configuration of the inputs :mod:`signals.features` (FeatureConfig),
 of the target :mod:`signals.labels`, of the windows :mod:`signals.split`, of the model
 :mod:`signals.model_config` (ModelConfig), the estimators :mod:`signals.models`; networks :mod:`signals.networks`, the
-training loop :mod:`signals.training`, threads and devices :mod:`signals.runtime`; one window's
+training loop :mod:`signals.training` and its objectives :mod:`signals.objectives`, the factor library
+:mod:`signals.factors`, calibration and seed ensembles :mod:`signals.calibration`, LightGBM
+:mod:`signals.gbdt`, threads and devices :mod:`signals.runtime`; one window's
 fit and prediction :mod:`signals.window`; the run over all windows :mod:`signals.walk_forward`,
 on an executor of :mod:`signals.executors` (local or Ray).
 
@@ -43,6 +47,9 @@ _EXPORTS = {
     "FeatureConfig": "features", "FeaturePanel": "features", "build_feature_panel": "features",
     "LabelConfig": "labels", "Labels": "labels", "make_labels": "labels",
     "best_constant_accuracy": "metrics", "classification_metrics": "metrics", "daily_ic": "metrics",
+    "daily_ic_series": "metrics", "decile_spread": "metrics", "icir": "metrics",
+    "FACTOR_NAMES": "factors", "compute_factors": "factors",
+    "LightGBMBaseline": "gbdt",
     "ModelConfig": "model_config",
     "AttentionLSTMClassifier": "models", "GRUClassifier": "models", "LSTMClassifier": "models",
     "SequenceClassifier": "models", "SequenceEstimator": "models",
@@ -56,6 +63,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "FACTOR_NAMES", "LightGBMBaseline", "compute_factors", "daily_ic_series", "decile_spread", "icir",
     "AlwaysUpBaseline", "AttentionLSTMClassifier", "AuditReport", "ExecutorConfig", "FeatureConfig", "FeaturePanel",
     "GRUClassifier", "IncompleteRunError", "LSTMClassifier", "LabelConfig", "Labels", "LocalExecutor",
     "LogisticBaseline", "LookaheadError", "ModelConfig", "NotFittedError", "Prepared", "RayExecutor",
@@ -93,9 +101,11 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .checkpoints import load_checkpoint
     from .errors import LookaheadError, NotFittedError
     from .executors import ExecutorConfig, LocalExecutor, RayExecutor, make_executor
+    from .factors import FACTOR_NAMES, compute_factors
     from .features import FeatureConfig, FeaturePanel, build_feature_panel
+    from .gbdt import LightGBMBaseline
     from .labels import LabelConfig, Labels, make_labels
-    from .metrics import best_constant_accuracy, classification_metrics, daily_ic
+    from .metrics import best_constant_accuracy, classification_metrics, daily_ic, daily_ic_series, decile_spread, icir
     from .model_config import ModelConfig
     from .models import AttentionLSTMClassifier, GRUClassifier, LSTMClassifier, SequenceClassifier, SequenceEstimator
     from .networks import check_causal

@@ -124,7 +124,7 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
         md = md.slice(symbols=list(symbols))
     from .models import LSTMClassifier
 
-    all_windows = list(splitter.split(md.calendar, labels.horizon))
+    all_windows = list(splitter.split(md.calendar, labels))
     windows = all_windows[: max(1, int(max_windows))] if max_windows else all_windows
     last = md.calendar[-1]
     explicit = cut_dates is not None
@@ -178,7 +178,7 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
                      "changed": int(not moved), "channels": "" if moved else name, "passed": moved,
                      "example": "" if moved else f"feature {name!r} did not change when the bars it is given changed: "
                      "it is computed outside the pipeline (the audit cannot see what it reads)"})
-    label_known = np.isfinite(ref_prep.labels.label)
+    label_known = ref_prep.fit_known()
     for w in windows:  # structural: with the measured reach, every fitted label ends by the first test day
         r = splitter.rows(w, ref_prep.eligible, label_known)
         last_fit = int(max(r.train[0].max(initial=-1), r.val[0].max(initial=-1)))

@@ -20,9 +20,12 @@ class LogisticBaseline(ClassifierMixin, BaseEstimator):
     The default solver is Newton-Cholesky: with a few hundred inputs and tens of thousands of rows
     it converges in a handful of iterations (lbfgs needs hundreds and is ~30x slower here).
 
-    ``eval_set`` is accepted for a common signature and ignored (no early stopping)."""
+    ``eval_set`` is accepted for a common signature and ignored (no early stopping). It reads the
+    raw and engineered channels of the lookback window only (not the factor library: the
+    tutorials' linear model) and is fitted on the binary event of any target."""
 
     needs_scaling = True
+    binary_only = True
 
     def __init__(self, C: float = 1.0, solver: str = "newton-cholesky", max_iter: int = 100, seed: int = 0) -> None:
         self.C = C
@@ -30,7 +33,7 @@ class LogisticBaseline(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.seed = seed
 
-    def fit(self, X: Any, y: Any, eval_set: Any = None) -> LogisticBaseline:
+    def fit(self, X: Any, y: Any, eval_set: Any = None, **_: Any) -> LogisticBaseline:
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 3:
             raise ConfigError(f"LogisticBaseline: X must be (samples, lookback, features), got shape {X.shape}")
@@ -61,7 +64,7 @@ class AlwaysUpBaseline(ClassifierMixin, BaseEstimator):
 
     needs_scaling = False
 
-    def fit(self, X: Any, y: Any, eval_set: Any = None) -> AlwaysUpBaseline:
+    def fit(self, X: Any, y: Any, eval_set: Any = None, **_: Any) -> AlwaysUpBaseline:
         self.classes_ = np.array([0, 1])
         return self
 
@@ -85,7 +88,7 @@ class YesterdayBaseline(ClassifierMixin, BaseEstimator):
     def __init__(self, close_channel: int = 3) -> None:
         self.close_channel = close_channel
 
-    def fit(self, X: Any, y: Any, eval_set: Any = None) -> YesterdayBaseline:
+    def fit(self, X: Any, y: Any, eval_set: Any = None, **_: Any) -> YesterdayBaseline:
         self.classes_ = np.array([0, 1])
         return self
 
@@ -99,7 +102,12 @@ class YesterdayBaseline(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X)[:, 1] > 0.5).astype(int)
 
 
-def make_baseline(name: str, seed: int = 0) -> Any:
+def make_baseline(name: str, seed: int = 0, threads: int | None = None) -> Any:
+    """A fresh baseline by name; ``threads``: LightGBM's thread count (the run's pinned count)."""
+    if name == "lightgbm":
+        from .gbdt import LightGBMBaseline
+
+        return LightGBMBaseline(seed=seed, num_threads=threads)
     if name == "logistic":
         return LogisticBaseline(seed=seed)
     if name == "always_up":

@@ -35,7 +35,8 @@ def checkpoint_bytes(model: SequenceEstimator, scaler: SequenceScaler, window: W
     st = {**model.checkpoint_state(), "scaler": scaler.state(),
           "window": {k: str(v.date()) if isinstance(v, pd.Timestamp) else v for k, v in window.as_dict().items()},
           "channels": list(features.channels), "lookback": features.lookback,
-          "label_horizon": labels.horizon, "label_excess": labels.excess}
+          "label_horizon": labels.horizon, "label_span": labels.span,
+          "label_relative": labels.relative, "label_target": labels.target}
     buf = io.BytesIO()
     torch.save(st, buf)
     return buf.getvalue()

@@ -12,7 +12,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-__all__ = ["METRIC_COLUMNS", "best_constant_accuracy", "classification_metrics", "daily_ic", "pooled"]
+__all__ = ["METRIC_COLUMNS", "best_constant_accuracy", "classification_metrics", "daily_ic", "daily_ic_series",
+           "decile_spread", "icir", "pooled", "target_metrics"]
 
 METRIC_COLUMNS = ("n", "base_rate", "best_constant_accuracy", "accuracy", "balanced_accuracy", "roc_auc", "log_loss",
                   "brier", "ic", "rank_ic")
@@ -36,33 +37,76 @@ def pooled(frame: pd.DataFrame, column: str, weight: str = "n") -> float:
     return float(np.average(v[ok], weights=w[ok])) if ok.any() else float("nan")
 
 
-def daily_ic(dates: np.ndarray, p_up: np.ndarray, ret: np.ndarray, method: str = "pearson") -> float:
-    """Mean over days of the cross-sectional correlation between p_up and the realised return.
+def daily_ic_series(dates: np.ndarray, p_up: np.ndarray, ret: np.ndarray, method: str = "pearson") -> pd.Series:
+    """The daily cross-sectional correlation between p_up and the realised return, by day.
 
-    Days with fewer than 3 stocks or a constant p_up or return are skipped (correlation undefined);
-    NaN when no day is left. ``method``: ``'pearson'`` (IC) or ``'spearman'`` (rank IC, average ranks
-    for ties). Unitless, in [-1, 1]. Measured per day so that the market's common move of the day
-    (which decides plain accuracy on a single date) does not count."""
+    Days with fewer than 3 stocks or a constant p_up or return are left out (correlation
+    undefined). ``method``: ``'pearson'`` (IC) or ``'spearman'`` (rank IC, average ranks for ties).
+    Unitless, in [-1, 1]. Measured per day so that the market's common move of the day (which
+    decides plain accuracy on a single date) does not count."""
     df = pd.DataFrame({"d": dates, "p": p_up, "r": ret}).dropna()
     if df.empty:
-        return float("nan")
+        return pd.Series(dtype=float)
     if method == "spearman":
         df["p"] = df.groupby("d")["p"].rank()
         df["r"] = df.groupby("d")["r"].rank()
-    g = df.groupby("d")
-    n = g["p"].transform("size")
+    n = df.groupby("d")["p"].transform("size")
     df = df[n >= 3]
     if df.empty:
-        return float("nan")
+        return pd.Series(dtype=float)
     g = df.groupby("d")
     dp = df["p"] - g["p"].transform("mean")
     dr = df["r"] - g["r"].transform("mean")
     tmp = pd.DataFrame({"d": df["d"], "pr": dp * dr, "pp": dp * dp, "rr": dr * dr}).groupby("d").sum()
     denom = np.sqrt(tmp["pp"] * tmp["rr"])
     ok = denom > 1e-12 * np.maximum(1.0, tmp["pp"].abs().max())
-    if not ok.any():
+    return (tmp.loc[ok, "pr"] / denom[ok]).astype(float)
+
+
+def daily_ic(dates: np.ndarray, p_up: np.ndarray, ret: np.ndarray, method: str = "pearson") -> float:
+    """Mean over days of :func:`daily_ic_series` (the IC, or the rank IC); NaN when no day is left."""
+    s = daily_ic_series(dates, p_up, ret, method)
+    return float(s.mean()) if len(s) else float("nan")
+
+
+def icir(daily: pd.Series) -> float:
+    """Mean / standard deviation (ddof 1) of a daily IC series (not annualised); NaN with < 2 days."""
+    d = pd.Series(daily, dtype=float).dropna()
+    sd = float(d.std()) if len(d) > 1 else float("nan")
+    return float(d.mean() / sd) if np.isfinite(sd) and sd > 0 else float("nan")
+
+
+def decile_spread(dates: np.ndarray, p_up: np.ndarray, ret: np.ndarray, q: int = 10) -> float:
+    """Mean over days of (mean return of the top ``1/q`` by p_up) - (that of the bottom ``1/q``):
+    a simple return per day (e.g. 0.002 = 0.2%), before costs; days with fewer than ``q`` stocks
+    are left out."""
+    df = pd.DataFrame({"d": dates, "p": p_up, "r": ret}).dropna()
+    if df.empty:
         return float("nan")
-    return float((tmp.loc[ok, "pr"] / denom[ok]).mean())
+    pct = df.groupby("d")["p"].rank(pct=True, method="first")
+    n = df.groupby("d")["p"].transform("size")
+    df = df.assign(top=pct > 1 - 1 / q, bottom=pct <= 1 / q)[n >= q]
+    if df.empty:
+        return float("nan")
+    top = df[df["top"]].groupby("d")["r"].mean()
+    bottom = df[df["bottom"]].groupby("d")["r"].mean()
+    return float((top - bottom).dropna().mean())
+
+
+def target_metrics(event: np.ndarray, p_up: np.ndarray) -> dict[str, float]:
+    """Accuracy and ROC AUC of ``p_up`` against the target's own binary event (e.g. "beats the
+    day's median"), where it is known: ``target_n``, ``target_base_rate``, ``target_accuracy``,
+    ``target_roc_auc``. The raw up/down figures are :func:`classification_metrics`'."""
+    e = np.asarray(event, dtype=np.float64)
+    p = np.asarray(p_up, dtype=np.float64)
+    known = np.isfinite(e)
+    y, pk = e[known].astype(int), p[known]
+    nan = float("nan")
+    if not known.any():
+        return {"target_n": 0, "target_base_rate": nan, "target_accuracy": nan, "target_roc_auc": nan}
+    return {"target_n": int(known.sum()), "target_base_rate": float(y.mean()),
+            "target_accuracy": float(accuracy_score(y, (pk > 0.5).astype(int))),
+            "target_roc_auc": float(roc_auc_score(y, pk)) if len(np.unique(y)) == 2 else nan}
 
 
 def classification_metrics(label: np.ndarray, p_up: np.ndarray, ret: np.ndarray | None = None,

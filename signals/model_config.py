@@ -14,10 +14,15 @@ from typing import Any
 
 from data_store.settings import check_settings, setting
 
-__all__ = ["BASELINES", "DEVICE_PATTERN", "ModelConfig"]
+__all__ = ["BASELINES", "DEFAULT_BASELINES", "DEVICE_PATTERN", "EARLY_STOP", "OBJECTIVES", "ModelConfig"]
 
-#: the baselines fitted beside a model (implemented in :mod:`signals.baselines`)
-BASELINES = ("logistic", "always_up", "yesterday")
+#: the baselines fitted beside a model (implemented in :mod:`signals.baselines` and :mod:`signals.gbdt`)
+BASELINES = ("logistic", "always_up", "yesterday", "lightgbm")
+#: the baselines fitted when none are named (LightGBM is asked for by name: it needs factors)
+DEFAULT_BASELINES = BASELINES[:3]
+#: training losses and early-stopping numbers (implemented in :mod:`signals.objectives`)
+OBJECTIVES = ("bce", "mse", "ic")
+EARLY_STOP = ("loss", "ic", "rank_ic")
 
 #: a torch device: auto (CUDA when available), cpu, cuda or cuda:N
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
@@ -41,7 +46,14 @@ class ModelConfig:
     grad_clip: float = setting(1.0, lo=0.0, hi=1e6, doc="largest gradient norm (0 = off)")
     seed: int = setting(0, lo=0, hi=2**31 - 1, doc="seed of the initial weights and batch order")
     device: str = setting("auto", pattern=DEVICE_PATTERN, doc="auto (CUDA when available), cpu, cuda or cuda:N")
-    baselines: tuple[str, ...] = setting(BASELINES, choices=BASELINES, doc="models fitted beside it")
+    objective: str = setting("bce", choices=OBJECTIVES,
+                             doc="training loss: bce (binary target), mse (standardised continuous target), ic "
+                                 "(minus the daily cross-sectional correlation, batches of whole days)")
+    early_stop: str = setting("loss", choices=EARLY_STOP,
+                              doc="validation number early stopping watches: the loss, or the daily ic / rank_ic "
+                                  "against the target's return")
+    n_seeds: int = setting(1, lo=1, hi=64, doc="networks trained with seeds seed..seed+n-1 and averaged as one model")
+    baselines: tuple[str, ...] = setting(DEFAULT_BASELINES, choices=BASELINES, doc="models fitted beside it")
 
     def __post_init__(self) -> None:
         check_settings(self)
@@ -56,4 +68,5 @@ class ModelConfig:
         cls = {"lstm": LSTMClassifier, "gru": GRUClassifier, "attention": AttentionLSTMClassifier}[self.kind]
         return cls(hidden_size=self.hidden_size, num_layers=self.num_layers, dropout=self.dropout, lr=self.lr,
                    batch_size=self.batch_size, max_epochs=self.max_epochs, patience=self.patience,
-                   weight_decay=self.weight_decay, grad_clip=self.grad_clip, device=self.device, seed=self.seed)
+                   weight_decay=self.weight_decay, grad_clip=self.grad_clip, device=self.device, seed=self.seed,
+                   objective=self.objective, early_stop=self.early_stop, n_seeds=self.n_seeds)

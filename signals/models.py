@@ -30,6 +30,7 @@ from torch import nn
 from data_store.settings import check_field
 
 from .baselines import LogisticBaseline
+from .calibration import ScoredEnsemble, platt
 from .errors import ConfigError, LookaheadError, NotFittedError
 from .model_config import ModelConfig
 from .networks import AttentionLSTMNet, RecurrentNet, check_causal
@@ -42,7 +43,7 @@ __all__ = ["AttentionLSTMClassifier", "GRUClassifier", "LSTMClassifier", "ModelC
 _D = ModelConfig()
 #: the estimator parameters that are ModelConfig settings (checked against it in ``fit``)
 _CHECKED = frozenset(("hidden_size", "num_layers", "dropout", "lr", "batch_size", "max_epochs", "patience",
-                      "weight_decay", "grad_clip", "device", "seed"))
+                      "weight_decay", "grad_clip", "device", "seed", "objective", "early_stop", "n_seeds"))
 
 
 def model_name(estimator: Any) -> str:
@@ -52,7 +53,7 @@ def model_name(estimator: Any) -> str:
     return getattr(estimator, "_kind", type(estimator).__name__.lower())
 
 
-def _check_xy(X: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+def _check_xy(X: Any, y: Any = None, binary: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 3:
         raise ConfigError(f"X must be shaped (samples, lookback, features); got shape {X.shape}")
@@ -63,8 +64,11 @@ def _check_xy(X: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
     y = np.asarray(y, dtype=np.float32).ravel()
     if len(y) != len(X):
         raise ConfigError(f"y has {len(y)} labels but X has {len(X)} samples")
-    if not np.isin(y, (0.0, 1.0)).all():
-        raise ConfigError("y must be binary 0/1 (1 = up); drop unknown (NaN) labels before fitting")
+    if binary and not np.isin(y, (0.0, 1.0)).all():
+        raise ConfigError("y must be binary 0/1 (1 = up) for objective 'bce'; drop unknown (NaN) labels before "
+                          "fitting, or train a continuous target with objective 'mse' or 'ic'")
+    if not np.isfinite(y).all():
+        raise ConfigError("y contains NaN/inf: drop samples with an unknown target before fitting")
     return X, y
 
 
@@ -77,7 +81,8 @@ class SequenceEstimator(ClassifierMixin, BaseEstimator):
                  bidirectional: bool = False, lr: float = _D.lr, batch_size: int = _D.batch_size,
                  max_epochs: int = _D.max_epochs, patience: int = _D.patience, weight_decay: float = _D.weight_decay,
                  grad_clip: float = _D.grad_clip, device: str = _D.device, seed: int = _D.seed,
-                 num_threads: int | None = None, progress: bool = False) -> None:
+                 num_threads: int | None = None, progress: bool = False, objective: str = _D.objective,
+                 early_stop: str = _D.early_stop, n_seeds: int = _D.n_seeds) -> None:
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.dropout = dropout
@@ -92,6 +97,9 @@ class SequenceEstimator(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.num_threads = num_threads
         self.progress = progress
+        self.objective = objective
+        self.early_stop = early_stop
+        self.n_seeds = n_seeds
         if bidirectional:  # refuse as early as possible; fit checks again (set_params)
             self._refuse_bidirectional()
 
@@ -120,40 +128,83 @@ class SequenceEstimator(ClassifierMixin, BaseEstimator):
         """JSON/torch-safe parameters for checkpoints (callables and modules left out)."""
         return {k: v for k, v in self.get_params().items() if isinstance(v, (int, float, str, bool)) or v is None}
 
-    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None) -> SequenceEstimator:
-        """Fit on X (samples, lookback, features), y in {0, 1}; early-stop on ``eval_set``."""
+    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None, *, groups: Any = None,
+            eval_groups: Any = None, eval_returns: Any = None) -> SequenceEstimator:
+        """Fit on X (samples, lookback, features) and the target y (0/1 for ``objective='bce'``,
+        any finite values for ``mse``/``ic``); early-stop on ``eval_set``.
+
+        ``groups`` / ``eval_groups``: the decision day of each training / validation sample (the
+        ``ic`` objective's day batches, validation IC); ``eval_returns``: the validation rows'
+        target return (early stopping on ``ic``/``rank_ic``; its sign is the event ``p_up`` is
+        calibrated to; default: ``y`` of ``eval_set``)."""
         self._validate()
-        X, y = _check_xy(X, y)
+        binary = self.objective == "bce"
+        X, y = _check_xy(X, y, binary)
         Xv = yv = None
         if eval_set is not None:
-            Xv, yv = _check_xy(*eval_set)
+            Xv, yv = _check_xy(*eval_set, binary=binary)
             if Xv.shape[1:] != X.shape[1:]:
                 raise ConfigError(f"eval_set X has shape {Xv.shape[1:]} per sample but X has {X.shape[1:]}")
+        g = None if groups is None else np.asarray(groups)
+        gv = None if eval_groups is None else np.asarray(eval_groups)
+        rv = None if eval_returns is None else np.asarray(eval_returns, dtype=np.float64)
+        if rv is None and yv is not None:
+            rv = yv.astype(np.float64)
+        if self.objective == "ic" and g is None:
+            raise ConfigError("objective 'ic' needs the decision day of every training sample (groups=...)")
+        if self.objective == "mse":  # standardised with the training rows only
+            mu, sd = float(y.mean()), float(y.std()) or 1.0
+            y = ((y - mu) / sd).astype(np.float32)
+            yv = None if yv is None else ((yv - mu) / sd).astype(np.float32)
         dev = resolve_device(self.device)
         t0 = time.perf_counter()
+        members, infos = [], []
         with torch_session(int(self.seed), dev, self.num_threads):
-            net = self._build(X.shape[2])
-            check_causal(net, type(self).__name__)
-            net = net.to(dev)
-            gen = torch.Generator().manual_seed(int(self.seed))
             tX, ty = torch.from_numpy(X).to(dev), torch.from_numpy(y).to(dev)
             tXv = torch.from_numpy(Xv).to(dev) if Xv is not None else None
             tyv = torch.from_numpy(yv).to(dev) if yv is not None else None
-            info = train_network(net, tX, ty, tXv, tyv, lr=float(self.lr), batch_size=int(self.batch_size),
-                                 max_epochs=int(self.max_epochs), patience=int(self.patience),
-                                 weight_decay=float(self.weight_decay), grad_clip=float(self.grad_clip),
-                                 generator=gen, progress=bool(self.progress), desc=type(self).__name__)
-        self.net_ = net.eval()
+            for k in range(int(self.n_seeds)):
+                seed = int(self.seed) + k
+                torch.manual_seed(seed)
+                net = self._build(X.shape[2])
+                check_causal(net, type(self).__name__)
+                net = net.to(dev)
+                gen = torch.Generator().manual_seed(seed)
+                infos.append(train_network(
+                    net, tX, ty, tXv, tyv, lr=float(self.lr), batch_size=int(self.batch_size),
+                    max_epochs=int(self.max_epochs), patience=int(self.patience),
+                    weight_decay=float(self.weight_decay), grad_clip=float(self.grad_clip), generator=gen,
+                    progress=bool(self.progress), desc=type(self).__name__, objective=self.objective, groups=g,
+                    early_stop=self.early_stop, val_days=gv, val_returns=rv))
+                members.append(net.eval())
+            self.net_ = members[0] if binary and len(members) == 1 else self._ensemble(members, tX, tXv, y, rv)
         self.classes_ = np.array([0, 1])
         self.n_features_in_ = int(X.shape[2])
         self.lookback_ = int(X.shape[1])
         self.device_ = str(dev)
-        self.history_ = info["history"]
-        self.best_epoch_ = info["best_epoch"]
-        self.best_val_loss_ = info["best_val_loss"]
-        self.n_epochs_ = info["epochs_run"]
+        self.history_ = [dict(rec, member=k) for k, info in enumerate(infos) for rec in info["history"]] \
+            if len(infos) > 1 else infos[0]["history"]
+        self.best_epoch_ = float(np.mean([i["best_epoch"] for i in infos]))
+        self.best_val_loss_ = float(np.mean([i["best_val_loss"] for i in infos]))
+        self.n_epochs_ = float(np.mean([i["epochs_run"] for i in infos]))
         self.fit_seconds_ = time.perf_counter() - t0
         return self
+
+    def _ensemble(self, members: list[nn.Module], tX: torch.Tensor, tXv: torch.Tensor | None, y: np.ndarray,
+                  rv: np.ndarray | None) -> ScoredEnsemble:
+        """The members as one calibrated scorer (:mod:`signals.calibration`): standardised on the
+        validation rows (training rows without an eval set), Platt-calibrated unless BCE."""
+        ref = tXv if tXv is not None and len(tXv) else tX
+        event = (rv > 0).astype(np.float64) if tXv is not None and rv is not None else (y > 0).astype(np.float64)
+        if self.objective == "bce":
+            return ScoredEnsemble(members).eval()
+        outs = [predict_logits(m, ref).double().cpu().numpy() for m in members]
+        center = [float(o.mean()) for o in outs]
+        scale = [float(o.std()) or 1.0 for o in outs]
+        ens = ScoredEnsemble(members, center, scale).eval()  # calib (1, 0): the output is the score
+        score = predict_logits(ens, ref).double().cpu().numpy()
+        ens.set_calibration(*platt(score, event))
+        return ens
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "net_"):
@@ -180,10 +231,13 @@ class SequenceEstimator(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         return {"kind": self._kind, "class": type(self).__name__, "hyperparameters": self.hyperparameters(),
                 "n_features": self.n_features_in_, "lookback": self.lookback_,
+                "members": len(self.net_.members) if isinstance(self.net_, ScoredEnsemble) else 0,
                 "state_dict": {k: v.detach().cpu() for k, v in self.net_.state_dict().items()}}
 
     def load_checkpoint_state(self, st: dict[str, Any]) -> SequenceEstimator:
-        net = self._build(int(st["n_features"]))
+        k = int(st.get("members", 0))
+        net = self._build(int(st["n_features"])) if k == 0 else \
+            ScoredEnsemble([self._build(int(st["n_features"])) for _ in range(k)])
         check_causal(net, type(self).__name__)
         net.load_state_dict(st["state_dict"])
         self.net_ = net.eval()
@@ -240,17 +294,20 @@ class SequenceClassifier(SequenceEstimator):
     def __init__(self, module: nn.Module | Callable[[int], nn.Module] | None = None, lr: float = _D.lr,
                  batch_size: int = _D.batch_size, max_epochs: int = _D.max_epochs, patience: int = _D.patience,
                  weight_decay: float = _D.weight_decay, grad_clip: float = _D.grad_clip, device: str = _D.device,
-                 seed: int = _D.seed, num_threads: int | None = None, progress: bool = False) -> None:
+                 seed: int = _D.seed, num_threads: int | None = None, progress: bool = False,
+                 objective: str = _D.objective, early_stop: str = _D.early_stop, n_seeds: int = _D.n_seeds) -> None:
         self.module = module
         super().__init__(lr=lr, batch_size=batch_size, max_epochs=max_epochs, patience=patience,
                          weight_decay=weight_decay, grad_clip=grad_clip, device=device, seed=seed,
-                         num_threads=num_threads, progress=progress)
+                         num_threads=num_threads, progress=progress, objective=objective, early_stop=early_stop,
+                         n_seeds=n_seeds)
         if isinstance(module, nn.Module):
             check_causal(module, "SequenceClassifier(module=...)")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("module", "lr", "batch_size", "max_epochs", "patience", "weight_decay",
-                                               "grad_clip", "device", "seed", "num_threads", "progress")}
+                                               "grad_clip", "device", "seed", "num_threads", "progress", "objective",
+                                               "early_stop", "n_seeds")}
 
     def _validate(self) -> None:
         if self.module is None:

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from data_store.jumps import spanning
 from data_store.market import MarketData
+from data_store.timing import FILL_LAG
 
 from .errors import ConfigError
 from .features import FeatureConfig, FeaturePanel, build_feature_panel
 from .labels import LabelConfig, Labels, make_labels
 
 __all__ = ["Prepared", "prepare"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,6 +34,15 @@ class Prepared:
     calendar: pd.DatetimeIndex
     symbols: list[str]
     label_config: LabelConfig = field(default_factory=LabelConfig)
+    #: calendar x symbols, True where a sample may be fitted: its inputs cross no suspect jump
+    #: (None: every sample may; see :attr:`signals.LabelConfig.keep_jumps`)
+    clean: np.ndarray | None = None
+
+    def fit_known(self) -> np.ndarray:
+        """Where a sample can be fitted: its target is known and its inputs cross no suspect jump
+        (the eligibility of the day is applied by the splitter)."""
+        known = np.isfinite(self.labels.target)
+        return known if self.clean is None else known & self.clean
 
     @property
     def features(self) -> FeatureConfig:
@@ -48,12 +62,38 @@ class Prepared:
 
 
 def prepare(md: MarketData, features: FeatureConfig | None = None, labels: LabelConfig | None = None) -> Prepared:
-    """Build the per-day feature channels, the labels and the eligibility mask (member AND tradable)."""
+    """Build the per-day feature channels, the labels and the eligibility mask (member AND tradable).
+
+    Unless ``labels.keep_jumps``, the labels whose span crosses a suspect jump of ``md`` are
+    unknown (NaN, and out of the day's cross-section) and the samples whose inputs cross one
+    (:attr:`FeatureConfig.reach`) are not fitted (:attr:`Prepared.clean`); both are logged."""
     features = features or FeatureConfig()
     labels = labels or LabelConfig()
     panel = build_feature_panel(md, features)
-    io = md.index["open"].to_numpy(dtype=float) if labels.excess else None
-    lab = make_labels(md.panel("open", adjusted=True), md.panel("volume"), labels, index_open=io)
     eligible = md.tradable_mask().to_numpy(dtype=bool)
+    crossed = clean = None
+    if not labels.keep_jumps:
+        jumps = md.suspect_jumps()
+        if jumps.to_numpy().any():
+            # a jump on day t lies between the prices of t-1 and t: a label of day d (fill at the open
+            # of d+1, exit at d + end_offset) crosses it for d+2 <= t <= d+end_offset; a sample's
+            # inputs (prices of d-reach .. d) for d-reach+1 <= t <= d
+            crossed = spanning(jumps, FILL_LAG + 1, labels.end_offset).to_numpy(bool)
+            clean = ~spanning(jumps, -features.reach + 1, 0).to_numpy(bool)
+    lab = make_labels(md.panel("open", adjusted=True), md.panel("volume"), labels,
+                      index_open=md.index["open"].to_numpy(dtype=float),
+                      close_adj=md.panel("close", adjusted=True) if labels.span == "close" else None,
+                      index_close=md.index["close"].to_numpy(dtype=float),
+                      eligible=eligible if crossed is None else eligible & ~crossed)
+    if crossed is not None:
+        def out(a: np.ndarray) -> np.ndarray:
+            return np.where(crossed, np.nan, a)
+
+        lab = dataclasses.replace(lab, ret=out(lab.ret), label=out(lab.label), target_ret=out(lab.target_ret),
+                                  event=out(lab.event), target=out(lab.target))
+        assert clean is not None
+        log.info("      suspect jumps (%d): %d labels crossing one are unknown and %d samples whose inputs cross "
+                 "one are not fitted (labels.keep_jumps = true keeps them)", int(jumps.to_numpy().sum()),
+                 int((crossed & eligible).sum()), int((~clean & eligible).sum()))
     return Prepared(panel=panel, labels=lab, eligible=eligible, calendar=md.calendar, symbols=list(md.symbols),
-                    label_config=labels)
+                    label_config=labels, clean=clean)

@@ -12,6 +12,30 @@ from .errors import ConfigError, NotFittedError
 __all__ = ["SequenceScaler"]
 
 
+_CHUNK = 1 << 20  # rows per pass of the standard statistics (bounds the temporary memory)
+
+
+def _standard_stats(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and standard deviation of the finite values (float64 sums, two passes in
+    row chunks, no float64 copy of the data); a column without values gets (0, 1), a constant
+    one the scale 1."""
+    C = flat.shape[1]
+    cnt, tot = np.zeros(C), np.zeros(C)
+    for i in range(0, len(flat), _CHUNK):
+        x = flat[i: i + _CHUNK]
+        ok = np.isfinite(x)
+        cnt += ok.sum(axis=0)
+        tot += np.where(ok, x, 0.0).sum(axis=0, dtype=np.float64)
+    mean = np.divide(tot, cnt, out=np.zeros(C), where=cnt > 0)
+    ss = np.zeros(C)
+    for i in range(0, len(flat), _CHUNK):
+        x = flat[i: i + _CHUNK]
+        d = np.where(np.isfinite(x), x - mean.astype(np.float32), 0.0).astype(np.float64)
+        ss += np.einsum("ij,ij->j", d, d)
+    std = np.sqrt(np.divide(ss, cnt, out=np.zeros(C), where=cnt > 0))
+    return mean, np.where(std > 1e-12, std, 1.0)
+
+
 @dataclass
 class SequenceScaler:
     """Standardise each channel with statistics pooled over the samples and steps it is fitted on.
@@ -33,22 +57,21 @@ class SequenceScaler:
         if X.ndim != 3 or len(X) == 0:
             raise ConfigError(f"SequenceScaler.fit needs a non-empty (samples, steps, channels) array, "
                               f"got shape {X.shape}")
-        flat = X.reshape(-1, X.shape[-1]).astype(np.float64)
+        flat = X.reshape(-1, X.shape[-1])
         C = flat.shape[1]
         center = np.zeros(C)
         scale = np.ones(C)
-        for c in range(C):
-            v = flat[:, c]
+        if self.method == "standard":
+            center, scale = _standard_stats(flat)
+        for c in range(C) if self.method == "robust" else ():
+            v = flat[:, c].astype(np.float64)
             v = v[np.isfinite(v)]
             if len(v) == 0:
                 continue
-            if self.method == "standard":
-                center[c], s = v.mean(), v.std()
-            else:
-                q1, center[c], q3 = np.percentile(v, [25, 50, 75])
-                s = (q3 - q1) / 1.349
-                if s <= 0:
-                    s = v.std()
+            q1, center[c], q3 = np.percentile(v, [25, 50, 75])
+            s = (q3 - q1) / 1.349
+            if s <= 0:
+                s = v.std()
             scale[c] = s if s > 1e-12 else 1.0
         self.center_ = center.astype(np.float32)
         self.scale_ = scale.astype(np.float32)

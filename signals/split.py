@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,9 +77,10 @@ class WalkForwardSplit:
         step_days: days between consecutive test starts; None = ``test_days``. Must be
             >= ``test_days`` so that test spans never overlap (one prediction per day and stock).
         expanding: keep the first window's training start and grow the training span.
-        embargo_days: days left out before validation and before test; None = ``horizon + 1``,
-            the minimum for which no label of an earlier span reaches into the next one (a label of
-            day t ends at the open of t + 1 + horizon). A smaller value raises
+        embargo_days: days left out before validation and before test; None = the label's end
+            offset (:attr:`signals.LabelConfig.end_offset`, ``horizon + 1``), the minimum for which
+            no label of an earlier span reaches into the next one (a label of day t ends at the
+            open, or close, of t + 1 + horizon). A smaller value raises
             :class:`LookaheadError` unless ``allow_leakage=True`` (only for demonstrating the audit).
         test_start: first test day (the next trading day on or after it); None = the first day
             that leaves room for a full train + val span.
@@ -96,7 +98,8 @@ class WalkForwardSplit:
     step_days: int | None = setting(None, lo=1, hi=5000, none="auto", doc="days between test starts; auto = test_days")
     expanding: bool = setting(False, doc="expanding instead of sliding training span")
     embargo_days: int | None = setting(None, lo=0, hi=250, none="auto",
-                                       doc="days purged before validation and test; auto = horizon + 1, the minimum")
+                                       doc="days purged before validation and test; auto = the label's end "
+                                           "offset (horizon + 1), the minimum")
     test_start: pd.Timestamp | None = setting(None, none="auto",
                                               doc="first test day (windows are laid out from it); auto = earliest")
     test_end: pd.Timestamp | None = setting(None, none="auto", doc="last test day; auto = the end of the data")
@@ -120,13 +123,17 @@ class WalkForwardSplit:
     def step(self) -> int:
         return self.test_days if self.step_days is None else int(self.step_days)
 
-    def embargo_for(self, horizon: int) -> int:
-        """The embargo used for a label horizon; refuses one that lets labels leak."""
-        need = label_end_offset(horizon)  # the label of day t reads the open of t + need
+    def embargo_for(self, labels: Any = 1) -> int:
+        """The embargo used for a target; refuses one that lets labels leak.
+
+        ``labels``: a :class:`signals.LabelConfig` (its ``end_offset``, the last day its target
+        reads) or a label horizon H (the open-to-open end offset ``1 + H``)."""
+        need = end_offset_of(labels)  # the label of day t reads a price of day t + need
         if self.embargo_days is None:
             return need
         if self.embargo_days < need:
-            msg = (f"WalkForwardSplit.embargo_days = {self.embargo_days} is shorter than horizon + 1 = {need}: "
+            msg = (f"WalkForwardSplit.embargo_days = {self.embargo_days} is shorter than the label's end offset "
+                   f"(horizon + 1) = {need}: "
                    f"the labels of the last {need - self.embargo_days} training/validation day(s) end inside the "
                    f"next span, so the fitted model has seen prices of the days it is tested on; use "
                    f"embargo_days >= {need} or None")
@@ -137,14 +144,15 @@ class WalkForwardSplit:
                 object.__setattr__(self, "_warned", True)
         return int(self.embargo_days)
 
-    def split(self, calendar: pd.DatetimeIndex, horizon: int = 1) -> Iterator[Window]:
-        """Yield the windows laid out on ``calendar`` (trading days) for labels of ``horizon`` days.
+    def split(self, calendar: pd.DatetimeIndex, labels: Any = 1) -> Iterator[Window]:
+        """Yield the windows laid out on ``calendar`` (trading days) for ``labels`` (a
+        :class:`signals.LabelConfig`, or a horizon H; see :meth:`embargo_for`).
 
         Raises ConfigError naming the numbers when the first window does not fit in the calendar."""
         cal = pd.DatetimeIndex(calendar)
         if len(cal) == 0:
             raise ConfigError("WalkForwardSplit.split: the calendar is empty")
-        emb = self.embargo_for(horizon)
+        emb = self.embargo_for(labels)
         before = self.train_days + emb + self.val_days + emb  # days needed before the first test day
         if self.test_start is None:
             p0 = before
@@ -195,6 +203,16 @@ class WalkForwardSplit:
             keep = np.sort(rng.choice(len(train[0]), size=self.max_train_samples, replace=False))
             train = (train[0][keep], train[1][keep])
         return WindowRows(train=train, val=grab(fit_ok, v0, v1), test=grab(eligible, t0, t1))
+
+
+def end_offset_of(labels: Any) -> int:
+    """The end offset of a target: ``labels.end_offset`` of a :class:`signals.LabelConfig`, or
+    ``1 + H`` for a bare horizon H (the open-to-open label)."""
+    if hasattr(labels, "end_offset"):
+        return int(labels.end_offset)
+    if isinstance(labels, (int, np.integer)) and not isinstance(labels, bool):
+        return label_end_offset(int(labels))
+    raise ConfigError(f"labels = {labels!r} must be a LabelConfig or a horizon (an int)")
 
 
 def _d(v: pd.Timestamp | None) -> str:

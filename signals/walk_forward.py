@@ -18,11 +18,11 @@ from data_store.atomic import atomic_write
 from data_store.errors import ToolkitError
 from data_store.market import MarketData
 
-from .baselines import BASELINES
 from .errors import ConfigError
 from .executors import LocalExecutor, RayExecutor
 from .features import FeatureConfig
 from .labels import LabelConfig
+from .model_config import BASELINES, DEFAULT_BASELINES
 from .models import LSTMClassifier
 from .models import model_name as default_model_name
 from .prepared import Prepared, prepare
@@ -36,8 +36,8 @@ __all__ = ["IncompleteRunError", "PRED_COLUMNS", "WalkForwardResult", "WindowFai
 
 log = logging.getLogger(__name__)
 
-PRED_COLUMNS = ["date", "symbol", "p_up", "label", "ret", "window", "model"]
-_PRED_DTYPES = ["datetime64[ns]", object, float, float, float, np.int64, object]
+PRED_COLUMNS = ["date", "symbol", "p_up", "label", "ret", "target", "window", "model"]
+_PRED_DTYPES = ["datetime64[ns]", object, float, float, float, float, np.int64, object]
 
 
 @dataclass
@@ -46,8 +46,9 @@ class WalkForwardResult:
 
     ``predictions``: one row per (date, symbol, model) for every test day on which the stock is a
     point-in-time member and tradable: ``date`` (decision day t: uses data up to the close of t; the
-    trade fills at the open of t+1), ``symbol``, ``p_up``, ``label`` (1/0, NaN when unknown),
-    ``ret`` (the realised return the label is the sign of), ``window``, ``model``.
+    trade fills at the open of t+1), ``symbol``, ``p_up`` (the probability of the target's event),
+    ``label`` (1/0: did the traded return rise; NaN when unknown), ``ret`` (the traded open-to-open
+    return, whatever the target), ``target`` (the training target's value), ``window``, ``model``.
     ``window_metrics``: one row per (window, model) with the window's dates, the metrics of
     :func:`signals.metrics.classification_metrics` and fit information.
     ``info``: channels, model, baselines and the executor that ran the windows."""
@@ -141,7 +142,7 @@ def combine_results(outputs: Sequence[WindowOutput], windows: list[Window], devi
 
 def run_walk_forward(md: MarketData, features: FeatureConfig | None = None, labels: LabelConfig | None = None,
                      splitter: WalkForwardSplit | None = None, estimator: Any = None,
-                     model_name: str | None = None, baselines: Sequence[str] = BASELINES,
+                     model_name: str | None = None, baselines: Sequence[str] = DEFAULT_BASELINES,
                      symbols: Sequence[str] | None = None, checkpoint_dir: str | os.PathLike[str] | None = None,
                      progress: bool = True, scaler: SequenceScaler | None = None,
                      only_windows: Sequence[int] | None = None, prepared: Prepared | None = None,
@@ -194,7 +195,7 @@ def run_walk_forward(md: MarketData, features: FeatureConfig | None = None, labe
                  len(prepared.symbols), time.perf_counter() - t0)
     else:
         prepared.check_matches(md, features, labels)
-    windows = list(splitter.split(prepared.calendar, labels.horizon))
+    windows = list(splitter.split(prepared.calendar, labels))
     run_ids = [w.index for w in windows] if only_windows is None else sorted(set(only_windows))
     unknown = [i for i in run_ids if i >= len(windows) or i < 0]
     if unknown:

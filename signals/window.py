@@ -20,7 +20,7 @@ from .checkpoints import checkpoint_bytes, checkpoint_name
 from .errors import ConfigError
 from .features import FeatureConfig
 from .labels import LabelConfig
-from .metrics import classification_metrics
+from .metrics import classification_metrics, target_metrics
 from .models import SequenceEstimator
 from .prepared import Prepared
 from .scaling import SequenceScaler
@@ -59,6 +59,11 @@ class WindowOutput:
     message: str = ""
 
 
+def _input_kind(model: Any) -> str:
+    """``tabular`` (the decision day's per-day channels: LightGBM) or ``sequence``."""
+    return str(getattr(model, "input_kind", "sequence"))
+
+
 def fit_predict_window(prepared: Prepared, window: Window, job: WindowJob) -> WindowOutput:
     """Fit ``job``'s estimator and baselines on ``window``'s training rows (early stopping on its
     validation rows) and predict every test row (point-in-time member and tradable on the day).
@@ -66,21 +71,26 @@ def fit_predict_window(prepared: Prepared, window: Window, job: WindowJob) -> Wi
     The scaler is fitted on the window's training rows only. Raises :class:`ConfigError` when the
     window has no training or validation sample."""
     w = window
-    rows = job.splitter.rows(w, prepared.eligible, np.isfinite(prepared.labels.label))
+    rows = job.splitter.rows(w, prepared.eligible, prepared.fit_known())
     n_tr, n_va, n_te = len(rows.train[0]), len(rows.val[0]), len(rows.test[0])
     if n_te == 0:
         return WindowOutput(window=w.index, predictions=None,
                             message=f"{w}: no tradable member day in the test span; skipped")
     if n_tr == 0 or n_va == 0:
         raise ConfigError(f"{w}: {n_tr} training and {n_va} validation samples; the window cannot be fitted "
-                          "(too few symbols or days): widen train_days/val_days or add symbols")
+                          "(too few symbols or days; a cross-sectional target (labels.relative = 'median', target "
+                          "rank or zscore) needs 2 or more stocks a day): widen train_days/val_days or add symbols")
     t0 = time.perf_counter()
     panel, labels, cal = prepared.panel, prepared.labels, prepared.calendar
+    uses = {_input_kind(m) for m in [job.estimator, *[make_baseline(b) for b in job.baselines]]}
     Xtr_raw = panel.samples(*rows.train)
     Xva_raw = panel.samples(*rows.val)
     Xte_raw = panel.samples(*rows.test)
-    ytr = labels.label[rows.train]
-    yva = labels.label[rows.val]
+    ytr, yva = labels.target[rows.train], labels.target[rows.val]
+    etr, eva = labels.event[rows.train], labels.event[rows.val]
+    fit_kw = {"groups": rows.train[0], "eval_groups": rows.val[0], "eval_returns": labels.target_ret[rows.val]}
+    tab = {k: panel.tabular(*r) for k, r in (("train", rows.train), ("val", rows.val), ("test", rows.test))} \
+        if "tabular" in uses else {}
     sc = SequenceScaler(job.scaler.method, job.scaler.clip) if job.scaler is not None else SequenceScaler()
     sc.fit(Xtr_raw)
     # training and validation tensors are scaled in place (they are the big ones); the raw test
@@ -93,23 +103,34 @@ def fit_predict_window(prepared: Prepared, window: Window, job: WindowJob) -> Wi
     te_d, te_s = rows.test
     syms = np.asarray(prepared.symbols, dtype=object)
     base = pd.DataFrame({"date": cal[te_d], "symbol": syms[te_s],
-                         "label": labels.label[te_d, te_s], "ret": labels.ret[te_d, te_s]})
+                         "label": labels.label[te_d, te_s], "ret": labels.ret[te_d, te_s],
+                         "target": labels.target[te_d, te_s]})
+    event_te = labels.event[te_d, te_s]
     seed = getattr(job.estimator, "seed", 0)
+    threads = getattr(job.estimator, "num_threads", None)
     models: list[tuple[str, Any]] = [(job.model_name, clone(job.estimator))]
-    models += [(b, make_baseline(b, seed)) for b in job.baselines]
+    models += [(b, make_baseline(b, seed, threads)) for b in job.baselines]
+    lin = job.features.linear_channels
     out = WindowOutput(window=w.index, predictions=None)
     preds = []
     for mname, model in models:
         t1 = time.perf_counter()
-        # the raw-reading baselines are fitted without looking at X (always-up, yesterday)
-        test_X = Xte if getattr(model, "needs_scaling", True) else Xte_raw
+        y_fit, y_val = (etr, eva) if getattr(model, "binary_only", False) else (ytr, yva)
+        if _input_kind(model) == "tabular":
+            fit_X, val_X, test_X = tab["train"], tab["val"], tab["test"]
+        elif getattr(model, "binary_only", False):  # the logistic: every channel but the factors
+            fit_X, val_X, test_X = Xtr[:, :, lin], Xva[:, :, lin], Xte[:, :, lin]
+        else:  # the raw-reading baselines are fitted without looking at X (always-up, yesterday)
+            fit_X, val_X = Xtr, Xva
+            test_X = Xte if getattr(model, "needs_scaling", True) else Xte_raw
         if isinstance(model, SequenceEstimator):
             model.set_params(progress=job.progress)
-        model.fit(Xtr, ytr, eval_set=(Xva, yva))
+        model.fit(fit_X, y_fit, eval_set=(val_X, y_val), **fit_kw)
         p = model.predict_proba(test_X)[:, 1].astype(np.float64)
         fit_s = time.perf_counter() - t1
         preds.append(base.assign(p_up=p, window=w.index, model=mname))
         met = classification_metrics(base["label"].to_numpy(), p, base["ret"].to_numpy(), te_d)
+        met.update(target_metrics(event_te, p))
         info = {"train_samples": n_tr, "val_samples": n_va, "test_samples": n_te,
                 "epochs": getattr(model, "n_epochs_", np.nan), "best_epoch": getattr(model, "best_epoch_", np.nan),
                 "best_val_loss": getattr(model, "best_val_loss_", np.nan), "fit_seconds": round(fit_s, 3),

@@ -33,7 +33,8 @@ def _run(args, tmp_path):
         (["--start", "2005-01-01"], "reaches outside the data (2010-01-04..2025-06-30)"),
         (["--symbols", "SH600006", "--start", "2019-01-01"],
          "empty universe: SH600006 has no tradable point-in-time member day"),
-        (["--set", "walk_forward.embargo_days=1"], "WalkForwardSplit.embargo_days = 1 is shorter than horizon + 1 = 2"),
+        (["--set", "walk_forward.embargo_days=1"],
+         "WalkForwardSplit.embargo_days = 1 is shorter than the label's end offset"),
         (["--start", "2021-01-01"], "the first window needs 548 trading days before its test start"),
     ],
 )

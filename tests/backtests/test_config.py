@@ -42,7 +42,8 @@ def test_overrides_are_coerced_by_field_type():
         ({"strategy": {"threshold": {"symbol": "SH600519"}}}, "strategy.threshold.symbol = 'SH600519': a run trades"),
         ({"model": {"hidden_size": "64"}}, "model.hidden_size = '64' is not a valid int"),  # TOML text is not a number
         ({"model": {"lr": float("nan")}}, "model.lr = nan must be a finite number"),
-        ({"walk_forward": {"embargo_days": 1}}, "WalkForwardSplit.embargo_days = 1 is shorter than horizon + 1 = 2"),
+        ({"walk_forward": {"embargo_days": 1}},
+         "WalkForwardSplit.embargo_days = 1 is shorter than the label's end offset (horizon + 1) = 2"),
         ({"execution": {"ray_address": "h:1"}}, "execution: execution.ray_address = 'h:1' is set"),
         ({"strategy": {"kind": "threshold"}}, "trades one instrument"),
         ({"walk_forward": {"test_start": "2030-01-01"}},
@@ -101,7 +102,8 @@ def test_the_run_config_holds_the_library_classes():
     assert isinstance(cfg.costs, strategies.CostModel) and isinstance(cfg.execution, signals.ExecutorConfig)
     # one default per setting: the library's default is the run's, unless a preset says otherwise
     assert strategies.TopKConfig().k == cfg.strategy.topk.k == 30
-    assert signals.FeatureConfig().lookback == cfg.features.lookback == 20
+    assert signals.FeatureConfig().vol_window_min == cfg.features.vol_window_min == 0.5
+    assert signals.FeatureConfig().lookback == 20 and cfg.features.lookback == 10  # the quick preset's own
 
 
 def test_every_field_is_documented_with_its_range():

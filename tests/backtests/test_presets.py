@@ -24,5 +24,7 @@ def test_preset_windows_fit_the_data(preset, calendar):
     assert (windows[-1].test_end - windows[0].test_start).days >= 3 * 365
     if preset == "quick":
         assert len(windows) == 7 and str(windows[0].test_start.date()) == "2022-01-04"
+    elif preset == "research":  # the default span, like quick, with longer training spans before it
+        assert len(windows) == 7 and str(windows[0].test_start.date()) == "2022-01-04"
     else:
         assert cfg.universe.start.year == 2013 and windows[0].test_start.year == 2016

@@ -1,6 +1,8 @@
 """The leakage audit passes for the shipped features and models and catches planted leaks, each by
 the check meant for it, naming the leaking channel."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,7 +10,6 @@ import pytest
 import signals
 from data_store.timing import label_end_offset
 from signals import prepared as prepared_module
-from signals.labels import Labels
 
 CHECKS = {"channels", "labels", "fitted labels", "predictions"}
 
@@ -87,8 +88,8 @@ def test_audit_passes_for_the_shipped_features_and_models(md_audit):
 @pytest.mark.parametrize("est", [signals.GRUClassifier(hidden_size=6, max_epochs=1, seed=1, num_threads=1),
                                  signals.AttentionLSTMClassifier(hidden_size=6, max_epochs=1, seed=1, num_threads=1)])
 def test_audit_passes_for_gru_and_attention_with_excess_labels(md_audit, est):
-    rep = signals.leakage_audit(md_audit, **_cfg(estimator=est, labels=signals.LabelConfig(horizon=2, excess=True)),
-                                baselines=(), max_windows=1)
+    labels = signals.LabelConfig(horizon=2, relative="index")
+    rep = signals.leakage_audit(md_audit, **_cfg(estimator=est, labels=labels), baselines=(), max_windows=1)
     assert rep.passed, rep.message
     assert rep.label_reach == 3
 
@@ -153,9 +154,9 @@ def test_audit_checks_label_ends_against_the_data_not_the_declaration(md_audit, 
     t+2): the default embargo then lets the last validation labels reach into the test span."""
     real = prepared_module.make_labels
 
-    def far(open_adj, volume, config=None, index_open=None):
-        lab = real(open_adj, volume, signals.LabelConfig(horizon=config.horizon + 2), index_open)
-        return Labels(ret=lab.ret, label=lab.label, end_offset=label_end_offset(config.horizon))
+    def far(open_adj, volume, config=None, index_open=None, **kw):
+        lab = real(open_adj, volume, dataclasses.replace(config, horizon=config.horizon + 2), index_open, **kw)
+        return dataclasses.replace(lab, end_offset=label_end_offset(config.horizon))
 
     monkeypatch.setattr(prepared_module, "make_labels", far)
     rep = signals.leakage_audit(md_audit, **_cfg(), max_windows=2)
@@ -180,3 +181,41 @@ def test_a_feature_computed_outside_the_pipeline_is_flagged_structurally(md_audi
     assert set(bad["check"]) == {"extra features read their input"}
     assert rep.unchecked_features == ["baked_z"] and rep.leaking_channels == []
     assert "computed outside the pipeline" in rep.message
+
+
+def test_audit_passes_for_the_factor_library_lightgbm_and_the_new_targets_and_objectives(md_audit):
+    """Every new piece under audit at once: the whole factor library with per-day robust
+    normalisation, a cross-sectional rank target on the close-to-close span, the IC objective
+    with early stopping on validation rank IC, a seed ensemble, and the LightGBM baseline."""
+    feats = signals.FeatureConfig(lookback=5, engineered=("ret_5", "range"), factors=("alpha158",),
+                                  cross_section="robust")
+    est = signals.LSTMClassifier(hidden_size=4, max_epochs=2, batch_size=256, seed=0, num_threads=1,
+                                 objective="ic", early_stop="rank_ic", n_seeds=2)
+    for labels in (signals.LabelConfig(relative="median", target="rank", span="close"),
+                   signals.LabelConfig(relative="median")):
+        rep = signals.leakage_audit(md_audit, **_cfg(features=feats, labels=labels, estimator=est),
+                                    baselines=("lightgbm", "logistic"), max_windows=1)
+        assert rep.passed, rep.message
+        assert set(rep.details["check"]) == {"channels", "labels", "fitted labels", "predictions"}
+
+
+def test_audit_catches_a_leak_planted_inside_the_factor_code(md_audit, monkeypatch):
+    """A factor of the library made to read the NEXT day's close (KMID from close(t+1)) is caught."""
+    import signals.factors as factors
+
+    honest = factors._day
+
+    def leaky_day(name, p):
+        if name != "KMID":
+            return honest(name, p)
+        c_next = np.vstack([p["close"][1:], np.full((1, p["close"].shape[1]), np.nan)])
+        return (c_next - p["open"]) / p["open"]
+
+    monkeypatch.setattr(factors, "_day", leaky_day)
+    feats = signals.FeatureConfig(lookback=5, engineered=("ret_5",), factors=("KMID",))
+    rep = signals.leakage_audit(md_audit, **_cfg(features=feats), baselines=("lightgbm",), max_windows=1)
+    assert not rep.passed
+    bad = rep.details[~rep.details["passed"]]
+    assert {"channels", "predictions"} <= set(bad["check"])
+    assert rep.leaking_channels == ["KMID"]
+    assert "LOOK-AHEAD" in rep.message and "KMID" in rep.message

@@ -21,7 +21,7 @@ def test_windows_never_overlap_and_hold_the_embargo(train, val, test, extra_step
     need = train + val + 2 * emb
     sp = signals.WalkForwardSplit(train_days=train, val_days=val, test_days=test, step_days=test + extra_step,
                                   embargo_days=emb, expanding=expanding, test_start=CAL[need + start_pad])
-    wins = list(sp.split(CAL, horizon=horizon))
+    wins = list(sp.split(CAL, horizon))
     assert wins and wins[0].test_start == CAL[need + start_pad]
     prev_test_end = -1
     for k, w in enumerate(wins):
@@ -48,7 +48,7 @@ def test_rows_respect_eligibility_and_never_share_a_day(seed, density, horizon, 
     eligible = rng.random((300, 7)) < density
     known = rng.random((300, 7)) < 0.9
     sp = signals.WalkForwardSplit(train_days=80, val_days=20, test_days=30, max_train_samples=cap)
-    for w in sp.split(cal, horizon=horizon):
+    for w in sp.split(cal, horizon):
         rows = sp.rows(w, eligible, known)
         assert eligible[rows.test].all() and len(rows.test[0]) == eligible[w.pos[4]: w.pos[5] + 1].sum()
         for part in (rows.train, rows.val):
@@ -64,13 +64,28 @@ def test_rows_respect_eligibility_and_never_share_a_day(seed, density, horizon, 
 def test_default_embargo_is_horizon_plus_one_and_shorter_is_refused():
     sp = signals.WalkForwardSplit(train_days=50, val_days=10, test_days=10)
     assert sp.embargo_for(1) == 2 and sp.embargo_for(5) == 6
-    w = next(sp.split(CAL, horizon=3))
+    w = next(sp.split(CAL, signals.LabelConfig(horizon=3)))
     assert w.embargo == 4 and w.pos[2] - w.pos[1] - 1 == 4
-    with pytest.raises(LookaheadError, match="embargo_days = 1 is shorter than horizon \\+ 1 = 2"):
+    with pytest.raises(LookaheadError, match="embargo_days = 1 is shorter than the label's end offset "
+                                             "\\(horizon \\+ 1\\) = 2"):
         next(signals.WalkForwardSplit(train_days=50, val_days=10, test_days=10, embargo_days=1).split(CAL, 1))
     leaky = signals.WalkForwardSplit(train_days=50, val_days=10, test_days=10, embargo_days=0, allow_leakage=True)
     assert next(leaky.split(CAL, 1)).embargo == 0
     assert issubclass(LookaheadError, ValueError)
+
+
+def test_the_embargo_comes_from_the_labels_end_offset():
+    sp = signals.WalkForwardSplit(train_days=50, val_days=10, test_days=10)
+    # close-to-close reads the close of t+1+H: the same day as the open-to-open end
+    assert signals.LabelConfig(span="close", horizon=2).end_offset == 3
+    assert next(sp.split(CAL, signals.LabelConfig(span="close", relative="median", target="rank"))).embargo == 2
+
+    class _LateLabel:  # a target that reads 5 days ahead: the embargo must follow it, not a formula
+        end_offset = 5
+
+    assert next(sp.split(CAL, _LateLabel())).embargo == 5
+    with pytest.raises(LookaheadError, match="end offset"):
+        signals.WalkForwardSplit(train_days=50, val_days=10, test_days=10, embargo_days=4).embargo_for(_LateLabel())
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -25,7 +25,7 @@ def result(md_small):
 def test_predictions_follow_the_contract(result, md_small):
     res, _ = result
     p = res.predictions
-    assert list(p.columns) == ["date", "symbol", "p_up", "label", "ret", "window", "model"]
+    assert list(p.columns) == ["date", "symbol", "p_up", "label", "ret", "target", "window", "model"]
     assert set(p["model"]) == {"gru", "logistic", "always_up", "yesterday"}
     assert not p.duplicated(["date", "symbol", "model"]).any()
     assert p["p_up"].between(0, 1).all() and p["label"].isin([0.0, 1.0]).all()
