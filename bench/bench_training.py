@@ -1,17 +1,20 @@
 """Training-loop throughput of ``signals`` against a bare PyTorch loop, and one full-universe window.
 
-1. Builds the real training tensors of the first quick-preset window (whole point-in-time CSI-300,
-   train 2020-2021, 60,000 sampled training rows, lookback 20) once.
-2. Trains the SAME network (``signals.models.RecurrentNet``, same seed, same tensors, same thread
-   count) with ``LSTMClassifier.fit`` and with a bare loop (randperm, forward, BCE, backward, Adam),
-   alternating, and prints samples/s of each and the ratio (target >= 0.9). The library's figure
-   counts its training epochs (with gradient clipping and the loss bookkeeping); the per-epoch
-   validation pass that early stopping needs is reported beside it.
-3. Runs one full-universe walk-forward window (features, scaler, LSTM, logistic and trivial
-   baselines, predictions, metrics) and prints its wall time and the process's peak memory.
+1. Builds the real training tensors of the first window of a preset (default ``quick``: the whole
+   point-in-time CSI-300, train 2019-09..2021-09, every training sample, lookback 10 over the raw
+   channels and the 157 factors, the day's rank as target) once.
+2. Trains the SAME network (``signals.networks.RecurrentNet``, same seed, same tensors, same thread
+   count, the preset's loss: MSE on the standardised target, or BCE) with ``LSTMClassifier.fit``
+   and with a bare loop (randperm, forward, loss, backward, Adam), alternating, and prints
+   samples/s of each and the ratio (target >= 0.9). The library's figure counts its training
+   epochs (with gradient clipping and the loss bookkeeping); the per-epoch validation pass that
+   early stopping needs (the daily rank IC for the quick preset) is reported beside it. Both loops
+   run under the same allocator setting (``signals.runtime.keep_freed_heap``).
+3. Runs the preset's first walk-forward window (features, scaler, LSTM and baselines, predictions,
+   metrics) and prints its wall time and the process's peak memory.
 
-    python bench/bench_training.py                      # defaults: hidden 32, batch 1024, 3 epochs
-    python bench/bench_training.py --hidden 16 --threads 1
+    python bench/bench_training.py                      # the quick preset, 3 epochs
+    python bench/bench_training.py --preset research --epochs 2
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from torch import nn
 
 import data_store
 import signals
+from backtests.config import load_config
 from signals.networks import RecurrentNet
-from signals.runtime import default_threads
+from signals.runtime import default_threads, keep_freed_heap
 
 TARGET = 0.9
 
@@ -44,12 +48,13 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bare_loop(X: torch.Tensor, y: torch.Tensor, hidden: int, batch: int, epochs: int, seed: int) -> float:
+def bare_loop(X: torch.Tensor, y: torch.Tensor, hidden: int, batch: int, epochs: int, seed: int,
+              objective: str) -> float:
     """The plainest correct loop: returns seconds for ``epochs`` epochs."""
     torch.manual_seed(seed)
     net = RecurrentNet("lstm", X.shape[2], hidden, 1, 0.0)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    loss_fn = nn.BCEWithLogitsLoss()
+    loss_fn: nn.Module = nn.BCEWithLogitsLoss() if objective == "bce" else nn.MSELoss()
     g = torch.Generator().manual_seed(seed)
     n = X.shape[0]
     t0 = time.perf_counter()
@@ -67,41 +72,46 @@ def bare_loop(X: torch.Tensor, y: torch.Tensor, hidden: int, batch: int, epochs:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--hidden", type=int, default=32)
-    ap.add_argument("--batch", type=int, default=1024)
+    ap.add_argument("--preset", default="quick")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=2, help="alternating runs of each loop; the best counts")
-    ap.add_argument("--threads", type=int, default=0, help="0 = signals' load-aware default")
-    ap.add_argument("--max-train-samples", type=int, default=60000)
+    ap.add_argument("--threads", type=int, default=0, help="0 = signals' default (1)")
     ap.add_argument("--skip-window", action="store_true", help="only the loop comparison")
     args = ap.parse_args()
+    cfg = load_config(args.preset)
     threads = args.threads or default_threads()
     torch.set_num_threads(threads)
+    keep_freed_heap()
+    mc = cfg.model
+    if mc.objective == "ic":
+        raise SystemExit("bench_training compares per-sample losses (bce, mse); the ic objective batches whole days")
 
     t0 = time.perf_counter()
-    md = data_store.load(use_cache=False).slice("2019-01-01", "2025-06-30")
-    feats, labels = signals.FeatureConfig(lookback=20), signals.LabelConfig()
-    split = signals.WalkForwardSplit(train_days=484, val_days=60, test_days=121, test_start="2022-01-01",
-                                     max_train_samples=args.max_train_samples)
+    md = data_store.load(use_cache=False).slice(cfg.universe.start, cfg.universe.end)
+    feats, labels, split = cfg.features, cfg.labels, cfg.walk_forward
     prep = signals.prepare(md, feats, labels)
-    w = next(split.split(prep.calendar, labels.horizon))
-    rows = split.rows(w, prep.eligible, np.isfinite(prep.labels.label))
+    w = next(split.split(prep.calendar, labels))
+    rows = split.rows(w, prep.eligible, prep.fit_known())
     sc = signals.SequenceScaler().fit(prep.panel.samples(*rows.train))
     X = sc.transform(prep.panel.samples(*rows.train))
-    y = prep.labels.label[rows.train].astype(np.float32)
+    y = prep.labels.target[rows.train].astype(np.float32)
     Xv = sc.transform(prep.panel.samples(*rows.val))
-    yv = prep.labels.label[rows.val].astype(np.float32)
-    print(f"tensors: train {X.shape}, val {Xv.shape}, float32; built in {time.perf_counter() - t0:.1f} s "
-          f"(incl. loading the snapshot); CPU threads {threads}; torch {torch.__version__}")
-    tX, ty = torch.from_numpy(X), torch.from_numpy(y)
+    yv = prep.labels.target[rows.val].astype(np.float32)
+    ys = (y - y.mean()) / (y.std() or 1.0) if mc.objective == "mse" else y  # what the library trains on
+    print(f"{args.preset} preset, window 0: train {X.shape}, val {Xv.shape}, float32, objective {mc.objective}, "
+          f"early stop on {mc.early_stop}; built in {time.perf_counter() - t0:.1f} s (incl. loading the snapshot); "
+          f"CPU threads {threads}; torch {torch.__version__}")
+    tX, ty = torch.from_numpy(X), torch.from_numpy(ys.astype(np.float32))
     n, E = len(X), args.epochs
+    fit_kw = {"groups": rows.train[0], "eval_groups": rows.val[0], "eval_returns": prep.labels.target_ret[rows.val]}
 
     bare, lib, lib_val = [], [], []
     for r in range(args.repeats):
-        bare.append(n * E / bare_loop(tX, ty, args.hidden, args.batch, E, seed=0))
-        est = signals.LSTMClassifier(hidden_size=args.hidden, batch_size=args.batch, max_epochs=E, patience=E,
-                                     seed=0, num_threads=threads, device="cpu")
-        est.fit(X, y, eval_set=(Xv, yv))
+        bare.append(n * E / bare_loop(tX, ty, mc.hidden_size, mc.batch_size, E, seed=0, objective=mc.objective))
+        est = signals.LSTMClassifier(hidden_size=mc.hidden_size, batch_size=mc.batch_size, max_epochs=E, patience=E,
+                                     seed=0, num_threads=threads, device="cpu", objective=mc.objective,
+                                     early_stop=mc.early_stop)
+        est.fit(X, y, eval_set=(Xv, yv), **fit_kw)
         train_s = sum(h["train_seconds"] for h in est.history_)
         val_s = sum(h["val_seconds"] for h in est.history_)
         lib.append(n * E / train_s)
@@ -119,19 +129,17 @@ def main() -> int:
     del tX, ty, X, Xv
     rss0 = rss_mb()
     t1 = time.perf_counter()
-    res = signals.run_walk_forward(
-        md, features=feats, labels=labels, splitter=split,
-        estimator=signals.LSTMClassifier(hidden_size=args.hidden, batch_size=args.batch, max_epochs=6, patience=2,
-                                         seed=0, num_threads=threads, device="cpu"),
-        baselines=("logistic", "always_up", "yesterday"), only_windows=[0], progress=False, prepared=prep)
+    res = signals.run_walk_forward(md, features=feats, labels=labels, splitter=split, estimator=mc.build(),
+                                   model_name=mc.kind, baselines=mc.baselines, only_windows=[0], progress=False,
+                                   prepared=prep)
     wall = time.perf_counter() - t1
     m = res.window_metrics.set_index("model")
-    print(f"\none full-universe window ({w}):\n  {int(m.loc['lstm', 'train_samples']):,} train / "
-          f"{int(m.loc['lstm', 'val_samples']):,} val / {int(m.loc['lstm', 'test_samples']):,} test samples, "
-          f"LSTM {int(m.loc['lstm', 'epochs'])} epochs (best {int(m.loc['lstm', 'best_epoch'])})")
+    print(f"\none full-universe window ({w}):\n  {int(m.loc[mc.kind, 'train_samples']):,} train / "
+          f"{int(m.loc[mc.kind, 'val_samples']):,} val / {int(m.loc[mc.kind, 'test_samples']):,} test samples, "
+          f"{mc.kind} {m.loc[mc.kind, 'epochs']:.0f} epochs (best {m.loc[mc.kind, 'best_epoch']:.0f})")
     print(f"  wall {wall:.1f} s; RSS before {rss0:.0f} MB, peak RSS of the process {peak_mb():.0f} MB")
-    print(f"  accuracy lstm {m.loc['lstm', 'accuracy']:.4f}, logistic {m.loc['logistic', 'accuracy']:.4f}, "
-          f"always-up {m.loc['lstm', 'base_rate']:.4f}; AUC lstm {m.loc['lstm', 'roc_auc']:.4f}")
+    print(f"  IC {mc.kind} {m.loc[mc.kind, 'ic']:.4f}, rank IC {m.loc[mc.kind, 'rank_ic']:.4f}; accuracy "
+          f"{m.loc[mc.kind, 'accuracy']:.4f} vs always-up {m.loc[mc.kind, 'base_rate']:.4f}")
     return 0
 
 
