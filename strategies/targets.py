@@ -73,17 +73,17 @@ class TopKConfig(StrategyConfig):
             shuffle of the day (:func:`tie_keys`), the same for the same seed, date and symbol.
         cash_buffer: see :class:`StrategyConfig`.
 
-    The defaults ``buffer=45``, ``min_hold=20`` were chosen on validation predictions before the
+    The defaults ``buffer=20``, ``min_hold=2`` were chosen on validation predictions before the
     default test span (the default model's out-of-sample 2018-07 .. 2021-12 walk-forward) by
     ``scripts/choose_topk_defaults.py``: the highest net Sharpe of a 35-point grid, the lowest
-    turnover among near ties (README, "A-share rules modelled"). ``buffer=0, min_hold=0`` is the
+    turnover among near ties (README, "A-share rules modelled"); rerun when the default model changes. ``buffer=0, min_hold=0`` is the
     plain rule (sell a name as soon as it leaves the top k, within ``max_replace``).
     """
 
     k: int = setting(30, lo=1, hi=1000, doc="TopK: names held")
     max_replace: int = setting(10, lo=1, hi=1000, doc="TopK: most held names replaced per day (>= k: no limit)")
-    buffer: int = setting(45, lo=0, hi=1000, doc="TopK: a holding is kept while it ranks within the top k + buffer")
-    min_hold: int = setting(20, lo=0, hi=250,
+    buffer: int = setting(20, lo=0, hi=1000, doc="TopK: a holding is kept while it ranks within the top k + buffer")
+    min_hold: int = setting(2, lo=0, hi=250,
                             doc="TopK: trading days a bought name is held before it may be replaced (0: none)")
     missing: str = setting(LOWEST, choices=(LOWEST, KEEP),
                            doc="TopK: a held tradable member without a prediction ranks lowest, or is kept (hold)")
