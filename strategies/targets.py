@@ -76,8 +76,9 @@ class TopKConfig(StrategyConfig):
     The defaults ``buffer=20``, ``min_hold=2`` were chosen on validation predictions before the
     default test span (the default model's out-of-sample 2018-07 .. 2021-12 walk-forward) by
     ``scripts/choose_topk_defaults.py``: the highest net Sharpe of a 35-point grid, the lowest
-    turnover among near ties (README, "A-share rules modelled"); rerun when the default model changes. ``buffer=0, min_hold=0`` is the
-    plain rule (sell a name as soon as it leaves the top k, within ``max_replace``).
+    turnover among near ties (README, "A-share rules modelled"); rerun it when the default model
+    changes. ``buffer=0, min_hold=0`` is the plain rule (sell a name as soon as it leaves the top k,
+    within ``max_replace``).
     """
 
     k: int = setting(30, lo=1, hi=1000, doc="TopK: names held")
