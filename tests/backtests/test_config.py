@@ -133,6 +133,24 @@ def test_symbols_are_normalised_in_one_place_whoever_gives_them():
     assert C.load_config(overrides=[{"universe": {"symbols": ["SH600519", "SZ000001"]}}]).strategy.kind == "topk"
 
 
+def test_a_single_stock_study_asks_the_raw_direction_unless_told_otherwise():
+    """The quick preset ranks the day's stocks (median-relative rank target, MSE); one stock has no
+    cross-section, so a single-stock study trains on its raw up/down direction with BCE, unless a
+    setting is chosen with the symbol or later (the preset's choice does not count)."""
+    quick = C.load_config()
+    assert (quick.labels.relative, quick.labels.target, quick.model.objective) == ("median", "rank", "mse")
+    via_set = C.load_config(overrides=[C.parse_override("universe.symbols=SH600519")])
+    for cfg in (_cli("--symbols", "SH600519"), via_set):
+        assert (cfg.labels.relative, cfg.labels.target) == ("none", "updown")
+        assert (cfg.model.objective, cfg.model.early_stop) == ("bce", "loss")
+    chosen = _cli("--symbols", "SH600519", "--set", "labels.relative=index", "--set", "model.early_stop=ic")
+    assert (chosen.labels.relative, chosen.labels.target, chosen.model.early_stop) == ("index", "updown", "ic")
+    earlier = _cli("--set", "labels.relative=index", "--symbols", "SH600519")  # --set layers after --symbols
+    assert earlier.labels.relative == "index"
+    two = C.load_config(overrides=[{"universe": {"symbols": ["SH600519", "SZ000001"]}}])
+    assert (two.labels.relative, two.model.objective) == ("median", "mse")
+
+
 @pytest.mark.parametrize("given", [C.parse_override("universe.symbols=SH600519,SH600519"),
                                    C.parse_override("universe.symbols=SH600519,sh600519"),
                                    {"universe": {"symbols": ["SH600519", " "]}}])
