@@ -59,7 +59,7 @@ class UniverseConfig:
 
     symbols: tuple[str, ...] = setting(
         (), doc="empty = the whole point-in-time CSI-300; else a study of these symbols (any case, each once; "
-                "one symbol = a single-stock threshold study unless strategy.kind is chosen)")
+                "one symbol = a single-stock study: threshold rule, raw up/down target with BCE, unless chosen)")
     start: pd.Timestamp = setting(pd.Timestamp("2019-01-01"), doc="first day of data used (training starts here)")
     end: pd.Timestamp = setting(pd.Timestamp("2025-06-30"), doc="last day of data used; 'today' = the day of the run")
 
@@ -179,6 +179,16 @@ def _check_across_sections(cfg: RunConfig) -> None:
     if late:
         raise ConfigError(f"report.audit_cuts {late} must lie in walk_forward.test_start..universe.end "
                           f"[{wf.test_start.date()}..{u.end.date()}): a cut needs predictions before it and data after")
+    if len(u.symbols) == 1:
+        cross = [f"{name} = {value!r}" for name, value, bad in (
+            ("labels.relative", cfg.labels.relative, cfg.labels.relative == "median"),
+            ("labels.target", cfg.labels.target, cfg.labels.target in CROSS_SECTIONAL_TARGETS),
+            ("model.objective", cfg.model.objective, cfg.model.objective == "ic"),
+            ("model.early_stop", cfg.model.early_stop, cfg.model.early_stop in ("ic", "rank_ic"))) if bad]
+        if cross:
+            raise ConfigError(f"{', '.join(cross)} need(s) a cross-section of stocks, but universe.symbols is one "
+                              f"stock ({u.symbols[0]}): use labels.relative none or index, target updown or return, "
+                              "objective bce or mse, early_stop loss (the single-stock defaults), or give more symbols")
     if cfg.strategy.kind == "threshold" and len(u.symbols) != 1:
         raise ConfigError(
             f"strategy.kind = 'threshold' trades one instrument: give exactly one symbol "
@@ -247,31 +257,43 @@ def load_config(preset: str | None = None, config_file: str | Path | None = None
 
 def _single_stock_rule(data: dict[str, Any], layers: list[dict[str, Any]]) -> None:
     """One symbol means a single-stock study: traded with the one-instrument (threshold) rule and
-    asking the tutorials' question, the raw direction (a cross-sectional target needs a
-    cross-section: BCE on up/down, early stopping on the loss). Each of these settings keeps its
-    value when it is chosen in the same layer as the symbol or a later one (the preset's choice does
-    not count). The one place this rule lives: ``--symbols`` and ``--set universe.symbols`` alike."""
+    asking the tutorials' question, the raw direction, since the preset's cross-sectional target
+    needs a cross-section (a median-relative rank becomes the raw up/down label with BCE, early
+    stopping on the loss). A setting chosen in any layer (a TOML file, ``--set``, an option; the
+    preset's choice does not count) is kept, whatever the order the layers come in; a
+    cross-sectional one kept this way is refused by :func:`_check_across_sections` with its fix. The one place this
+    rule lives: ``--symbols``, ``--set universe.symbols`` and a sweep's grid alike."""
 
-    def sets(layer: dict[str, Any], section: str, key: str) -> bool:
-        sub = layer.get(section)
-        return isinstance(sub, dict) and key in sub
+    def chosen(section: str, key: str) -> bool:
+        return any(isinstance(layer.get(section), dict) and key in layer[section] for layer in layers)
 
-    last_syms = max((i for i, layer in enumerate(layers) if sets(layer, "universe", "symbols")), default=-1)
-    if last_syms < 0:
+    if not chosen("universe", "symbols"):
         return
     syms = data["universe"]["symbols"]
     items = [s for s in syms.split(",") if s.strip()] if isinstance(syms, str) else list(syms)
     if len(items) != 1:
         return
-    for (section, key), value in _SINGLE_STOCK.items():
-        chosen = max((i for i, layer in enumerate(layers) if sets(layer, section, key)), default=-1)
-        if chosen < last_syms:
-            data[section] = {**data.get(section, {}), key: value}
+
+    def put(section: str, key: str, value: Any) -> None:
+        data[section] = {**data.get(section, {}), key: value}
+
+    get = lambda section, key: data.get(section, {}).get(key)  # noqa: E731
+    if not chosen("strategy", "kind"):
+        put("strategy", "kind", "threshold")
+    if not chosen("labels", "relative") and get("labels", "relative") == "median":
+        put("labels", "relative", "none")
+    if not chosen("labels", "target") and get("labels", "target") in CROSS_SECTIONAL_TARGETS:
+        put("labels", "target", "updown")
+    binary = get("labels", "target") in (None, "updown")
+    if not chosen("model", "objective") and (get("model", "objective") == "ic" or
+                                             (binary and get("model", "objective") == "mse")):
+        put("model", "objective", "bce")
+    if not chosen("model", "early_stop") and get("model", "early_stop") in ("ic", "rank_ic"):
+        put("model", "early_stop", "loss")
 
 
-#: what a single-stock study uses unless told otherwise
-_SINGLE_STOCK = {("strategy", "kind"): "threshold", ("labels", "relative"): "none", ("labels", "target"): "updown",
-                 ("model", "objective"): "bce", ("model", "early_stop"): "loss"}
+#: targets defined over the day's cross-section of stocks (meaningless for one stock)
+CROSS_SECTIONAL_TARGETS = ("rank", "zscore")
 
 
 def to_dict(cfg: RunConfig) -> dict[str, Any]:

@@ -42,8 +42,10 @@ import pandas as pd
 import data_store
 from data_store.errors import ConfigError, DataValidationError, ToolkitError
 from data_store.settings import build as build_settings
+from data_store.timing import FILL_LAG
 from signals.labels import LabelConfig, make_labels
 from signals.metrics import classification_metrics
+from signals.prepared import crossing_jumps
 from signals.walk_forward import WalkForwardResult
 from strategies.errors import PredictionsError
 
@@ -186,11 +188,12 @@ def label_rows(preds: pd.DataFrame, md: data_store.MarketData, cfg: C.RunConfig,
     """``label`` and ``ret`` of every row from the market data, as a run's predictions carry them
     (the raw return and its direction, whatever the training target): the labelling function
     (``open``: adjusted open(t+1+H)/open(t+1) - 1) or the close-to-close span (``close``)."""
-    if span == "open":
+    if span == "open":  # the labelling function, and the run's rule for suspect jumps
         lab = make_labels(md.panel("open", adjusted=True), md.panel("volume"), LabelConfig(horizon=cfg.labels.horizon))
-        ret = lab.ret
+        crossed = None if cfg.labels.keep_jumps else crossing_jumps(md, FILL_LAG + 1, cfg.labels.end_offset)
+        ret = lab.ret if crossed is None else np.where(crossed, np.nan, lab.ret)
     else:
-        ret = forward_returns(md, cfg.labels.horizon, "close").to_numpy()
+        ret = forward_returns(md, cfg.labels.horizon, "close", keep_jumps=cfg.labels.keep_jumps).to_numpy()
     d = md.calendar.get_indexer(pd.DatetimeIndex(preds["date"]))
     s = pd.Index(md.symbols).get_indexer(preds["symbol"])
     r = ret[d, s]

@@ -75,12 +75,13 @@ def _interval_figures(prefix: str, res: dict[str, float]) -> dict[str, float]:
 
 
 def signal_evidence(preds: pd.DataFrame, md: MarketData | None, cfg: EvaluationConfig, *, span: str = "open",
-                    horizon: int = 1, excess: bool = False, detail: bool = True) -> SignalEvidence:
+                    horizon: int = 1, excess: bool = False, detail: bool = True,
+                    keep_jumps: bool = False) -> SignalEvidence:
     """Measure one model's predictions (see the module docstring).
 
     ``md``, ``span``, ``excess``: the market data and the return definition of the forward returns
     for IC decay and the cumulative quantile chart (:func:`backtests.forward.forward_returns`;
-    ``span`` and ``excess`` must be the ones ``ret`` was made with); ``horizon``: the label's horizon
+    ``span``, ``excess`` and ``keep_jumps`` must be the ones ``ret`` was made with); ``horizon``: the label's horizon
     H (``ret`` is the H-day return). ``detail=False`` skips the decay, the cumulative quantile
     returns and the autocorrelation (the baselines' rows need only the headline figures).
     Cross-sectional figures are NaN for a single stock (no cross-section)."""
@@ -117,12 +118,12 @@ def signal_evidence(preds: pd.DataFrame, md: MarketData | None, cfg: EvaluationC
     fig["rank_autocorr"] = float(qn.rank_autocorrelation(scores).mean())
     fig["top_turnover"] = float(qn.top_turnover(scores, q).mean())
     if md is not None and scores.shape[1] >= qn.MIN_NAMES:
-        one = forward_returns(md, 1, span, excess).reindex(index=scores.index, columns=scores.columns)
+        one = forward_returns(md, 1, span, excess, keep_jumps).reindex(index=scores.index, columns=scores.columns)
         cum = qn.quantile_returns(scores, one.where(scores.notna()), q)
         ev.cumulative = (1.0 + cum.fillna(0.0)).cumprod()
         rows = []
         for h in range(1, cfg.decay_horizons + 1):
-            fr = one if h == 1 else forward_returns(md, h, span, excess).reindex(index=scores.index,
+            fr = one if h == 1 else forward_returns(md, h, span, excess, keep_jumps).reindex(index=scores.index,
                                                                                  columns=scores.columns)
             res = stats.mean_interval(qn.daily_corr(scores, fr.where(scores.notna()), "pearson"), reps, seed, conf)
             rows.append({"horizon": h, "ic": res["estimate"], "lo": res["lo"], "hi": res["hi"], "days": res["days"]})
@@ -181,7 +182,7 @@ def money_evidence(net: BacktestResult, gross: BacktestResult | None, reference:
 
 def assess(outcomes: dict[str, ModelOutcome], md: MarketData | None, reference: pd.Series, periods_per_year: int,
            cfg: EvaluationConfig, *, main: str, span: str = "open", horizon: int = 1,
-           excess: bool = False) -> tuple[dict[str, dict[str, float]], SignalEvidence]:
+           excess: bool = False, keep_jumps: bool = False) -> tuple[dict[str, dict[str, float]], SignalEvidence]:
     """Every model's figures (signal evidence for each model with predictions, money evidence for
     each traded one) and the main model's full :class:`SignalEvidence` (quantile table, decay, the
     series of the charts)."""
@@ -191,7 +192,7 @@ def assess(outcomes: dict[str, ModelOutcome], md: MarketData | None, reference: 
         row: dict[str, float] = {}
         if oc.predictions is not None and len(oc.predictions):
             ev = signal_evidence(oc.predictions, md, cfg, span=span, horizon=horizon, excess=excess,
-                                 detail=name == main)
+                                 detail=name == main, keep_jumps=keep_jumps)
             row.update(ev.figures)
             if name == main:
                 main_ev = ev

@@ -13,7 +13,8 @@ here from the adjusted prices, with the toolkit's timing (DESIGN.md, "Time"; ``d
   this toolkit's strategy cannot earn.
 
 Either end on a day without a bar or with zero volume makes the return unknown (NaN), as for the
-labels; ``excess`` subtracts the CSI-300 index's return over the same span.
+labels; ``excess`` subtracts the CSI-300 index's return over the same span; a return across a
+suspect jump is unknown too, as in the run's labels, unless ``keep_jumps``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import numpy as np
 import pandas as pd
 
 from data_store import MarketData
+from data_store.timing import FILL_LAG
 from signals.labels import LabelConfig, make_labels
+from signals.prepared import crossing_jumps
 
 __all__ = ["SPANS", "forward_returns"]
 
@@ -30,18 +33,24 @@ __all__ = ["SPANS", "forward_returns"]
 SPANS = ("open", "close")
 
 
-def forward_returns(md: MarketData, horizon: int, span: str = "open", excess: bool = False) -> pd.DataFrame:
+def forward_returns(md: MarketData, horizon: int, span: str = "open", excess: bool = False,
+                    keep_jumps: bool = False) -> pd.DataFrame:
     """Calendar x symbols frame of each decision day's forward return over ``horizon`` trading days
-    (fractions; NaN where unknown, including the last days of the data). See the module docstring."""
+    (fractions; NaN where unknown, including the last days of the data). See the module docstring.
+
+    A return that crosses a suspect jump (:func:`signals.prepared.crossing_jumps`) is unknown, as
+    the run's labels are, unless ``keep_jumps`` (``labels.keep_jumps``)."""
     if span not in SPANS:
         raise ValueError(f"span = {span!r}: one of {SPANS}")
     volume = md.panel("volume")
+    h = int(horizon)
     if span == "open":
         io = md.index["open"].to_numpy(dtype=float) if excess else None
         cfg = LabelConfig(horizon=horizon, relative="index" if excess else "none", target="return")
         lab = make_labels(md.panel("open", adjusted=True), volume, cfg, index_open=io)
-        return pd.DataFrame(lab.target_ret, index=md.calendar, columns=volume.columns)
-    h = int(horizon)
+        crossed = None if keep_jumps else crossing_jumps(md, FILL_LAG + 1, cfg.end_offset)
+        ret_open = lab.target_ret if crossed is None else np.where(crossed, np.nan, lab.target_ret)
+        return pd.DataFrame(ret_open, index=md.calendar, columns=volume.columns)
     px = md.panel("close", adjusted=True).to_numpy(dtype=np.float64, copy=True)
     with np.errstate(invalid="ignore"):
         px[~(volume.to_numpy(dtype=np.float64) > 0)] = np.nan
@@ -54,4 +63,7 @@ def forward_returns(md: MarketData, horizon: int, span: str = "open", excess: bo
         if len(ic) > h:
             bench[: len(ic) - h] = ic[h:] / ic[: len(ic) - h] - 1.0
         ret = ret - bench[:, None]
+    crossed = None if keep_jumps else crossing_jumps(md, 1, h)  # close(t) .. close(t+H)
+    if crossed is not None:
+        ret = np.where(crossed, np.nan, ret)
     return pd.DataFrame(ret, index=md.calendar, columns=volume.columns)

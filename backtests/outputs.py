@@ -127,7 +127,7 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
     main_bt.corporate_actions.to_csv(rf.path("corporate_actions.csv"), index=False, float_format="%.10g")
     wf, ev_cfg = cfg.walk_forward, cfg.evaluation
     figures, evidence = assess(outcomes, md, ref.returns, ppy, ev_cfg, main=main, span=span,
-                               horizon=cfg.labels.horizon)
+                               horizon=cfg.labels.horizon, keep_jumps=cfg.labels.keep_jumps)
     where = f"on {ref.symbol}" if ref.symbol else "on the CSI-300"
     rule = f", threshold rule vs holding {ref.symbol}" if ref.symbol else ""
     title = cfg.report.title or f"{label(main)} up/down signals {where} ({cfg.preset} preset{rule})"

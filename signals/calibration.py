@@ -12,6 +12,7 @@ and standard deviation (BCE members keep their logits) and the members' scores a
 
 from __future__ import annotations
 
+import logging
 from typing import cast
 
 import numpy as np
@@ -19,13 +20,21 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
+log = logging.getLogger(__name__)
+
+#: the smallest calibration slope, per standard deviation of the score: p_up moves by about
+#: 2.5e-5 per standard deviation, enough to keep the ranking in float32
+MIN_SLOPE = 1e-4
+
 __all__ = ["ScoredEnsemble", "platt"]
 
 
 def platt(score: np.ndarray, event: np.ndarray) -> tuple[float, float]:
     """``(a, b)`` of ``p = sigmoid(a * score + b)`` fitted to the binary ``event`` (NaN rows left
-    out). ``a`` is kept >= 0 (a higher score never means a lower p_up); ``(0, logit(base rate))``
-    when the score or the event is constant."""
+    out). ``a`` is kept > 0 (a higher score never means a lower p_up, and the day's ranking is
+    kept): a slope that is not positive on the validation span becomes :data:`MIN_SLOPE` per
+    standard deviation of the score around the base rate; ``(0, logit(base rate))`` when the score
+    or the event is constant."""
     s = np.asarray(score, dtype=np.float64)
     e = np.asarray(event, dtype=np.float64)
     ok = np.isfinite(s) & np.isfinite(e)
@@ -37,11 +46,15 @@ def platt(score: np.ndarray, event: np.ndarray) -> tuple[float, float]:
         return 0.0, float(np.log(rate / (1 - rate)))
     mu, sd = float(s.mean()), float(s.std())
     lr = LogisticRegression(C=1e4, max_iter=200).fit(((s - mu) / sd)[:, None], e.astype(int))
-    a = max(0.0, float(lr.coef_[0, 0]) / sd)
-    b = float(lr.intercept_[0]) - a * mu
-    if a == 0.0:
-        b = float(np.log(rate / (1 - rate)))
-    return a, b
+    a = float(lr.coef_[0, 0]) / sd
+    if a <= MIN_SLOPE / sd:
+        # the validation span shows no (or a reversed) relation: p_up stays at the base rate, but a
+        # tiny positive slope keeps the day's ranking (a TopK strategy trades the ranking)
+        log.warning("calibration: the score's validation slope is %.3g (not positive); p_up kept at the base rate "
+                    "%.3f with the ranking of the score", a, rate)
+        a = MIN_SLOPE / sd
+        return a, float(np.log(rate / (1 - rate))) - a * mu
+    return a, float(lr.intercept_[0]) - a * mu
 
 
 class ScoredEnsemble(nn.Module):

@@ -17,7 +17,7 @@ from .errors import ConfigError
 from .features import FeatureConfig, FeaturePanel, build_feature_panel
 from .labels import LabelConfig, Labels, make_labels
 
-__all__ = ["Prepared", "prepare"]
+__all__ = ["Prepared", "crossing_jumps", "prepare"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,18 @@ class Prepared:
         return dataclasses.replace(self, panel=dataclasses.replace(self.panel, _cache={}))
 
 
+def crossing_jumps(md: MarketData, first: int, last: int) -> np.ndarray | None:
+    """Calendar x symbols, True on decision day d when a suspect jump of ``md`` lies on a day t with
+    ``d + first <= t <= d + last`` (a price move from day t-1 to t inside the span; see
+    :func:`data_store.jumps.spanning`); None when ``md`` has no suspect jump. The one mask of what
+    a suspect jump makes unknown: ``prepare`` (labels and samples), the forward returns of the report
+    and ``backtests.evaluate`` all use it."""
+    jumps = md.suspect_jumps()
+    if not jumps.to_numpy().any():
+        return None
+    return spanning(jumps, first, last).to_numpy(bool)
+
+
 def prepare(md: MarketData, features: FeatureConfig | None = None, labels: LabelConfig | None = None) -> Prepared:
     """Build the per-day feature channels, the labels and the eligibility mask (member AND tradable).
 
@@ -73,13 +85,12 @@ def prepare(md: MarketData, features: FeatureConfig | None = None, labels: Label
     eligible = md.tradable_mask().to_numpy(dtype=bool)
     crossed = clean = None
     if not labels.keep_jumps:
-        jumps = md.suspect_jumps()
-        if jumps.to_numpy().any():
-            # a jump on day t lies between the prices of t-1 and t: a label of day d (fill at the open
-            # of d+1, exit at d + end_offset) crosses it for d+2 <= t <= d+end_offset; a sample's
-            # inputs (prices of d-reach .. d) for d-reach+1 <= t <= d
-            crossed = spanning(jumps, FILL_LAG + 1, labels.end_offset).to_numpy(bool)
-            clean = ~spanning(jumps, -features.reach + 1, 0).to_numpy(bool)
+        # a jump on day t lies between the prices of t-1 and t: a label of day d (fill at the open
+        # of d+1, exit at d + end_offset) crosses it for d+2 <= t <= d+end_offset; a sample's
+        # inputs (prices of d-reach .. d) for d-reach+1 <= t <= d
+        crossed = crossing_jumps(md, FILL_LAG + 1, labels.end_offset)
+        reads = crossing_jumps(md, -features.reach + 1, 0)
+        clean = None if reads is None else ~reads
     lab = make_labels(md.panel("open", adjusted=True), md.panel("volume"), labels,
                       index_open=md.index["open"].to_numpy(dtype=float),
                       close_adj=md.panel("close", adjusted=True) if labels.span == "close" else None,
@@ -93,7 +104,7 @@ def prepare(md: MarketData, features: FeatureConfig | None = None, labels: Label
                                   event=out(lab.event), target=out(lab.target))
         assert clean is not None
         log.info("      suspect jumps (%d): %d labels crossing one are unknown and %d samples whose inputs cross "
-                 "one are not fitted (labels.keep_jumps = true keeps them)", int(jumps.to_numpy().sum()),
+                 "one are not fitted (labels.keep_jumps = true keeps them)", int(md.suspect_jumps().to_numpy().sum()),
                  int((crossed & eligible).sum()), int((~clean & eligible).sum()))
     return Prepared(panel=panel, labels=lab, eligible=eligible, calendar=md.calendar, symbols=list(md.symbols),
                     label_config=labels, clean=clean)

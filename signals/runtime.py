@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -209,15 +210,17 @@ def keep_freed_heap() -> bool:
     module's note on memory). Returns whether the settings are in force; elsewhere a no-op."""
     if not _heap_kept:
         ok = False
-        try:
-            import ctypes
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
 
-            libc = ctypes.CDLL(None)
-            mallopt = getattr(libc, "mallopt", None)
-            if mallopt is not None and hasattr(libc, "gnu_get_libc_version"):
-                ok = all(mallopt(param, value) == 1 for param, value in _MALLOPT)
-        except OSError:
-            ok = False
+                libc = ctypes.CDLL(None)
+                mallopt = getattr(libc, "mallopt", None)
+                if mallopt is not None and hasattr(libc, "gnu_get_libc_version"):
+                    done = [mallopt(param, value) == 1 for param, value in _MALLOPT]  # every one, then check
+                    ok = all(done)
+            except (OSError, TypeError, AttributeError):
+                ok = False
         _heap_kept.append(ok)
     return _heap_kept[0]
 

@@ -67,6 +67,8 @@ class SequenceScaler:
         if self.method not in ("standard", "robust"):
             raise ConfigError(f"SequenceScaler.method = {self.method!r} must be 'standard' or 'robust'")
         X = np.asarray(X)
+        if not np.issubdtype(X.dtype, np.floating):
+            X = X.astype(np.float32)
         if X.ndim != 3 or len(X) == 0:
             raise ConfigError(f"SequenceScaler.fit needs a non-empty (samples, steps, channels) array, "
                               f"got shape {X.shape}")

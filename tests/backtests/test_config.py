@@ -135,20 +135,36 @@ def test_symbols_are_normalised_in_one_place_whoever_gives_them():
 
 def test_a_single_stock_study_asks_the_raw_direction_unless_told_otherwise():
     """The quick preset ranks the day's stocks (median-relative rank target, MSE); one stock has no
-    cross-section, so a single-stock study trains on its raw up/down direction with BCE, unless a
-    setting is chosen with the symbol or later (the preset's choice does not count)."""
+    cross-section, so a single-stock study trains on its raw up/down direction with BCE. A setting
+    the user chose (in any layer, in any order; the preset's choice does not count) is kept, and a
+    cross-sectional one is then refused with its fix."""
     quick = C.load_config()
     assert (quick.labels.relative, quick.labels.target, quick.model.objective) == ("median", "rank", "mse")
     via_set = C.load_config(overrides=[C.parse_override("universe.symbols=SH600519")])
     for cfg in (_cli("--symbols", "SH600519"), via_set):
         assert (cfg.labels.relative, cfg.labels.target) == ("none", "updown")
         assert (cfg.model.objective, cfg.model.early_stop) == ("bce", "loss")
-    chosen = _cli("--symbols", "SH600519", "--set", "labels.relative=index", "--set", "model.early_stop=ic")
-    assert (chosen.labels.relative, chosen.labels.target, chosen.model.early_stop) == ("index", "updown", "ic")
-    earlier = _cli("--set", "labels.relative=index", "--symbols", "SH600519")  # --set layers after --symbols
-    assert earlier.labels.relative == "index"
+    # a choice is kept whatever the order (each --set is a layer of its own; a sweep's grid comes last)
+    target, objective, symbol = "labels.target=return", "model.objective=mse", "universe.symbols=SH600519"
+    for order in ((symbol, target, objective), (objective, symbol, target), (target, objective, symbol)):
+        args = [a for item in order for a in ("--set", item)]
+        cfg = _cli(*args)
+        assert (cfg.labels.relative, cfg.labels.target, cfg.model.objective) == ("none", "return", "mse"), args
+        assert cfg.strategy.kind == "threshold"
+    kept = _cli("--set", "strategy.kind=topk", "--set", "universe.symbols=SH600519")
+    assert kept.strategy.kind == "topk"
+    index = _cli("--symbols", "SH600519", "--set", "labels.relative=index")
+    assert (index.labels.relative, index.labels.target, index.model.objective) == ("index", "updown", "bce")
     two = C.load_config(overrides=[{"universe": {"symbols": ["SH600519", "SZ000001"]}}])
     assert (two.labels.relative, two.model.objective) == ("median", "mse")
+
+
+@pytest.mark.parametrize("setting", ["labels.relative=median", "labels.target=rank", "model.objective=ic",
+                                     "model.early_stop=rank_ic"])
+def test_a_chosen_cross_sectional_setting_on_one_stock_is_refused(setting):
+    with pytest.raises(ConfigError, match=rf"{setting.split('=')[0]} = '{setting.split('=')[1]}' need\(s\) a "
+                                          r"cross-section.*SH600519.*or give more symbols"):
+        _cli("--symbols", "SH600519", "--set", setting)
 
 
 @pytest.mark.parametrize("given", [C.parse_override("universe.symbols=SH600519,SH600519"),

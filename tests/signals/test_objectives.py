@@ -83,7 +83,12 @@ def test_platt_is_increasing_and_calibrated():
     a, b = platt(s * 3.0 + 1.0, e)  # any affine score scale is undone
     assert a > 0 and a * 3.0 == pytest.approx(0.8, abs=0.06) and b + a * 1.0 == pytest.approx(-0.2, abs=0.06)
     assert platt(np.ones(10), np.r_[np.ones(3), np.zeros(7)]) == (0.0, pytest.approx(np.log(3 / 7)))
-    assert platt(-s, e)[0] == 0.0  # a score that ranks backwards is never turned around
+    # a score that ranks backwards on validation is never turned around, nor flattened: p_up sits at the
+    # base rate but keeps the score's order (a TopK strategy trades the order)
+    a_back, b_back = platt(-s, e)
+    p = 1 / (1 + np.exp(-(a_back * -s + b_back)))
+    assert a_back > 0 and np.array_equal(np.argsort(p, kind="stable"), np.argsort(-s, kind="stable"))
+    assert abs(p.mean() - e.mean()) < 1e-3 and np.ptp(p) < 1e-3
 
 
 def test_scored_ensemble_averages_standardised_members():
