@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from data_store.market import MarketData
+from data_store.schema import anomaly_report
 
 from .prepared import Prepared
 
@@ -58,7 +59,8 @@ def perturb_after(md: MarketData, cut: pd.Timestamp, seed: int = 0) -> MarketDat
                                                                                                  int(after.sum()))
     ia = (md.index["date"] > cut).to_numpy()
     idx = _scramble(md.index, ia, rng, 0.9, 1.1, volume=True)
-    return replace(md, bars=bars, index=idx, _memo={})
+    # the anomaly report (its suspect jumps feed the masks of signals.prepare) is the scrambled bars' own
+    return replace(md, bars=bars, index=idx, anomalies=anomaly_report(bars, md.calendar), _memo={})
 
 
 def _common(ref: Prepared, new: Prepared) -> tuple[list[int], list[int], list[str]]:
@@ -87,6 +89,13 @@ def compare_channels(ref: Prepared, new: Prepared, cut: pd.Timestamp) -> dict[st
     elig = ref.eligible[:cut_pos][:, a_s] != new.eligible[:cut_pos][:, b_s]
     if elig.any():
         changed.append("eligible (member and tradable)")
+    # the samples a suspect jump keeps out of fitting: a sample of day d may look at jumps up to d only
+    ref_clean = np.ones(ref.eligible.shape, bool) if ref.clean is None else ref.clean
+    new_clean = np.ones(new.eligible.shape, bool) if new.clean is None else new.clean
+    fit = ref_clean[:cut_pos][:, a_s] != new_clean[:cut_pos][:, b_s]
+    if fit.any():
+        changed.append("fit mask (samples crossing a suspect jump)")
+    elig = elig | fit
     example = ""
     if changed and changed[0] in names:
         c = names.index(changed[0])
@@ -117,7 +126,8 @@ def extra_reads_input(ref: Prepared, new: Prepared, cut: pd.Timestamp) -> dict[s
 
 
 def compare_labels(ref: Prepared, new: Prepared, cut: pd.Timestamp) -> dict[str, Any]:
-    """Labels whose declared end is on or before ``cut`` must be unchanged; also the earliest
+    """Labels (the traded return and the training target) whose declared end is on or before
+    ``cut`` must be unchanged; also the earliest
     decision day whose label changed (the label reads at least ``cut - that day + 1`` days ahead)."""
     cut_pos = int(ref.calendar.searchsorted(cut, side="right")) - 1  # position of the last day <= cut
     a_s, b_s, syms = _common(ref, new)
@@ -125,7 +135,8 @@ def compare_labels(ref: Prepared, new: Prepared, cut: pd.Timestamp) -> dict[str,
     a = ref.labels.ret[:n][:, a_s]
     b = new.labels.ret[:n][:, b_s]
     declared = ref.labels.end_offset
-    bad = _differs(a, b)
+    # the traded return and the training target (a rank or z-score reads the day's other stocks)
+    bad = _differs(a, b) | _differs(ref.labels.target[:n][:, a_s], new.labels.target[:n][:, b_s])
     bad[cut_pos + 1:] = False  # decisions after the cut may change
     days = np.nonzero(bad.any(axis=1))[0]
     reads = int(cut_pos - days[0] + 1) if len(days) else 0  # days ahead the earliest changed label reads

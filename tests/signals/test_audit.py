@@ -219,3 +219,54 @@ def test_audit_catches_a_leak_planted_inside_the_factor_code(md_audit, monkeypat
     assert {"channels", "predictions"} <= set(bad["check"])
     assert rep.leaking_channels == ["KMID"]
     assert "LOOK-AHEAD" in rep.message and "KMID" in rep.message
+
+
+def test_audit_catches_a_training_target_that_reads_further_than_its_traded_return(md_audit, monkeypatch):
+    """The rank target of day d made from the return two days later than the traded one (which
+    stays honest, as does the declared end): only the target moves, and the label check sees it."""
+    real = prepared_module.make_labels
+
+    def far_target(open_adj, volume, config=None, index_open=None, **kw):
+        honest = real(open_adj, volume, config, index_open, **kw)
+        far = real(open_adj, volume, dataclasses.replace(config, horizon=config.horizon + 2), index_open, **kw)
+        return dataclasses.replace(honest, target=far.target)
+
+    monkeypatch.setattr(prepared_module, "make_labels", far_target)
+    est = signals.LSTMClassifier(hidden_size=8, max_epochs=2, batch_size=256, seed=0, num_threads=1, objective="mse")
+    rep = signals.leakage_audit(md_audit, **_cfg(labels=signals.LabelConfig(relative="median", target="rank"),
+                                                 estimator=est), max_windows=1)
+    assert not rep.passed
+    assert len(_failed(rep, "labels", "changed"))
+
+
+@pytest.fixture(scope="module")
+def md_audit_jump(md_audit):
+    """md_audit with a missed adjustment planted just after the audit's cut: one symbol's raw
+    prices x 0.6 from the jump day on, its factor unchanged (a suspect jump)."""
+    from data_store.schema import anomaly_report
+
+    sym, jump = md_audit.symbols[0], md_audit.calendar[md_audit.calendar.get_loc(JUMP_CUT) + 2]
+    bars = md_audit.bars.copy()
+    hit = (bars["symbol"] == sym) & (bars["date"] >= jump)
+    bars.loc[hit, ["open", "high", "low", "close"]] *= 0.6
+    md = dataclasses.replace(md_audit, bars=bars, anomalies=anomaly_report(bars, md_audit.calendar), _memo={})
+    assert bool(md.suspect_jumps().loc[jump, sym])
+    return md
+
+
+JUMP_CUT = pd.Timestamp("2022-07-29")
+
+
+def test_audit_passes_with_the_suspect_jump_masks_and_catches_a_mask_that_looks_ahead(md_audit_jump, monkeypatch):
+    """The jump masks of signals.prepare are under audit: honest ones pass; a fit mask that looks 3
+    days past the decision day is named by the channel check (the removed bars take the jump away)."""
+    cfg = _cfg(features=signals.FeatureConfig(lookback=5, engineered=("ret_5",)))
+    rep = signals.leakage_audit(md_audit_jump, **cfg, cut_dates=[JUMP_CUT], max_windows=1)
+    assert rep.passed, rep.message
+    real = prepared_module.crossing_jumps
+    monkeypatch.setattr(prepared_module, "crossing_jumps",
+                        lambda md, first, last: real(md, first, last + 3 if last == 0 else last))
+    rep = signals.leakage_audit(md_audit_jump, **cfg, cut_dates=[JUMP_CUT], max_windows=1)
+    assert not rep.passed
+    bad = _failed(rep, "channels")
+    assert len(bad) and all("fit mask" in c for c in bad["channels"])
