@@ -179,6 +179,10 @@ def _check_across_sections(cfg: RunConfig) -> None:
     if late:
         raise ConfigError(f"report.audit_cuts {late} must lie in walk_forward.test_start..universe.end "
                           f"[{wf.test_start.date()}..{u.end.date()}): a cut needs predictions before it and data after")
+    if cfg.model.objective == "bce" and cfg.labels.target != "updown" and cfg.model.kind != "logistic":
+        raise ConfigError(f"model.objective = 'bce' trains on a binary target, but labels.target = "
+                          f"{cfg.labels.target!r} is continuous: use model.objective mse or ic, "
+                          "or labels.target updown")
     if len(u.symbols) == 1:
         cross = [f"{name} = {value!r}" for name, value, bad in (
             ("labels.relative", cfg.labels.relative, cfg.labels.relative == "median"),

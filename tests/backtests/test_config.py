@@ -46,6 +46,8 @@ def test_overrides_are_coerced_by_field_type():
          "WalkForwardSplit.embargo_days = 1 is shorter than the label's end offset (horizon + 1) = 2"),
         ({"execution": {"ray_address": "h:1"}}, "execution: execution.ray_address = 'h:1' is set"),
         ({"strategy": {"kind": "threshold"}}, "trades one instrument"),
+        ({"model": {"objective": "bce"}},
+         "model.objective = 'bce' trains on a binary target, but labels.target = 'rank'"),
         ({"walk_forward": {"test_start": "2030-01-01"}},
          "walk_forward.test_start = '2030-01-01' must be a date inside"),
         ({"features": {"engineered": ["ret_5", "future_ret"]}},
