@@ -243,7 +243,7 @@ def _quantile_section(model: str, row: Any, ev: SignalEvidence, rolling_days: in
            f"monotonicity {fmt(row.get('monotonicity'), 'sf2')}; rank autocorrelation of the scores from one day "
            f"to the next {fmt(row.get('rank_autocorr'), 'f2')}; the top quantile replaces "
            f"{fmt(row.get('top_turnover'), 'pct')} of its names a day (the turnover the signal implies); "
-           f"{_half_life_words(row, len(ev.decay))}.</p>",
+           f"{_half_life_words(row, ev.decay)}.</p>",
            _img("quantile returns", charts.chart_quantiles(ev.quantile_table, model))]
     if len(ev.cumulative):
         out.append(_img("cumulative quantile returns", charts.chart_cumulative_quantiles(ev.cumulative, model)))
@@ -257,14 +257,18 @@ def _quantile_section(model: str, row: Any, ev: SignalEvidence, rolling_days: in
     return out
 
 
-def _half_life_words(row: Any, horizons: int) -> str:
-    first = row.get("ic")
+def _half_life_words(row: Any, decay: Any) -> str:
+    """The IC decay in words, from the 1-day row of ``decay`` (the headline IC is at the label's
+    horizon, which need not be 1 day)."""
+    horizons = len(decay)
+    one: dict[str, Any] = decay.iloc[0].to_dict() if horizons else {}
+    first = one.get("ic", float("nan"))
     half = row.get("ic_decay_half_life")
     if fmt(half, "int") != "n/a":
         return f"the IC falls to half its 1-day value (or changes sign) by a {fmt(half, 'int')}-day horizon"
     if fmt(first, "f3") == "n/a" or float(first) == 0:
         return "the 1-day IC is zero or undefined, so it has no decay to measure"
-    lo, hi = row.get("ic_lo"), row.get("ic_hi")
+    lo, hi = one.get("lo", float("nan")), one.get("hi", float("nan"))
     if fmt(lo, "f3") != "n/a" and float(lo) <= 0 <= float(hi):
         return "the 1-day IC is within noise, so its decay over horizons says little"
     return f"the IC keeps more than half its 1-day value up to {horizons} days"

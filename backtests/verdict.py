@@ -142,14 +142,27 @@ def _conclusion(cat: str, row: Mapping[str, Any], reference: str) -> str:
     if cat == "exposure":
         market = "rising" if _f(row, "reference_annual_return") > 0 else "falling"
         return (f"Exposure, not skill: it beat {reference}, but with a beta of {fmt(row.get('beta'), 'f2')} in a "
-                f"{market} market; the alpha after that exposure is not significant (t = {t}).")
-    hi = _f(row, "alpha_hi")
-    after = (f"it is significantly negative (t = {t}): costs turn it into a loss" if math.isfinite(hi) and hi < 0
-             else f"it is not significant either (t = {t})")
+                f"{market} market; the alpha after that exposure {_alpha_words(row, '', t)}.")
+    hi, ghi = _f(row, "alpha_hi"), _f(row, "gross_alpha_hi")
+    if math.isfinite(hi) and hi < 0:
+        after = (f"it is significantly negative (t = {t}), as before costs" if math.isfinite(ghi) and ghi < 0
+                 else f"it is significantly negative (t = {t}): costs turn it into a loss")
+    else:
+        after = f"it is not significant either (t = {t})"
     luck = (f" It beat {reference}, but neither its beta nor a significant alpha explains that: treat it as luck."
             if _f(row, "annual_excess_return") > 0 else "")
     if cat == "signal_without_money":
         return (f"Some information without money: {signal}, but it did not turn into significant alpha before "
                 f"costs (t = {gt}); after costs {after}.{luck}")
-    return (f"No evidence of skill: {signal}, and the alpha after the exposure to {reference} is not significant "
-            f"before costs (t = {gt}); after costs {after}.{luck}")
+    return (f"No evidence of skill: {signal}, and the alpha after the exposure to {reference} "
+            f"{_alpha_words(row, 'gross_', gt, ' before costs')}; after costs {after}.{luck}")
+
+
+def _alpha_words(row: Mapping[str, Any], prefix: str, t: str, when: str = "") -> str:
+    """'is not significant<when> (t = ..)', or significantly negative / positive, from the interval."""
+    lo, hi = _f(row, f"{prefix}alpha_lo"), _f(row, f"{prefix}alpha_hi")
+    if math.isfinite(hi) and hi < 0:
+        return f"is significantly negative{when} (t = {t})"
+    if math.isfinite(lo) and lo > 0:
+        return f"is significantly positive{when} (t = {t})"
+    return f"is not significant{when} (t = {t})"

@@ -25,6 +25,7 @@ from data_store.timing import FILL_LAG
 
 from . import rules as R
 from .arrays import MarketArrays
+from .errors import StrategyConfigError
 from .feeds import date_numbers
 
 log = logging.getLogger(__name__)
@@ -197,7 +198,11 @@ class AShareBroker(bt.brokers.BackBroker):
     # ------------------------------------------------------------------ order checks
     def _try_exec(self, order):
         if order.exectype != bt.Order.Market:
-            return super()._try_exec(order)
+            # Backtrader would fill it by its own logic, past every rule below and the journal
+            raise StrategyConfigError(
+                f"{bt.Order.ExecTypes[order.exectype]} orders are not modelled: the A-share broker fills market orders "
+                f"at the open {FILL_LAG} day(s) after the decision, under lots, T+1, price limits and suspension; "
+                "place market orders (self.buy / self.sell without exectype)")
         data = order.data
         i, c = self.day, data.col
         decided = int(np.searchsorted(self._dtnum, order.created.dt, side="right")) - 1

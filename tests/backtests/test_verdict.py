@@ -92,3 +92,21 @@ def test_single_stock_wording_compares_with_holding_it():
 def test_predictive_lists_measures_above_zero():
     assert predictive(_row()) == []
     assert predictive(_row(accuracy_edge_lo=0.001, rank_ic_lo=0.002)) == ["accuracy edge", "rank IC"]
+
+
+def test_a_significantly_negative_alpha_is_called_so_before_and_after_costs():
+    """Gross and net alpha both below zero beyond noise: not 'not significant', and not a loss
+    that costs made (it lost before costs too)."""
+    row = _row(alpha=-0.20, alpha_lo=-0.35, alpha_hi=-0.05, alpha_t=-2.6,
+               gross_alpha=-0.15, gross_alpha_lo=-0.28, gross_alpha_hi=-0.02, gross_alpha_t=-2.3)
+    assert classify(row) == "no_evidence"
+    text = verdict("LSTM", row, pd.DataFrame())
+    assert "is significantly negative before costs (t = -2.30)" in text
+    assert text.endswith("after costs it is significantly negative (t = -2.60), as before costs.")
+    net_only = verdict("LSTM", _row(alpha_hi=-0.05, alpha_t=-2.6), pd.DataFrame())
+    assert net_only.endswith("after costs it is significantly negative (t = -2.60): costs turn it into a loss.")
+    exposure = _row(annual_excess_return=0.05, reference_annual_return=0.20, beta=1.5, beta_lo=1.4, beta_hi=1.6,
+                    alpha=-0.10, alpha_lo=-0.18, alpha_hi=-0.02, alpha_t=-2.3)
+    assert classify(exposure) == "exposure"
+    assert "the alpha after that exposure is significantly negative (t = -2.30)" in verdict("LSTM", exposure,
+                                                                                            pd.DataFrame())

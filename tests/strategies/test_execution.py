@@ -7,6 +7,7 @@ p_up 0.9 and sells with p_up 0.1; the order fills at the next day's open.
 
 from __future__ import annotations
 
+import backtrader as bt
 import numpy as np
 import pandas as pd
 import pytest
@@ -371,3 +372,19 @@ def test_threshold_without_a_symbol_trades_the_one_symbol_of_the_table():
     assert one(res.trades)["symbol"] == "SH600004"
     with pytest.raises(PredictionsError, match=r"has 2 symbols.*ThresholdConfig\(symbol="):
         run_backtest(_md2(), two, strategy=ThresholdConfig(), progress=False)
+
+
+class _LimitOrder(AShareStrategy):
+    """Day 0: a limit buy, which Backtrader alone would fill by its own rules."""
+
+    def decide(self, i):
+        if i == 0:
+            self.buy(data=self.feeds[0], size=1_000, exectype=bt.Order.Limit, price=FLAT[0] * 1.5)
+
+
+def test_an_order_other_than_market_is_refused_with_the_reason_not_filled_past_the_rules():
+    days = ["2022-03-01", "2022-03-02", "2022-03-03"]
+    md = make_market(days, {"SH600000": [FLAT] * 3})
+    arrays = build_arrays(md, ["SH600000"], pd.Timestamp(days[0]), pd.Timestamp(days[-1]))
+    with pytest.raises(StrategyConfigError, match=r"Limit orders are not modelled.*place market orders"):
+        simulate(arrays, np.full(arrays.shape, np.nan), AShareRules.from_costs(), _LimitOrder, None, 1_000_000.0)
