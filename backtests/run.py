@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         "2 bad input (configuration, data, cache, output folder: nothing written); 3 the leakage audit found "
         "look-ahead (the run folder is written); 130 Ctrl-C, 143 SIGTERM (nothing written).",
     )
-    p.add_argument("--preset", help="starting configuration: quick (the default) or full (backtests/presets/)")
+    p.add_argument("--preset", help="starting configuration: quick (the default), research or full "
+                   "(backtests/presets/)")
     p.add_argument("--config", help="TOML file of settings over the preset")
     p.add_argument("--model", choices=MODELS, help="model traded")
     p.add_argument("--symbols", help="comma-separated symbols for a study of a few stocks (e.g. SH600519; one "

@@ -41,7 +41,9 @@ class ModelConfig:
     lr: float = setting(1e-3, lo=1e-6, hi=1.0, doc="Adam learning rate")
     batch_size: int = setting(1024, lo=1, hi=1_000_000, doc="samples per mini-batch")
     max_epochs: int = setting(20, lo=1, hi=1000, doc="most passes over the training samples")
-    patience: int = setting(3, lo=0, hi=1000, doc="epochs without a better validation loss before stopping")
+    patience: int = setting(3, lo=0, hi=1000,
+                            doc="epochs without a better early_stop number (validation loss, ic or rank_ic) before "
+                                "stopping")
     weight_decay: float = setting(0.0, lo=0.0, hi=1.0, doc="Adam weight decay (0 = off)")
     grad_clip: float = setting(1.0, lo=0.0, hi=1e6, doc="largest gradient norm (0 = off)")
     seed: int = setting(0, lo=0, hi=2**31 - 1, doc="seed of the initial weights and batch order")
