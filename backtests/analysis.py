@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data_store.timing import FILL_LAG
+from core.timing import FILL_LAG
 from strategies.performance import (
     annual_return,
     annual_volatility,

@@ -12,7 +12,7 @@ import dataclasses
 import pandas as pd
 
 import data_store
-from data_store.errors import ConfigError
+from core.errors import ConfigError
 from signals.executors import LocalExecutor, RayExecutor, make_executor
 from signals.runtime import pin_threads
 from strategies.performance import trading_days_per_year

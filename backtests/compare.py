@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from data_store.errors import ConfigError
+from core.errors import ConfigError
 
 from . import stats
 from .formatting import fmt

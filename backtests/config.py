@@ -5,7 +5,7 @@ A :class:`RunConfig` holds the very classes a research script uses (``signals.Fe
 ``strategies.TopKConfig``, ``strategies.ThresholdConfig``, ``strategies.CostModel``,
 ``signals.ExecutorConfig``) plus the few settings only a run has (data, universe, report, output).
 Every field's range, choices and meaning is declared once, on its class, with
-:mod:`data_store.settings`; this module only stacks preset <- config file <- overrides and adds
+:mod:`core.settings`; this module only stacks preset <- config file <- overrides and adds
 the rules that join two sections. Presets live in ``backtests/presets/*.toml``.
 
 Only torch-free modules are imported here (the configuration classes of ``signals`` and
@@ -24,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from data_store.errors import ConfigError
-from data_store.settings import SettingError, Text, build, check_settings, describe, setting, to_plain
+from core.errors import ConfigError
+from core.settings import SettingError, Text, build, check_settings, describe, setting, to_plain
 from signals.executors import ExecutorConfig
 from signals.features import FeatureConfig
 from signals.labels import LabelConfig

@@ -40,9 +40,9 @@ import numpy as np
 import pandas as pd
 
 import data_store
-from data_store.errors import ConfigError, DataValidationError, ToolkitError
-from data_store.settings import build as build_settings
-from data_store.timing import FILL_LAG
+from core.errors import ConfigError, DataValidationError, ToolkitError
+from core.settings import build as build_settings
+from core.timing import FILL_LAG
 from signals.labels import LabelConfig, make_labels
 from signals.metrics import classification_metrics
 from signals.prepared import crossing_jumps
@@ -314,8 +314,9 @@ def _sha256(path: str | Path) -> str:
 
 def evaluate(args: argparse.Namespace) -> Path | None:
     """Check, then run the pieces of a run on the predictions; the run folder (None for --print-config)."""
+    from core.resources import Timings
+
     from .outputs import write_outputs
-    from .pipeline import Timings
     from .run import config_from_args
 
     t_start = time.perf_counter()

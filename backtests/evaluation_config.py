@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data_store.settings import check_settings, setting
+from core.settings import check_settings, setting
 
 __all__ = ["EvaluationConfig"]
 

@@ -12,11 +12,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 import data_store
+from core.resources import Timings, rss_mb
 from data_store.manifest import resolve_cache_dir
 from signals.walk_forward import WalkForwardResult
 
@@ -26,9 +27,6 @@ from .formatting import fmt
 from .outcomes import ModelOutcome, label, margin_over_lightgbm
 from .report import Reference, build_report
 from .runfolder import RunFolder, clean_json, command_line, git_commit, library_versions
-
-if TYPE_CHECKING:
-    from .pipeline import Timings
 
 __all__ = ["AuditOutcome", "audit_failed", "audit_lead", "summary_table", "write_outputs"]
 
@@ -112,7 +110,6 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
     ``span``: the return the predictions' labels and IC are measured on (``open``: what the
     strategy captures; ``close``: ``python -m backtests.evaluate --label close``); ``source``: what
     ``evaluate`` read (recorded in the manifest); ``main``: the model judged (default ``model.kind``)."""
-    from .pipeline import rss_mb
 
     main = main or cfg.model.kind
     rf.write_text("config.toml", to_toml(cfg))

@@ -128,7 +128,7 @@ def _main(argv: list[str] | None, guard: SignalGuard) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
-    from data_store.errors import ToolkitError
+    from core.errors import ToolkitError
 
     run_dir: Path | None = None
     try:

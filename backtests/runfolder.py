@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from data_store.errors import ToolkitError
+from core.errors import ToolkitError
 
 log = logging.getLogger("backtests.run")
 

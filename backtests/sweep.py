@@ -46,7 +46,7 @@ from typing import Any
 
 import pandas as pd
 
-from data_store.errors import ConfigError, ToolkitError
+from core.errors import ConfigError, ToolkitError
 from signals.executors import ExecutorConfig, LocalExecutor, RayExecutor, make_executor
 
 from . import compare as cmp

@@ -6,9 +6,11 @@ Research scripts start with::
     md = data_store.load()          # MarketData: bars, index, calendar, universe, tradable mask
 """
 
+from core.errors import ConfigError, DataValidationError, ToolkitError
+
 from .boards import board_of, limit_pct
 from .cache import Cache, default_cache_dir, resolve_cache_dir
-from .errors import CacheError, ConfigError, DataValidationError, SourceError, ToolkitError
+from .errors import CacheError, SourceError
 from .loader import load, load_snapshot
 from .market import MarketData
 from .merge import merge_cache

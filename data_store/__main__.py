@@ -23,8 +23,9 @@ from typing import Any
 
 import pandas as pd
 
+from core.errors import ToolkitError
+
 from .cache import ENV_VAR, Cache, resolve_cache_dir
-from .errors import ToolkitError
 from .merge import merge_cache
 
 log = logging.getLogger("data_store")

@@ -36,7 +36,8 @@ import pyarrow.parquet as pq
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
 
-from .atomic import atomic_write
+from core.atomic import atomic_write
+
 from .errors import CacheError
 from .manifest import (
     APP_NAME,

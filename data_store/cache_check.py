@@ -20,8 +20,10 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
+from core.errors import DataValidationError
+
 from .cache import Cache
-from .errors import CacheError, DataValidationError
+from .errors import CacheError
 from .manifest import (
     BARS_DIR,
     INDEX_FILE,

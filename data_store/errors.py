@@ -1,40 +1,16 @@
-"""Exceptions shared by every layer of the toolkit.
+"""Exceptions of the data layer: the user cache and the vendor sources.
 
-Each specific error also inherits the built-in a caller would naturally catch (``ValueError``,
-``OSError``, ...), and its message names the offending value and the fix.
+The errors every layer shares (:class:`~core.errors.ToolkitError`, :class:`~core.errors.ConfigError`,
+:class:`~core.errors.DataValidationError`) live in :mod:`core.errors`; they are re-exported here for
+callers that catch the data layer's errors by this module.
 """
 
 from __future__ import annotations
 
+from core.errors import ConfigError, DataValidationError, ToolkitError
 
-class ToolkitError(Exception):
-    """Base class of every error raised on purpose by this toolkit."""
-
-
-class DataValidationError(ToolkitError, ValueError):
-    """Market data broke a rule of the canonical schema.
-
-    The message names the file or source, the rule, how many rows break it and a few examples.
-
-    The first line stands alone (a CLI prints only it): source, rule, count and, when given, the
-    fix; the examples follow on the next lines.
-    """
-
-    def __init__(self, source: str, rule: str, count: int, examples: str = "", fix: str = "") -> None:
-        self.source = source
-        self.rule = rule
-        self.count = count
-        self.examples = examples
-        self.fix = fix
-        msg = f"{source}: {count} row(s) break the rule '{rule}'"
-        if fix:
-            msg += f"; {fix}"
-        if examples:
-            msg += f"\nfor example:\n{examples}"
-        super().__init__(msg)
-
-    def __reduce__(self) -> tuple[object, ...]:  # picklable (a Ray task may raise it)
-        return (DataValidationError, (self.source, self.rule, self.count, self.examples))
+__all__ = ["CacheError", "ConfigError", "DataValidationError", "FatalSourceError", "NoDataError", "SourceError",
+           "ToolkitError", "VendorDownError"]
 
 
 class CacheError(ToolkitError, OSError):
@@ -58,7 +34,3 @@ class VendorDownError(SourceError):
 class FatalSourceError(SourceError):
     """An answer no retry can change (a wrong token, an account without the permission): the
     update stops at once; the message names the fix."""
-
-
-class ConfigError(ToolkitError, ValueError):
-    """A parameter is out of its allowed range; the message names the field, value and range."""

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
+from core.errors import ConfigError
+
 from .schema import PRICE_COLUMNS, AnomalyReport
 from .universe import Membership
 

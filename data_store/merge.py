@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.errors import DataValidationError
+
 from .cache import Cache, CacheContents
-from .errors import DataValidationError
 from .manifest import INDEX_FILE, MANIFEST, REPAIR_COMMAND, SPANS_FILE, resolve_cache_dir
 from .market import MarketData
 from .membership_merge import merge_membership

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from core.errors import DataValidationError
+
 from .boards import CHINEXT_20PCT_FROM, NO_LIMIT_LISTING_DAYS, limit_pct_array
-from .errors import DataValidationError
 
 #: Canonical bar columns, in order. Prices are raw (unadjusted) CNY; adjusted = raw x factor.
 BAR_COLUMNS: tuple[str, ...] = ("date", "symbol", "open", "high", "low", "close", "volume", "factor")

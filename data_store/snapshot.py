@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import DataValidationError
+from core.errors import DataValidationError
 
 SNAPSHOT_FILES = ("bars.parquet", "index_000300.parquet", "membership.csv", "events.csv", "README.md")
 

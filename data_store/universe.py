@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import DataValidationError
+from core.errors import DataValidationError
 
 _FAR_FUTURE = pd.Timestamp("2262-04-11")  # end of datetime64[ns]; stands for "still a member"
 

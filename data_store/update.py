@@ -27,15 +27,10 @@ from typing import Any
 
 import pandas as pd
 
+from core.errors import ConfigError, DataValidationError
+
 from .cache import INDEX_FILE, MEMBERSHIP_COLUMNS, MEMBERSHIP_FILE, Cache, bars_path
-from .errors import (
-    ConfigError,
-    DataValidationError,
-    FatalSourceError,
-    NoDataError,
-    SourceError,
-    VendorDownError,
-)
+from .errors import FatalSourceError, NoDataError, SourceError, VendorDownError
 from .market import MarketData
 from .schema import canonical_index, validate_bars
 from .sources.base import Source

@@ -15,8 +15,10 @@ from typing import Any
 
 import pandas as pd
 
+from core.errors import DataValidationError
+
 from .cache import Cache
-from .errors import DataValidationError, SourceError
+from .errors import SourceError
 from .manifest import SPANS_COLUMNS, SPANS_FILE
 from .market import MarketData
 from .membership_history import agreement, changes, join_at_seam

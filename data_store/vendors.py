@@ -25,7 +25,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, DataValidationError
+from core.errors import ConfigError, DataValidationError
+
 from .schema import BAR_COLUMNS, INDEX_COLUMNS, canonical_bars, canonical_index
 
 log = logging.getLogger(__name__)

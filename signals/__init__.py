@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from data_store.lazy import lazy_exports
+from core.lazy import lazy_exports
 
 #: public name -> the submodule that defines it
 _EXPORTS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from data_store.errors import ConfigError, ToolkitError
+from core.errors import ConfigError, ToolkitError
 
 if TYPE_CHECKING:
     from sklearn.exceptions import NotFittedError

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from data_store.errors import ConfigError, ToolkitError
-from data_store.settings import check_settings, setting
+from core.errors import ConfigError, ToolkitError
+from core.settings import check_settings, setting
 
 from .runtime import DEFAULT_THREADS, recording_threads, resolve_threads, thread_limits
 

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from core.settings import check_settings, setting
 from data_store.market import MarketData
-from data_store.settings import check_settings, setting
 
 from .errors import ConfigError
 from .factors import FACTOR_PATTERN, compute_factors, resolve_factors

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from data_store.settings import check_settings, setting
-from data_store.timing import FILL_LAG, label_end_offset
+from core.settings import check_settings, setting
+from core.timing import FILL_LAG, label_end_offset
 
 from .errors import ConfigError
 

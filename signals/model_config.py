@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from data_store.settings import check_settings, setting
+from core.settings import check_settings, setting
 
 __all__ = ["BASELINES", "DEFAULT_BASELINES", "DEVICE_PATTERN", "EARLY_STOP", "OBJECTIVES", "ModelConfig"]
 

@@ -27,7 +27,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
-from data_store.settings import check_field
+from core.settings import check_field
 
 from .baselines import LogisticBaseline
 from .calibration import ScoredEnsemble, platt

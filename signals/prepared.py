@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from core.timing import FILL_LAG
 from data_store.jumps import spanning
 from data_store.market import MarketData
-from data_store.timing import FILL_LAG
 
 from .errors import ConfigError
 from .features import FeatureConfig, FeaturePanel, build_feature_panel

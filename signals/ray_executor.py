@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data_store.errors import ConfigError
+from core.errors import ConfigError
 
 from .executors import (
     Done,

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data_store.settings import check_settings, setting
-from data_store.timing import label_end_offset
+from core.settings import check_settings, setting
+from core.timing import label_end_offset
 
 from .errors import ConfigError, LookaheadError
 

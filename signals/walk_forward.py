@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data_store.atomic import atomic_write
-from data_store.errors import ToolkitError
+from core.atomic import atomic_write
+from core.errors import ToolkitError
 from data_store.market import MarketData
 
 from .errors import ConfigError

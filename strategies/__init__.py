@@ -10,14 +10,14 @@ Research scripts use::
     res.returns, res.trades, res.rejected, res.summary()
 
 Configuration: :class:`TopKConfig`, :class:`ThresholdConfig` and :class:`CostModel` are frozen
-dataclasses of :func:`data_store.settings.setting` fields (each with its default, range and
+dataclasses of :func:`core.settings.setting` fields (each with its default, range and
 meaning, shared with the command line, which builds these very classes); :data:`INITIAL_CASH` is
 the range of ``run_backtest(initial_cash=...)``. A bad value raises
-:class:`data_store.settings.SettingError` (a :class:`~data_store.errors.ConfigError`, like
+:class:`core.settings.SettingError` (a :class:`~data_store.errors.ConfigError`, like
 :class:`StrategyConfigError`).
 
 Timing: a prediction dated t is acted on after the close of t; its market orders fill at the
-open of t + ``data_store.timing.FILL_LAG`` (1 trading day; never cheat-on-close). The strategy
+open of t + ``core.timing.FILL_LAG`` (1 trading day; never cheat-on-close). The strategy
 only chooses targets among the tradable point-in-time members of the decision day; the broker
 alone refuses or trims orders at the fill, and records each in ``res.rejected`` with its reason:
 
@@ -50,7 +50,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from data_store.lazy import lazy_exports
+from core.lazy import lazy_exports
 
 #: public name -> the submodule that defines it
 _EXPORTS = {

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import backtrader as bt
 import numpy as np
 
-from data_store.timing import FILL_LAG
+from core.timing import FILL_LAG
 
 from . import rules as R
 from .arrays import MarketArrays

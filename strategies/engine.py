@@ -1,6 +1,6 @@
 """Backtrader strategies over the predictions table and :func:`run_backtest`, the entry point.
 
-Timing (DESIGN.md, "Time"; :data:`data_store.timing.FILL_LAG`): the prediction dated t is read
+Timing (DESIGN.md, "Time"; :data:`core.timing.FILL_LAG`): the prediction dated t is read
 after the close of t; the orders it leads to are market orders that fill at the open of
 t + FILL_LAG (never cheat-on-close). A strategy only chooses targets, with the pure functions of
 :mod:`strategies.targets`, among the tradable point-in-time members of the decision day (a held
@@ -19,9 +19,9 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
+from core.settings import SettingError
+from core.timing import FILL_LAG
 from data_store import MarketData
-from data_store.settings import SettingError
-from data_store.timing import FILL_LAG
 
 from .arrays import MarketArrays, build_arrays
 from .broker import AShareBroker, BuyValue, Journal
@@ -239,7 +239,7 @@ def run_backtest(
     Raises:
         StrategyConfigError: ``strategy``, ``costs`` or ``feed`` of the wrong kind; a threshold
             symbol without bars.
-        data_store.settings.SettingError: ``initial_cash`` not a number in range.
+        core.settings.SettingError: ``initial_cash`` not a number in range.
         PredictionsError: the table breaks its contract (:func:`validate_predictions`), or a
             threshold run without a symbol gets a table of several symbols.
     """

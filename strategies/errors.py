@@ -5,7 +5,7 @@ Messages name the offending value and say how to fix it.
 
 from __future__ import annotations
 
-from data_store.errors import ConfigError, ToolkitError
+from core.errors import ConfigError, ToolkitError
 
 
 class PredictionsError(ToolkitError, ValueError):

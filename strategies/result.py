@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.timing import FILL_LAG
 from data_store import MarketData
-from data_store.timing import FILL_LAG
 
 from . import performance as perf
 from .arrays import MarketArrays

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.settings import check_settings, setting
 from data_store import boards
-from data_store.settings import check_settings, setting
 
 # ----------------------------------------------------------------------------- refusal reasons
 LIMIT_UP = "limit_up"  #: buy refused: the open is at the upper price limit
@@ -247,8 +247,8 @@ class Slippage:
 # ----------------------------------------------------------------------------- user-facing config
 @dataclass(frozen=True)
 class CostModel:
-    """Trading costs of a backtest (each field a :func:`data_store.settings.setting`: out-of-range
-    or NaN values raise :class:`data_store.settings.SettingError`).
+    """Trading costs of a backtest (each field a :func:`core.settings.setting`: out-of-range
+    or NaN values raise :class:`core.settings.SettingError`).
 
     Attributes:
         commission_rate: fraction of traded value per side (default 0.00025 = 0.025%).

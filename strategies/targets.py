@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from data_store.settings import SettingError, Spec, check_settings, setting
+from core.settings import SettingError, Spec, check_settings, setting
 
 from .rules import Commission, LotRule
 
@@ -30,9 +30,9 @@ class StrategyConfig:
     """What every strategy configuration has (the base of :class:`TopKConfig` and
     :class:`ThresholdConfig`; its fields are keyword-only and come after the subclass's own).
 
-    Every field is a :func:`data_store.settings.setting`: one default, one range, one meaning, for
+    Every field is a :func:`core.settings.setting`: one default, one range, one meaning, for
     research scripts and the command line alike. Out-of-range, NaN or mistyped values raise
-    :class:`data_store.settings.SettingError` (a :class:`~data_store.errors.ConfigError`).
+    :class:`core.settings.SettingError` (a :class:`~data_store.errors.ConfigError`).
 
     Attributes:
         cash_buffer: share of equity kept in cash for fees and opening gaps (0.02 = 2%).

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import ConfigError
+from core.errors import ConfigError
+
 from .akshare_source import AkshareSource
 from .base import CallPolicy, Source, call_vendor, probe_host, run_with_deadline
 from .tushare_source import TushareSource

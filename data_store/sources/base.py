@@ -22,7 +22,9 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import pandas as pd
 
-from ..errors import DataValidationError, FatalSourceError, NoDataError, SourceError
+from core.errors import DataValidationError
+
+from ..errors import FatalSourceError, NoDataError, SourceError
 from .pacing import CircuitBreaker, Pacer
 
 log = logging.getLogger(__name__)

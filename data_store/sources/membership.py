@@ -26,9 +26,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
+from core.errors import ConfigError
+
 from .. import vendors
 from ..compat_pickle import read_pandas3_pickle
-from ..errors import ConfigError, SourceError
+from ..errors import SourceError
 from ..membership_history import spans_from_lists
 from .base import CallPolicy, call_vendor
 

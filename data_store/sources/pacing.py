@@ -18,7 +18,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import ConfigError, VendorDownError
+from core.errors import ConfigError
+
+from ..errors import VendorDownError
 
 #: tushare pro's per-minute call quotas by account points (minimum points -> calls per minute), as
 #: tushare's points table publishes them; the quota of an account is that of the highest level it

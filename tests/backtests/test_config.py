@@ -1,7 +1,7 @@
 import pytest
 
 from backtests import config as C
-from data_store.errors import ConfigError, ToolkitError
+from core.errors import ConfigError, ToolkitError
 
 
 def test_quick_is_the_default_and_valid():

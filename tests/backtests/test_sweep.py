@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from backtests import sweep as S
-from data_store.errors import ConfigError
+from core.errors import ConfigError
 
 TINY = [
     "--symbols", "SH600519,SH600036,SH601318,SZ000858",

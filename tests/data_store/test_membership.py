@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data_store.errors import ConfigError, DataValidationError, SourceError
+from core.errors import ConfigError, DataValidationError
+from data_store.errors import SourceError
 from data_store.membership_history import (
     agreement,
     changes,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data_store.errors import DataValidationError
+from core.errors import DataValidationError
 from data_store.schema import canonical_bars, validate_bars, validate_index
 from data_store.universe import Membership
 

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import ConfigError, DataValidationError
 from data_store import vendors
-from data_store.errors import ConfigError, DataValidationError, SourceError
+from data_store.errors import SourceError
 from data_store.sources import (
     AkshareSource,
     CallPolicy,

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import signals
-from data_store.timing import label_end_offset
+from core.timing import label_end_offset
 from signals import prepared as prepared_module
 
 CHECKS = {"channels", "labels", "fitted labels", "predictions"}

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data_store.settings import SettingError
-from data_store.timing import FILL_LAG
+from core.settings import SettingError
+from core.timing import FILL_LAG
 from strategies import (
     AShareStrategy,
     CostModel,

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data_store.timing import FILL_LAG
+from core.timing import FILL_LAG
 from strategies import TopKConfig, run_backtest
 from strategies.scores import momentum_predictions
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data_store.settings import SettingError
+from core.settings import SettingError
 from strategies import (
     Commission,
     CostModel,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data_store.settings import SettingError, build, spec_of
+from core.settings import SettingError, build, spec_of
 from strategies import (
     CostModel,
     StrategyConfigError,
@@ -257,7 +257,7 @@ def test_defaults_and_ranges_are_declared_once():
 
 
 def test_config_errors_are_config_errors():
-    from data_store.errors import ConfigError
+    from core.errors import ConfigError
 
     with pytest.raises(ConfigError):
         TopKConfig(k=0)
