@@ -18,7 +18,7 @@ import pandas as pd
 
 import data_store
 from core.resources import Timings, rss_mb
-from data_store.manifest import resolve_cache_dir
+from data_store.cache.manifest import resolve_cache_dir
 from signals.walk_forward import WalkForwardResult
 
 from .config import RunConfig, to_toml

@@ -51,10 +51,10 @@ def _row(name: str, a, note: str = "") -> str:
 
 def main() -> int:
     import data_store
-    from data_store import vendors
-    from data_store.membership_history import agreement, join_at_seam, spans_from_lists
+    from data_store.membership.history import agreement, join_at_seam, spans_from_lists
+    from data_store.membership.universe import Membership
+    from data_store.sources import vendors
     from data_store.sources.membership import IndexConstitutionSource, QlibInstrumentsSource
-    from data_store.universe import Membership
 
     t0 = time.perf_counter()
     snap = data_store.load(use_cache=False)

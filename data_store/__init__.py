@@ -9,13 +9,13 @@ Research scripts start with::
 from core.errors import ConfigError, DataValidationError, ToolkitError
 
 from .boards import board_of, limit_pct
-from .cache import Cache, default_cache_dir, resolve_cache_dir
+from .cache.merge import merge_cache
+from .cache.store import Cache, default_cache_dir, resolve_cache_dir
 from .errors import CacheError, SourceError
 from .loader import load, load_snapshot
 from .market import MarketData
-from .merge import merge_cache
+from .membership.universe import Membership
 from .schema import AnomalyReport, canonical_bars, validate_bars
-from .universe import Membership
 
 __all__ = [
     "AnomalyReport",

@@ -25,8 +25,8 @@ import pandas as pd
 
 from core.errors import ToolkitError
 
-from .cache import ENV_VAR, Cache, resolve_cache_dir
-from .merge import merge_cache
+from .cache.merge import merge_cache
+from .cache.store import ENV_VAR, Cache, resolve_cache_dir
 
 log = logging.getLogger("data_store")
 

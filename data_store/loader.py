@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from .market import MarketData
+from .membership.universe import Membership
 from .schema import anomaly_report, canonical_bars, canonical_index, validate_bars, validate_index
 from .snapshot import read_snapshot
-from .universe import Membership
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,6 @@ def load(cache_dir: str | Path | None = None, *, use_cache: bool = True, validat
     snap = load_snapshot(validate=validate)
     if not use_cache:
         return snap
-    from .merge import merge_cache  # local import: the cache layer is optional at load time
+    from .cache.merge import merge_cache
 
     return merge_cache(snap, cache_dir, validate=validate)

@@ -11,8 +11,8 @@ import pandas as pd
 
 from core.errors import ConfigError
 
+from .membership.universe import Membership
 from .schema import PRICE_COLUMNS, AnomalyReport
-from .universe import Membership
 
 _FIELDS = ("open", "high", "low", "close", "volume", "factor")
 

@@ -29,14 +29,14 @@ import pandas as pd
 
 from core.errors import ConfigError, DataValidationError
 
-from .cache import INDEX_FILE, MEMBERSHIP_COLUMNS, MEMBERSHIP_FILE, Cache, bars_path
+from .cache.store import INDEX_FILE, MEMBERSHIP_COLUMNS, MEMBERSHIP_FILE, Cache, bars_path
 from .errors import FatalSourceError, NoDataError, SourceError, VendorDownError
 from .market import MarketData
+from .membership.update import MembershipStep, run_membership_step
 from .schema import canonical_index, validate_bars
 from .sources.base import Source
 from .sources.membership import MembershipSource
-from .update_membership import MembershipStep, run_membership_step
-from .vendors import to_symbol
+from .sources.vendors import to_symbol
 
 log = logging.getLogger(__name__)
 

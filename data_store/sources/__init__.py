@@ -1,4 +1,4 @@
-"""Vendor sources behind one protocol. Vendor column names stay in :mod:`data_store.vendors`."""
+"""Vendor sources behind one protocol. Vendor column names stay in :mod:`data_store.sources.vendors`."""
 
 from __future__ import annotations
 

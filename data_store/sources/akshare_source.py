@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from .. import vendors
 from ..schema import validate_bars, validate_index
+from . import vendors
 from .base import CallPolicy, call_vendor, probe_host
 from .pacing import AKSHARE_CALLS_PER_MINUTE, Pacer
 

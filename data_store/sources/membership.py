@@ -10,7 +10,7 @@
 
 Every source answers a :class:`MembershipHistory`: spans ``symbol, name, start, end, source``
 (half-open) and the last day it knows of (``as_of``). The update stores it in the cache; the
-merge uses it from the day after the snapshot (``data_store.membership_history.join_at_seam``).
+merge uses it from the day after the snapshot (``data_store.membership.history.join_at_seam``).
 How each agrees with the snapshot on 2010-2025 is measured by ``bench/membership_agreement.py``.
 """
 
@@ -28,11 +28,11 @@ import pandas as pd
 
 from core.errors import ConfigError
 
-from .. import vendors
-from ..compat_pickle import read_pandas3_pickle
 from ..errors import SourceError
-from ..membership_history import spans_from_lists
+from ..membership.history import spans_from_lists
+from . import vendors
 from .base import CallPolicy, call_vendor
+from .compat_pickle import read_pandas3_pickle
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def _finish(spans: pd.DataFrame, label: str, versions: dict[str, str]) -> Member
 
 class IndexConstitutionSource:
     """``index_constitution.history('csi300')``. The package's releases are pickled by pandas 3;
-    under this toolkit's pandas 2 the same data file is read by :mod:`data_store.compat_pickle`."""
+    under this toolkit's pandas 2 the same data file is read by :mod:`data_store.sources.compat_pickle`."""
 
     name = "index-constitution"
 

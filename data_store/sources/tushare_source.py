@@ -15,9 +15,9 @@ import pandas as pd
 
 from core.errors import ConfigError
 
-from .. import vendors
 from ..errors import NoDataError, SourceError
 from ..schema import validate_bars, validate_index
+from . import vendors
 from .base import CallPolicy, call_vendor, probe_host
 from .pacing import TUSHARE_DEFAULT_POINTS, Pacer, tushare_calls_per_minute
 

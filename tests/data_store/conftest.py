@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 import data_store
-from data_store.cache import ENV_VAR
+from data_store.cache.store import ENV_VAR
 
 
 @pytest.fixture(autouse=True)

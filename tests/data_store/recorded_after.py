@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from data_store.membership.universe import Membership
 from data_store.schema import BAR_COLUMNS
 from data_store.sources.membership import IndexConstitutionSource
-from data_store.universe import Membership
 
 from .recorded import (
     FakeAkshare,

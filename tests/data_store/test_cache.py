@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from filelock import FileLock
 
-from data_store import cache as cache_mod
-from data_store.cache import (
+from data_store.cache import store as cache_mod
+from data_store.cache.store import (
     ENV_VAR,
     INDEX_FILE,
     Cache,

@@ -7,9 +7,9 @@ import os
 import pyarrow.parquet as pq
 import pytest
 
-from data_store.cache import INDEX_FILE, REPAIR_COMMAND, bars_path
+from data_store.cache.merge import merge_cache
+from data_store.cache.store import INDEX_FILE, REPAIR_COMMAND, bars_path
 from data_store.errors import CacheError
-from data_store.merge import merge_cache
 
 from .test_cache import _filled
 

@@ -13,7 +13,7 @@ import pytest
 import data_store.loader
 import data_store.sources
 from data_store.__main__ import main
-from data_store.cache import Cache, bars_path
+from data_store.cache.store import Cache, bars_path
 
 from .recorded import FakeSource
 

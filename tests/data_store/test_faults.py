@@ -11,7 +11,7 @@ import pytest
 import data_store
 import data_store.sources.base as base_mod
 from core.errors import ConfigError, DataValidationError
-from data_store.cache import INDEX_FILE, Cache, bars_path
+from data_store.cache.store import INDEX_FILE, Cache, bars_path
 from data_store.errors import FatalSourceError, VendorDownError
 from data_store.sources import AkshareSource, CallPolicy, TushareSource, call_vendor
 from data_store.sources.pacing import CircuitBreaker, Pacer, tushare_calls_per_minute

@@ -11,13 +11,8 @@ import pytest
 
 from core.errors import ConfigError, DataValidationError
 from data_store.errors import SourceError
-from data_store.membership_history import (
-    agreement,
-    changes,
-    join_at_seam,
-    review_days,
-    spans_from_lists,
-)
+from data_store.membership.history import agreement, changes, join_at_seam, review_days, spans_from_lists
+from data_store.membership.universe import Membership
 from data_store.sources import CallPolicy, TushareSource
 from data_store.sources.membership import (
     AkshareHistorySource,
@@ -26,7 +21,6 @@ from data_store.sources.membership import (
     TushareWeightsSource,
     make_membership_source,
 )
-from data_store.universe import Membership
 
 from .recorded import FakeAkshare
 from .recorded_after import AfterAkshare, AfterTushare, ic_membership, members_on, weight_lists
@@ -51,7 +45,7 @@ def test_index_constitution_is_the_snapshots_source(snap):
 
 def test_index_constitution_reads_pandas3_pickles_under_pandas2():
     """index-constitution's own history() fails under pandas 2 (its data is pickled by pandas 3);
-    the source reads the same file with data_store.compat_pickle instead."""
+    the source reads the same file with data_store.sources.compat_pickle instead."""
     import index_constitution as ic
 
     if int(pd.__version__.split(".")[0]) < 3:
@@ -125,7 +119,7 @@ def test_qlib_instruments_recorded(snap, tmp_path):
 
 
 def test_bad_spans_are_refused():
-    from data_store import vendors
+    from data_store.sources import vendors
 
     bad = pd.DataFrame({"symbol": ["SH600000"], "name": ["x"], "opt-in": ["2020-06-15"], "opt-out": ["2019-06-17"]})
     with pytest.raises(DataValidationError, match="every span has a start before its end"):

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import data_store
-from data_store.cache import INDEX_FILE, MEMBERSHIP_FILE, Cache, bars_path
-from data_store.merge import merge_cache
+from data_store.cache.merge import merge_cache
+from data_store.cache.store import INDEX_FILE, MEMBERSHIP_FILE, Cache, bars_path
 
 from .recorded import canonical, canonical_index
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from core.errors import DataValidationError
+from data_store.membership.universe import Membership
 from data_store.schema import canonical_bars, validate_bars, validate_index
-from data_store.universe import Membership
 
 from .recorded import canonical, canonical_index
 

@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from core.errors import ConfigError, DataValidationError
-from data_store import vendors
 from data_store.errors import SourceError
 from data_store.sources import (
     AkshareSource,
@@ -20,6 +19,7 @@ from data_store.sources import (
     TushareSource,
     call_vendor,
     probe_host,
+    vendors,
 )
 
 from .recorded import BARS, FakeAkshare, FakeTushare, ak_cons, ak_hist, canonical
@@ -315,7 +315,7 @@ def test_akshare_factor_ignores_rounding_jitter_and_keeps_real_ex_rights_days():
     import numpy as np
 
     import data_store
-    from data_store.vendors import stable_factor
+    from data_store.sources.vendors import stable_factor
 
     md = data_store.load(use_cache=False).slice("2023-01-01", "2024-12-31", symbols=["SH600519", "SZ000001"])
     for sym, g in md.bars.groupby("symbol", observed=True):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data_store.cache import Cache, bars_path
-from data_store.merge import merge_cache
+from data_store.cache.merge import merge_cache
+from data_store.cache.store import Cache, bars_path
 from data_store.sources import AkshareSource, CallPolicy, TushareSource
 from data_store.update import run_update
 

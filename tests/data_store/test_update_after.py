@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 import data_store
-from data_store.cache import INDEX_FILE, Cache, bars_path
+from data_store.cache.merge import merge_cache
+from data_store.cache.store import INDEX_FILE, Cache, bars_path
 from data_store.jumps import spanning
-from data_store.merge import merge_cache
 from data_store.sources import AkshareSource, CallPolicy, TushareSource
 from data_store.sources.membership import IndexConstitutionSource
 from data_store.update import run_update

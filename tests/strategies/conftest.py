@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import data_store
+from data_store.membership.universe import Membership
 from data_store.schema import AnomalyReport
-from data_store.universe import Membership
 
 
 def make_market(days: list[str], bars: dict[str, list], members: dict[str, tuple] | None = None,

@@ -18,11 +18,11 @@ import pandas as pd
 
 from core.errors import DataValidationError
 
-from .cache import Cache, CacheContents
+from ..market import MarketData
+from ..membership.merge import merge_membership
+from ..schema import INDEX_COLUMNS, anomaly_report, canonical_bars, validate_bars, validate_index
 from .manifest import INDEX_FILE, MANIFEST, REPAIR_COMMAND, SPANS_FILE, resolve_cache_dir
-from .market import MarketData
-from .membership_merge import merge_membership
-from .schema import INDEX_COLUMNS, anomaly_report, canonical_bars, validate_bars, validate_index
+from .store import Cache, CacheContents
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def merge_cache(snap: MarketData, cache_dir: str | Path | None, validate: bool =
       reported; they come in once the index covers their day.
 
     - Membership: a cached dated history takes over after the snapshot; observed member lists
-      extend it after its last known day (:mod:`data_store.membership_merge`).
+      extend it after its last known day (:mod:`data_store.membership.merge`).
 
     ``on_corrupt='raise'`` (default) raises :class:`CacheError` naming a damaged file and the
     repair command, and :class:`DataValidationError` for cached bars on days the calendar lacks;

@@ -13,8 +13,8 @@ Each file is committed on its own: written to a temporary file in the same folde
 ``os.replace``-d over the old one, and only then entered into the manifest (sha256, rows, date
 range, source, fetched_at, library versions), all under the lock. A crash therefore leaves
 every file either at its previous committed state or at its new one, and an interrupted update
-resumes where it stopped. Checking and repairing a cache folder is :mod:`data_store.cache_check`;
-merging it with the (never modified) snapshot is :mod:`data_store.merge`.
+resumes where it stopped. Checking and repairing a cache folder is :mod:`data_store.cache.check`;
+merging it with the (never modified) snapshot is :mod:`data_store.cache.merge`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ from filelock import Timeout as LockTimeout
 
 from core.atomic import atomic_write
 
-from .errors import CacheError
+from ..errors import CacheError
+from ..schema import BAR_COLUMNS, canonical_bars, canonical_index
+from . import check
 from .manifest import (
     APP_NAME,
     BARS_DIR,
@@ -62,7 +64,6 @@ from .manifest import (
     sha256_file,
     totals,
 )
-from .schema import BAR_COLUMNS, canonical_bars, canonical_index
 
 log = logging.getLogger(__name__)
 
@@ -356,19 +357,13 @@ class Cache:
 
     def verify(self, calendar: pd.DatetimeIndex | None = None) -> list[tuple[str, str]]:
         """``(relpath, problem)`` for each file ``load()`` would refuse; see
-        :func:`data_store.cache_check.verify`."""
-        from .cache_check import verify
-
-        return verify(self, calendar)
+        :func:`data_store.cache.check.verify`."""
+        return check.verify(self, calendar)
 
     def repair(self, calendar: pd.DatetimeIndex | None = None) -> list[str]:
-        """Fix what ``load()`` refuses; see :func:`data_store.cache_check.repair`."""
-        from .cache_check import repair
-
-        return repair(self, calendar)
+        """Fix what ``load()`` refuses; see :func:`data_store.cache.check.repair`."""
+        return check.repair(self, calendar)
 
     def state(self, calendar: pd.DatetimeIndex | None = None) -> dict[str, Any]:
-        """A summary for ``info`` (never raises); see :func:`data_store.cache_check.state`."""
-        from .cache_check import state
-
-        return state(self, calendar)
+        """A summary for ``info`` (never raises); see :func:`data_store.cache.check.state`."""
+        return check.state(self, calendar)

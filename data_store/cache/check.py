@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow.parquet as pq
 
 from core.errors import DataValidationError
 
-from .cache import Cache
-from .errors import CacheError
+from ..errors import CacheError
+from ..schema import BAR_COLUMNS, INDEX_COLUMNS, canonical_bars, canonical_index, validate_bars, validate_index
 from .manifest import (
     BARS_DIR,
     INDEX_FILE,
@@ -38,18 +38,13 @@ from .manifest import (
     sha256_file,
     totals,
 )
-from .schema import (
-    BAR_COLUMNS,
-    INDEX_COLUMNS,
-    canonical_bars,
-    canonical_index,
-    validate_bars,
-    validate_index,
-)
 
 log = logging.getLogger(__name__)
 
 _NEEDED = {"index": INDEX_COLUMNS, "membership": MEMBERSHIP_COLUMNS, "spans": SPANS_COLUMNS, "bars": BAR_COLUMNS}
+
+if TYPE_CHECKING:  # a Cache is passed in; importing it at run time would make a circle with .store
+    from .store import Cache
 
 
 def _calendar(cache: Cache, manifest: dict[str, Any], calendar: pd.DatetimeIndex | None) -> pd.DatetimeIndex | None:

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from .errors import CacheError
+from ..errors import CacheError
 
 APP_NAME = "csi300-toolkit"
 ENV_VAR = "CSI300_CACHE_DIR"

@@ -4,7 +4,7 @@ The history (default: index-constitution, see :mod:`data_store.sources.membershi
 whole in ``membership_spans.parquet``; its manifest entry names the source, its last known day,
 how it agrees with the snapshot's membership on the snapshot's days, and every change after the
 snapshot (date, names in, names out, source). The merge then dates membership after the snapshot
-from it (:mod:`data_store.membership_merge`).
+from it (:mod:`data_store.membership.merge`).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import pandas as pd
 
 from core.errors import DataValidationError
 
-from .cache import Cache
-from .errors import SourceError
-from .manifest import SPANS_COLUMNS, SPANS_FILE
-from .market import MarketData
-from .membership_history import agreement, changes, join_at_seam
-from .sources.membership import MembershipSource
+from ..cache.manifest import SPANS_COLUMNS, SPANS_FILE
+from ..cache.store import Cache
+from ..errors import SourceError
+from ..market import MarketData
+from ..sources.membership import MembershipSource
+from .history import agreement, changes, join_at_seam
 from .universe import Membership
 
 log = logging.getLogger(__name__)

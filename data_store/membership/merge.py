@@ -2,7 +2,7 @@
 
 1. A dated history in the cache (``membership_spans.parquet``, see
    :mod:`data_store.sources.membership`) takes over from the day after the snapshot
-   (:func:`~data_store.membership_history.join_at_seam`); every span names its source.
+   (:func:`~data_store.membership.history.join_at_seam`); every span names its source.
 2. Member lists observed on dates (``membership.parquet``: the vendor's list of the day an update
    ran) are checked against that membership on their date, each difference a row of the merge
    report; lists dated after the history's last known day (or after the snapshot, when there is
@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .market import MarketData
-from .membership_history import join_at_seam
+from ..market import MarketData
+from .history import join_at_seam
 from .universe import Membership
 
 #: a member list shorter than this is treated as incomplete (a vendor glitch), not as 100+ exits

@@ -27,7 +27,7 @@ import pandas as pd
 
 from core.errors import ConfigError, DataValidationError
 
-from .schema import BAR_COLUMNS, INDEX_COLUMNS, canonical_bars, canonical_index
+from ..schema import BAR_COLUMNS, INDEX_COLUMNS, canonical_bars, canonical_index
 
 log = logging.getLogger(__name__)
 
