@@ -13,8 +13,8 @@ import pandas as pd
 
 import data_store
 from core.errors import ConfigError
-from signals.executors import LocalExecutor, RayExecutor, make_executor
-from signals.runtime import pin_threads
+from signals.execution.executors import LocalExecutor, RayExecutor, make_executor
+from signals.execution.runtime import pin_threads
 from strategies.performance import trading_days_per_year
 from strategies.targets import ThresholdConfig, TopKConfig
 

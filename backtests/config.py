@@ -26,10 +26,10 @@ import pandas as pd
 
 from core.errors import ConfigError
 from core.settings import SettingError, Text, build, check_settings, describe, setting, to_plain
-from signals.executors import ExecutorConfig
-from signals.features import FeatureConfig
-from signals.labels import LabelConfig
-from signals.model_config import ModelConfig
+from signals.execution.executors import ExecutorConfig
+from signals.inputs.features import FeatureConfig
+from signals.inputs.labels import LabelConfig
+from signals.models.config import ModelConfig
 from signals.split import WalkForwardSplit
 from strategies.rules import CostModel
 from strategies.targets import DEFAULT_INITIAL_CASH, INITIAL_CASH, ThresholdConfig, TopKConfig

@@ -43,9 +43,9 @@ import data_store
 from core.errors import ConfigError, DataValidationError, ToolkitError
 from core.settings import build as build_settings
 from core.timing import FILL_LAG
-from signals.labels import LabelConfig, make_labels
+from signals.inputs.labels import LabelConfig, make_labels
+from signals.inputs.prepared import crossing_jumps
 from signals.metrics import classification_metrics
-from signals.prepared import crossing_jumps
 from signals.walk_forward import WalkForwardResult
 from strategies.errors import PredictionsError
 

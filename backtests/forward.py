@@ -24,8 +24,8 @@ import pandas as pd
 
 from core.timing import FILL_LAG
 from data_store import MarketData
-from signals.labels import LabelConfig, make_labels
-from signals.prepared import crossing_jumps
+from signals.inputs.labels import LabelConfig, make_labels
+from signals.inputs.prepared import crossing_jumps
 
 __all__ = ["SPANS", "forward_returns"]
 
@@ -38,7 +38,7 @@ def forward_returns(md: MarketData, horizon: int, span: str = "open", excess: bo
     """Calendar x symbols frame of each decision day's forward return over ``horizon`` trading days
     (fractions; NaN where unknown, including the last days of the data). See the module docstring.
 
-    A return that crosses a suspect jump (:func:`signals.prepared.crossing_jumps`) is unknown, as
+    A return that crosses a suspect jump (:func:`signals.inputs.prepared.crossing_jumps`) is unknown, as
     the run's labels are, unless ``keep_jumps`` (``labels.keep_jumps``)."""
     if span not in SPANS:
         raise ValueError(f"span = {span!r}: one of {SPANS}")

@@ -141,7 +141,7 @@ def _main(argv: list[str] | None, guard: SignalGuard) -> int:
         if args.clean:
             return clean(cfg.output.runs_dir)
         with guard.held():  # an import cut by Ctrl-C leaves torch half-imported: finish them first
-            from signals.runtime import load_torch
+            from signals.execution.runtime import load_torch
 
             from .outputs import audit_failed, summary_table
             from .pipeline import run

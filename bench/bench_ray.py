@@ -1,9 +1,9 @@
 """Local executor against Ray on the same multi-window walk-forward workload, on this machine.
 
 What is compared (the numbers are only meaningful with this stated):
-- local, 1 thread: :class:`signals.executors.LocalExecutor` with 1 torch and 1 BLAS thread, the
+- local, 1 thread: :class:`signals.execution.executors.LocalExecutor` with 1 torch and 1 BLAS thread, the
   windows one after the other;
-- ray, N x 1 thread: :class:`signals.executors.RayExecutor` on a local Ray started with N CPUs
+- ray, N x 1 thread: :class:`signals.execution.executors.RayExecutor` on a local Ray started with N CPUs
   (default: the cores of this machine), each window one task with 1 torch and 1 BLAS thread. The
   Ray start (``ray.init``) is timed apart; worker start-up and the object-store transfer are
   inside the "cold" Ray time, as a user of ``--executor ray`` pays them on every run; a second
@@ -32,7 +32,7 @@ import torch
 
 import data_store
 import signals
-from signals import executors as X
+from signals.execution import executors as X
 
 
 def workload(n_symbols: int, hidden: int, epochs: int, test_days: int) -> tuple[data_store.MarketData, dict]:

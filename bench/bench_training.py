@@ -3,13 +3,13 @@
 1. Builds the real training tensors of the first window of a preset (default ``quick``: the whole
    point-in-time CSI-300, train 2019-09..2021-09, every training sample, lookback 10 over the raw
    channels and the 157 factors, the day's rank as target) once.
-2. Trains the SAME network (``signals.networks.RecurrentNet``, same seed, same tensors, same thread
+2. Trains the SAME network (``signals.models.networks.RecurrentNet``, same seed, same tensors, same thread
    count, the preset's loss: MSE on the standardised target, or BCE) with ``LSTMClassifier.fit``
    and with a bare loop (randperm, forward, loss, backward, Adam), alternating, and prints
    samples/s of each and the ratio (target >= 0.9). The library's figure counts its training
    epochs (with gradient clipping and the loss bookkeeping); the per-epoch validation pass that
    early stopping needs (the daily rank IC for the quick preset) is reported beside it. Both loops
-   run under the same allocator setting (``signals.runtime.keep_freed_heap``).
+   run under the same allocator setting (``signals.execution.runtime.keep_freed_heap``).
 3. Runs the preset's first walk-forward window (features, scaler, LSTM and baselines, predictions,
    metrics) and prints its wall time and the process's peak memory.
 
@@ -30,8 +30,8 @@ from torch import nn
 import data_store
 import signals
 from backtests.config import load_config
-from signals.networks import RecurrentNet
-from signals.runtime import default_threads, keep_freed_heap
+from signals.execution.runtime import default_threads, keep_freed_heap
+from signals.models.networks import RecurrentNet
 
 TARGET = 0.9
 

@@ -17,14 +17,17 @@ it in :func:`make_labels`. ``p_up`` is always the probability of the target's ev
                                 splitter=..., estimator=...)
     assert rep.passed, rep.message
 
-Where each concept lives: configuration of the inputs :mod:`signals.features` (FeatureConfig),
-of the target :mod:`signals.labels`, of the windows :mod:`signals.split`, of the model
-:mod:`signals.model_config` (ModelConfig), the estimators :mod:`signals.models`; networks :mod:`signals.networks`, the
-training loop :mod:`signals.training` and its objectives :mod:`signals.objectives`, the factor library
-:mod:`signals.factors`, calibration and seed ensembles :mod:`signals.calibration`, LightGBM
-:mod:`signals.gbdt`, threads and devices :mod:`signals.runtime`; one window's
-fit and prediction :mod:`signals.window`; the run over all windows :mod:`signals.walk_forward`,
-on an executor of :mod:`signals.executors` (local or Ray).
+Where each concept lives:
+
+- :mod:`signals.inputs`: what a model reads and learns: features, the factor library, the one
+  labelling function, scaling, and the prepared arrays every window shares;
+- :mod:`signals.models`: the estimators (sequence networks, baselines, LightGBM), their settings,
+  declared capabilities and registry, the training loop, objectives, calibration and checkpoints;
+- :mod:`signals.execution`: where windows run (local or Ray executors) and how (threads, devices);
+- :mod:`signals.audit`: the leakage audit;
+- at the top: the walk-forward windows (:mod:`signals.split`), one window's fit and prediction
+  (:mod:`signals.window`), the run over all windows (:mod:`signals.walk_forward`) and the metrics
+  of a window's predictions (:mod:`signals.metrics`).
 
 The names below are imported when first used (PEP 562), so ``import signals`` and the
 configuration classes (features, labels, split, model settings, executor) cost no torch or
@@ -39,25 +42,27 @@ from core.lazy import lazy_exports
 
 #: public name -> the submodule that defines it
 _EXPORTS = {
-    "AuditReport": "audit", "leakage_audit": "audit",
-    "AlwaysUpBaseline": "baselines", "LogisticBaseline": "baselines", "YesterdayBaseline": "baselines",
-    "load_checkpoint": "checkpoints",
+    "AuditReport": "audit.leakage", "leakage_audit": "audit.leakage",
+    "AlwaysUpBaseline": "models.baselines", "LogisticBaseline": "models.baselines",
+    "YesterdayBaseline": "models.baselines",
+    "load_checkpoint": "models.checkpoints",
     "LookaheadError": "errors", "NotFittedError": "errors",
-    "ExecutorConfig": "executors", "LocalExecutor": "executors", "RayExecutor": "executors",
-    "make_executor": "executors",
-    "FeatureConfig": "features", "FeaturePanel": "features", "build_feature_panel": "features",
-    "LabelConfig": "labels", "Labels": "labels", "make_labels": "labels",
+    "ExecutorConfig": "execution.executors", "LocalExecutor": "execution.executors",
+    "RayExecutor": "execution.executors", "make_executor": "execution.executors",
+    "FeatureConfig": "inputs.features", "FeaturePanel": "inputs.features", "build_feature_panel": "inputs.features",
+    "LabelConfig": "inputs.labels", "Labels": "inputs.labels", "make_labels": "inputs.labels",
     "best_constant_accuracy": "metrics", "classification_metrics": "metrics", "daily_ic": "metrics",
     "daily_ic_series": "metrics", "decile_spread": "metrics", "icir": "metrics",
-    "FACTOR_NAMES": "factors", "compute_factors": "factors",
-    "LightGBMBaseline": "gbdt",
-    "ModelConfig": "model_config",
-    "AttentionLSTMClassifier": "models", "GRUClassifier": "models", "LSTMClassifier": "models",
-    "SequenceClassifier": "models", "SequenceEstimator": "models",
-    "check_causal": "networks",
-    "Prepared": "prepared", "prepare": "prepared",
-    "resolve_device": "runtime",
-    "SequenceScaler": "scaling",
+    "FACTOR_NAMES": "inputs.factors", "compute_factors": "inputs.factors",
+    "LightGBMBaseline": "models.gbdt",
+    "ModelConfig": "models.config",
+    "AttentionLSTMClassifier": "models.sequence", "GRUClassifier": "models.sequence",
+    "LSTMClassifier": "models.sequence", "SequenceClassifier": "models.sequence",
+    "SequenceEstimator": "models.sequence",
+    "check_causal": "models.networks",
+    "Prepared": "inputs.prepared", "prepare": "inputs.prepared",
+    "resolve_device": "execution.runtime",
+    "SequenceScaler": "inputs.scaling",
     "WalkForwardSplit": "split", "Window": "split",
     "IncompleteRunError": "walk_forward", "WalkForwardResult": "walk_forward", "run_walk_forward": "walk_forward",
     "WindowJob": "window", "WindowOutput": "window", "fit_predict_window": "window",
@@ -79,22 +84,28 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 if TYPE_CHECKING:  # the same names, for type checkers and IDEs
-    from .audit import AuditReport, leakage_audit
-    from .baselines import AlwaysUpBaseline, LogisticBaseline, YesterdayBaseline
-    from .checkpoints import load_checkpoint
+    from .audit.leakage import AuditReport, leakage_audit
     from .errors import LookaheadError, NotFittedError
-    from .executors import ExecutorConfig, LocalExecutor, RayExecutor, make_executor
-    from .factors import FACTOR_NAMES, compute_factors
-    from .features import FeatureConfig, FeaturePanel, build_feature_panel
-    from .gbdt import LightGBMBaseline
-    from .labels import LabelConfig, Labels, make_labels
+    from .execution.executors import ExecutorConfig, LocalExecutor, RayExecutor, make_executor
+    from .execution.runtime import resolve_device
+    from .inputs.factors import FACTOR_NAMES, compute_factors
+    from .inputs.features import FeatureConfig, FeaturePanel, build_feature_panel
+    from .inputs.labels import LabelConfig, Labels, make_labels
+    from .inputs.prepared import Prepared, prepare
+    from .inputs.scaling import SequenceScaler
     from .metrics import best_constant_accuracy, classification_metrics, daily_ic, daily_ic_series, decile_spread, icir
-    from .model_config import ModelConfig
-    from .models import AttentionLSTMClassifier, GRUClassifier, LSTMClassifier, SequenceClassifier, SequenceEstimator
-    from .networks import check_causal
-    from .prepared import Prepared, prepare
-    from .runtime import resolve_device
-    from .scaling import SequenceScaler
+    from .models.baselines import AlwaysUpBaseline, LogisticBaseline, YesterdayBaseline
+    from .models.checkpoints import load_checkpoint
+    from .models.config import ModelConfig
+    from .models.gbdt import LightGBMBaseline
+    from .models.networks import check_causal
+    from .models.sequence import (
+        AttentionLSTMClassifier,
+        GRUClassifier,
+        LSTMClassifier,
+        SequenceClassifier,
+        SequenceEstimator,
+    )
     from .split import WalkForwardSplit, Window
     from .walk_forward import IncompleteRunError, WalkForwardResult, run_walk_forward
     from .window import WindowJob, WindowOutput, fit_predict_window

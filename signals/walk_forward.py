@@ -19,15 +19,15 @@ from core.errors import ToolkitError
 from data_store.market import MarketData
 
 from .errors import ConfigError
-from .executors import LocalExecutor, RayExecutor
-from .features import FeatureConfig
-from .labels import LabelConfig
-from .model_config import BASELINES, DEFAULT_BASELINES
-from .models import LSTMClassifier
-from .models import model_name as default_model_name
-from .prepared import Prepared, prepare
-from .runtime import is_cpu_estimator, local_threads, pin_threads, resolve_device
-from .scaling import SequenceScaler
+from .execution.executors import LocalExecutor, RayExecutor
+from .execution.runtime import is_cpu_estimator, local_threads, pin_threads, resolve_device
+from .inputs.features import FeatureConfig
+from .inputs.labels import LabelConfig
+from .inputs.prepared import Prepared, prepare
+from .inputs.scaling import SequenceScaler
+from .models.config import BASELINES, DEFAULT_BASELINES
+from .models.sequence import LSTMClassifier
+from .models.sequence import model_name as default_model_name
 from .split import WalkForwardSplit, Window
 from .window import WindowJob, WindowOutput, fit_predict_window
 
@@ -168,7 +168,7 @@ def run_walk_forward(md: MarketData, features: FeatureConfig | None = None, labe
         scaler: the per-window scaler template (default standard scaling, clip 10).
         only_windows: run just these window indices (the leakage audit uses it).
         prepared: precomputed :func:`signals.prepare` output for ``md`` (to share it between runs).
-        executor: a :class:`signals.executors.LocalExecutor` (default) or ``RayExecutor``.
+        executor: a :class:`signals.execution.executors.LocalExecutor` (default) or ``RayExecutor``.
 
     Raises :class:`IncompleteRunError` when a window still fails after its retries (the other
     windows are finished first and their result rides on the error, ``.partial``); an error of this

@@ -15,15 +15,15 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from .baselines import make_baseline
-from .checkpoints import checkpoint_bytes, checkpoint_name
 from .errors import ConfigError
-from .features import FeatureConfig
-from .labels import LabelConfig
+from .inputs.features import FeatureConfig
+from .inputs.labels import LabelConfig
+from .inputs.prepared import Prepared
+from .inputs.scaling import SequenceScaler
 from .metrics import classification_metrics, target_metrics
-from .models import SequenceEstimator
-from .prepared import Prepared
-from .scaling import SequenceScaler
+from .models.baselines import make_baseline
+from .models.checkpoints import checkpoint_bytes, checkpoint_name
+from .models.sequence import SequenceEstimator
 from .split import WalkForwardSplit, Window
 
 __all__ = ["WindowJob", "WindowOutput", "fit_predict_window"]

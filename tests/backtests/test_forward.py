@@ -5,7 +5,7 @@ import pytest
 
 import data_store
 from backtests.forward import forward_returns
-from signals.labels import LabelConfig, make_labels
+from signals.inputs.labels import LabelConfig, make_labels
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_a_return_across_a_suspect_jump_is_unknown_as_in_the_labels(md):
     import dataclasses
 
     from data_store.schema import anomaly_report
-    from signals.prepared import prepare
+    from signals.inputs.prepared import prepare
 
     bars = md.bars.copy()
     jump = md.calendar[30]

@@ -9,7 +9,7 @@ import pytest
 
 import signals
 from core.timing import label_end_offset
-from signals import prepared as prepared_module
+from signals.inputs import prepared as prepared_module
 
 CHECKS = {"channels", "labels", "fitted labels", "predictions"}
 
@@ -139,7 +139,7 @@ def test_audit_catches_intraday_leaks_by_changing_each_field_on_its_own(md_audit
 
 def test_perturbation_changes_each_field_by_its_own_factor_and_keeps_bars_valid(md_audit):
     cut = pd.Timestamp("2022-09-30")
-    new = signals.audit.perturb_after(md_audit, cut, seed=3)
+    new = signals.audit.checks.perturb_after(md_audit, cut, seed=3)
     old, b = md_audit.bars, new.bars
     after = (old["date"] > cut).to_numpy()
     assert old.loc[~after].equals(b.loc[~after])
@@ -201,7 +201,7 @@ def test_audit_passes_for_the_factor_library_lightgbm_and_the_new_targets_and_ob
 
 def test_audit_catches_a_leak_planted_inside_the_factor_code(md_audit, monkeypatch):
     """A factor of the library made to read the NEXT day's close (KMID from close(t+1)) is caught."""
-    import signals.factors as factors
+    import signals.inputs.factors as factors
 
     honest = factors._day
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import signals
-from signals import executors as X
-from signals import runtime
+from signals.execution import executors as X
+from signals.execution import runtime
 
 from .conftest import tiny_config
 
@@ -184,7 +184,7 @@ def test_missing_ray_names_the_extra(monkeypatch):
 def test_ray_retries_are_logged_with_the_node_and_recorded_per_window(md_small, tiny_module, reference, ray_local,
                                                                       tmp_path, caplog):
     plan = X.FaultPlan(folder=str(tmp_path / "faults"), fail={1: 1}, crash={2: 1})
-    with caplog.at_level("INFO", logger="signals.executors"):
+    with caplog.at_level("INFO", logger="signals.execution.executors"):
         res = signals.run_walk_forward(md_small, executor=X.RayExecutor(max_retries=2, fault=plan), **tiny_module,
                                        progress=False)
     _same(reference, res)  # a retried window gives the same predictions
@@ -219,7 +219,7 @@ REFUSAL = ("Failed to connect to GCS. Last connection error: ray.exceptions.Auth
 
 
 def test_an_authentication_refusal_is_named_with_the_fix(monkeypatch, tmp_path):
-    from signals import ray_executor as RX
+    from signals.execution import ray_executor as RX
 
     monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
     monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
@@ -267,7 +267,7 @@ def test_joining_a_token_cluster_without_the_token_fails_fast_and_says_so(tmp_pa
         subprocess.run([ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=1",
                         f"--temp-dir={tmp}", "--include-dashboard=false", "--disable-usage-stats"],
                        env=env, capture_output=True, check=True, timeout=120)
-        code = ("from signals.ray_executor import RayExecutor\n"
+        code = ("from signals.execution.ray_executor import RayExecutor\n"
                 "from data_store.errors import ConfigError\n"
                 f"ex = RayExecutor(address='127.0.0.1:{port}')\n"
                 "try:\n    ex.ray(); print('JOINED'); ex.shutdown()\n"

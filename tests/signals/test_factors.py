@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 import signals
-from signals.factors import FACTOR_NAMES, compute_factors, resolve_factors
-from signals.features import cross_section_normalise
+from signals.inputs.factors import FACTOR_NAMES, compute_factors, resolve_factors
+from signals.inputs.features import cross_section_normalise
 
 
 def _panels(n=80, s=3, seed=0):

@@ -13,7 +13,7 @@ import pytest
 
 import signals
 from data_store.schema import anomaly_report
-from signals.prepared import prepare
+from signals.inputs.prepared import prepare
 
 SYM, JUMP = "SH600000", pd.Timestamp("2021-08-10")
 OTHERS = ["SH600519", "SZ000001", "SH601318", "SZ000333", "SH600036"]

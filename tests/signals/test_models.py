@@ -127,7 +127,7 @@ def test_early_stopping_restores_the_best_weights():
         X, y, eval_set=(Xv, yv))
     vals = [h["val_loss"] for h in est.history_]
     assert est.n_epochs_ < 30 and est.best_val_loss_ == pytest.approx(min(vals))
-    from signals.training import evaluate_loss
+    from signals.models.training import evaluate_loss
     got = evaluate_loss(est.net_, torch.from_numpy(Xv), torch.from_numpy(yv))
     assert got == pytest.approx(min(vals), rel=1e-5)
 
@@ -151,7 +151,7 @@ def test_every_sample_is_used_each_epoch():
 
 
 def test_checkpoint_roundtrip_with_weights_only(tmp_path):
-    from signals.checkpoints import checkpoint_bytes
+    from signals.models.checkpoints import checkpoint_bytes
 
     X, y = _pattern(200)
     est = signals.AttentionLSTMClassifier(hidden_size=6, max_epochs=2, seed=0).fit(X, y)
@@ -169,7 +169,7 @@ def test_checkpoint_roundtrip_with_weights_only(tmp_path):
 
 
 def test_thread_count_is_resolved_once_and_bounded():
-    from signals.runtime import cpu_cores, default_threads, pin_threads
+    from signals.execution.runtime import cpu_cores, default_threads, pin_threads
 
     assert 1 <= default_threads() <= cpu_cores()
     pinned = pin_threads(signals.LSTMClassifier(device="cpu"))

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 import signals
-from signals.calibration import ScoredEnsemble, platt
-from signals.gbdt import LightGBMBaseline
-from signals.objectives import batch_indices, ic_loss
+from signals.models.calibration import ScoredEnsemble, platt
+from signals.models.gbdt import LightGBMBaseline
+from signals.models.objectives import batch_indices, ic_loss
 
 
 def test_ic_loss_is_minus_the_mean_daily_pearson_correlation():

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import signals
-from signals import executors as X
-from signals import runtime
+from signals.execution import executors as X
+from signals.execution import runtime
 
 
 @pytest.fixture

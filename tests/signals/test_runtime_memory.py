@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import signals
-from signals import runtime
+from signals.execution import runtime
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt")

@@ -35,7 +35,7 @@ import bottleneck as bn
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["FACTOR_NAMES", "FACTOR_PATTERN", "WINDOWS", "compute_factors", "resolve_factors"]
 
@@ -233,7 +233,7 @@ def compute_factors(panels: Mapping[str, np.ndarray], names: Iterable[str], min_
         else:
             m = _NAME.fullmatch(name)
             if m is None or name not in FACTOR_NAMES:
-                raise ConfigError(f"factor {name!r} is unknown (see signals.factors.FACTOR_NAMES)")
+                raise ConfigError(f"factor {name!r} is unknown (see signals.inputs.factors.FACTOR_NAMES)")
             fam, n = m.group(1), int(m.group(2))
             vals = {f"{k}{n}": v for k, v in _family(fam, n, p, _Roll(n, min_frac), cache).items()}
         for k, v in vals.items():

@@ -8,11 +8,11 @@ any sequence extending past the decision day (a centred window, a multi-step tar
 rollout) reads the future, and it is the classic look-ahead of LSTM stock tutorials. The toolkit
 refuses it outright, with :class:`LookaheadError`, both as a flag and inside a user module.
 
-:class:`ModelConfig` (:mod:`signals.model_config`, free of torch) is the one definition of the model
+:class:`ModelConfig` (:mod:`signals.models.config`, free of torch) is the one definition of the model
 settings (range, meaning, default): the estimators take their defaults from it and check their
 parameters against it, and the command line builds it from ``[model]``. The networks are in
-:mod:`signals.networks`, the training loop in :mod:`signals.training`, threads and devices in
-:mod:`signals.runtime`.
+:mod:`signals.models.networks`, the training loop in :mod:`signals.models.training`, threads and devices in
+:mod:`signals.execution.runtime`.
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ from torch import nn
 
 from core.settings import check_field
 
+from ..errors import ConfigError, LookaheadError, NotFittedError
+from ..execution.runtime import inference_threads, resolve_device, torch_session
 from .baselines import LogisticBaseline
 from .calibration import ScoredEnsemble, platt
-from .errors import ConfigError, LookaheadError, NotFittedError
-from .model_config import ModelConfig
+from .config import ModelConfig
 from .networks import AttentionLSTMNet, RecurrentNet, check_causal
-from .runtime import inference_threads, resolve_device, torch_session
 from .training import predict_logits, train_network
 
 __all__ = ["AttentionLSTMClassifier", "GRUClassifier", "LSTMClassifier", "ModelConfig", "SequenceClassifier",
@@ -192,7 +192,7 @@ class SequenceEstimator(ClassifierMixin, BaseEstimator):
 
     def _ensemble(self, members: list[nn.Module], tX: torch.Tensor, tXv: torch.Tensor | None, y: np.ndarray,
                   rv: np.ndarray | None) -> ScoredEnsemble:
-        """The members as one calibrated scorer (:mod:`signals.calibration`): standardised on the
+        """The members as one calibrated scorer (:mod:`signals.models.calibration`): standardised on the
         validation rows (training rows without an eval set), Platt-calibrated unless BCE."""
         ref = tXv if tXv is not None and len(tXv) else tX
         event = (rv > 0).astype(np.float64) if tXv is not None and rv is not None else (y > 0).astype(np.float64)
@@ -255,7 +255,8 @@ class LSTMClassifier(SequenceEstimator):
     ``lr``, ``batch_size``, ``max_epochs``, ``patience`` (epochs without a better validation loss
     before stopping), ``weight_decay``, ``grad_clip`` (max gradient norm, 0 = off), ``device``
     (``'auto'``/``'cpu'``/``'cuda'``), ``seed``, ``num_threads`` (CPU; None = the fixed default of
-    :func:`signals.runtime.default_threads`, 1), ``progress``. ``bidirectional=True`` raises :class:`LookaheadError`."""
+    :func:`signals.execution.runtime.default_threads`, 1), ``progress``. ``bidirectional=True``
+    raises :class:`LookaheadError`."""
 
     _kind = "lstm"
 

@@ -23,7 +23,7 @@ than the training's own arithmetic (measured here: 2.2 M page faults and 5.6 s o
 two epochs of the quick preset's first window, 0.13 M and 0.5 s with it). It changes no number.
 
 torch is imported by the functions that need it, so that configuration code (which imports this
-module through :mod:`signals.executors`) loads without it; :func:`load_torch` imports it and the
+module through :mod:`signals.execution.executors`) loads without it; :func:`load_torch` imports it and the
 parts torch itself imports on first use.
 """
 
@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 if TYPE_CHECKING:
     import torch

@@ -4,7 +4,7 @@ It reads the same per-day channels as the sequence models (engineered features, 
 library, extra features), but only their values on the decision day, unscaled (trees need no
 scaling; NaN is LightGBM's "missing"). A binary target is fitted with the binary log loss and its
 probability is ``p_up``; a continuous target with L2 regression, whose score is Platt-calibrated
-on the validation rows (:func:`signals.calibration.platt`). Early stopping on the validation
+on the validation rows (:func:`signals.models.calibration.platt`). Early stopping on the validation
 rows' loss. Deterministic for a given thread count (``deterministic=True``, row-wise histograms).
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from ..errors import ConfigError, NotFittedError
 from .calibration import platt
-from .errors import ConfigError, NotFittedError
 
 __all__ = ["LightGBMBaseline"]
 
@@ -26,7 +26,7 @@ class LightGBMBaseline(ClassifierMixin, BaseEstimator):
 
     Parameters are LightGBM's (``n_estimators`` the most rounds, early stopping after
     ``early_stopping_rounds`` without a better validation loss); ``num_threads`` None = the
-    process's default (:func:`signals.runtime.default_threads`)."""
+    process's default (:func:`signals.execution.runtime.default_threads`)."""
 
     input_kind = "tabular"
     needs_scaling = False
@@ -47,7 +47,7 @@ class LightGBMBaseline(ClassifierMixin, BaseEstimator):
         self.num_threads = num_threads
 
     def _params(self, binary: bool) -> dict[str, Any]:
-        from .runtime import default_threads
+        from ..execution.runtime import default_threads
 
         return {"objective": "binary" if binary else "regression", "learning_rate": float(self.learning_rate),
                 "num_leaves": int(self.num_leaves), "min_child_samples": int(self.min_child_samples),

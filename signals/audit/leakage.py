@@ -39,14 +39,14 @@ import pandas as pd
 
 from data_store.market import MarketData
 
-from .audit_checks import compare_channels, compare_labels, compare_predictions, extra_reads_input, perturb_after
-from .errors import ConfigError
-from .features import FeatureConfig
-from .labels import LabelConfig
-from .prepared import Prepared, prepare
-from .runtime import pin_threads
-from .split import WalkForwardSplit, Window
-from .walk_forward import run_walk_forward
+from ..errors import ConfigError
+from ..execution.runtime import pin_threads
+from ..inputs.features import FeatureConfig
+from ..inputs.labels import LabelConfig
+from ..inputs.prepared import Prepared, prepare
+from ..split import WalkForwardSplit, Window
+from ..walk_forward import run_walk_forward
+from .checks import compare_channels, compare_labels, compare_predictions, extra_reads_input, perturb_after
 
 __all__ = ["AuditReport", "leakage_audit", "perturb_after"]
 
@@ -122,7 +122,7 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
     splitter = splitter or WalkForwardSplit()
     if symbols is not None:
         md = md.slice(symbols=list(symbols))
-    from .models import LSTMClassifier
+    from ..models.sequence import LSTMClassifier
 
     all_windows = list(splitter.split(md.calendar, labels))
     windows = all_windows[: max(1, int(max_windows))] if max_windows else all_windows

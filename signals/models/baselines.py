@@ -8,8 +8,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
-from .errors import ConfigError, NotFittedError
-from .model_config import BASELINES
+from ..errors import ConfigError, NotFittedError
+from .config import BASELINES
 
 __all__ = ["LogisticBaseline", "AlwaysUpBaseline", "YesterdayBaseline", "make_baseline", "BASELINES"]
 

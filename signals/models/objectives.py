@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import ConfigError
-from .model_config import EARLY_STOP, OBJECTIVES
+from ..errors import ConfigError
+from .config import EARLY_STOP, OBJECTIVES
 
 __all__ = ["OBJECTIVES", "EARLY_STOP", "batch_indices", "ic_loss", "loss_function", "validation_score"]
 
@@ -84,7 +84,7 @@ def validation_score(kind: str, output: np.ndarray, days: np.ndarray | None, ret
         return loss
     if days is None or returns is None:
         raise ConfigError(f"early_stop = {kind!r} needs the validation rows' days and target returns")
-    from .metrics import daily_ic
+    from ..metrics import daily_ic
 
     ic = daily_ic(days, output, returns, "spearman" if kind == "rank_ic" else "pearson")
     return -ic if np.isfinite(ic) else float("inf")

@@ -13,7 +13,7 @@ from core.timing import FILL_LAG
 from data_store.jumps import spanning
 from data_store.market import MarketData
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .features import FeatureConfig, FeaturePanel, build_feature_panel
 from .labels import LabelConfig, Labels, make_labels
 

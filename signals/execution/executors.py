@@ -4,11 +4,11 @@ An executor maps a function over work items: ``executor.map(fn, items, shared=ob
 ``fn(obj, item)`` once per item and yields a :class:`TaskResult` per item as it finishes.
 ``run_walk_forward`` maps :func:`signals.window.fit_predict_window` over the windows of a run (the
 prepared arrays are the shared object); ``backtests.sweep`` maps a whole run over the points of a
-grid (the market data is the shared object). The Ray executor lives in :mod:`signals.ray_executor`,
+grid (the market data is the shared object). The Ray executor lives in :mod:`signals.execution.ray_executor`,
 the toolkit's only Ray code; this module imports neither Ray nor torch.
 
 Threads and reproducibility: a task runs with one torch and BLAS thread count, this executor's
-``threads`` or the count the caller's fit asks for (by default 1: :mod:`signals.runtime`), so a
+``threads`` or the count the caller's fit asks for (by default 1: :mod:`signals.execution.runtime`), so a
 window trained in a Ray worker equals the same window trained here, bit for bit on CPU. Each
 :class:`TaskResult` carries the counts measured while the task ran, the node it ran on and its
 attempts; :meth:`describe` gives them per task for the run's manifest.
@@ -91,7 +91,7 @@ def make_executor(config: ExecutorConfig | str = "local") -> LocalExecutor | Ray
 
 
 def __getattr__(name: str) -> Any:
-    # the Ray executor is defined in signals.ray_executor; reachable from here as before
+    # the Ray executor is defined in signals.execution.ray_executor; reachable from here as before
     if name in ("RayExecutor", "import_ray", "RAY_MISSING"):
         from . import ray_executor
 

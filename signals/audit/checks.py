@@ -17,7 +17,7 @@ import pandas as pd
 from data_store.market import MarketData
 from data_store.schema import anomaly_report
 
-from .prepared import Prepared
+from ..inputs.prepared import Prepared
 
 __all__ = ["compare_channels", "compare_labels", "compare_predictions", "extra_reads_input", "perturb_after"]
 

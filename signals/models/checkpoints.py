@@ -14,12 +14,12 @@ from typing import Any
 import pandas as pd
 import torch
 
-from .errors import ConfigError
-from .features import FeatureConfig
-from .labels import LabelConfig
-from .models import AttentionLSTMClassifier, GRUClassifier, LSTMClassifier, SequenceEstimator
-from .scaling import SequenceScaler
-from .split import Window
+from ..errors import ConfigError
+from ..inputs.features import FeatureConfig
+from ..inputs.labels import LabelConfig
+from ..inputs.scaling import SequenceScaler
+from ..split import Window
+from .sequence import AttentionLSTMClassifier, GRUClassifier, LSTMClassifier, SequenceEstimator
 
 __all__ = ["checkpoint_bytes", "checkpoint_name", "load_checkpoint"]
 

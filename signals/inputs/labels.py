@@ -18,7 +18,7 @@ import pandas as pd
 from core.settings import check_settings, setting
 from core.timing import FILL_LAG, label_end_offset
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["LabelConfig", "Labels", "TARGETS", "make_labels"]
 

@@ -23,7 +23,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from core.settings import check_settings, setting
 from data_store.market import MarketData
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .factors import FACTOR_PATTERN, compute_factors, resolve_factors
 
 __all__ = ["FeatureConfig", "FeaturePanel", "build_feature_panel", "cross_section_normalise", "ENGINEERED_CHOICES",
@@ -56,7 +56,7 @@ class FeatureConfig:
             of the command line (a function cannot be written in TOML).
         vol_window_min: share of a rolling window that must be observed for ``vol_<n>`` and the
             factor library's rolling families.
-        factors: factors of the library (:mod:`signals.factors`, of the kind of Alpha158): names
+        factors: factors of the library (:mod:`signals.inputs.factors`, of the kind of Alpha158): names
             (``ROC5``), families (``ROC``: every window) or groups (``alpha158``, ``kbar``, ``price``);
             each is one more per-day channel of the sequence, and tabular models (LightGBM) read
             the decision day's values.

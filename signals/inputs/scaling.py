@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, NotFittedError
+from ..errors import ConfigError, NotFittedError
 
 __all__ = ["SequenceScaler"]
 

@@ -16,11 +16,11 @@ from core.settings import check_settings, setting
 
 __all__ = ["BASELINES", "DEFAULT_BASELINES", "DEVICE_PATTERN", "EARLY_STOP", "OBJECTIVES", "ModelConfig"]
 
-#: the baselines fitted beside a model (implemented in :mod:`signals.baselines` and :mod:`signals.gbdt`)
+#: the baselines fitted beside a model (implemented in :mod:`signals.models.baselines` and :mod:`signals.models.gbdt`)
 BASELINES = ("logistic", "always_up", "yesterday", "lightgbm")
 #: the baselines fitted when none are named (LightGBM is asked for by name: it needs factors)
 DEFAULT_BASELINES = BASELINES[:3]
-#: training losses and early-stopping numbers (implemented in :mod:`signals.objectives`)
+#: training losses and early-stopping numbers (implemented in :mod:`signals.models.objectives`)
 OBJECTIVES = ("bce", "mse", "ic")
 EARLY_STOP = ("loss", "ic", "rank_ic")
 
@@ -63,7 +63,7 @@ class ModelConfig:
     def build(self) -> Any:
         """The estimator of ``kind`` with these hyperparameters (unfitted)."""
         from .baselines import LogisticBaseline
-        from .models import AttentionLSTMClassifier, GRUClassifier, LSTMClassifier
+        from .sequence import AttentionLSTMClassifier, GRUClassifier, LSTMClassifier
 
         if self.kind == "logistic":
             return LogisticBaseline(seed=self.seed)

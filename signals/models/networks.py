@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .errors import LookaheadError
+from ..errors import LookaheadError
 
 __all__ = ["AttentionLSTMNet", "RecurrentNet", "check_causal"]
 

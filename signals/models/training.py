@@ -21,7 +21,7 @@ def train_network(net: nn.Module, X: torch.Tensor, y: torch.Tensor, X_val: torch
                   progress: bool = False, desc: str = "fit", objective: str = "bce",
                   groups: np.ndarray | None = None, early_stop: str = "loss", val_days: np.ndarray | None = None,
                   val_returns: np.ndarray | None = None) -> dict[str, Any]:
-    """Mini-batch Adam on ``objective`` (:mod:`signals.objectives`); early stopping on the
+    """Mini-batch Adam on ``objective`` (:mod:`signals.models.objectives`); early stopping on the
     validation ``early_stop`` number, best weights restored.
 
     Every sample is used every epoch (the last batch may be smaller); ``objective='ic'`` draws
