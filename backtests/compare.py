@@ -18,8 +18,8 @@ import pandas as pd
 
 from core.errors import ConfigError
 
-from . import stats
-from .formatting import fmt
+from .evidence import stats
+from .report.formatting import fmt
 
 __all__ = ["compare", "format_table", "multiple_testing", "multiple_testing_text", "read_run"]
 
@@ -93,9 +93,9 @@ def multiple_testing(run_dirs: list[str | Path], reps: int | None = None, seed: 
     """Does the best of several runs (a sweep's points) beat its reference beyond what trying them all explains?
 
     The runs' daily excess returns over their reference (:func:`excess_returns`) give each a
-    Sharpe ratio (per day); the best one's deflated Sharpe ratio (:func:`backtests.stats.deflated_sharpe`:
+    Sharpe ratio (per day); the best one's deflated Sharpe ratio (:func:`backtests.evidence.stats.deflated_sharpe`:
     number of trials, their variance, the best one's skewness and kurtosis) and Hansen's SPA test of
-    all runs' excess against zero (:func:`backtests.stats.spa_test`; ``p_upper`` is White's Reality
+    all runs' excess against zero (:func:`backtests.evidence.stats.spa_test`; ``p_upper`` is White's Reality
     Check). ``survives``: DSR above :data:`DSR_LEVEL` and SPA p-value below :data:`SPA_LEVEL`.
     ``reps`` and ``seed`` default to the first run's bootstrap settings (else 1000 and 0)."""
     ex, ppy, settings = excess_returns(run_dirs)

@@ -19,7 +19,7 @@ written: unknown symbols, dates outside the data or off the trading calendar, re
 symbol) pairs and non-finite scores stop with one line and exit code 2; rows on days a stock was
 not a tradable member are left out and counted; tradable members without a score are counted.
 Then the same pieces as ``python -m backtests.run`` write the same run folder: backtests after
-costs and gross (:func:`backtests.outcomes.backtest_models`), evidence, report and files
+costs and gross (:func:`backtests.evidence.outcomes.backtest_models`), evidence, report and files
 (:func:`backtests.outputs.write_outputs`), all or nothing (:class:`backtests.runfolder.RunFolder`).
 Options are those of ``backtests.run`` that apply (strategy, costs, universe dates, --set ...).
 Given a run folder's own predictions and config, it reproduces that run's metrics.
@@ -51,8 +51,8 @@ from strategies.errors import PredictionsError
 
 from . import build
 from . import config as C
-from .forward import forward_returns
-from .outcomes import backtest_models
+from .evidence.forward import forward_returns
+from .evidence.outcomes import backtest_models
 from .runfolder import RunFolder
 
 log = logging.getLogger("backtests.run")

@@ -22,10 +22,10 @@ from data_store.cache.manifest import resolve_cache_dir
 from signals.walk_forward import WalkForwardResult
 
 from .config import RunConfig, to_toml
-from .evidence import assess, evaluation_record
-from .formatting import fmt
-from .outcomes import ModelOutcome, label, margin_over_lightgbm
-from .report import Reference, build_report
+from .evidence.assess import assess, evaluation_record
+from .evidence.outcomes import ModelOutcome, label, margin_over_lightgbm
+from .report.formatting import fmt
+from .report.tearsheet import Reference, build_report
 from .runfolder import RunFolder, clean_json, command_line, git_commit, library_versions
 
 __all__ = ["AuditOutcome", "audit_failed", "audit_lead", "summary_table", "write_outputs"]

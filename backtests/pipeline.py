@@ -20,7 +20,7 @@ from signals.execution.executors import RayExecutor
 
 from . import build, runfolder
 from .config import RunConfig
-from .outcomes import backtest_models, margin_over_lightgbm
+from .evidence.outcomes import backtest_models, margin_over_lightgbm
 from .outputs import AuditOutcome, write_outputs
 from .runfolder import RunFolder
 

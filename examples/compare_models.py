@@ -17,7 +17,7 @@ from examples_common import add_study_args, study_market
 
 import signals
 import strategies
-from backtests import analysis as an
+from backtests.evidence import analysis as an
 from signals.metrics import pooled
 
 

@@ -54,8 +54,8 @@ import data_store
 import signals
 import strategies
 from backtests.config import load_config
-from backtests.outcomes import ModelOutcome, summarise
-from backtests.verdict import verdict
+from backtests.evidence.outcomes import ModelOutcome, summarise
+from backtests.evidence.verdict import verdict
 from strategies.performance import trading_days_per_year
 
 log = logging.getLogger("tutorial_a")

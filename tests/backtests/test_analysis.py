@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from backtests import analysis as an
+from backtests.evidence import analysis as an
 
 
 def test_window_returns_are_booked_the_day_after_each_decision_day():

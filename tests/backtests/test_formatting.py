@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from backtests.formatting import fmt, pct
+from backtests.report.formatting import fmt, pct
 
 
 def test_pct_formatting():

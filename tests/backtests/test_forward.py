@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import data_store
-from backtests.forward import forward_returns
+from backtests.evidence.forward import forward_returns
 from signals.inputs.labels import LabelConfig, make_labels
 
 

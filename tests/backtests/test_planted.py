@@ -22,8 +22,8 @@ import data_store
 import strategies
 from backtests import compare
 from backtests import evaluate as E
-from backtests.forward import forward_returns
-from backtests.outcomes import GROSS_COSTS
+from backtests.evidence.forward import forward_returns
+from backtests.evidence.outcomes import GROSS_COSTS
 
 pytestmark = pytest.mark.slow
 

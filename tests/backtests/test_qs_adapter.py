@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests import qs_adapter, qs_charts
+from backtests.report import qs_adapter, qs_charts
 
 DAYS = pd.bdate_range("2024-01-01", periods=6)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests import quantiles as Q
+from backtests.evidence import quantiles as Q
 from signals.metrics import daily_ic
 
 D = pd.bdate_range("2024-01-01", periods=3)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from backtests import stats as S
+from backtests.evidence import stats as S
 
 DAYS = pd.bdate_range("2024-01-01", periods=40)
 

@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 
-from backtests.verdict import CATEGORIES, classify, predictive, verdict
+from backtests.evidence.verdict import CATEGORIES, classify, predictive, verdict
 
 NAN = math.nan
 

@@ -1,7 +1,7 @@
 """The verdict: what the evidence of a run says about skill, in plain words.
 
 :func:`classify` decides, :func:`verdict` writes it. Both read one model's row of figures
-(:mod:`backtests.outcomes` and :mod:`backtests.evidence`; NaN where undefined), so they work for any
+(:mod:`backtests.evidence.outcomes` and :mod:`backtests.evidence`; NaN where undefined), so they work for any
 predictions table, a run's or one given to ``python -m backtests.evaluate``. The rules:
 
 * a prediction edge counts only when its interval (days resampled in blocks) lies above zero: the
@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from .formatting import fmt, pct
+from ..report.formatting import fmt, pct
 
 __all__ = ["CATEGORIES", "classify", "verdict"]
 

@@ -1,8 +1,8 @@
 """The tearsheet: this project's accuracy-vs-returns section above QuantStats' full report.
 
-The numbers come from :mod:`backtests.outcomes` and :mod:`backtests.evidence`, the charts from
-:mod:`backtests.charts`, the words from :mod:`backtests.verdict`; QuantStats' page and everything
-about it from :mod:`backtests.qs_adapter`. :func:`build_report` returns the numbers it shows, so
+The numbers come from :mod:`backtests.evidence.outcomes` and :mod:`backtests.evidence`, the charts from
+:mod:`backtests.report.charts`, the words from :mod:`backtests.evidence.verdict`; QuantStats' page and everything
+about it from :mod:`backtests.report.qs_adapter`. :func:`build_report` returns the numbers it shows, so
 ``metrics.json`` and the HTML cannot disagree.
 """
 
@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..evidence.assess import SignalEvidence
+from ..evidence.outcomes import ModelOutcome, label, summarise
+from ..evidence.verdict import classify, verdict
 from . import charts, qs_adapter
-from .evidence import SignalEvidence
 from .formatting import fmt
-from .outcomes import ModelOutcome, label, summarise
-from .verdict import classify, verdict
 
 __all__ = ["Reference", "build_report"]
 

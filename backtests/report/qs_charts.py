@@ -1,6 +1,6 @@
 """Charts of QuantStats' report that QuantStats 0.0.86 draws wrongly, drawn by the toolkit instead.
 
-:mod:`backtests.qs_adapter` puts these in place of QuantStats' own plotting functions while it
+:mod:`backtests.report.qs_adapter` puts these in place of QuantStats' own plotting functions while it
 writes the report (same names, same keyword arguments, the figure saved to ``savefig``), so they
 land in QuantStats' page where its versions would. What was wrong, and what these do:
 

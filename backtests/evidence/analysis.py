@@ -5,7 +5,7 @@ uses ``periods_per_year`` trading days (the A-share calendar's ~242, not 252). E
 returns NaN where a figure is undefined (no days, zero volatility) instead of raising. The return
 metrics themselves are :mod:`strategies.performance` (one implementation for the backtest's own
 summary and for this report). The uncertainty of an accuracy edge, IC or alpha is
-:mod:`backtests.stats` (day-block bootstrap and HAC errors; the naive binomial error is gone: the
+:mod:`backtests.evidence.stats` (day-block bootstrap and HAC errors; the naive binomial error is gone: the
 samples of a day are not independent).
 """
 
@@ -15,13 +15,7 @@ import numpy as np
 import pandas as pd
 
 from core.timing import FILL_LAG
-from strategies.performance import (
-    annual_return,
-    annual_volatility,
-    max_drawdown,
-    sharpe_ratio,
-    total_return,
-)
+from strategies.performance import annual_return, annual_volatility, max_drawdown, sharpe_ratio, total_return
 
 __all__ = ["days_after", "performance", "window_returns"]
 

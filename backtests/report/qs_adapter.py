@@ -19,7 +19,7 @@ them while the report is written, and restores QuantStats afterwards:
 - the "CAGR" label ends in U+FE6A (small percent sign), a missing glyph in most fonts;
 - "3Y/5Y/10Y (ann.)" silently equal the all-time figure when the data is shorter: "n/a" instead;
 - the title gets " (Compounded)" appended: removed;
-- four charts are drawn by :mod:`backtests.qs_charts` (log scale, rolling beta, monthly heatmap,
+- four charts are drawn by :mod:`backtests.report.qs_charts` (log scale, rolling beta, monthly heatmap,
   return quantiles; that module says what was wrong with each).
 """
 

@@ -6,7 +6,8 @@ constant guess, IC and rank IC, the quantile spread, IC decay over horizons, the
 autocorrelation. :func:`money_evidence` puts a backtest beside the reference it must beat (the
 CSI-300, or the held stock of a single-stock study): CAPM alpha and beta with HAC errors, gross and
 net returns, cost drag, turnover and the break-even cost. The statistics are
-:mod:`backtests.stats` and :mod:`backtests.quantiles`; the words are :mod:`backtests.verdict`.
+:mod:`backtests.evidence.stats` and :mod:`backtests.evidence.quantiles`; the words are
+:mod:`backtests.evidence.verdict`.
 
 Every figure is a plain float (NaN when undefined), keyed so that it can sit in a model's row of
 ``metrics.json``; units are in :data:`UNITS`.
@@ -25,9 +26,9 @@ from data_store import MarketData
 from signals.metrics import daily_ic
 from strategies.result import BacktestResult
 
+from ..evaluation_config import EvaluationConfig
 from . import quantiles as qn
 from . import stats
-from .evaluation_config import EvaluationConfig
 from .forward import forward_returns
 from .outcomes import ModelOutcome
 
@@ -80,7 +81,7 @@ def signal_evidence(preds: pd.DataFrame, md: MarketData | None, cfg: EvaluationC
     """Measure one model's predictions (see the module docstring).
 
     ``md``, ``span``, ``excess``: the market data and the return definition of the forward returns
-    for IC decay and the cumulative quantile chart (:func:`backtests.forward.forward_returns`;
+    for IC decay and the cumulative quantile chart (:func:`backtests.evidence.forward.forward_returns`;
     ``span``, ``excess`` and ``keep_jumps`` must be the ones ``ret`` was made with); ``horizon``: the label's horizon
     H (``ret`` is the H-day return). ``detail=False`` skips the decay, the cumulative quantile
     returns and the autocorrelation (the baselines' rows need only the headline figures).
@@ -148,7 +149,7 @@ def money_evidence(net: BacktestResult, gross: BacktestResult | None, reference:
     """Exposure-adjusted, gross and net figures of one traded strategy against ``reference``.
 
     Net figures are the backtest after every cost; gross is the same strategy with no commission,
-    stamp duty or slippage. ``alpha`` etc. are :func:`backtests.stats.capm` of the net daily returns
+    stamp duty or slippage. ``alpha`` etc. are :func:`backtests.evidence.stats.capm` of the net daily returns
     on the reference's (``gross_alpha``... of the gross ones); ``cost_drag`` = gross - net annual
     return; ``break_even_cost`` = gross annual excess return / annual turnover: the cost per traded
     CNY (each side) that would leave no excess over the reference (negative: it trails before costs);

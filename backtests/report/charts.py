@@ -12,7 +12,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from .outcomes import ModelOutcome, label
+from ..evidence.outcomes import ModelOutcome, label
 
 __all__ = ["chart_accuracy_vs_excess", "chart_costs", "chart_coverage", "chart_cumulative_quantiles", "chart_equity",
            "chart_ic_decay", "chart_quantiles", "chart_rolling_ic", "chart_stock", "chart_windows"]

@@ -2,9 +2,9 @@
 
 Inputs are day x symbol panels on the same index and columns: ``scores`` (a model's ``p_up`` or any
 score; NaN where a stock was not scored that day) and ``returns`` (each decision day's forward
-return, :func:`backtests.forward.forward_returns`; NaN where unknown). Everything is first computed
+return, :func:`backtests.evidence.forward.forward_returns`; NaN where unknown). Everything is first computed
 per day, so one day's common market move never counts as many samples; the daily series are what
-:mod:`backtests.stats` resamples for intervals.
+:mod:`backtests.evidence.stats` resamples for intervals.
 
 Units: correlations are unitless in [-1, 1]; returns are fractions per holding period (per day for
 a horizon of 1). Days with fewer than :data:`MIN_NAMES` scored names with a known return are
