@@ -13,7 +13,9 @@ import pandas as pd
 
 import data_store
 from core.errors import ConfigError
-from signals.execution.executors import LocalExecutor, RayExecutor, make_executor
+from signals.execution.factory import make_executor
+from signals.execution.local import LocalExecutor
+from signals.execution.ray_executor import RayExecutor
 from signals.execution.runtime import pin_threads
 from strategies.performance import trading_days_per_year
 from strategies.targets import ThresholdConfig, TopKConfig

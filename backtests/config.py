@@ -26,7 +26,7 @@ import pandas as pd
 
 from core.errors import ConfigError
 from core.settings import SettingError, Text, build, check_settings, describe, setting, to_plain
-from signals.execution.executors import ExecutorConfig
+from signals.execution.factory import ExecutorConfig
 from signals.inputs.features import FeatureConfig
 from signals.inputs.labels import LabelConfig
 from signals.models.config import ModelConfig

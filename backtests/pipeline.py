@@ -16,7 +16,7 @@ import pandas as pd
 import data_store
 import signals
 from core.resources import Timings
-from signals.execution.executors import RayExecutor
+from signals.execution.ray_executor import RayExecutor
 
 from . import build, runfolder
 from .config import RunConfig

@@ -8,7 +8,7 @@ keys give their product) sets one field per key: ``section.field`` or a field na
 across sections (``lookback``, ``hidden_size``, ``max_epochs``, ``horizon``, ...), and ``model`` for
 ``model.kind``. Every point is validated before anything runs; a bad value writes nothing.
 
-Executors (:mod:`signals.execution.executors`, the same as for the windows of a run): every point is one
+Executors (:mod:`signals.execution`, the same as for the windows of a run): every point is one
 task. The market data is loaded once by this process and shared with the tasks (through Ray's
 object store with ``--executor ray``); a task runs the whole pipeline (its walk-forward windows
 locally inside the task, backtests, report) into a temporary folder and sends the files back, and
@@ -47,7 +47,9 @@ from typing import Any
 import pandas as pd
 
 from core.errors import ConfigError, ToolkitError
-from signals.execution.executors import ExecutorConfig, LocalExecutor, RayExecutor, make_executor
+from signals.execution.factory import ExecutorConfig, make_executor
+from signals.execution.local import LocalExecutor
+from signals.execution.ray_executor import RayExecutor
 
 from . import compare as cmp
 from . import config as C

@@ -1,9 +1,9 @@
 """Local executor against Ray on the same multi-window walk-forward workload, on this machine.
 
 What is compared (the numbers are only meaningful with this stated):
-- local, 1 thread: :class:`signals.execution.executors.LocalExecutor` with 1 torch and 1 BLAS thread, the
+- local, 1 thread: :class:`signals.execution.local.LocalExecutor` with 1 torch and 1 BLAS thread, the
   windows one after the other;
-- ray, N x 1 thread: :class:`signals.execution.executors.RayExecutor` on a local Ray started with N CPUs
+- ray, N x 1 thread: :class:`signals.execution.ray_executor.RayExecutor` on a local Ray started with N CPUs
   (default: the cores of this machine), each window one task with 1 torch and 1 BLAS thread. The
   Ray start (``ray.init``) is timed apart; worker start-up and the object-store transfer are
   inside the "cold" Ray time, as a user of ``--executor ray`` pays them on every run; a second
@@ -32,7 +32,8 @@ import torch
 
 import data_store
 import signals
-from signals.execution import executors as X
+from signals.execution.local import LocalExecutor
+from signals.execution.ray_executor import RayExecutor, import_ray
 
 
 def workload(n_symbols: int, hidden: int, epochs: int, test_days: int) -> tuple[data_store.MarketData, dict]:
@@ -70,7 +71,7 @@ def main() -> int:
     ap.add_argument("--skip-default-threads", action="store_true", help="skip the local run with default threads")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    ray = X.import_ray()
+    ray = import_ray()
     load0 = os.getloadavg()[0]
 
     md, kw = workload(args.symbols, args.hidden, args.epochs, args.test_days)
@@ -83,7 +84,7 @@ def main() -> int:
     t_local1 = float("inf")
     for _ in range(max(1, args.repeat)):
         t0 = time.perf_counter()
-        r = signals.run_walk_forward(md, **kw, executor=X.LocalExecutor(threads=1), prepared=prepared, progress=False)
+        r = signals.run_walk_forward(md, **kw, executor=LocalExecutor(threads=1), prepared=prepared, progress=False)
         if time.perf_counter() - t0 < t_local1:
             t_local1, local1 = time.perf_counter() - t0, r
     print(f"local, 1 thread, sequential      {t_local1:7.1f} s   (fastest of {max(1, args.repeat)})")
@@ -91,7 +92,7 @@ def main() -> int:
     t_local_def = None
     if not args.skip_default_threads:
         t0 = time.perf_counter()
-        signals.run_walk_forward(md, **kw, executor=X.LocalExecutor(), prepared=prepared, progress=False)
+        signals.run_walk_forward(md, **kw, executor=LocalExecutor(), prepared=prepared, progress=False)
         t_local_def = time.perf_counter() - t0
         print(f"local, default threads ({torch.get_num_threads()})      {t_local_def:7.1f} s")
 
@@ -100,14 +101,14 @@ def main() -> int:
     t_init = time.perf_counter() - t0
     try:
         t0 = time.perf_counter()
-        rres = signals.run_walk_forward(md, **kw, executor=X.RayExecutor(threads=1), prepared=prepared, progress=False)
+        rres = signals.run_walk_forward(md, **kw, executor=RayExecutor(threads=1), prepared=prepared, progress=False)
         t_ray = time.perf_counter() - t0
         print(f"ray, {args.workers} workers x 1 thread, cold {t_ray:7.1f} s   (+ {t_init:.1f} s ray.init; "
               "fresh workers import torch on their first task)")
         t_warm = float("inf")
         for _ in range(max(1, args.repeat)):
             t0 = time.perf_counter()
-            r = signals.run_walk_forward(md, **kw, executor=X.RayExecutor(threads=1), prepared=prepared, progress=False)
+            r = signals.run_walk_forward(md, **kw, executor=RayExecutor(threads=1), prepared=prepared, progress=False)
             if time.perf_counter() - t0 < t_warm:
                 t_warm, rwarm = time.perf_counter() - t0, r
         print(f"ray, {args.workers} workers x 1 thread, warm {t_warm:7.1f} s   (same Ray session, workers reused; "

@@ -47,8 +47,8 @@ _EXPORTS = {
     "YesterdayBaseline": "models.baselines",
     "load_checkpoint": "models.checkpoints",
     "LookaheadError": "errors", "NotFittedError": "errors",
-    "ExecutorConfig": "execution.executors", "LocalExecutor": "execution.executors",
-    "RayExecutor": "execution.executors", "make_executor": "execution.executors",
+    "ExecutorConfig": "execution.factory", "make_executor": "execution.factory",
+    "LocalExecutor": "execution.local", "RayExecutor": "execution.ray_executor",
     "FeatureConfig": "inputs.features", "FeaturePanel": "inputs.features", "build_feature_panel": "inputs.features",
     "LabelConfig": "inputs.labels", "Labels": "inputs.labels", "make_labels": "inputs.labels",
     "best_constant_accuracy": "metrics", "classification_metrics": "metrics", "daily_ic": "metrics",
@@ -86,7 +86,9 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .audit.leakage import AuditReport, leakage_audit
     from .errors import LookaheadError, NotFittedError
-    from .execution.executors import ExecutorConfig, LocalExecutor, RayExecutor, make_executor
+    from .execution.factory import ExecutorConfig, make_executor
+    from .execution.local import LocalExecutor
+    from .execution.ray_executor import RayExecutor
     from .execution.runtime import resolve_device
     from .inputs.factors import FACTOR_NAMES, compute_factors
     from .inputs.features import FeatureConfig, FeaturePanel, build_feature_panel

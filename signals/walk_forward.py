@@ -19,7 +19,8 @@ from core.errors import ToolkitError
 from data_store.market import MarketData
 
 from .errors import ConfigError
-from .execution.executors import LocalExecutor, RayExecutor
+from .execution.local import LocalExecutor
+from .execution.ray_executor import RayExecutor
 from .execution.runtime import is_cpu_estimator, local_threads, pin_threads, resolve_device
 from .inputs.features import FeatureConfig
 from .inputs.labels import LabelConfig
@@ -168,7 +169,7 @@ def run_walk_forward(md: MarketData, features: FeatureConfig | None = None, labe
         scaler: the per-window scaler template (default standard scaling, clip 10).
         only_windows: run just these window indices (the leakage audit uses it).
         prepared: precomputed :func:`signals.prepare` output for ``md`` (to share it between runs).
-        executor: a :class:`signals.execution.executors.LocalExecutor` (default) or ``RayExecutor``.
+        executor: a :class:`signals.execution.local.LocalExecutor` (default) or ``RayExecutor``.
 
     Raises :class:`IncompleteRunError` when a window still fails after its retries (the other
     windows are finished first and their result rides on the error, ``.partial``); an error of this

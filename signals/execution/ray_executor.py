@@ -1,6 +1,6 @@
 """The Ray executor: each item one Ray task, the shared object in the object store once.
 
-This module is the toolkit's only Ray code (:mod:`signals.execution.executors` defines the rest of the
+This module is the toolkit's only Ray code (:mod:`signals.execution.base` defines the rest of the
 executor contract). Ray is imported when an executor is used, never at import time.
 
 Retries are the driver's: a task is submitted without Ray-level retries, and when an attempt fails
@@ -30,12 +30,12 @@ from typing import Any
 
 from core.errors import ConfigError
 
-from .executors import Done, FaultPlan, Raised, TaskResult, error_text, retryable, run_task, task_keys, task_record
+from .base import Done, FaultPlan, Raised, TaskResult, error_text, retryable, run_task, task_keys, task_record
 from .runtime import default_threads
 
 __all__ = ["RAY_MISSING", "RayExecutor", "auth_failure_message", "import_ray"]
 
-log = logging.getLogger("signals.execution.executors")
+log = logging.getLogger("signals.execution")
 
 RAY_MISSING = ("executor = 'ray' needs the Ray package, which is not installed in this environment: "
                "install the optional extra with `pip install .[ray]` (or `pip install 'ray>=2.9'`), "
@@ -134,7 +134,7 @@ class RayExecutor:
     ``num_gpus``: GPUs per task; None = 1 when the work's device is ``cuda`` (or ``auto`` and the
     cluster has GPUs), else 0. ``init_kwargs``: more ``ray.init`` arguments (e.g.
     ``runtime_env={"working_dir": "."}`` for a cluster whose nodes lack this package). ``fault``:
-    test hook (:class:`~signals.execution.executors.FaultPlan`)."""
+    test hook (:class:`~signals.execution.base.FaultPlan`)."""
 
     address: str | None = None
     max_retries: int = 2

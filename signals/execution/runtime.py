@@ -23,7 +23,7 @@ than the training's own arithmetic (measured here: 2.2 M page faults and 5.6 s o
 two epochs of the quick preset's first window, 0.13 M and 0.5 s with it). It changes no number.
 
 torch is imported by the functions that need it, so that configuration code (which imports this
-module through :mod:`signals.execution.executors`) loads without it; :func:`load_torch` imports it and the
+module through :mod:`signals.execution.factory`) loads without it; :func:`load_torch` imports it and the
 parts torch itself imports on first use.
 """
 

@@ -8,8 +8,11 @@ import pytest
 import torch
 
 import signals
-from signals.execution import executors as X
+from signals.execution import base as X
 from signals.execution import runtime
+from signals.execution.factory import ExecutorConfig, make_executor
+from signals.execution.local import LocalExecutor
+from signals.execution.ray_executor import RayExecutor
 
 from .conftest import tiny_config
 
@@ -44,7 +47,7 @@ def ray_local():
 
 
 def test_local_executor_equals_run_walk_forward(md_small, tiny_module, reference, tmp_path):
-    res = signals.run_walk_forward(md_small, executor=X.LocalExecutor(), **tiny_module, progress=False,
+    res = signals.run_walk_forward(md_small, executor=LocalExecutor(), **tiny_module, progress=False,
                                    checkpoint_dir=tmp_path)
     assert len(res.windows) >= 2
     _same(reference, res)
@@ -53,7 +56,7 @@ def test_local_executor_equals_run_walk_forward(md_small, tiny_module, reference
 
 
 def test_ray_executor_equals_local_bit_for_bit(md_small, tiny_module, reference, ray_local, tmp_path):
-    res = signals.run_walk_forward(md_small, executor=X.RayExecutor(), **tiny_module, progress=False,
+    res = signals.run_walk_forward(md_small, executor=RayExecutor(), **tiny_module, progress=False,
                                    checkpoint_dir=tmp_path)
     _same(reference, res)
     assert res.info["executor"]["executor"] == "ray"
@@ -69,12 +72,12 @@ def test_ray_executor_default_threads_match_local(md_small, tiny_module, referen
     local = signals.run_walk_forward(md_small, **kw, progress=False)
     pinned = runtime.pin_threads(kw["estimator"])
     assert pinned.num_threads == runtime.default_threads() == runtime.local_threads(pinned)
-    _same(local, signals.run_walk_forward(md_small, executor=X.RayExecutor(), **kw, progress=False))
+    _same(local, signals.run_walk_forward(md_small, executor=RayExecutor(), **kw, progress=False))
 
 
 def test_ray_retries_a_window_that_fails_once(md_small, tiny_module, reference, ray_local, tmp_path):
     plan = X.FaultPlan(folder=str(tmp_path / "faults"), fail={1: 1})
-    res = signals.run_walk_forward(md_small, executor=X.RayExecutor(max_retries=1, fault=plan), **tiny_module,
+    res = signals.run_walk_forward(md_small, executor=RayExecutor(max_retries=1, fault=plan), **tiny_module,
                                    progress=False)
     assert plan.attempts(1) == 2
     _same(reference, res)
@@ -83,7 +86,7 @@ def test_ray_retries_a_window_that_fails_once(md_small, tiny_module, reference, 
 def test_ray_reports_a_window_that_always_fails(md_small, tiny_module, reference, ray_local, tmp_path):
     plan = X.FaultPlan(folder=str(tmp_path / "faults"), fail={0: -1})
     with pytest.raises(signals.IncompleteRunError) as ei:
-        signals.run_walk_forward(md_small, executor=X.RayExecutor(max_retries=1, fault=plan), **tiny_module,
+        signals.run_walk_forward(md_small, executor=RayExecutor(max_retries=1, fault=plan), **tiny_module,
                                  progress=False)
     err = ei.value
     assert [f.window for f in err.failures] == [0]
@@ -99,12 +102,12 @@ def test_ray_reports_a_window_that_always_fails(md_small, tiny_module, reference
 def test_local_retries_and_reports(md_small, tiny_module, reference, tmp_path):
     before = torch.get_num_threads()
     plan = X.FaultPlan(folder=str(tmp_path / "once"), fail={0: 1})
-    _same(reference, signals.run_walk_forward(md_small, executor=X.LocalExecutor(max_retries=1, fault=plan),
+    _same(reference, signals.run_walk_forward(md_small, executor=LocalExecutor(max_retries=1, fault=plan),
                                               **tiny_module,
                                    progress=False))
     plan = X.FaultPlan(folder=str(tmp_path / "always"), fail={1: -1})
     with pytest.raises(signals.IncompleteRunError, match=r"1 of \d+ windows failed") as ei:
-        signals.run_walk_forward(md_small, executor=X.LocalExecutor(max_retries=2, fault=plan), **tiny_module,
+        signals.run_walk_forward(md_small, executor=LocalExecutor(max_retries=2, fault=plan), **tiny_module,
                                  progress=False)
     assert ei.value.failures[0].attempts == 3 and plan.attempts(1) == 3
     assert torch.get_num_threads() == before
@@ -118,7 +121,7 @@ def test_local_threads_are_restored(md_small, tiny_module):
     blas = runtime.blas_threads()
     torch.set_num_threads(2)
     try:
-        signals.run_walk_forward(md_small, executor=X.LocalExecutor(threads=1), **tiny_module, progress=False,
+        signals.run_walk_forward(md_small, executor=LocalExecutor(threads=1), **tiny_module, progress=False,
                                  only_windows=[0])
         assert torch.get_num_threads() == 2
         assert max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas") == blas
@@ -139,7 +142,7 @@ def test_toolkit_errors_are_not_retried(md_small, tiny_module, tmp_path):
                 raise signals.errors.ConfigError("window 1: too few samples (test)")
 
     with pytest.raises(signals.errors.ConfigError, match="window 1: too few samples"):
-        signals.run_walk_forward(md_small, executor=X.LocalExecutor(max_retries=3, fault=ConfigFault()),
+        signals.run_walk_forward(md_small, executor=LocalExecutor(max_retries=3, fault=ConfigFault()),
                                  **tiny_module, progress=False)
     assert ConfigFault.calls == 1
 
@@ -157,12 +160,12 @@ def test_fault_plan_from_env(tmp_path):
 
 
 def test_make_executor_names_the_choices():
-    assert isinstance(X.make_executor("local"), X.LocalExecutor)
+    assert isinstance(make_executor("local"), LocalExecutor)
     with pytest.raises(signals.errors.ConfigError,
                        match=r"executor = 'dask' is not allowed: choose from \['local', 'ray'\]"):
-        X.make_executor("dask")
+        make_executor("dask")
     with pytest.raises(signals.errors.ConfigError, match="ray_address = 'h:1' is set but execution.executor = 'local'"):
-        X.ExecutorConfig(ray_address="h:1")
+        ExecutorConfig(ray_address="h:1")
 
 
 def test_missing_ray_names_the_extra(monkeypatch):
@@ -177,15 +180,15 @@ def test_missing_ray_names_the_extra(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", fake)
     with pytest.raises(signals.errors.ConfigError, match=r"pip install \.\[ray\]"):
-        X.make_executor("ray")
+        make_executor("ray")
 
 
 # ---------------------------------------------------------------- retries are visible (issue 13, item 16)
 def test_ray_retries_are_logged_with_the_node_and_recorded_per_window(md_small, tiny_module, reference, ray_local,
                                                                       tmp_path, caplog):
     plan = X.FaultPlan(folder=str(tmp_path / "faults"), fail={1: 1}, crash={2: 1})
-    with caplog.at_level("INFO", logger="signals.execution.executors"):
-        res = signals.run_walk_forward(md_small, executor=X.RayExecutor(max_retries=2, fault=plan), **tiny_module,
+    with caplog.at_level("INFO", logger="signals.execution"):
+        res = signals.run_walk_forward(md_small, executor=RayExecutor(max_retries=2, fault=plan), **tiny_module,
                                        progress=False)
     _same(reference, res)  # a retried window gives the same predictions
     retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
@@ -201,7 +204,7 @@ def test_ray_retries_are_logged_with_the_node_and_recorded_per_window(md_small, 
 
 
 def test_local_retries_are_recorded_too(md_small, tiny_module, tmp_path):
-    ex = X.LocalExecutor(max_retries=1, fault=X.FaultPlan(folder=str(tmp_path / "f"), fail={0: 1}))
+    ex = LocalExecutor(max_retries=1, fault=X.FaultPlan(folder=str(tmp_path / "f"), fail={0: 1}))
     res = signals.run_walk_forward(md_small, executor=ex, **tiny_module, progress=False, only_windows=[0])
     assert res.info["executor"]["tasks"]["0"]["attempts"] == 2
 

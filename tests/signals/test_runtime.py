@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import signals
-from signals.execution import executors as X
 from signals.execution import runtime
+from signals.execution.factory import ExecutorConfig, make_executor
 
 
 @pytest.fixture
@@ -26,14 +26,14 @@ def test_the_default_thread_count_ignores_the_load(busy_or_idle):
     for load in (0.0, 3.6):
         busy_or_idle(load)
         counts.append((runtime.default_threads(), runtime.pin_threads(signals.LSTMClassifier(device="cpu")).num_threads,
-                       X.make_executor("local").threads))
+                       make_executor("local").threads))
     assert counts == [(1, 1, 1), (1, 1, 1)]
 
 
 def test_auto_follows_the_free_cores(busy_or_idle):
     busy_or_idle(0.0)
     assert runtime.resolve_threads(None) == 4
-    assert X.make_executor(X.ExecutorConfig(threads=None)).threads == 4
+    assert make_executor(ExecutorConfig(threads=None)).threads == 4
     busy_or_idle(3.6)
     assert runtime.resolve_threads(None) == 1
     assert runtime.resolve_threads(3) == 3

@@ -1,17 +1,20 @@
-"""Where tasks run: in this process (:class:`LocalExecutor`) or as Ray tasks (:class:`RayExecutor`).
+"""The executor contract every executor shares: task results, the fault hook of the tests, and
+running one task with its thread counts measured.
 
 An executor maps a function over work items: ``executor.map(fn, items, shared=obj)`` calls
 ``fn(obj, item)`` once per item and yields a :class:`TaskResult` per item as it finishes.
 ``run_walk_forward`` maps :func:`signals.window.fit_predict_window` over the windows of a run (the
 prepared arrays are the shared object); ``backtests.sweep`` maps a whole run over the points of a
-grid (the market data is the shared object). The Ray executor lives in :mod:`signals.execution.ray_executor`,
-the toolkit's only Ray code; this module imports neither Ray nor torch.
+grid (the market data is the shared object). The executors are :class:`~signals.execution.local.LocalExecutor`
+(this process) and :class:`~signals.execution.ray_executor.RayExecutor` (the toolkit's only Ray code);
+:func:`~signals.execution.factory.make_executor` chooses one from its settings. This module imports
+neither Ray nor torch.
 
-Threads and reproducibility: a task runs with one torch and BLAS thread count, this executor's
+Threads and reproducibility: a task runs with one torch and BLAS thread count, the executor's
 ``threads`` or the count the caller's fit asks for (by default 1: :mod:`signals.execution.runtime`), so a
 window trained in a Ray worker equals the same window trained here, bit for bit on CPU. Each
 :class:`TaskResult` carries the counts measured while the task ran, the node it ran on and its
-attempts; :meth:`describe` gives them per task for the run's manifest.
+attempts; an executor's ``describe()`` gives them per task for the run's manifest.
 
 Errors: an error of this toolkit raised by a task (a bad configuration, too little data) is
 deterministic: it is not retried and the driver raises it as it is. Any other exception (for Ray
@@ -27,76 +30,25 @@ import os
 import socket
 import tempfile
 import uuid
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.errors import ConfigError, ToolkitError
-from core.settings import check_settings, setting
 
-from .runtime import DEFAULT_THREADS, recording_threads, resolve_threads, thread_limits
+from .runtime import recording_threads, thread_limits
 
-if TYPE_CHECKING:
-    from .ray_executor import RayExecutor, import_ray
+__all__ = ["FAULT_DIR_ENV", "FAULT_ENV", "Done", "FaultPlan", "InjectedFault", "Raised", "TaskResult", "error_text",
+           "node_name", "retryable", "run_task", "task_keys", "task_record"]
 
-__all__ = ["FAULT_DIR_ENV", "FAULT_ENV", "ExecutorConfig", "FaultPlan", "InjectedFault", "LocalExecutor",
-           "RayExecutor", "TaskResult", "import_ray", "make_executor"]
-
-log = logging.getLogger(__name__)
+log = logging.getLogger("signals.execution")
 
 #: test hook: ``"1:1,3:always,2:crash"`` makes task 1 fail on its first attempt, task 3 on every attempt
 #: and task 2 kill its worker process on the first attempt (Ray only); attempts are counted with marker
 #: files in the folder named by ``CSI300_FAULT_DIR`` (see :class:`FaultPlan`).
 FAULT_ENV = "CSI300_FAULT_WINDOWS"
 FAULT_DIR_ENV = "CSI300_FAULT_DIR"
-
-
-# ----------------------------------------------------------------------------- configuration
-@dataclass(frozen=True)
-class ExecutorConfig:
-    """Where the walk-forward windows of a run go, on how many threads (``[execution]`` of a run config)."""
-
-    executor: str = setting("local", choices=("local", "ray"),
-                            doc="where walk-forward windows run: local = this process; ray = one Ray task per window")
-    ray_address: str = setting("", doc="Ray cluster to join (auto, host:6379, ray://host:10001); empty = a local Ray")
-    max_retries: int = setting(2, lo=0, hi=100, doc="ray: extra attempts of a failed window task (also a lost worker)")
-    threads: int | None = setting(
-        DEFAULT_THREADS, lo=1, hi=1024, none="auto",
-        doc="torch and BLAS threads of each window (local, or each Ray task): fixed, so a run's numbers do not "
-            "depend on machine load; more is faster on idle cores but rounds differently; auto = the cores free "
-            "at the start (load-dependent)")
-
-    def __post_init__(self) -> None:
-        check_settings(self)
-        if self.ray_address and self.executor != "ray":
-            raise ConfigError(f"execution.ray_address = {self.ray_address!r} is set but execution.executor = "
-                              f"{self.executor!r}: add --executor ray (or drop the address)")
-
-
-def make_executor(config: ExecutorConfig | str = "local") -> LocalExecutor | RayExecutor:
-    """An executor from its configuration (or just its kind, ``'local'`` or ``'ray'``), its thread
-    count resolved now (``auto``: the free cores); the fault hook is read from the environment. Ray
-    is imported here when chosen, so a missing install fails early. A local executor never retries
-    (a failure in this process is not a lost worker)."""
-    cfg = ExecutorConfig(executor=config) if isinstance(config, str) else config
-    fault = FaultPlan.from_env()
-    threads = resolve_threads(cfg.threads)
-    if cfg.executor == "local":
-        return LocalExecutor(threads=threads, fault=fault)
-    from .ray_executor import RayExecutor, import_ray
-
-    import_ray()
-    return RayExecutor(address=cfg.ray_address or None, max_retries=cfg.max_retries, threads=threads, fault=fault)
-
-
-def __getattr__(name: str) -> Any:
-    # the Ray executor is defined in signals.execution.ray_executor; reachable from here as before
-    if name in ("RayExecutor", "import_ray", "RAY_MISSING"):
-        from . import ray_executor
-
-        return getattr(ray_executor, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ----------------------------------------------------------------------------- results, faults
@@ -257,66 +209,3 @@ def task_record(res: TaskResult, failures: list[dict[str, Any]]) -> dict[str, An
     """What the manifest keeps of one task: attempts, node, thread counts, and each failed attempt."""
     return {"attempts": res.attempts, **dict(res.info), "failures": failures, **({"error": res.error} if res.error
                                                                                   else {})}
-
-
-# ----------------------------------------------------------------------------- the local executor
-@dataclass
-class LocalExecutor:
-    """Tasks one after the other in this process (the default).
-
-    ``max_retries``: extra attempts of a task that raised; ``retry_exceptions``: True (any exception
-    other than this toolkit's own errors), False, or a tuple of exception classes; ``threads``:
-    torch and BLAS threads per task (None = the count the caller's fit asks for); ``fault``: test
-    hook (:class:`FaultPlan`)."""
-
-    max_retries: int = 0
-    retry_exceptions: bool | tuple[type[BaseException], ...] = True
-    threads: int | None = None
-    fault: FaultPlan | None = None
-    _tasks: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
-
-    kind = "local"
-
-    def __enter__(self) -> LocalExecutor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def describe(self) -> dict[str, Any]:
-        """Settings and, per task of the last map, attempts, node and measured thread counts."""
-        return {"executor": "local", "max_retries": self.max_retries, "threads": self.threads, "tasks": self._tasks}
-
-    def map(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], *, shared: Any = None,
-            keys: Sequence[int] | None = None, name: Callable[[int], str] = "task {}".format,
-            threads: int | None = None, device: str = "cpu") -> Generator[TaskResult, None, None]:
-        """``fn(shared, item)`` for each item, in order, with ``threads`` torch and BLAS threads (this
-        executor's own ``threads`` wins; None: unchanged). ``device`` is for Ray's GPU requests."""
-        n = self.threads or threads
-        self._tasks = {}
-        for key, item in zip(task_keys(items, keys), items, strict=True):
-            attempts = 0
-            failures: list[dict[str, Any]] = []
-            while True:
-                attempts += 1
-                try:
-                    out = run_task(fn, shared, item, key, (n, n), self.fault, attempt=attempts)
-                except KeyboardInterrupt:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - reported by name, never swallowed
-                    err = error_text(exc)
-                    failures.append({"attempt": attempts, "node": node_name(), "error": err})
-                    if attempts > self.max_retries or not retryable(exc, self.retry_exceptions):
-                        res = TaskResult(key, error=err, attempts=attempts, info={"node": node_name()})
-                        self._tasks[str(key)] = task_record(res, failures)
-                        yield res
-                        break
-                    log.warning("%s failed on %s (attempt %d of %d), retrying: %s", name(key), node_name(),
-                                attempts, self.max_retries + 1, err)
-                    continue
-                if isinstance(out, Raised):
-                    raise out.exc
-                res = TaskResult(key, value=out.value, attempts=attempts, info=out.info)
-                self._tasks[str(key)] = task_record(res, failures)
-                yield res
-                break
