@@ -78,5 +78,7 @@ def window_executor(cfg: RunConfig) -> LocalExecutor | RayExecutor:
 
 def estimator(cfg: RunConfig, threads: int | None) -> object:
     """The model to train, with the executor's thread count (so a fit and its task agree)."""
-    return pin_threads(cfg.model.build(), threads)
+    from signals.models.registry import build_model  # torch, only when a model is built
+
+    return pin_threads(build_model(cfg.model), threads)
 

@@ -92,7 +92,7 @@ def run_audit(md: data_store.MarketData, cfg: RunConfig, estimator: object | Non
     counts = md.tradable_mask().loc[start:].sum()
     syms = sorted(counts.nlargest(cfg.report.audit_symbols).index)
     rep = signals.leakage_audit(md.slice(symbols=syms), features=cfg.features, labels=cfg.labels,
-                                splitter=cfg.walk_forward, estimator=estimator or cfg.model.build(),
+                                splitter=cfg.walk_forward, estimator=estimator or signals.build_model(cfg.model),
                                 cut_dates=cfg.report.cut_dates)
     return AuditOutcome(passed=rep.passed, text=f"{'PASSED' if rep.passed else 'FAILED'} on {len(syms)} symbols: "
                         f"{rep.message}", details=rep.details)

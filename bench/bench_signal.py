@@ -74,7 +74,7 @@ def run_one(md_full, preset: str, span: str, extra: list[str], close_ic: bool) -
     md = md_full.slice(cfg.universe.start, cfg.universe.end)
     load0, cpu0, t0 = os.getloadavg()[0], cpu_seconds(), time.perf_counter()
     res = signals.run_walk_forward(md, features=cfg.features, labels=cfg.labels, splitter=cfg.walk_forward,
-                                   estimator=cfg.model.build(), model_name=cfg.model.kind,
+                                   estimator=signals.build_model(cfg.model), model_name=cfg.model.kind,
                                    baselines=[b for b in cfg.model.baselines if b != "always_up"], progress=False)
     wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     pred = res.predictions

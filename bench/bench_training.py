@@ -129,7 +129,7 @@ def main() -> int:
     del tX, ty, X, Xv
     rss0 = rss_mb()
     t1 = time.perf_counter()
-    res = signals.run_walk_forward(md, features=feats, labels=labels, splitter=split, estimator=mc.build(),
+    res = signals.run_walk_forward(md, features=feats, labels=labels, splitter=split, estimator=signals.build_model(mc),
                                    model_name=mc.kind, baselines=mc.baselines, only_windows=[0], progress=False,
                                    prepared=prep)
     wall = time.perf_counter() - t1

@@ -341,7 +341,7 @@ def toolkit_steps(md_all: data_store.MarketData, data: TutorialData, windows: in
     test_days = pd.DatetimeIndex(np.unique(data.dates[:, data.n_train:data.n_labelled]))
     n_val = int(round(VAL_SHARE_OF_TRAIN * data.n_train))
     md, split = toolkit_windows(md_all, test_days, data.n_train - n_val, n_val, windows)
-    est = cfg.model.build().set_params(num_threads=threads, device="cpu",
+    est = signals.build_model(cfg.model).set_params(num_threads=threads, device="cpu",
                                        **({"max_epochs": epochs} if epochs else {}))
     res = signals.run_walk_forward(md, features=cfg.features, labels=cfg.labels, splitter=split, estimator=est,
                                    model_name="lstm", baselines=(), progress=False)

@@ -60,6 +60,8 @@ _EXPORTS = {
     "LSTMClassifier": "models.sequence", "SequenceClassifier": "models.sequence",
     "SequenceEstimator": "models.sequence",
     "check_causal": "models.networks",
+    "BASELINE_FACTORIES": "models.registry", "build_model": "models.registry", "make_baseline": "models.registry",
+    "ModelTags": "models.tags", "get_tags": "models.tags",
     "Prepared": "inputs.prepared", "prepare": "inputs.prepared",
     "resolve_device": "execution.runtime",
     "SequenceScaler": "inputs.scaling",
@@ -69,6 +71,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "BASELINE_FACTORIES", "ModelTags", "build_model", "get_tags", "make_baseline",
     "FACTOR_NAMES", "LightGBMBaseline", "compute_factors", "daily_ic_series", "decile_spread", "icir",
     "AlwaysUpBaseline", "AttentionLSTMClassifier", "AuditReport", "ExecutorConfig", "FeatureConfig", "FeaturePanel",
     "GRUClassifier", "IncompleteRunError", "LSTMClassifier", "LabelConfig", "Labels", "LocalExecutor",
@@ -101,6 +104,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .models.config import ModelConfig
     from .models.gbdt import LightGBMBaseline
     from .models.networks import check_causal
+    from .models.registry import BASELINE_FACTORIES, build_model, make_baseline
     from .models.sequence import (
         AttentionLSTMClassifier,
         GRUClassifier,
@@ -108,6 +112,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
         SequenceClassifier,
         SequenceEstimator,
     )
+    from .models.tags import ModelTags, get_tags
     from .split import WalkForwardSplit, Window
     from .walk_forward import IncompleteRunError, WalkForwardResult, run_walk_forward
     from .window import WindowJob, WindowOutput, fit_predict_window

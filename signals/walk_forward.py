@@ -27,8 +27,8 @@ from .inputs.labels import LabelConfig
 from .inputs.prepared import Prepared, prepare
 from .inputs.scaling import SequenceScaler
 from .models.config import BASELINES, DEFAULT_BASELINES
+from .models.registry import model_name as default_model_name
 from .models.sequence import LSTMClassifier
-from .models.sequence import model_name as default_model_name
 from .split import WalkForwardSplit, Window
 from .window import WindowJob, WindowOutput, fit_predict_window
 

@@ -21,9 +21,10 @@ from .inputs.labels import LabelConfig
 from .inputs.prepared import Prepared
 from .inputs.scaling import SequenceScaler
 from .metrics import classification_metrics, target_metrics
-from .models.baselines import make_baseline
 from .models.checkpoints import checkpoint_bytes, checkpoint_name
+from .models.registry import make_baseline
 from .models.sequence import SequenceEstimator
+from .models.tags import get_tags
 from .split import WalkForwardSplit, Window
 
 __all__ = ["WindowJob", "WindowOutput", "fit_predict_window"]
@@ -59,11 +60,6 @@ class WindowOutput:
     message: str = ""
 
 
-def _input_kind(model: Any) -> str:
-    """``tabular`` (the decision day's per-day channels: LightGBM) or ``sequence``."""
-    return str(getattr(model, "input_kind", "sequence"))
-
-
 def fit_predict_window(prepared: Prepared, window: Window, job: WindowJob) -> WindowOutput:
     """Fit ``job``'s estimator and baselines on ``window``'s training rows (early stopping on its
     validation rows) and predict every test row (point-in-time member and tradable on the day).
@@ -82,7 +78,7 @@ def fit_predict_window(prepared: Prepared, window: Window, job: WindowJob) -> Wi
                           "rank or zscore) needs 2 or more stocks a day): widen train_days/val_days or add symbols")
     t0 = time.perf_counter()
     panel, labels, cal = prepared.panel, prepared.labels, prepared.calendar
-    uses = {_input_kind(m) for m in [job.estimator, *[make_baseline(b) for b in job.baselines]]}
+    uses = {get_tags(m).input for m in [job.estimator, *[make_baseline(b) for b in job.baselines]]}
     Xtr_raw = panel.samples(*rows.train)
     Xva_raw = panel.samples(*rows.val)
     Xte_raw = panel.samples(*rows.test)
@@ -115,14 +111,15 @@ def fit_predict_window(prepared: Prepared, window: Window, job: WindowJob) -> Wi
     preds = []
     for mname, model in models:
         t1 = time.perf_counter()
-        y_fit, y_val = (etr, eva) if getattr(model, "binary_only", False) else (ytr, yva)
-        if _input_kind(model) == "tabular":
+        tags = get_tags(model)
+        y_fit, y_val = (etr, eva) if tags.event_target else (ytr, yva)
+        if tags.input == "tabular":
             fit_X, val_X, test_X = tab["train"], tab["val"], tab["test"]
-        elif getattr(model, "binary_only", False):  # the logistic: every channel but the factors
+        elif tags.linear_channels_only:  # the logistic: every channel but the factors
             fit_X, val_X, test_X = Xtr[:, :, lin], Xva[:, :, lin], Xte[:, :, lin]
         else:  # the raw-reading baselines are fitted without looking at X (always-up, yesterday)
             fit_X, val_X = Xtr, Xva
-            test_X = Xte if getattr(model, "needs_scaling", True) else Xte_raw
+            test_X = Xte if tags.scaled_input else Xte_raw
         if isinstance(model, SequenceEstimator):
             model.set_params(progress=job.progress)
         model.fit(fit_X, y_fit, eval_set=(val_X, y_val), **fit_kw)

@@ -7,7 +7,9 @@
 - :mod:`~signals.models.baselines` and :mod:`~signals.models.gbdt`: the baselines (logistic, always-up,
   yesterday's direction, LightGBM);
 - :mod:`~signals.models.calibration`: seed ensembles and calibration on the validation span;
-- :mod:`~signals.models.checkpoints`: a fitted window saved and loaded.
+- :mod:`~signals.models.checkpoints`: a fitted window saved and loaded;
+- :mod:`~signals.models.tags`: the capabilities each model declares (:class:`ModelTags`);
+- :mod:`~signals.models.registry`: every model and baseline by the name a config uses (:func:`build_model`).
 
 The estimators are imported when first used, so ``import signals.models.config`` costs no torch.
 """

@@ -9,9 +9,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from ..errors import ConfigError, NotFittedError
-from .config import BASELINES
+from .tags import ModelTags
 
-__all__ = ["LogisticBaseline", "AlwaysUpBaseline", "YesterdayBaseline", "make_baseline", "BASELINES"]
+__all__ = ["AlwaysUpBaseline", "LogisticBaseline", "YesterdayBaseline"]
 
 
 class LogisticBaseline(ClassifierMixin, BaseEstimator):
@@ -24,8 +24,8 @@ class LogisticBaseline(ClassifierMixin, BaseEstimator):
     raw and engineered channels of the lookback window only (not the factor library: the
     tutorials' linear model) and is fitted on the binary event of any target."""
 
-    needs_scaling = True
-    binary_only = True
+    def __model_tags__(self) -> ModelTags:
+        return ModelTags(name="logistic", linear_channels_only=True, event_target=True)
 
     def __init__(self, C: float = 1.0, solver: str = "newton-cholesky", max_iter: int = 100, seed: int = 0) -> None:
         self.C = C
@@ -62,7 +62,8 @@ class AlwaysUpBaseline(ClassifierMixin, BaseEstimator):
     """Predicts "up" for every sample with certainty (p_up = 1): its accuracy is the share of up
     labels, the number any classifier must beat. AUC is 0.5 and IC undefined (constant forecast)."""
 
-    needs_scaling = False
+    def __model_tags__(self) -> ModelTags:
+        return ModelTags(name="always_up", scaled_input=False, trains=False, seeded=False)
 
     def fit(self, X: Any, y: Any, eval_set: Any = None, **_: Any) -> AlwaysUpBaseline:
         self.classes_ = np.array([0, 1])
@@ -83,7 +84,8 @@ class YesterdayBaseline(ClassifierMixin, BaseEstimator):
     Reads the UNSCALED sample tensor: channel ``close_channel`` holds log(close / last close), so
     step L-2 is -log(close(t) / close(t-1))."""
 
-    needs_scaling = False
+    def __model_tags__(self) -> ModelTags:
+        return ModelTags(name="yesterday", scaled_input=False, trains=False, seeded=False)
 
     def __init__(self, close_channel: int = 3) -> None:
         self.close_channel = close_channel
@@ -100,18 +102,3 @@ class YesterdayBaseline(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] > 0.5).astype(int)
-
-
-def make_baseline(name: str, seed: int = 0, threads: int | None = None) -> Any:
-    """A fresh baseline by name; ``threads``: LightGBM's thread count (the run's pinned count)."""
-    if name == "lightgbm":
-        from .gbdt import LightGBMBaseline
-
-        return LightGBMBaseline(seed=seed, num_threads=threads)
-    if name == "logistic":
-        return LogisticBaseline(seed=seed)
-    if name == "always_up":
-        return AlwaysUpBaseline()
-    if name == "yesterday":
-        return YesterdayBaseline()
-    raise ConfigError(f"unknown baseline {name!r}: choose from {list(BASELINES)}")

@@ -19,7 +19,8 @@ from ..inputs.features import FeatureConfig
 from ..inputs.labels import LabelConfig
 from ..inputs.scaling import SequenceScaler
 from ..split import Window
-from .sequence import AttentionLSTMClassifier, GRUClassifier, LSTMClassifier, SequenceEstimator
+from .registry import SEQUENCE_MODELS
+from .sequence import SequenceEstimator
 
 __all__ = ["checkpoint_bytes", "checkpoint_name", "load_checkpoint"]
 
@@ -42,8 +43,8 @@ def checkpoint_bytes(model: SequenceEstimator, scaler: SequenceScaler, window: W
     return buf.getvalue()
 
 
-_CLASSES: dict[str, type[SequenceEstimator]] = {
-    c.__name__: c for c in (LSTMClassifier, GRUClassifier, AttentionLSTMClassifier)}
+#: class name -> class of the models a checkpoint may hold (the registry's sequence models)
+_CLASSES: dict[str, type[SequenceEstimator]] = {c.__name__: c for c in SEQUENCE_MODELS.values()}
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[SequenceEstimator, SequenceScaler, dict[str, Any]]:

@@ -1,16 +1,15 @@
 """The model settings (``[model]`` of a run config): one definition of each hyperparameter.
 
 :class:`ModelConfig` declares every model setting once (range, meaning, default); the estimators of
-:mod:`signals.models` take their defaults from it and check their parameters against it, and the
-command line builds it from ``[model]``. This module imports neither torch nor scikit-learn, so a
-configuration can be built, printed and refused without them; :meth:`ModelConfig.build` imports
-the estimators when it is called.
+:mod:`signals.models.sequence` take their defaults from it and check their parameters against it, and
+the command line builds it from ``[model]``. This module imports neither torch nor scikit-learn, so a
+configuration can be built, printed and refused without them; the estimator of a configuration is
+built by :func:`signals.models.registry.build_model`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from core.settings import check_settings, setting
 
@@ -32,7 +31,8 @@ DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
 class ModelConfig:
     """The model traded and its hyperparameters (``[model]`` of a run config).
 
-    ``build()`` gives the estimator; the baselines are fitted on the same windows and samples."""
+    :func:`signals.build_model` gives the estimator; the baselines are fitted on the same windows and
+    samples."""
 
     kind: str = setting("lstm", choices=("lstm", "gru", "attention", "logistic"), doc="the model traded")
     hidden_size: int = setting(32, lo=1, hi=4096, doc="units of each recurrent layer")
@@ -59,16 +59,3 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         check_settings(self)
-
-    def build(self) -> Any:
-        """The estimator of ``kind`` with these hyperparameters (unfitted)."""
-        from .baselines import LogisticBaseline
-        from .sequence import AttentionLSTMClassifier, GRUClassifier, LSTMClassifier
-
-        if self.kind == "logistic":
-            return LogisticBaseline(seed=self.seed)
-        cls = {"lstm": LSTMClassifier, "gru": GRUClassifier, "attention": AttentionLSTMClassifier}[self.kind]
-        return cls(hidden_size=self.hidden_size, num_layers=self.num_layers, dropout=self.dropout, lr=self.lr,
-                   batch_size=self.batch_size, max_epochs=self.max_epochs, patience=self.patience,
-                   weight_decay=self.weight_decay, grad_clip=self.grad_clip, device=self.device, seed=self.seed,
-                   objective=self.objective, early_stop=self.early_stop, n_seeds=self.n_seeds)

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..errors import ConfigError, NotFittedError
 from .calibration import platt
+from .tags import ModelTags
 
 __all__ = ["LightGBMBaseline"]
 
@@ -28,8 +29,8 @@ class LightGBMBaseline(ClassifierMixin, BaseEstimator):
     ``early_stopping_rounds`` without a better validation loss); ``num_threads`` None = the
     process's default (:func:`signals.execution.runtime.default_threads`)."""
 
-    input_kind = "tabular"
-    needs_scaling = False
+    def __model_tags__(self) -> ModelTags:
+        return ModelTags(name="lightgbm", input="tabular", scaled_input=False)
 
     def __init__(self, n_estimators: int = 400, learning_rate: float = 0.05, num_leaves: int = 63,
                  min_child_samples: int = 200, subsample: float = 0.8, colsample_bytree: float = 0.8,

@@ -31,26 +31,18 @@ from core.settings import check_field
 
 from ..errors import ConfigError, LookaheadError, NotFittedError
 from ..execution.runtime import inference_threads, resolve_device, torch_session
-from .baselines import LogisticBaseline
 from .calibration import ScoredEnsemble, platt
 from .config import ModelConfig
 from .networks import AttentionLSTMNet, RecurrentNet, check_causal
+from .tags import ModelTags
 from .training import predict_logits, train_network
 
-__all__ = ["AttentionLSTMClassifier", "GRUClassifier", "LSTMClassifier", "ModelConfig", "SequenceClassifier",
-           "SequenceEstimator", "model_name"]
+__all__ = ["AttentionLSTMClassifier", "GRUClassifier", "LSTMClassifier", "SequenceClassifier", "SequenceEstimator"]
 
 _D = ModelConfig()
 #: the estimator parameters that are ModelConfig settings (checked against it in ``fit``)
 _CHECKED = frozenset(("hidden_size", "num_layers", "dropout", "lr", "batch_size", "max_epochs", "patience",
                       "weight_decay", "grad_clip", "device", "seed", "objective", "early_stop", "n_seeds"))
-
-
-def model_name(estimator: Any) -> str:
-    """The ``model`` value of an estimator's prediction rows (lstm, gru, attention, logistic, ...)."""
-    if isinstance(estimator, LogisticBaseline):
-        return "logistic"
-    return getattr(estimator, "_kind", type(estimator).__name__.lower())
 
 
 def _check_xy(X: Any, y: Any = None, binary: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
@@ -76,6 +68,9 @@ class SequenceEstimator(ClassifierMixin, BaseEstimator):
     """Shared fit/predict of the torch sequence classifiers (see the subclasses)."""
 
     _kind = "base"
+
+    def __model_tags__(self) -> ModelTags:
+        return ModelTags(name=self._kind, network=True)
 
     def __init__(self, hidden_size: int = _D.hidden_size, num_layers: int = _D.num_layers, dropout: float = _D.dropout,
                  bidirectional: bool = False, lr: float = _D.lr, batch_size: int = _D.batch_size,
