@@ -25,7 +25,8 @@ class LogisticBaseline(ClassifierMixin, BaseEstimator):
     tutorials' linear model) and is fitted on the binary event of any target."""
 
     def __model_tags__(self) -> ModelTags:
-        return ModelTags(name="logistic", linear_channels_only=True, event_target=True)
+        # newton-cholesky is deterministic: the seed decides nothing (seeded=False)
+        return ModelTags(name="logistic", linear_channels_only=True, event_target=True, seeded=False)
 
     def __init__(self, C: float = 1.0, solver: str = "newton-cholesky", max_iter: int = 100, seed: int = 0) -> None:
         self.C = C
@@ -70,6 +71,8 @@ class AlwaysUpBaseline(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
+        if not hasattr(self, "classes_"):
+            raise NotFittedError("AlwaysUpBaseline is not fitted yet: call fit(X, y) first")
         n = len(X)
         return np.column_stack([np.zeros(n), np.ones(n)])
 
@@ -95,6 +98,8 @@ class YesterdayBaseline(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
+        if not hasattr(self, "classes_"):
+            raise NotFittedError("YesterdayBaseline is not fitted yet: call fit(X, y) first")
         X = np.asarray(X)
         prev = X[:, -2, self.close_channel].astype(np.float64)  # log(close(t-1)/close(t))
         p = np.where(np.isnan(prev) | (prev == 0), 0.5, np.where(prev < 0, 1.0, 0.0))
