@@ -12,7 +12,7 @@ anomaly report) and for a bare reference measured in the same run (``pyarrow.par
   Python-heap peak traced by ``tracemalloc`` in one extra run (tracing slows the run, so its time
   is not reported).
 
-Targets (DESIGN.md): <= 2 s and <= 1 GB. Exit code 1 when a target is missed.
+Targets (docs/benchmarks.md): <= 2 s and <= 1 GB. Exit code 1 when a target is missed.
 """
 
 from __future__ import annotations

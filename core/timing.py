@@ -1,4 +1,4 @@
-"""The toolkit's one timing convention, as constants every layer uses (DESIGN.md, "Time").
+"""The toolkit's one timing convention, as constants every layer uses.
 
 A prediction dated ``t`` is made after the close of ``t`` from data up to that close; the orders it
 leads to go in after that close and fill at the OPEN of the next trading day. A label of horizon

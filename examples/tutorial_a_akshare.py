@@ -277,7 +277,7 @@ STEP_TEXT = {
     6: "toolkit: walk-forward + embargo, point-in-time, hfq, open-to-open label",
     7: "traded: TopK under A-share rules vs CSI-300",
 }
-#: which fault of DESIGN.md's "Anti-patterns" (or of its look-ahead rules) each step removes; the
+#: which of the tutorials' faults (or which look-ahead rule of the toolkit) each step removes; the
 #: tutorial's network has separate gate weights (nn.LSTM) and carries its state, so it shows neither
 #: "the same gate weights" nor "a state reset at every step"
 STEP_FAULT = {
@@ -372,9 +372,9 @@ def toolkit_steps(md_all: data_store.MarketData, data: TutorialData, windows: in
 
 def exposure(strategy: pd.Series, bench: pd.Series, periods_per_year: int) -> dict[str, float]:
     """The strategy's beta to the index and its alpha after that beta (annualised, simple daily
-    returns), with HAC (Newey-West) standard errors: DESIGN.md asks the verdict for this ("a
-    high-beta win in a rising market is exposure"); the toolkit's verdict does not compute it yet,
-    so the example does, with statsmodels when it is installed (empty otherwise)."""
+    returns), with HAC (Newey-West) standard errors: a high-beta win in a rising market is exposure,
+    not skill. The example computes it itself, with statsmodels when it is installed (empty
+    otherwise)."""
     try:
         import statsmodels.api as sm
     except ImportError:  # not a declared dependency of the toolkit
@@ -557,7 +557,7 @@ def report_text(res: ProtocolA, threads: int) -> str:
         f"labelled days per stock",
         environment(threads), "",
         text_table(res.steps, STEP_COLUMNS), "",
-        "fault each step removes (DESIGN.md): " + "; ".join(f"{k}: {v}" for k, v in STEP_FAULT.items() if k > 1), "",
+        "fault each step removes: " + "; ".join(f"{k}: {v}" for k, v in STEP_FAULT.items() if k > 1), "",
     ]
     if not res.seed_spread.empty:
         sp = res.seed_spread

@@ -1,6 +1,6 @@
 """Backtrader strategies over the predictions table and :func:`run_backtest`, the entry point.
 
-Timing (DESIGN.md, "Time"; :data:`core.timing.FILL_LAG`): the prediction dated t is read
+Timing (:data:`core.timing.FILL_LAG`): the prediction dated t is read
 after the close of t; the orders it leads to are market orders that fill at the open of
 t + FILL_LAG (never cheat-on-close). A strategy only chooses targets, with the pure functions of
 :mod:`strategies.targets`, among the tradable point-in-time members of the decision day (a held

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("core", "data_store", "signals", "strategies", "backtests")
-#: which layers each layer may import (DESIGN: data flows one way; signals and strategies side by side)
+#: which layers each layer may import (data flows one way; signals and strategies side by side)
 ALLOWED = {
     "core": {"core"},
     "data_store": {"core", "data_store"},

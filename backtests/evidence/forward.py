@@ -2,7 +2,7 @@
 
 The predictions table carries the one return its label is the sign of; measuring a signal at other
 horizons (IC decay) or on the close-to-close span other platforms use needs more, so it is computed
-here from the adjusted prices, with the toolkit's timing (DESIGN.md, "Time"; ``core.timing``):
+here from the adjusted prices, with the toolkit's timing (``core.timing``):
 
 * ``open`` (what the strategy captures): the decision of day t fills at the open of t + FILL_LAG,
   so the return over H days is adjusted ``open(t+1+H) / open(t+1) - 1``. This IS the labelling
