@@ -316,8 +316,8 @@ def describe_fields() -> list[tuple[str, Any, str]]:
 
 
 def settings_markdown() -> str:
-    """The README's table of every setting: its value in the default (quick) preset, its meaning
-    and what it allows (a test keeps the README equal to this)."""
+    """The table of every setting: its value in the default (quick) preset, its meaning and what
+    it allows. The documentation site's configuration page is built with it (``docs/hooks.py``)."""
     quick = _flat(to_plain(load_config()))
     lines = ["| setting | default (quick) | meaning and allowed values |", "| --- | --- | --- |"]
     for path, _, doc in describe_fields():

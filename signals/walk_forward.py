@@ -158,7 +158,9 @@ def run_walk_forward(md: MarketData, features: FeatureConfig | None = None, labe
 
     Args:
         md: :class:`data_store.MarketData` (its calendar and symbols define the grid).
-        features, labels, splitter: the configuration (see their classes).
+        features: the inputs (:class:`FeatureConfig`).
+        labels: the target (:class:`LabelConfig`).
+        splitter: the windows (:class:`WalkForwardSplit`).
         estimator: a sequence classifier (default ``LSTMClassifier()``) or a :class:`LogisticBaseline`.
         model_name: the ``model`` value of its rows (default from the class: lstm, gru, attention, ...).
         baselines: any of ``"logistic", "always_up", "yesterday"``, fitted on the same samples.

@@ -102,8 +102,12 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
     Run it on a small universe (it retrains): e.g. ``md.slice(symbols=[...20 names])``.
 
     Args:
-        md, features, labels, splitter, estimator, baselines: the configuration under audit, exactly
-            as given to :func:`run_walk_forward`.
+        md: the market data under audit (a small universe: the audit retrains).
+        features: the inputs under audit, as given to :func:`run_walk_forward`.
+        labels: the target under audit.
+        splitter: the windows under audit.
+        estimator: the model under audit.
+        baselines: the baselines under audit.
         cut_dates: the dates T of the prediction reruns (each reruns every window tested on or before
             it); default: the middle day of every audited window's test span, each rerunning its window.
         max_windows: audit only the first windows (default: all).

@@ -1,6 +1,6 @@
 """The ONE labelling function of the toolkit.
 
-Time convention (DESIGN.md, "Time"): a prediction dated ``t`` is made after the close of ``t`` from
+Time convention (:mod:`core.timing`): a prediction dated ``t`` is made after the close of ``t`` from
 data up to and including ``t``; the order goes in after that close and fills at the OPEN of
 ``t+1``. The return a decision captures is therefore adjusted ``open(t+1+H) / open(t+1) - 1``;
 every training target is a function of that return (or, for comparison with platforms that trade
@@ -178,7 +178,8 @@ def make_labels(open_adj: pd.DataFrame, volume: pd.DataFrame, config: LabelConfi
         open_adj: calendar x symbols adjusted opens (``MarketData.panel("open", adjusted=True)``).
         volume: calendar x symbols volume (same shape); ``volume <= 0`` or NaN marks no trading.
         config: the target (see :class:`LabelConfig`).
-        index_open, index_close: CSI-300 opens / closes by calendar day (``relative='index'``).
+        index_open: CSI-300 opens by calendar day (``relative='index'``).
+        index_close: CSI-300 closes by calendar day (``relative='index'``).
         close_adj: adjusted closes (``span='close'``).
         eligible: calendar x symbols bool, point-in-time member AND tradable on the day.
     """
