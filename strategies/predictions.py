@@ -1,6 +1,7 @@
 """The predictions contract of :func:`strategies.run_backtest`, checked in one place.
 
-A predictions table (the contract between ``signals`` and ``strategies``) has one row per ``(date, symbol)`` of ONE model:
+A predictions table (the contract between ``signals`` and ``strategies``) has one row per
+``(date, symbol)`` of ONE model:
 ``date`` is the decision day (the prediction uses information up to that day's close),
 ``p_up`` a probability in [0, 1]. :func:`validate_predictions` checks it against the market data
 and returns the three columns the backtest reads.
