@@ -277,11 +277,14 @@ def test_driver_prints_every_table_and_writes_the_report(tmp_path):
     assert list(steps["step"]) == [1, 2, 3, 4, 5, 6, 7]
 
 
-def test_readme_opens_with_protocol_a_and_says_how_to_rerun():
-    text = README.read_text(encoding="utf-8")
-    top = text[: text.index("## Two commands")]
+def test_the_tutorial_page_holds_protocol_a_and_says_how_to_rerun():
+    """The docs page carries the table the script prints (same columns) and the command; the
+    README shows the command and leads to the page."""
+    page = (README.parent / "docs" / "tutorial.md").read_text(encoding="utf-8")
     header = proto_a.markdown_table(pd.DataFrame(columns=[c for c, _, _ in proto_a.STEP_COLUMNS]),
                                     proto_a.STEP_COLUMNS).splitlines()[0]
-    assert header in top
-    assert "python examples/tutorial_illusions.py" in top
-    assert "examples/tutorial_illusions.py" in text[text.index("## Research scripts"):]
+    assert header in page
+    assert "python examples/tutorial_illusions.py" in page
+    text = README.read_text(encoding="utf-8")
+    assert "python examples/tutorial_illusions.py" in text and "(docs/tutorial.md)" in text
+    assert "examples/tutorial_illusions.py" in (README.parent / "docs" / "research.md").read_text(encoding="utf-8")
