@@ -10,6 +10,22 @@ from __future__ import annotations
 import argparse
 import logging
 
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--symbol", default="SH600519")
+    p.add_argument("--start", default="2012-01-01")
+    p.add_argument("--test-start", default="2019-01-01")
+    p.add_argument("--end", default="2025-06-30")
+    p.add_argument("--upper", type=float, default=0.52)
+    p.add_argument("--lower", type=float, default=0.48)
+    p.add_argument("--epochs", type=int, default=8)
+    return p
+
+
+if __name__ == "__main__":  # --help and a bad option answer here, before the heavy imports below
+    build_parser().parse_args()
+
 import pandas as pd
 
 import data_store
@@ -20,15 +36,7 @@ from strategies.performance import annual_return, trading_days_per_year
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--symbol", default="SH600519")
-    p.add_argument("--start", default="2012-01-01")
-    p.add_argument("--test-start", default="2019-01-01")
-    p.add_argument("--end", default="2025-06-30")
-    p.add_argument("--upper", type=float, default=0.52)
-    p.add_argument("--lower", type=float, default=0.48)
-    p.add_argument("--epochs", type=int, default=8)
-    args = p.parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
     full = data_store.load(use_cache=False)

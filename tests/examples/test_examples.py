@@ -17,7 +17,7 @@ def _run(script, *args):
     return proc.stdout
 
 
-SMALL = ["--symbols", "6", "--start", "2019-12-01", "--test-start", "2022-07-01", "--end", "2023-06-30",
+SMALL = ["--n-symbols", "6", "--start", "2019-12-01", "--test-start", "2022-07-01", "--end", "2023-06-30",
          "--epochs", "1"]
 
 
