@@ -163,7 +163,8 @@ def _main(argv: list[str] | None, guard: SignalGuard) -> int:
         print(summary_table(run_dir))
         print(f"\nfinished in {time.perf_counter() - t0:.0f} s; open the tearsheet:\n  {run_dir / 'tearsheet.html'}")
         if audit_failed(run_dir):
-            print("\nthe leakage audit FAILED: the run folder is written, but its numbers are not evidence of skill "
+            print("\nthe leakage audit FAILED (or did not finish): the run folder is written, but its numbers are not "
+                  "evidence of skill "
                   f"(exit code {EXIT_AUDIT})", file=sys.stderr)
             return EXIT_AUDIT
         return EXIT_OK
