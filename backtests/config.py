@@ -36,7 +36,7 @@ from strategies.targets import DEFAULT_INITIAL_CASH, INITIAL_CASH, ThresholdConf
 
 from .evaluation_config import EvaluationConfig
 
-__all__ = ["PRESETS", "RunConfig", "describe_fields", "load_config", "parse_override", "to_toml"]
+__all__ = ["PRESETS", "RunConfig", "describe_fields", "load_config", "merged_settings", "parse_override", "to_toml"]
 
 PRESETS = ("quick", "research", "full")
 
@@ -248,6 +248,14 @@ def load_config(preset: str | None = None, config_file: str | Path | None = None
 
     TOML values must have the field's type (``hidden_size = "64"`` is refused); values typed on
     the command line (:func:`parse_override`) are parsed by it."""
+    return build(RunConfig, merged_settings(preset, config_file, overrides))
+
+
+def merged_settings(preset: str | None = None, config_file: str | Path | None = None,
+                    overrides: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The nested settings :func:`load_config` builds its :class:`RunConfig` from (layers stacked,
+    the single-stock rule applied), not yet checked: for a caller that must read a section (the
+    universe's dates) before it decides another."""
     file_data = read_toml(config_file) if config_file else {}
     name = preset or file_data.get("preset") or "quick"
     data = _merge(preset_dict(str(name)), file_data)
@@ -256,7 +264,7 @@ def load_config(preset: str | None = None, config_file: str | Path | None = None
     for over in overrides or []:
         data = _merge(data, over)
     _single_stock_rule(data, layers)
-    return build(RunConfig, data)
+    return data
 
 
 def _single_stock_rule(data: dict[str, Any], layers: list[dict[str, Any]]) -> None:

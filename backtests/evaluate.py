@@ -5,11 +5,13 @@
     python -m backtests.evaluate one_stock.csv --label close            # IC on close-to-close returns
 
 PREDICTIONS is a parquet or CSV file with ``date`` (the decision day: the score uses data up to its
-close; the trade fills at the next open), ``symbol`` (exchange-prefixed, like SH600519) and either
+close; the trade fills at the next open), ``symbol`` (exchange-prefixed, like SH600519; read as text,
+so a CSV's ``000001`` stays ``000001`` and is answered with "did you mean SZ000001?") and either
 ``p_up`` (a probability in [0, 1]) or ``score`` (any real number: its sign is the up/down call and
 its order ranks the stocks; it is rescaled to p_up = 0.5 + score / (2 max|score|), which keeps
-both). Optional: ``model`` (several models in one file: ``--model`` names the one judged, the
-others are evaluated beside it like a run's baselines) and ``window`` (evaluation periods; without
+both); a table with both names the one to use with ``--score-column``. Optional: ``model``
+(several models in one file: ``--model`` names the one judged, the others are evaluated beside it
+like a run's baselines) and ``window`` (evaluation periods; without
 it, consecutive blocks of ``walk_forward.test_days`` prediction days). Columns ``label`` and
 ``ret`` are ignored: they are recomputed from the market data with the toolkit's labelling
 function (``--label open``) or on close-to-close spans (``--label close``).
@@ -21,8 +23,15 @@ not a tradable member are left out and counted; tradable members without a score
 Then the same pieces as ``python -m backtests.run`` write the same run folder: backtests after
 costs and gross (:func:`backtests.evidence.outcomes.backtest_models`), evidence, report and files
 (:func:`backtests.outputs.write_outputs`), all or nothing (:class:`backtests.runfolder.RunFolder`).
-Options are those of ``backtests.run`` that apply (strategy, costs, universe dates, --set ...).
+Options are those of ``backtests.run`` that apply (strategy, costs, universe dates, --set ...);
+nothing is trained, so ``--set`` refuses the settings of training (model, features, executor, the
+walk-forward's spans, the audit) instead of ignoring them. The data's dates follow the table: from
+the earlier of the preset's start and the first prediction to the later of the preset's end and
+the last one (``--start``/``--end`` override; a prediction outside them is refused, with the fix).
 Given a run folder's own predictions and config, it reproduces that run's metrics.
+
+Only the standard library is imported at the top, so ``--help`` answers at once; pandas and the
+toolkit's layers load when a table is evaluated.
 """
 
 from __future__ import annotations
@@ -34,58 +43,83 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
-import data_store
 from core.errors import ConfigError, DataValidationError, ToolkitError
-from core.settings import build as build_settings
-from core.timing import FILL_LAG
-from signals.inputs.labels import LabelConfig, make_labels
-from signals.inputs.prepared import crossing_jumps
-from signals.metrics import classification_metrics
-from signals.walk_forward import WalkForwardResult
-from strategies.errors import PredictionsError
 
-from . import build
-from . import config as C
-from .evidence.forward import forward_returns
-from .evidence.outcomes import backtest_models
-from .runfolder import RunFolder
+if TYPE_CHECKING:
+    import pandas as pd
+
+    import data_store
+
+    from . import config as C
 
 log = logging.getLogger("backtests.run")
 
-__all__ = ["EvaluateInput", "load_predictions", "main", "prepare_input"]
+__all__ = ["APPLIES", "EvaluateInput", "load_predictions", "main", "prepare_input"]
 
 
 class InputError(ToolkitError, ValueError):
     """The predictions file breaks the contract (one line: what, an example, the fix)."""
 
 
+#: the settings ``--set`` may change here; the others describe training (the model, its features,
+#: the walk-forward's training spans, the executor, the audit), and nothing is trained
+APPLIES = ("data.", "universe.", "labels.horizon", "labels.keep_jumps", "walk_forward.test_days", "strategy.",
+           "costs.", "report.title", "evaluation.", "output.")
+
+
+def check_settings_apply(settings: list[str]) -> None:
+    """Refuse a ``--set`` of a setting evaluate does not use (it would be ignored silently)."""
+    for text in settings:
+        key = text.split("=", 1)[0].strip()
+        if "=" in text and not key.startswith(APPLIES):
+            raise InputError(f"--set {key}: evaluate trains nothing, so this setting does not apply; drop it (the "
+                             f"settings that apply: {', '.join(a.rstrip('.') for a in APPLIES)})")
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
-    """A parquet or CSV file as a frame; InputError when missing or unreadable."""
+    """A parquet or CSV file as a frame, its ``symbol`` column as text (a CSV's ``000001`` is not the
+    number 1; a parquet's integer codes get their leading zeros back); InputError when missing or
+    unreadable."""
+    import pandas as pd
+
     p = Path(path)
     if not p.is_file():
         raise InputError(f"predictions file {str(p)!r} does not exist")
     try:
         if p.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(p)
-        if p.suffix.lower() in (".csv", ".txt"):
-            return pd.read_csv(p)
+            frame = pd.read_parquet(p)
+        elif p.suffix.lower() in (".csv", ".txt"):
+            frame = pd.read_csv(p, dtype={"symbol": str})
+        else:
+            frame = None
     except Exception as exc:  # a damaged file: say which and why, in one line
         raise InputError(f"predictions file {str(p)!r} cannot be read: {type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
-    raise InputError(f"predictions file {str(p)!r} must be .parquet or .csv")
+    if frame is None:
+        raise InputError(f"predictions file {str(p)!r} must be .parquet or .csv")
+    if "symbol" in frame.columns and pd.api.types.is_integer_dtype(frame["symbol"]):
+        frame["symbol"] = frame["symbol"].astype(str).str.zfill(6)
+    return frame
 
 
-def load_predictions(path: str | Path) -> tuple[pd.DataFrame, str]:
+def load_predictions(path: str | Path, column: str | None = None) -> tuple[pd.DataFrame, str]:
     """The file's rows as ``date, symbol, p_up, model[, window]`` (checked: columns, dates, finite
-    scores, duplicates) and the name of the score column used (``p_up`` or ``score``)."""
+    scores, duplicates) and the name of the score column used (``p_up`` or ``score``; ``column``
+    chooses, and must, when the file has both)."""
+    import numpy as np
+    import pandas as pd
+
     raw = read_table(path)
     missing = [c for c in ("date", "symbol") if c not in raw.columns]
-    col = "p_up" if "p_up" in raw.columns else "score" if "score" in raw.columns else None
+    if column is None and {"p_up", "score"} <= set(raw.columns):
+        raise InputError("predictions have both a p_up and a score column: choose the one to evaluate with "
+                         "--score-column p_up or --score-column score")
+    if column is not None and column not in raw.columns:
+        raise InputError(f"--score-column {column}: the predictions have no {column} column; have "
+                         f"{list(raw.columns)[:10]}")
+    col = column or ("p_up" if "p_up" in raw.columns else "score" if "score" in raw.columns else None)
     if missing or col is None:
         need = missing + ([] if col else ["p_up or score"])
         raise InputError(f"predictions lack column(s) {need}; have {list(raw.columns)[:10]}: give date, symbol and "
@@ -140,14 +174,19 @@ class EvaluateInput:
     counts: dict[str, Any]
 
 
-def check_against_market(preds: pd.DataFrame, md: data_store.MarketData) -> tuple[pd.DataFrame, dict[str, Any]]:
+def check_against_market(preds: pd.DataFrame, md: data_store.MarketData,
+                         warn: bool = True) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Refuse unknown symbols and dates outside the data or off its calendar; leave out (and count)
     rows on days the stock was not a tradable point-in-time member; count tradable members without
-    a score on the predicted days."""
+    a score on the predicted days (and, with ``warn``, log both counts)."""
+    import pandas as pd
+
+    from data_store.symbols import unknown_symbols_text
+
     unknown = sorted(set(preds["symbol"]) - set(md.symbols))
     if unknown:
-        raise InputError(f"{len(unknown)} symbol(s) have no bars in the data, e.g. {unknown[:5]}: use "
-                         "exchange-prefixed codes of the CSI-300 data (python -m data_store info lists them)")
+        raise InputError(f"{len(unknown)} symbol(s) have no bars in the data: " + unknown_symbols_text(unknown,
+                                                                                                      md.symbols))
     outside = (preds["date"] < md.start) | (preds["date"] > md.end)
     if outside.any():
         d = preds.loc[outside, "date"].iloc[0]
@@ -175,6 +214,8 @@ def check_against_market(preds: pd.DataFrame, md: data_store.MarketData) -> tupl
         members = int(block.to_numpy().sum())
         without[str(m)] = members - len(scored)
     counts["members_without_score"] = without
+    if not warn:
+        return kept, counts
     if counts["left_out_not_tradable_member"]:
         log.warning("      %d row(s) on days their stock was not a tradable member were left out",
                     counts["left_out_not_tradable_member"])
@@ -188,6 +229,15 @@ def label_rows(preds: pd.DataFrame, md: data_store.MarketData, cfg: C.RunConfig,
     """``label`` and ``ret`` of every row from the market data, as a run's predictions carry them
     (the raw return and its direction, whatever the training target): the labelling function
     (``open``: adjusted open(t+1+H)/open(t+1) - 1) or the close-to-close span (``close``)."""
+    import numpy as np
+    import pandas as pd
+
+    from core.timing import FILL_LAG
+    from signals.inputs.labels import LabelConfig, make_labels
+    from signals.inputs.prepared import crossing_jumps
+
+    from .evidence.forward import forward_returns
+
     if span == "open":  # the labelling function, and the run's rule for suspect jumps
         lab = make_labels(md.panel("open", adjusted=True), md.panel("volume"), LabelConfig(horizon=cfg.labels.horizon))
         crossed = None if cfg.labels.keep_jumps else crossing_jumps(md, FILL_LAG + 1, cfg.labels.end_offset)
@@ -203,6 +253,10 @@ def label_rows(preds: pd.DataFrame, md: data_store.MarketData, cfg: C.RunConfig,
 def window_table(preds: pd.DataFrame, test_days: int) -> pd.DataFrame:
     """Per (window, model): the window's first and last decision day and
     :func:`signals.metrics.classification_metrics` of its rows (date, then symbol order)."""
+    import pandas as pd
+
+    from signals.metrics import classification_metrics
+
     rows = []
     for (model, w), g in preds.groupby(["model", "window"], sort=False):
         met = classification_metrics(g["label"].to_numpy(), g["p_up"].to_numpy(), g["ret"].to_numpy(),
@@ -216,6 +270,9 @@ def prepare_input(raw: pd.DataFrame, md: data_store.MarketData, cfg: C.RunConfig
                   span: str) -> EvaluateInput:
     """Check ``raw`` (:func:`load_predictions`) against ``md``, choose the main model, label the
     rows, lay out windows and compute their metrics."""
+    import numpy as np
+    import pandas as pd
+
     models = list(pd.unique(raw["model"]))
     if main is None:
         main = cfg.model.kind if cfg.model.kind in models else models[0] if len(models) == 1 else None
@@ -244,17 +301,23 @@ def prepare_input(raw: pd.DataFrame, md: data_store.MarketData, cfg: C.RunConfig
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m backtests.evaluate",
                                 description="Evaluate any predictions table (date, symbol, p_up or score): "
-                                            "backtests after and before costs, evidence, verdict, tearsheet.")
+                                            "backtests after and before costs, evidence, verdict, tearsheet.",
+                                epilog="Exit codes: 0 done; 1 a failure that is not the input's; 2 bad input (the "
+                                       "table, an option, the output folder: one line, nothing written); 130 Ctrl-C.")
     p.add_argument("predictions", help="parquet or CSV file with date, symbol and p_up or score (optional: model, "
                                        "window)")
+    p.add_argument("--score-column", choices=("p_up", "score"),
+                   help="the column to evaluate when the table has both p_up and score")
     p.add_argument("--model", help="the model column's value to judge (default: the config's model.kind if "
                                    "present, else the only one)")
     p.add_argument("--label", choices=("open", "close"), default="open",
                    help="return the labels and IC are measured on: open = adjusted open(t+1+H)/open(t+1) - 1 (what "
                         "the strategy captures, default); close = close(t+H)/close(t) - 1")
-    p.add_argument("--preset", choices=C.PRESETS, help="starting configuration (default: quick)")
+    p.add_argument("--preset", help="starting configuration: quick (the default), research or full")
     p.add_argument("--config", help="TOML file of settings over the preset (a run folder's config.toml)")
-    p.add_argument("--symbols", help="comma-separated symbols: only these are evaluated (one: a threshold study)")
+    p.add_argument("--symbols", nargs="+", metavar="LIST",
+                   help="only these symbols are evaluated, comma-separated (e.g. SH600519,SZ000001; one: a "
+                        "threshold study)")
     p.add_argument("--start", help="first day of data used (default: the earlier of the preset's and the first "
                                    "prediction's)")
     p.add_argument("--end", help="last day of data used (default: the later of the preset's and the last "
@@ -263,45 +326,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="parent folder of run folders (default: runs)")
     p.add_argument("--name", help="run name (default: evaluate-<file name>)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                   help="any setting, e.g. --set strategy.topk.k=50 (backtests.run --print-config lists them)")
+                   help="a setting that applies to an evaluation, e.g. --set strategy.topk.k=50 (data, universe, "
+                        "labels.horizon, labels.keep_jumps, walk_forward.test_days, strategy, costs, report.title, "
+                        "evaluation, output; backtests.run --print-config lists them)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
     return p
 
 
-def run_namespace(args: argparse.Namespace, raw: pd.DataFrame) -> argparse.Namespace:
-    """``backtests.run``'s options from evaluate's (the ones that apply), with the walk-forward test
-    start on the first prediction (after --start when that is given), so the run config's rule
-    "test start inside the universe" holds for any prediction dates."""
-    first = pd.Timestamp(raw["date"].min())
-    if args.start and pd.Timestamp(args.start) >= first:
-        first = pd.Timestamp(args.start) + pd.Timedelta(days=1)
-    return argparse.Namespace(model=None, device=None, test_start=str(first.date()), executor=None, ray_address=None,
-                              audit=False, **{k: getattr(args, k) for k in ("preset", "config", "symbols", "start",
-                                                                            "end", "strategy", "out", "name", "set")})
-
-
 def config_for(args: argparse.Namespace, raw: pd.DataFrame) -> C.RunConfig:
-    """The run configuration: ``backtests.run``'s options, with the universe's dates widened to the
-    predictions (unless given), the walk-forward test start at the first prediction, and a
+    """The run configuration: ``backtests.run``'s options that apply, the universe's dates widened
+    to the predictions (unless given: the earlier start, the later end), the walk-forward test start
+    at the first prediction (nothing is trained, so no training span is needed before it), and a
     single-stock threshold study when the table has one symbol."""
-    from .run import config_from_args
+    import pandas as pd
 
-    first, last = raw["date"].min(), raw["date"].max()
+    from core.settings import build as build_settings
+
+    from . import config as C
+    from .run import overrides
+
+    first, last = pd.Timestamp(raw["date"].min()), pd.Timestamp(raw["date"].max())
     syms = sorted(raw["symbol"].unique())
-    ns = run_namespace(args, raw)
+    ns = argparse.Namespace(model=None, device=None, test_start=None, executor=None, ray_address=None, audit=False,
+                            threads=None, **{k: getattr(args, k) for k in ("preset", "config", "symbols", "start",
+                                                                             "end", "strategy", "out", "name", "set")})
     if ns.symbols is None and len(syms) == 1:
-        ns.symbols = syms[0]
-    base = config_from_args(ns)
-    u = base.universe
-    start = u.start if args.start else min(u.start, pd.Timestamp(first))
-    end = u.end if args.end else max(u.end, pd.Timestamp(last))
-    data = C.to_dict(base)
-    data["universe"].update(start=str(start.date()), end=str(end.date()))
-    data["walk_forward"]["test_start"] = str(max(pd.Timestamp(first), start + pd.Timedelta(days=1)).date())
-    if not base.output.name:
-        data["output"]["name"] = f"evaluate-{Path(args.predictions).stem}"
+        ns.symbols = [syms[0]]
+    data = C.merged_settings(ns.preset, ns.config, overrides(ns))
+    u = build_settings(C.UniverseConfig, data.get("universe", {}), "universe")  # the preset's or the given dates
+    start = u.start if args.start else min(u.start, first - pd.Timedelta(days=1))
+    end = u.end if args.end else max(u.end, last)
+    data["universe"] = {**data.get("universe", {}), "start": str(start.date()), "end": str(end.date())}
+    data["walk_forward"] = {**data.get("walk_forward", {}),
+                            "test_start": str(max(first, start + pd.Timedelta(days=1)).date())}
+    if not data.get("output", {}).get("name"):
+        data["output"] = {**data.get("output", {}), "name": f"evaluate-{Path(args.predictions).stem}"}
     return build_settings(C.RunConfig, data)
+
+
+def check_dates(raw: pd.DataFrame, cfg: C.RunConfig, args: argparse.Namespace) -> None:
+    """Refuse predictions outside the --start/--end given (the defaults always hold the table)."""
+    for given, bad, side, fix in (
+            (args.start, raw["date"] < cfg.universe.start, "before --start", "give --start {d} or earlier"),
+            (args.end, raw["date"] > cfg.universe.end, "after --end", "give --end {d} or later")):
+        if given and bool(bad.any()):
+            d = (raw.loc[bad, "date"].min() if side.startswith("before") else raw.loc[bad, "date"].max()).date()
+            raise InputError(f"{int(bad.sum())} row(s) are dated {side} {given}, e.g. {d}: drop them, or "
+                             f"{fix.format(d=d)}, or leave it out (the data then follow the table)")
 
 
 def _sha256(path: str | Path) -> str:
@@ -314,25 +386,31 @@ def _sha256(path: str | Path) -> str:
 
 def evaluate(args: argparse.Namespace) -> Path | None:
     """Check, then run the pieces of a run on the predictions; the run folder (None for --print-config)."""
+    import data_store
     from core.resources import Timings
+    from signals.walk_forward import WalkForwardResult
 
+    from . import build
+    from . import config as C
+    from .evidence.outcomes import backtest_models
     from .outputs import write_outputs
-    from .run import config_from_args
+    from .runfolder import RunFolder, check_writable
 
     t_start = time.perf_counter()
-    raw, column = load_predictions(args.predictions)
-    ns = run_namespace(args, raw)
-    base = config_from_args(ns)
-    if base.universe.symbols:
-        raw = raw[raw["symbol"].isin(base.universe.symbols)].reset_index(drop=True)
-        if raw.empty:
-            raise InputError(f"no prediction is for the --symbols {list(base.universe.symbols)}")
-    full = data_store.load(base.data.cache_dir or None, use_cache=base.data.use_cache)
-    check_against_market(raw, full)  # unknown symbols, dates outside the data or off its calendar
+    check_settings_apply(args.set)
+    raw, column = load_predictions(args.predictions, args.score_column)
     cfg = config_for(args, raw)
+    if cfg.universe.symbols:
+        raw = raw[raw["symbol"].isin(cfg.universe.symbols)].reset_index(drop=True)
+        if raw.empty:
+            raise InputError(f"no prediction is for the --symbols {list(cfg.universe.symbols)}")
     if args.print_config:
         print(C.to_toml(cfg), end="")
         return None
+    check_writable(cfg.output.runs_dir)  # before any data is loaded
+    check_dates(raw, cfg, args)
+    full = data_store.load(cfg.data.cache_dir or None, use_cache=cfg.data.use_cache)
+    check_against_market(raw, full, warn=False)  # unknown symbols, dates outside the data or off its calendar
     timings = Timings()
     with timings.stage("data", 1, 3):
         md, ppy = build.load_market(cfg)
@@ -362,10 +440,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    from strategies.errors import PredictionsError
+
+    from .runfolder import RunFolderError
+
     try:
         t0 = time.perf_counter()
         run_dir = evaluate(args)
-    except (InputError, ConfigError, DataValidationError, PredictionsError) as exc:
+    except (InputError, ConfigError, DataValidationError, PredictionsError, RunFolderError) as exc:
         print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -22,6 +22,7 @@ from data_store.cache.manifest import resolve_cache_dir
 from signals.walk_forward import WalkForwardResult
 
 from .config import RunConfig, to_toml
+from .evidence.alarms import look_ahead_allowed, too_good
 from .evidence.assess import assess, evaluation_record
 from .evidence.outcomes import ModelOutcome, label, margin_over_lightgbm
 from .report.formatting import fmt
@@ -33,11 +34,14 @@ __all__ = ["AuditOutcome", "audit_failed", "audit_lead", "summary_table", "write
 
 @dataclass(frozen=True)
 class AuditOutcome:
-    """The leakage audit of a run: passed or not, its one-paragraph ``text``, its ``details`` table."""
+    """The leakage audit of a run: passed or not, its one-paragraph ``text``, its ``details`` table;
+    ``finished`` False when the audit itself stopped on an error (then ``passed`` is False too:
+    nothing was shown)."""
 
     passed: bool
     text: str
     details: pd.DataFrame = field(default_factory=pd.DataFrame)
+    finished: bool = True
 
 
 def audit_lead(audit: AuditOutcome | None) -> str:
@@ -45,6 +49,9 @@ def audit_lead(audit: AuditOutcome | None) -> str:
     place of that wording, put before the verdict in metrics.json, the terminal and the tearsheet."""
     if audit is None or audit.passed:
         return ""
+    if not audit.finished:
+        return ("LEAKAGE AUDIT DID NOT FINISH: nothing shows that the figures below are free of look-ahead, so they "
+                "are no evidence of skill yet. ")
     return ("LEAKAGE AUDIT FAILED: predictions changed when only data after their date changed, so the figures "
             "below may use the future and are no evidence of skill; fix the leak before reading them. ")
 
@@ -127,7 +134,9 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
                                horizon=cfg.labels.horizon, keep_jumps=cfg.labels.keep_jumps)
     where = f"on {ref.symbol}" if ref.symbol else "on the CSI-300"
     rule = f", threshold rule vs holding {ref.symbol}" if ref.symbol else ""
-    title = cfg.report.title or f"{label(main)} up/down signals {where} ({cfg.preset} preset{rule})"
+    made = (f"predictions from {Path(source['path']).name} {where} (evaluated{rule})" if source else
+            f"up/down signals {where} ({cfg.preset} preset{rule})")
+    title = cfg.report.title or f"{label(main)} {made}"
     stock = None
     if ref.symbol:
         stock = (md.panel("close", adjusted=True)[ref.symbol], md.tradable_mask()[ref.symbol])
@@ -136,13 +145,18 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
               f"{wf.train_days}/{wf.val_days}/{wf.test_days} train/validation/test days per window")
     lead = audit_lead(audit)
     if lead:
-        title = f"LEAKAGE AUDIT FAILED - {title}"
+        title = f"{lead.split(':')[0]} - {title}"
+    # the alarms that lead the report: they stand before the verdict wherever it is shown
+    alarms = [a for a in (look_ahead_allowed(wf, cfg.labels), too_good(figures)) if a]
+    for a in reversed(alarms):
+        title = f"{a.split(':')[0]} - {title}"
     audit_text = None if audit is None else lead + audit.text
     shown = build_report(
         rf.path("tearsheet.html"), title=title, main_model=main, outcomes=outcomes, reference=ref,
         calendar=md.calendar, coverage=md.coverage(), periods_per_year=ppy, audit=audit_text,
         figures=figures, evidence=evidence, confidence=ev_cfg.confidence, rolling_days=ev_cfg.rolling_days,
         stock=stock, notes=[f"Run {rf.final.name}; {origin}.", *filter(None, [margin_over_lightgbm(outcomes, main)])],
+        alarms=alarms, evaluated=source is not None,
     )
     main_row = next(r for r in shown["models"] if r["model"] == main)
     gross = outcomes[main].gross
@@ -153,8 +167,9 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
         # the backtest's own summary (annualised on this calendar), with the excess over the reference
         "strategy": {**outcomes[main].summary, "annual_excess_return": main_row.get("annual_excess_return")},
         "strategy_gross": gross.summary(ppy) if gross is not None else None,
-        "verdict": lead + shown["verdict"],
+        "verdict": "".join(f"{a} " for a in alarms) + lead + shown["verdict"],
         "verdict_class": shown["verdict_class"],
+        "warnings": alarms,
         "audit": audit_text,
         "audit_passed": None if audit is None else audit.passed,
         "models": shown["models"],

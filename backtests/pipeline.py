@@ -75,7 +75,13 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
             log.info("      %s", margin)
         if cfg.report.audit:
             with timings.stage("leakage audit", 4, total):
-                audit = run_audit(md, cfg, estimator)
+                try:
+                    audit = run_audit(md, cfg, estimator)
+                except Exception as exc:  # a bug of the audit must not throw the finished run away
+                    log.exception("the leakage audit stopped")
+                    audit = AuditOutcome(passed=False, finished=False, text=(
+                        f"DID NOT FINISH ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}): "
+                        "nothing shows that the predictions are free of look-ahead; the traceback is in the log"))
             audit.details.to_csv(rf.path("audit.csv"), index=False, float_format="%.6g")
             if not audit.passed:
                 log.warning("LEAKAGE AUDIT FAILED: %s", audit.text)
@@ -87,12 +93,14 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
 
 def run_audit(md: data_store.MarketData, cfg: RunConfig, estimator: object | None = None) -> AuditOutcome:
     """The leakage audit of ``cfg`` on the ``report.audit_symbols`` most often tradable names, at
-    ``report.audit_cuts`` (default: a cut in every window); the estimator keeps the run's threads."""
+    ``report.audit_cuts`` (default: a cut in every window), of every model the run reports (the
+    model and its baselines); the estimator keeps the run's threads."""
     start = pd.Timestamp(cfg.walk_forward.test_start)
     counts = md.tradable_mask().loc[start:].sum()
     syms = sorted(counts.nlargest(cfg.report.audit_symbols).index)
     rep = signals.leakage_audit(md.slice(symbols=syms), features=cfg.features, labels=cfg.labels,
                                 splitter=cfg.walk_forward, estimator=estimator or signals.build_model(cfg.model),
+                                baselines=build.baselines(cfg), model_name=cfg.model.kind,
                                 cut_dates=cfg.report.cut_dates)
     return AuditOutcome(passed=rep.passed, text=f"{'PASSED' if rep.passed else 'FAILED'} on {len(syms)} symbols: "
                         f"{rep.message}", details=rep.details)

@@ -41,8 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(backtests/presets/)")
     p.add_argument("--config", help="TOML file of settings over the preset")
     p.add_argument("--model", choices=MODELS, help="model traded")
-    p.add_argument("--symbols", help="comma-separated symbols for a study of a few stocks (e.g. SH600519; one "
-                   "symbol: a single-stock study with the threshold rule)")
+    p.add_argument("--symbols", nargs="+", metavar="LIST",
+                   help="symbols for a study of a few stocks, comma-separated (e.g. SH600519,SZ000001; one symbol: "
+                   "a single-stock study with the threshold rule; python -m data_store symbols lists them)")
     p.add_argument("--start", help="first day of data used, YYYY-MM-DD")
     p.add_argument("--end", help="last day of data used, YYYY-MM-DD or today")
     p.add_argument("--test-start", help="first test day, YYYY-MM-DD")
@@ -77,9 +78,18 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     lives in :func:`backtests.config.load_config`, so ``--set universe.symbols=...`` behaves alike)."""
     from . import config as C
 
+    return C.load_config(args.preset, args.config, overrides(args))
+
+
+def overrides(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The settings the options of ``args`` put over the preset and --config, in their order."""
+    from . import config as C
+
     over: list[dict[str, Any]] = []
     if args.symbols is not None:
-        over.append(C.parse_override(f"universe.symbols={args.symbols}"))
+        from data_store.symbols import split_symbols
+
+        over.append(C.parse_override(f"universe.symbols={','.join(split_symbols(args.symbols))}"))
     over += [C.parse_override(s) for s in args.set]
     direct = {
         "model.kind": args.model, "model.device": args.device, "universe.start": args.start,
@@ -90,7 +100,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     over += [C.parse_override(f"{key}={val}") for key, val in direct.items() if val is not None]
     if args.audit:
         over.append({"report": {"audit": True}})
-    return C.load_config(args.preset, args.config, over)
+    return over
 
 
 def _error(text: str) -> None:
@@ -153,7 +163,8 @@ def _main(argv: list[str] | None, guard: SignalGuard) -> int:
         print(summary_table(run_dir))
         print(f"\nfinished in {time.perf_counter() - t0:.0f} s; open the tearsheet:\n  {run_dir / 'tearsheet.html'}")
         if audit_failed(run_dir):
-            print("\nthe leakage audit FAILED: the run folder is written, but its numbers are not evidence of skill "
+            print("\nthe leakage audit FAILED (or did not finish): the run folder is written, but its numbers are not "
+                  "evidence of skill "
                   f"(exit code {EXIT_AUDIT})", file=sys.stderr)
             return EXIT_AUDIT
         return EXIT_OK

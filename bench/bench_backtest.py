@@ -7,7 +7,7 @@ script checks that both give the same equity, then prints stock-bars per second 
 time of a 300-stock x 1000-day backtest (target <= 60 s).
 
     python bench/bench_backtest.py                 # 300 stocks x 1000 days, both feeds
-    python bench/bench_backtest.py --symbols 100 --days 250 --repeat 3
+    python bench/bench_backtest.py --n-symbols 100 --days 250 --repeat 3
 """
 
 from __future__ import annotations
@@ -15,6 +15,21 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n-symbols", type=int, default=300, help="the N most often tradable members")
+    ap.add_argument("--days", type=int, default=1000)
+    ap.add_argument("--k", type=int, default=30)
+    ap.add_argument("--max-replace", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=1, help="best of N runs per feed")
+    ap.add_argument("--skip-pandas", action="store_true", help="time the array feed only")
+    return ap
+
+
+if __name__ == "__main__":  # --help and a bad option answer here, before the heavy imports below
+    build_parser().parse_args()
 
 import numpy as np
 import pandas as pd
@@ -44,18 +59,11 @@ def timed(md, preds, feed: str, repeat: int, cfg: TopKConfig):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--symbols", type=int, default=300)
-    ap.add_argument("--days", type=int, default=1000)
-    ap.add_argument("--k", type=int, default=30)
-    ap.add_argument("--max-replace", type=int, default=5)
-    ap.add_argument("--repeat", type=int, default=1, help="best of N runs per feed")
-    ap.add_argument("--skip-pandas", action="store_true", help="time the array feed only")
-    args = ap.parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
     md = data_store.load(use_cache=False)
-    preds = workload(md, args.symbols, args.days)
+    preds = workload(md, args.n_symbols, args.days)
     n_sym = preds["symbol"].nunique()
     cfg = TopKConfig(k=args.k, max_replace=args.max_replace)
 

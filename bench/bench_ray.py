@@ -16,7 +16,7 @@ warm workers, and (Ray time x workers - compute seconds measured inside the task
 also counts worker start-up, transfers and idle time at the end.
 
     python bench/bench_ray.py                     # ~2 minutes on 2 cores
-    python bench/bench_ray.py --symbols 30 --epochs 1 --skip-default-threads   # a quick look
+    python bench/bench_ray.py --n-symbols 30 --epochs 1 --skip-default-threads   # a quick look
 """
 
 from __future__ import annotations
@@ -26,6 +26,23 @@ import logging
 import os
 import sys
 import time
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n-symbols", type=int, default=100, help="the N most often tradable members")
+    ap.add_argument("--hidden", type=int, default=32)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--test-days", type=int, default=60, help="test days per window (60: 12 windows)")
+    ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument("--repeat", type=int, default=2,
+                    help="runs of local 1-thread and of warm Ray; the fastest counts (the machine may be shared)")
+    ap.add_argument("--skip-default-threads", action="store_true", help="skip the local run with default threads")
+    return ap
+
+
+if __name__ == "__main__":  # --help and a bad option answer here, before the heavy imports below
+    build_parser().parse_args()
 
 import pandas as pd
 import torch
@@ -60,21 +77,12 @@ def compute_seconds(res: signals.WalkForwardResult) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--symbols", type=int, default=100)
-    ap.add_argument("--hidden", type=int, default=32)
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--test-days", type=int, default=60, help="test days per window (60: 12 windows)")
-    ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
-    ap.add_argument("--repeat", type=int, default=2,
-                    help="runs of local 1-thread and of warm Ray; the fastest counts (the machine may be shared)")
-    ap.add_argument("--skip-default-threads", action="store_true", help="skip the local run with default threads")
-    args = ap.parse_args()
+    args = build_parser().parse_args()
     logging.basicConfig(level=logging.WARNING)
     ray = import_ray()
     load0 = os.getloadavg()[0]
 
-    md, kw = workload(args.symbols, args.hidden, args.epochs, args.test_days)
+    md, kw = workload(args.n_symbols, args.hidden, args.epochs, args.test_days)
     prepared = signals.prepare(md, kw["features"], kw["labels"])  # shared by all runs: not timed
     n_win = len(list(kw["splitter"].split(prepared.calendar, kw["labels"].horizon)))
     print(f"workload: {n_win} windows, {len(md.symbols)} symbols, LSTM hidden {args.hidden}, {args.epochs} epochs "

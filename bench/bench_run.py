@@ -10,6 +10,7 @@ manifest.json. Prints each stage's share of the total and the total against the 
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import subprocess
@@ -21,8 +22,16 @@ from pathlib import Path
 TARGET_S = 300.0
 
 
-def main() -> int:
-    extra = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_args", nargs=argparse.REMAINDER, metavar="-- RUN_ARGS",
+                   help="after --: arguments of python -m backtests.run (e.g. -- --model gru)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    extra = args.run_args[1:] if args.run_args[:1] == ["--"] else args.run_args
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "backtests.run", "--out", tmp, "--name", "bench", "-q", *extra]
         t0 = time.perf_counter()

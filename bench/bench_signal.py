@@ -32,6 +32,20 @@ import sys
 import time
 from pathlib import Path
 
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--presets", default="quick,research")
+    ap.add_argument("--spans", default="test,default", help="test, default, validation (comma-separated)")
+    ap.add_argument("--set", action="append", default=[], dest="overrides", help="section.field=value")
+    ap.add_argument("--close-ic", action="store_true", help="also score against close(t+2)/close(t+1) - 1")
+    ap.add_argument("--log", default="", help="append each result as a JSON line to this file")
+    return ap
+
+
+if __name__ == "__main__":  # --help and a bad option answer here, before the heavy imports below
+    build_parser().parse_args()
+
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -130,13 +144,7 @@ def show(r: dict) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--presets", default="quick,research")
-    ap.add_argument("--spans", default="test,default", help="test, default, validation (comma-separated)")
-    ap.add_argument("--set", action="append", default=[], dest="overrides", help="section.field=value")
-    ap.add_argument("--close-ic", action="store_true", help="also score against close(t+2)/close(t+1) - 1")
-    ap.add_argument("--log", default="", help="append each result as a JSON line to this file")
-    args = ap.parse_args()
+    args = build_parser().parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     md_full = data_store.load(use_cache=False)
     for preset in args.presets.split(","):

@@ -23,6 +23,20 @@ import argparse
 import resource
 import time
 
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="quick")
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=2, help="alternating runs of each loop; the best counts")
+    ap.add_argument("--threads", type=int, default=0, help="0 = signals' default (1)")
+    ap.add_argument("--skip-window", action="store_true", help="only the loop comparison")
+    return ap
+
+
+if __name__ == "__main__":  # --help and a bad option answer here, before the heavy imports below
+    build_parser().parse_args()
+
 import numpy as np
 import torch
 from torch import nn
@@ -71,13 +85,7 @@ def bare_loop(X: torch.Tensor, y: torch.Tensor, hidden: int, batch: int, epochs:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", default="quick")
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--repeats", type=int, default=2, help="alternating runs of each loop; the best counts")
-    ap.add_argument("--threads", type=int, default=0, help="0 = signals' default (1)")
-    ap.add_argument("--skip-window", action="store_true", help="only the loop comparison")
-    args = ap.parse_args()
+    args = build_parser().parse_args()
     cfg = load_config(args.preset)
     threads = args.threads or default_threads()
     torch.set_num_threads(threads)

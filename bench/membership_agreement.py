@@ -24,10 +24,19 @@ vendor's list of one update day alone (``--membership observed``) costs there.
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import sys
 import time
 from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+if __name__ == "__main__":  # --help and a bad option answer here, before the heavy imports below
+    build_parser().parse_args()
 
 import pandas as pd
 
@@ -49,7 +58,8 @@ def _row(name: str, a, note: str = "") -> str:
             f"{a.substance_member_days:,} ({a.substance_names}) | {note} |")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    build_parser().parse_args(argv)
     import data_store
     from data_store.membership.history import agreement, join_at_seam, spans_from_lists
     from data_store.membership.universe import Membership

@@ -1,9 +1,10 @@
 """Command line of the data layer.
 
     python -m data_store info   [--cache-dir DIR] [--no-cache]
+    python -m data_store symbols [--on YYYY-MM-DD] [--symbols SH600519,SZ000001] [--csv] [--cache-dir DIR] [--no-cache]
     python -m data_store update --source akshare|tushare
                                 [--membership index-constitution|tushare|akshare|qlib:PATH|observed]
-                                [--symbols SH600519 ...] [--start YYYY-MM-DD] [--end YYYY-MM-DD] [--cache-dir DIR]
+                                [--symbols SH600519,SZ000001] [--start YYYY-MM-DD] [--end YYYY-MM-DD] [--cache-dir DIR]
                                 [--tushare-points N] [--calls-per-minute N] [--max-failures N] [--max-silence S]
     python -m data_store update --repair [--cache-dir DIR]
 
@@ -62,6 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--cache-dir", default=None, help=cache_help)
     info.add_argument("--no-cache", action="store_true", help="the snapshot alone")
 
+    sym = sub.add_parser("symbols", help="every code with its name, first and last bar, and CSI-300 membership",
+                         description="Every symbol of the data: its exchange-prefixed code (what --symbols and a "
+                                     "predictions table take), name, first and last bar, number of bars, and its "
+                                     "CSI-300 membership spans (first..last member day; 'start..' = still a member).")
+    sym.add_argument("--on", type=_date, default=None, help="only the point-in-time members of this day, YYYY-MM-DD")
+    sym.add_argument("--symbols", nargs="+", default=None, metavar="LIST",
+                     help="only these codes (comma-separated, e.g. SH600519,SZ000001)")
+    sym.add_argument("--csv", action="store_true", help="write CSV (codes as text) instead of a table")
+    sym.add_argument("--cache-dir", default=None, help=cache_help)
+    sym.add_argument("--no-cache", action="store_true", help="the snapshot alone")
+
     up = sub.add_parser("update", help="fetch days beyond the snapshot into the cache",
                         description="Fetch days beyond the snapshot into the cache. Each symbol is committed "
                                     "on its own: an interrupted or stopped update resumes when run again.")
@@ -72,9 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "the snapshot's own source, a local package), tushare (index_weight, 2000 points), "
                          "akshare (index_stock_hist, akshare <= 1.10.36), qlib:PATH (a qlib instruments file), "
                          "or observed (only the vendor's member list of the day, dated the day you update)")
-    up.add_argument("--symbols", nargs="+", default=None,
-                    help="symbols (SH600519, 600519.SH or 600519); default: every member on a day of the range "
-                         "plus the vendor's member list of the day")
+    up.add_argument("--symbols", nargs="+", default=None, metavar="LIST",
+                    help="symbols, comma-separated (SH600519,SZ000001; 600519.SH or 600519 also read); default: every "
+                         "member on a day of the range plus the vendor's member list of the day")
     up.add_argument("--start", type=_date, default=None,
                     help="first day (default: 14 days before the snapshot ends, so the seam is checked)")
     up.add_argument("--end", type=_date, default=None, help="last day (default: today)")
@@ -121,6 +133,42 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _market(args: argparse.Namespace) -> Any:
+    """The snapshot, with the cache merged unless ``--no-cache`` (a damaged cache is skipped with a warning)."""
+    from .loader import load_snapshot
+
+    snap = load_snapshot()
+    if args.no_cache:
+        return snap
+    try:
+        return merge_cache(snap, Cache(args.cache_dir).root, on_corrupt="skip")
+    except (ToolkitError, OSError) as exc:
+        log.warning("cache not merged: %s", str(exc).splitlines()[0])
+        return snap
+
+
+def cmd_symbols(args: argparse.Namespace) -> int:
+    from .symbols import split_symbols, symbol_table, unknown_symbols_text
+
+    wanted = split_symbols(args.symbols)
+    md = _market(args)
+    if args.on is not None and not md.calendar[0] <= args.on <= md.calendar[-1] + pd.Timedelta(days=7):
+        raise ToolkitError(f"--on {args.on.date()} is outside the data ({md.calendar[0].date()}.."
+                           f"{md.calendar[-1].date()}): choose a day inside it")
+    table = symbol_table(md, on=args.on, symbols=wanted or None)
+    known = set(symbol_table(md)["symbol"]) if wanted else set()
+    missing = [s for s in wanted if s not in known]
+    if missing:
+        raise ToolkitError(unknown_symbols_text(missing, known))
+    if args.csv:
+        sys.stdout.write(table.to_csv(index=False))
+        return 0
+    print(table.to_string(index=False) if len(table) else "no symbol matches")
+    where = f" that were CSI-300 members on {args.on.date()}" if args.on is not None else ""
+    print(f"\n{len(table)} symbol(s){where}; data {md.calendar[0].date()}..{md.calendar[-1].date()}")
+    return 0
+
+
 def cmd_repair(cache: Cache) -> int:
     from .loader import load_snapshot
 
@@ -162,7 +210,10 @@ def cmd_update(args: argparse.Namespace) -> int:
     snap = load_snapshot(validate=False)
     membership = make_membership_source(args.membership, calendar=snap.calendar, bar_source=source, policy=policy,
                                         progress=not args.no_progress)
-    report = run_update(source, cache, snapshot=snap, default_symbols=snap.members(snap.end), symbols=args.symbols,
+    from .symbols import split_symbols
+
+    symbols = split_symbols(args.symbols) or None
+    report = run_update(source, cache, snapshot=snap, default_symbols=snap.members(snap.end), symbols=symbols,
                         start=args.start, end=args.end, membership=membership, progress=not args.no_progress,
                         probe=False)
     if report.stopped:
@@ -201,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "info":
             return cmd_info(args)
+        if args.command == "symbols":
+            return cmd_symbols(args)
         return cmd_update(args)
     except (ToolkitError, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

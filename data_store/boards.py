@@ -46,6 +46,8 @@ def limit_pct_array(symbols: np.ndarray, dates: np.ndarray) -> np.ndarray:
     the one implementation of the table above (:func:`limit_pct` is its scalar form)."""
     symbols = np.asarray(symbols).astype(str)
     dates = np.asarray(dates, dtype="datetime64[ns]")
+    if symbols.size == 0:  # numpy's string padding cannot size an empty array
+        return np.full(symbols.shape, MAIN_LIMIT)
     prefix = np.char.ljust(symbols, 5).astype("<U5")
     chinext = np.char.startswith(prefix, "SZ30")
     star = np.char.startswith(prefix, "SH688") | np.char.startswith(prefix, "SH689")

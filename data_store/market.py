@@ -13,6 +13,7 @@ from core.errors import ConfigError
 
 from .membership.universe import Membership
 from .schema import PRICE_COLUMNS, AnomalyReport
+from .symbols import unknown_symbols_text
 
 _FIELDS = ("open", "high", "low", "close", "volume", "factor")
 
@@ -208,10 +209,7 @@ class MarketData:
         if symbols is not None:
             unknown = sorted(set(symbols) - set(self.symbols))
             if unknown:
-                raise ConfigError(
-                    f"unknown symbol(s) {unknown[:10]}: use exchange-prefixed codes with bars in the data "
-                    f"(e.g. SH600519, SZ000001); `python -m data_store info` lists the ranges"
-                )
+                raise ConfigError(unknown_symbols_text(unknown, self.symbols))
             keep &= bars["symbol"].isin(symbols)
         new_bars = bars.loc[keep].reset_index(drop=True)
         new_bars["symbol"] = new_bars["symbol"].cat.remove_unused_categories()

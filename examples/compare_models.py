@@ -2,7 +2,7 @@
 samples, then trade each under the same A-share rules: does the more accurate model earn more?
 
     python examples/compare_models.py                      # 40 most liquid members, ~minutes
-    python examples/compare_models.py --symbols 0          # the whole point-in-time universe
+    python examples/compare_models.py --n-symbols 0         # the whole point-in-time universe
     python examples/compare_models.py --out results/       # also write the tables as CSV
 """
 
@@ -12,8 +12,22 @@ import argparse
 import logging
 from pathlib import Path
 
+from examples_common import add_study_args
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_study_args(p)
+    p.add_argument("--k", type=int, default=10, help="names held by the TopK strategy")
+    p.add_argument("--out", help="folder for the CSV tables")
+    return p
+
+
+if __name__ == "__main__":  # --help and a bad option answer here, before the heavy imports below
+    build_parser().parse_args()
+
 import pandas as pd
-from examples_common import add_study_args, study_market
+from examples_common import study_market
 
 import signals
 import strategies
@@ -22,11 +36,7 @@ from signals.metrics import pooled
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_study_args(p)
-    p.add_argument("--k", type=int, default=10, help="names held by the TopK strategy")
-    p.add_argument("--out", help="folder for the CSV tables")
-    args = p.parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
     md = study_market(args)

@@ -2,7 +2,7 @@
 watch accuracy, AUC and IC: does a longer memory predict tomorrow's open-to-open direction better?
 
     python examples/lookback_sweep.py                        # lookbacks 10, 20, 40 on 40 symbols
-    python examples/lookback_sweep.py --lookbacks 5,20,60 --symbols 0
+    python examples/lookback_sweep.py --lookbacks 5,20,60 --n-symbols 0
 """
 
 from __future__ import annotations
@@ -10,18 +10,28 @@ from __future__ import annotations
 import argparse
 import logging
 
+from examples_common import add_study_args
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--lookbacks", default="10,20,40")
+    add_study_args(p)
+    return p
+
+
+if __name__ == "__main__":  # --help and a bad option answer here, before the heavy imports below
+    build_parser().parse_args()
+
 import pandas as pd
-from examples_common import add_study_args, study_market
+from examples_common import study_market
 
 import signals
 from signals.metrics import pooled
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--lookbacks", default="10,20,40")
-    add_study_args(p)
-    args = p.parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
     md = study_market(args)

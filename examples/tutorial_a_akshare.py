@@ -43,6 +43,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+TUTORIAL_START, TUTORIAL_END = "2018-05-28", "2019-05-28"
+#: the tutorial's network size, epochs and seed (the defaults of TutorialModel below)
+HIDDEN, EPOCHS, SEED = 16, 100, 0
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--end", default=TUTORIAL_END, help="the tutorial's end date (one year of data before it)")
+    p.add_argument("--max-stocks", type=int, default=0, help="keep the first n stocks only (0 = all; for tests)")
+    p.add_argument("--hidden", type=int, default=HIDDEN)
+    p.add_argument("--epochs", type=int, default=EPOCHS, help="the tutorial loop's epochs")
+    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--seeds", type=int, default=4, help="also run step 1 with this many other seeds")
+    p.add_argument("--windows", type=int, default=2, help="step 6: walk-forward windows over the test span")
+    p.add_argument("--toolkit-epochs", type=int, default=0, help="step 6: max epochs (0 = the quick preset's)")
+    p.add_argument("--k", type=int, default=30, help="step 7: names held by TopK")
+    p.add_argument("--rolling", type=int, default=40, help="end dates of the rolling step 1 (0 = none)")
+    p.add_argument("--no-toolkit", action="store_true", help="skip steps 6-7")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_args(p)
+    p.add_argument("--out", help="folder for the tables, predictions and PNG")
+    return p
+
+
+if __name__ == "__main__":  # --help and a bad option answer here, before the heavy imports below
+    build_parser().parse_args()
+
 import numpy as np
 import pandas as pd
 import torch
@@ -60,7 +90,6 @@ from strategies.performance import trading_days_per_year
 
 log = logging.getLogger("tutorial_a")
 
-TUTORIAL_START, TUTORIAL_END = "2018-05-28", "2019-05-28"
 TRAIN_SHARE = 0.7           # the tutorial's 70/30 split of each stock's days
 VAL_SHARE_OF_TRAIN = 0.2    # step 5: the last 20% of the training days validate
 FIELDS = ("open", "high", "low", "close", "volume")
@@ -146,11 +175,11 @@ class TutorialModel:
     """The tutorial's network and optimiser settings (Adam lr 1e-2 and 100 full-batch epochs, as
     protocol B's tutorial uses them)."""
 
-    hidden: int = 16
+    hidden: int = HIDDEN
     lr: float = 1e-2
-    epochs: int = 100
+    epochs: int = EPOCHS
     patience: int = 10     # step 5 only
-    seed: int = 0
+    seed: int = SEED
 
 
 class TutorialLSTM(nn.Module):
@@ -608,21 +637,6 @@ def write_outputs(res: ProtocolA, out: Path, threads: int) -> dict[str, Path]:
     return files
 
 
-def add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--end", default=TUTORIAL_END, help="the tutorial's end date (one year of data before it)")
-    p.add_argument("--max-stocks", type=int, default=0, help="keep the first n stocks only (0 = all; for tests)")
-    p.add_argument("--hidden", type=int, default=TutorialModel.hidden)
-    p.add_argument("--epochs", type=int, default=TutorialModel.epochs, help="the tutorial loop's epochs")
-    p.add_argument("--seed", type=int, default=TutorialModel.seed)
-    p.add_argument("--seeds", type=int, default=4, help="also run step 1 with this many other seeds")
-    p.add_argument("--windows", type=int, default=2, help="step 6: walk-forward windows over the test span")
-    p.add_argument("--toolkit-epochs", type=int, default=0, help="step 6: max epochs (0 = the quick preset's)")
-    p.add_argument("--k", type=int, default=30, help="step 7: names held by TopK")
-    p.add_argument("--rolling", type=int, default=40, help="end dates of the rolling step 1 (0 = none)")
-    p.add_argument("--no-toolkit", action="store_true", help="skip steps 6-7")
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
-
-
 def run_from_args(args: argparse.Namespace, md_all: data_store.MarketData | None = None) -> ProtocolA:
     set_threads(args.threads)
     md_all = md_all if md_all is not None else data_store.load(use_cache=False)
@@ -633,10 +647,7 @@ def run_from_args(args: argparse.Namespace, md_all: data_store.MarketData | None
 
 
 def main(argv: list[str] | None = None) -> ProtocolA:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_args(p)
-    p.add_argument("--out", help="folder for the tables, predictions and PNG")
-    args = p.parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     t0 = time.perf_counter()
     res = run_from_args(args)

@@ -24,6 +24,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+START = "2019-01-01"
+#: the tutorial's epochs and seed (the defaults of TutorialRegression below)
+EPOCHS, SEED = 100, 0
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--start", default=START)
+    p.add_argument("--end", default=None, help="last day (default: the end of the snapshot)")
+    p.add_argument("--epochs", type=int, default=EPOCHS)
+    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_args(p)
+    p.add_argument("--out", help="folder for the table, the test days and the PNG")
+    return p
+
+
+if __name__ == "__main__":  # --help and a bad option answer here, before the heavy imports below
+    build_parser().parse_args()
+
 import numpy as np
 import pandas as pd
 import torch
@@ -33,7 +56,6 @@ from tutorial_common import environment, set_threads, text_table
 
 import data_store
 
-START = "2019-01-01"
 WINDOW = 5           # previous closes that predict the next
 TRAIN_SHARE = 0.7
 
@@ -45,8 +67,8 @@ class TutorialRegression:
     hidden: int = 8
     layers: int = 2
     lr: float = 1e-2
-    epochs: int = 100
-    seed: int = 0
+    epochs: int = EPOCHS
+    seed: int = SEED
 
 
 class PriceLSTM(nn.Module):
@@ -196,14 +218,6 @@ def report_text(res: ProtocolB, threads: int) -> str:
     ])
 
 
-def add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--start", default=START)
-    p.add_argument("--end", default=None, help="last day (default: the end of the snapshot)")
-    p.add_argument("--epochs", type=int, default=TutorialRegression.epochs)
-    p.add_argument("--seed", type=int, default=TutorialRegression.seed)
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
-
-
 def run_from_args(args: argparse.Namespace, md: data_store.MarketData | None = None) -> ProtocolB:
     set_threads(args.threads)
     md = md if md is not None else data_store.load(use_cache=False)
@@ -224,10 +238,7 @@ def write_outputs(res: ProtocolB, out: Path, threads: int) -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> ProtocolB:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_args(p)
-    p.add_argument("--out", help="folder for the table, the test days and the PNG")
-    args = p.parse_args(argv)
+    args = build_parser().parse_args(argv)
     res = run_from_args(args)
     print(report_text(res, args.threads))
     if args.out:

@@ -32,6 +32,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n-symbols", type=int, default=20, help="the N most-traded symbols of the study")
+    p.add_argument("--start", default="2020-06-01")
+    p.add_argument("--test-start", default="2022-01-01")
+    p.add_argument("--end", default="2022-12-31")
+    p.add_argument("--train-days", type=int, default=242)
+    p.add_argument("--val-days", type=int, default=40)
+    p.add_argument("--test-days", type=int, default=121)
+    p.add_argument("--hidden", type=int, default=16)
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--batch", type=int, default=64, help="samples per mini-batch")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-audit", action="store_true")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_args(p)
+    p.add_argument("--out", help="folder for the table, the audit details and the PNG")
+    return p
+
+
+if __name__ == "__main__":  # --help and a bad option answer here, before the heavy imports below
+    build_parser().parse_args()
+
 import numpy as np
 import pandas as pd
 import torch
@@ -232,27 +259,11 @@ def write_outputs(res: ProtocolC, out: Path, threads: int) -> dict[str, Path]:
     return files
 
 
-def add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--symbols", type=int, default=20, help="most-traded symbols of the study")
-    p.add_argument("--start", default="2020-06-01")
-    p.add_argument("--test-start", default="2022-01-01")
-    p.add_argument("--end", default="2022-12-31")
-    p.add_argument("--train-days", type=int, default=242)
-    p.add_argument("--val-days", type=int, default=40)
-    p.add_argument("--test-days", type=int, default=121)
-    p.add_argument("--hidden", type=int, default=16)
-    p.add_argument("--epochs", type=int, default=6)
-    p.add_argument("--batch", type=int, default=64, help="samples per mini-batch")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-audit", action="store_true")
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
-
-
 def run_from_args(args: argparse.Namespace, md_all: data_store.MarketData | None = None) -> ProtocolC:
     set_threads(args.threads)
     md_all = md_all if md_all is not None else data_store.load(use_cache=False)
     md = md_all.slice(args.start, args.end)
-    md = md.slice(symbols=liquid_members(md, args.symbols, args.test_start))
+    md = md.slice(symbols=liquid_members(md, args.n_symbols, args.test_start))
     split = signals.WalkForwardSplit(train_days=args.train_days, val_days=args.val_days, test_days=args.test_days,
                                      test_start=args.test_start)
     return run_protocol(md, split, hidden=args.hidden, epochs=args.epochs, threads=args.threads, seed=args.seed,
@@ -260,10 +271,7 @@ def run_from_args(args: argparse.Namespace, md_all: data_store.MarketData | None
 
 
 def main(argv: list[str] | None = None) -> ProtocolC:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_args(p)
-    p.add_argument("--out", help="folder for the table, the audit details and the PNG")
-    args = p.parse_args(argv)
+    args = build_parser().parse_args(argv)
     res = run_from_args(args)
     print(report_text(res, args.threads))
     if args.out:

@@ -20,6 +20,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--protocols", default="A,B,C", help="comma-separated subset of A, B, C")
+    p.add_argument("--out", default="runs/tutorial-illusions", help="folder for report.html, PNGs and tables")
+    p.add_argument("--quick", action="store_true", help="small arguments for every protocol (seconds; the tests)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    return p
+
+
+if __name__ == "__main__":  # --help and a bad option answer here, before the heavy imports below
+    build_parser().parse_args()
+
 import tutorial_a_akshare as proto_a
 import tutorial_b_tushare as proto_b
 import tutorial_c_bidirectional as proto_c
@@ -32,7 +45,7 @@ QUICK = {
     "A": ["--max-stocks", "60", "--epochs", "30", "--seeds", "1", "--rolling", "3", "--toolkit-epochs", "1",
           "--k", "10"],
     "B": ["--epochs", "20"],
-    "C": ["--symbols", "10", "--epochs", "4", "--batch", "32", "--start", "2021-01-01", "--test-start", "2022-01-01",
+    "C": ["--n-symbols", "10", "--epochs", "4", "--batch", "32", "--start", "2021-01-01", "--test-start", "2022-01-01",
           "--end", "2022-06-30", "--train-days", "150", "--val-days", "20", "--test-days", "60"],
 }
 
@@ -44,11 +57,7 @@ def _args(module: Any, extra: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--protocols", default="A,B,C", help="comma-separated subset of A, B, C")
-    p.add_argument("--out", default="runs/tutorial-illusions", help="folder for report.html, PNGs and tables")
-    p.add_argument("--quick", action="store_true", help="small arguments for every protocol (seconds; the tests)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p = build_parser()
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     wanted = [x.strip().upper() for x in args.protocols.split(",") if x.strip()]

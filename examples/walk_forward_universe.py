@@ -20,15 +20,10 @@ import logging
 import time
 from pathlib import Path
 
-import pandas as pd
-
-import data_store
-import signals
-
-MODELS = {"lstm": signals.LSTMClassifier, "gru": signals.GRUClassifier, "attention": signals.AttentionLSTMClassifier}
+MODEL_KINDS = ("attention", "gru", "lstm")  #: the keys of MODELS below
 
 
-def main(argv: list[str] | None = None) -> pd.DataFrame:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", help="folder for predictions.parquet, window_metrics.csv, summary.csv")
     p.add_argument("--start", default="2019-01-01", help="first day of data (training starts here)")
@@ -39,7 +34,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--test-days", type=int, default=121)
     p.add_argument("--max-train-samples", type=int, default=60000, help="0 = every training sample")
     p.add_argument("--lookback", type=int, default=20)
-    p.add_argument("--model", choices=sorted(MODELS), default="lstm")
+    p.add_argument("--model", choices=MODEL_KINDS, default="lstm")
     p.add_argument("--hidden", type=int, default=32)
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--dropout", type=float, default=0.0)
@@ -51,7 +46,22 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--checkpoints", action="store_true", help="save per-window checkpoints under OUT/checkpoints")
     p.add_argument("--audit", type=int, default=0, metavar="N", help="first run the leakage audit on N symbols")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = p.parse_args(argv)
+    return p
+
+
+if __name__ == "__main__":  # --help and a bad option answer here, before the heavy imports below
+    build_parser().parse_args()
+
+import pandas as pd
+
+import data_store
+import signals
+
+MODELS = {"lstm": signals.LSTMClassifier, "gru": signals.GRUClassifier, "attention": signals.AttentionLSTMClassifier}
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     log = logging.getLogger("walk_forward_universe")
 

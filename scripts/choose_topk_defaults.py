@@ -28,6 +28,29 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+BUFFERS = (0, 5, 10, 20, 30, 45, 60)
+MIN_HOLDS = (0, 2, 5, 10, 20)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("predictions", type=Path, help="predictions table (parquet or CSV): date, symbol, p_up[, model]")
+    ap.add_argument("--model", default=None, help="the model's rows (when the table has a model column)")
+    ap.add_argument("--start", default=None, help="first decision day used (default: the table's first)")
+    ap.add_argument("--end", default=None, help="last decision day used (default: the table's last)")
+    ap.add_argument("--buffers", default=",".join(map(str, BUFFERS)), help="rank buffers of the grid")
+    ap.add_argument("--min-holds", default=",".join(map(str, MIN_HOLDS)), help="minimum holding periods of the grid")
+    ap.add_argument("--settings", default=None, help="buffer:min_hold pairs to evaluate instead (no choice made)")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="another TopKConfig field for every run, e.g. --set k=30")
+    ap.add_argument("--workers", type=int, default=1, help="processes (each loads the snapshot)")
+    ap.add_argument("--out", type=Path, default=None, help="also write the table as CSV")
+    return ap
+
+
+if __name__ == "__main__":  # --help and a bad option answer here, before the heavy imports below
+    build_parser().parse_args()
+
 import numpy as np
 import pandas as pd
 
@@ -35,8 +58,6 @@ import data_store
 from strategies import TopKConfig, run_backtest, trading_days_per_year
 from strategies.performance import sharpe_ratio
 
-BUFFERS = (0, 5, 10, 20, 30, 45, 60)
-MIN_HOLDS = (0, 2, 5, 10, 20)
 SHARPE_TOLERANCE = 0.02  #: settings within this of the best Sharpe count as tied (then: least turnover)
 
 
@@ -110,19 +131,7 @@ def markdown(table: pd.DataFrame, chosen: pd.Series | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("predictions", type=Path, help="predictions table (parquet or CSV): date, symbol, p_up[, model]")
-    ap.add_argument("--model", default=None, help="the model's rows (when the table has a model column)")
-    ap.add_argument("--start", default=None, help="first decision day used (default: the table's first)")
-    ap.add_argument("--end", default=None, help="last decision day used (default: the table's last)")
-    ap.add_argument("--buffers", default=",".join(map(str, BUFFERS)), help="rank buffers of the grid")
-    ap.add_argument("--min-holds", default=",".join(map(str, MIN_HOLDS)), help="minimum holding periods of the grid")
-    ap.add_argument("--settings", default=None, help="buffer:min_hold pairs to evaluate instead (no choice made)")
-    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                    help="another TopKConfig field for every run, e.g. --set k=30")
-    ap.add_argument("--workers", type=int, default=1, help="processes (each loads the snapshot)")
-    ap.add_argument("--out", type=Path, default=None, help="also write the table as CSV")
-    a = ap.parse_args(argv)
+    a = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
     preds = read_predictions(a.predictions, a.model)

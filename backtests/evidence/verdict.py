@@ -48,6 +48,12 @@ def predictive(row: Mapping[str, Any]) -> list[str]:
     return [name for key, name in names.items() if _above(row, key)]
 
 
+def backwards(row: Mapping[str, Any]) -> list[str]:
+    """The ranking measures whose interval lies below zero (IC, rank IC): the signal ranks backwards."""
+    names = {"ic": "IC", "rank_ic": "rank IC"}
+    return [name for key, name in names.items() if math.isfinite(_f(row, f"{key}_hi")) and _f(row, f"{key}_hi") < 0]
+
+
 def classify(row: Mapping[str, Any]) -> str:
     """One of :data:`CATEGORIES` for a traded model's row (see the module docstring)."""
     if _f(row, "trades") == 0:
@@ -133,6 +139,11 @@ def _conclusion(cat: str, row: Mapping[str, Any], reference: str) -> str:
     names = found[0] if len(found) == 1 else ", ".join(found[:-1]) + " and " + found[-1] if found else ""
     signal = (f"the {names} {'is' if len(found) == 1 else 'are'} above zero beyond noise"
               if found else "no prediction measure is above zero beyond noise")
+    back = backwards(row)
+    if back:
+        signal += (f"; the {' and the '.join(back)} {'is' if len(back) == 1 else 'are'} BELOW zero beyond noise: the "
+                   "signal ranks the stocks backwards (a higher score went with a lower return), and reversing it "
+                   "after seeing this is not skill")
     if cat == "skill":
         return (f"Skill: the alpha after the exposure to {reference} is significant (t = {t}) and survives costs; "
                 f"{signal}.")

@@ -35,7 +35,8 @@ _COLORS = {"lstm": "#d62728", "gru": "#9467bd", "attention": "#8c564b", "logisti
            "always_up": "#7f7f7f", "yesterday": "#2ca02c", "index": "#000000"}
 
 
-def chart_accuracy_vs_excess(windows: pd.DataFrame, reference: str = "CSI-300") -> str:
+def chart_accuracy_vs_excess(windows: pd.DataFrame, reference: str = "CSI-300",
+                             period: str = "walk-forward window") -> str:
     fig, ax = _figure(9, 4.6)
     traded = windows.dropna(subset=["excess_return"]) if "excess_return" in windows else windows.iloc[0:0]
     for model, g in traded.groupby("model", sort=False):
@@ -47,7 +48,7 @@ def chart_accuracy_vs_excess(windows: pd.DataFrame, reference: str = "CSI-300") 
     ax.set_ylabel(f"excess over {reference} in the window (%)")
     ax.text(0.99, 0.01, "excess = the window's compounded return minus the reference's, after costs; not annualised",
             transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="#555")
-    ax.set_title("Each dot is one walk-forward window: does a better hit rate earn more?")
+    ax.set_title(f"Each dot is one {period}: does a better hit rate earn more?")
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     return _png(fig)

@@ -19,8 +19,13 @@ them while the report is written, and restores QuantStats afterwards:
 - the "CAGR" label ends in U+FE6A (small percent sign), a missing glyph in most fonts;
 - "3Y/5Y/10Y (ann.)" silently equal the all-time figure when the data is shorter: "n/a" instead;
 - the title gets " (Compounded)" appended: removed;
-- four charts are drawn by :mod:`backtests.report.qs_charts` (log scale, rolling beta, monthly heatmap,
-  return quantiles; that module says what was wrong with each).
+- five charts are drawn by :mod:`backtests.report.qs_charts` (log scale, rolling beta, monthly heatmap,
+  return quantiles, daily returns; that module says what was wrong with each);
+- the rolling volatility, Sharpe, Sortino and beta charts of a span shorter than their six-month
+  window were empty axes dated 2000-2010: they are not drawn, and a sentence says why;
+- "Worst 10 Drawdowns" gave a drawdown that never recovered the last day as its recovery date:
+  "not recovered" instead;
+- the EOY table's "Won" column read "+" or "-" (a "-" looks like a missing value): "yes" or "no".
 """
 
 from __future__ import annotations
@@ -41,6 +46,11 @@ from . import qs_charts
 
 #: metric rows of QuantStats that need this many months of data (its windows are 35, 59, 119 months)
 _SPAN_ROWS = {"3Y (ann.)": 35, "5Y (ann.)": 59, "10Y (ann.)": 119}
+#: QuantStats' rolling charts: the id of the page's block, and its title
+ROLLING = {"rolling_beta": "Rolling beta", "rolling_vol": "Rolling volatility", "rolling_sharpe": "Rolling Sharpe",
+           "rolling_sortino": "Rolling Sortino"}
+#: the plotting functions behind the rolling charts QuantStats draws itself
+_ROLLING_PLOTS = ("rolling_volatility", "rolling_sharpe", "rolling_sortino")
 _CAGR_LABEL = "CAGR\ufe6a"
 
 
@@ -94,6 +104,10 @@ def html_report(
                     match_dates=True, figfmt="svg",
                 )
             text = Path(tmp).read_text(encoding="utf-8").replace(f"{safe} (Compounded)", safe)
+            half = qs.reports._get_trading_periods(periods_per_year)[1] if hasattr(
+                qs.reports, "_get_trading_periods") else periods_per_year // 2
+            text = rolling_notes(text, half, len(strat))
+            text = unrecovered_drawdown(text, strat)
     finally:
         Path(tmp).unlink(missing_ok=True)
     text = re.sub(r'<link rel="shortcut icon"[^>]*>\s*', "", text)
@@ -130,6 +144,59 @@ def drawdown_details(original: Callable[[Any], pd.DataFrame]) -> Callable[[Any],
     return details
 
 
+def needs_window(original: Callable[..., Any]) -> Callable[..., Any]:
+    """QuantStats' rolling volatility, Sharpe or Sortino chart, drawn only when its window
+    (``period``) leaves :data:`qs_charts.MIN_POINTS` values; otherwise nothing is drawn (the page
+    gets a sentence instead, :func:`rolling_notes`)."""
+
+    def plot(returns: Any, *args: Any, period: int = 126, **kwargs: Any) -> Any:
+        if len(returns) - period + 1 < qs_charts.MIN_POINTS:
+            return None
+        return original(returns, *args, period=period, **kwargs)
+
+    return plot
+
+
+def rolling_notes(page: str, window: int, days: int) -> str:
+    """``page`` with every empty rolling-chart block of :data:`ROLLING` given a sentence: the
+    chart needs ``window`` trading days (and :data:`qs_charts.MIN_POINTS` values) and the span has
+    ``days``."""
+    for cid, title in ROLLING.items():
+        note = (f'<div id="{cid}"><p class="qs-note" id="{cid}-none">{title}: no chart, its six-month window '
+                f"({window} trading days) needs {window + qs_charts.MIN_POINTS - 1} days of returns to draw "
+                f"{qs_charts.MIN_POINTS} values, and the span has {days}.</p></div>")
+        page = re.sub(rf'<div id="{cid}">\s*</div>', note, page)
+    return page
+
+
+def unrecovered_drawdown(page: str, returns: pd.Series) -> str:
+    """``page`` with the recovery date of a drawdown that lasts to the data's last day (QuantStats
+    gives it that day) written "not recovered" in the "Worst 10 Drawdowns" table."""
+    equity = (1 + returns.fillna(0.0)).cumprod()
+    if len(equity) == 0 or float(equity.iloc[-1]) >= float(max(1.0, equity.max())) * (1 - 1e-12):
+        return page
+    last = f"{returns.index[-1]:%Y-%m-%d}"
+    head = page.find("Worst 10 Drawdowns")
+    if head < 0:
+        return page
+    end = page.find("</table>", head)
+    table = re.sub(rf"(<tr><td>\d{{4}}-\d\d-\d\d</td><td>){last}(</td>)", r"\1not recovered\2",
+                   page[head:end], count=1)
+    return page[:head] + table + page[end:]
+
+
+def won_column(original: Callable[..., Any]) -> Callable[..., Any]:
+    """QuantStats' ``compare`` (the EOY table) with "yes"/"no" in its "Won" column for "+"/"-"."""
+
+    def table(*args: Any, **kwargs: Any) -> Any:
+        out = original(*args, **kwargs)
+        if isinstance(out, pd.DataFrame) and "Won" in out.columns:
+            out["Won"] = out["Won"].map({"+": "yes", "-": "no"}).fillna(out["Won"])
+        return out
+
+    return table
+
+
 def metrics_table(original: Callable[..., Any], months: float) -> Callable[..., Any]:
     """QuantStats' ``metrics`` with the CAGR label's missing glyph removed and the 3Y/5Y/10Y rows
     "n/a" when the data spans fewer ``months`` than their window."""
@@ -153,6 +220,8 @@ def _fixes(qs: Any, returns: pd.Series) -> Iterator[None]:
     wanted: list[tuple[Any, str, Callable[[Any], Any]]] = [
         (qs.stats, "drawdown_details", drawdown_details),
         (qs.reports, "metrics", lambda f: metrics_table(f, months)),
+        (qs.stats, "compare", won_column),
+        *((qs.plots, name, needs_window) for name in _ROLLING_PLOTS),
         *((qs.plots, name, lambda _f, n=name: getattr(qs_charts, n)) for name in qs_charts.__all__),
     ]
     # a QuantStats without one of these names (another version) keeps its own function there

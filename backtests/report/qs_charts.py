@@ -12,7 +12,12 @@ land in QuantStats' page where its versions would. What was wrong, and what thes
   here they are blank cells marked "no data";
 * ``distribution``: weekly, monthly, quarterly and yearly returns were aligned on period-end dates
   that are often not trading days and forward-filled, so the yearly box was flat; here each box
-  holds the compounded return of every period that has data.
+  holds the compounded return of every period that has data;
+* ``daily_returns``: "Daily Returns (Cumulative Sum)" was the returns summed per CALENDAR day, so
+  every weekend and holiday read 0 (a sawtooth); here the daily returns of the trading days.
+
+A rolling chart whose window is longer than the data draws nothing here (QuantStats drew an empty
+axis dated 2000-2010); :mod:`backtests.report.qs_adapter` puts a sentence in its place.
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["distribution", "log_returns", "monthly_heatmap", "rolling_beta"]
+__all__ = ["daily_returns", "distribution", "log_returns", "monthly_heatmap", "rolling_beta"]
 
 STRATEGY, BENCHMARK = "#348dc1", "#fedd78"
+#: fewest values a rolling chart needs to be drawn at all (fewer: nothing is drawn)
+MIN_POINTS = 20
 #: cumulative returns a log chart may mark (fractions)
 _TICKS = (-0.95, -0.9, -0.8, -0.7, -0.6, -0.5, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0,
           3.0, 5.0, 10.0, 20.0)
@@ -107,10 +114,14 @@ def rolling_beta_series(returns: Any, benchmark: Any, window: int) -> pd.Series:
 def rolling_beta(returns: Any, benchmark: Any, window1: int = 126, window1_label: str = "6-Months",
                  window2: int | None = 252, window2_label: str = "12-Months", figsize: tuple[float, float] = (8, 3),
                  savefig: Any = None, **_: Any) -> None:
-    """Rolling beta of the strategy to the benchmark over two windows; blank until a window is full."""
-    fig, ax = _figure(figsize, "Rolling Beta to Benchmark")
+    """Rolling beta of the strategy to the benchmark over two windows; blank until a window is full.
+    Nothing is drawn (and nothing saved) when the first window leaves fewer than :data:`MIN_POINTS`
+    values."""
     s = _series(returns)
     beta1 = rolling_beta_series(s, benchmark, window1)
+    if beta1.notna().sum() < MIN_POINTS:
+        return
+    fig, ax = _figure(figsize, "Rolling Beta to Benchmark")
     ax.plot(beta1.index, beta1.to_numpy(), color=STRATEGY, lw=1.5, label=f"{window1_label} ({window1} days)")
     if window2:
         beta2 = rolling_beta_series(s, benchmark, window2)
@@ -122,6 +133,27 @@ def rolling_beta(returns: Any, benchmark: Any, window1: int = 126, window1_label
     ax.axhline(1, ls=":", lw=0.8, color="black")
     ax.set_xlim(s.index[0], s.index[-1])
     ax.legend(fontsize=8, loc="best")
+    fig.autofmt_xdate()
+    _save(fig, savefig)
+
+
+def daily_series(returns: Any, benchmark: Any = None, active: bool = False) -> pd.Series:
+    """The daily returns a daily-returns chart shows: one value per trading day of ``returns`` (no
+    calendar day is added), less the benchmark's when ``active``."""
+    s = _series(returns)
+    if active and benchmark is not None:
+        s = s - _series(benchmark).reindex(s.index).fillna(0.0)
+    return s
+
+
+def daily_returns(returns: Any, benchmark: Any = None, figsize: tuple[float, float] = (8, 3), savefig: Any = None,
+                  active: bool = False, **_: Any) -> None:
+    """The strategy's daily returns (%) on its trading days."""
+    s = daily_series(returns, benchmark, active) * 100
+    fig, ax = _figure(figsize, "Daily Active Returns (%)" if active else "Daily Returns (%)")
+    ax.plot(s.index, s.to_numpy(), color=STRATEGY, lw=0.6)
+    ax.axhline(0, ls="--", lw=1, color="black")
+    ax.set_xlim(s.index[0], s.index[-1])
     fig.autofmt_xdate()
     _save(fig, savefig)
 

@@ -69,6 +69,8 @@ _CSS = """
 #accuracy-vs-returns h3{margin-top:26px}
 #accuracy-vs-returns .verdict{background:#f6f6f2;border-left:4px solid #d62728;padding:10px 14px;
   font-size:14px;line-height:1.5}
+#accuracy-vs-returns .alarm{background:#fde8e8;border-left:6px solid #b00;padding:10px 14px;font-size:15px;
+  font-weight:700;color:#900;line-height:1.5}
 #accuracy-vs-returns table.avr{margin:0 0 20px}
 #accuracy-vs-returns table.avr td,#accuracy-vs-returns table.avr th{border-bottom:1px solid #eee}
 #accuracy-vs-returns .ci{color:#777;font-size:11px;white-space:nowrap}
@@ -123,12 +125,16 @@ def build_report(
     notes: list[str] | None = None,
     audit: str | None = None,
     stock: tuple[pd.Series, pd.Series] | None = None,
+    alarms: list[str] | None = None,
+    evaluated: bool = False,
 ) -> dict[str, Any]:
     """Write the tearsheet to ``path`` and return the numbers it shows (for metrics.json).
 
     ``figures``: each model's evidence (:func:`backtests.evidence.assess`), merged into its row;
     ``evidence``: the main model's tables and series; ``stock``: (adjusted close, tradable) of a
-    single-stock study's symbol for its coverage block."""
+    single-stock study's symbol for its coverage block; ``alarms``: sentences that lead the section,
+    above the verdict (:mod:`backtests.evidence.alarms`); ``evaluated``: a table given to
+    ``backtests.evaluate`` (not trained here: its windows are evaluation periods)."""
     single = reference.symbol is not None
     models, windows = summarise(outcomes, reference.returns, calendar, periods_per_year, reference.extra,
                                 reference_model=f"Buy-and-hold {reference.symbol}" if single else "index")
@@ -146,10 +152,12 @@ def build_report(
     shown = models.assign(model=models["model"].map(label))
     traded = shown[models["model"].isin([m for m, oc in outcomes.items() if oc.backtest is not None])]
     sec = [_CSS, '<div id="accuracy-vs-returns">', "<h2>Accuracy vs returns</h2>",
+           *(f'<p class="alarm" id="alarm-{i}">{html.escape(a)}</p>' for i, a in enumerate(alarms or [])),
            f'<p class="verdict" id="verdict">{html.escape(text)}</p>']
     if audit:
         sec.append(f'<p class="note" id="audit"><b>Leakage audit:</b> {html.escape(audit)}</p>')
-    sec.append("<h3>Every model on the same walk-forward windows and samples</h3>")
+    period = "evaluation period" if evaluated else "walk-forward window"
+    sec.append(f"<h3>Every model on the same {period}s and samples</h3>")
     cols = [c for c in MODEL_COLUMNS if not (single and c[0] == "ic")]
     sec.append(_table(shown, cols, "models"))
     sec.append('<p class="note">Prediction metrics are pooled over all test samples (sample-weighted); IC is the '
@@ -164,10 +172,15 @@ def build_report(
     elif single:
         sec.append('<p class="note" id="no-cross-section">One stock: no cross-section, so no IC, quantiles or IC '
                    "decay; the evidence is the accuracy edge and the alpha against holding the stock.</p>")
-    sec.append("<h3>Per window: does a better hit rate earn more?</h3>")
-    sec.append(_img("accuracy vs excess return", charts.chart_accuracy_vs_excess(windows, reference.name)))
+    if mw["window"].nunique() > 1:
+        sec.append(f"<h3>Per {period}: does a better hit rate earn more?</h3>")
+        sec.append(_img("accuracy vs excess return", charts.chart_accuracy_vs_excess(windows, reference.name, period)))
+    else:
+        sec.append("<h3>Equity</h3>")
+        sec.append(f'<p class="note" id="one-period">One {period}: a scatter of accuracy against excess return '
+                   "needs two or more, so there is none.</p>")
     sec.append(_img("equity curves", charts.chart_equity(outcomes, reference.returns, reference.name)))
-    sec.append(f"<h3>{html.escape(label(main_model))} by walk-forward window</h3>")
+    sec.append(f"<h3>{html.escape(label(main_model))} by {period}</h3>")
     sec.append(_img("windows", charts.chart_windows(windows, main_model)))
     sec.append(_table(mw, [
         ("window", "window", "int"), ("test_start", "test from", "date"), ("test_end", "to", "date"),
@@ -180,7 +193,7 @@ def build_report(
                "(orders fill at the next open); its excess is compounded over the window, not annualised.</p>")
     base = windows[windows["model"] != main_model]
     if len(base):
-        sec.append("<h3>Baselines by window</h3>")
+        sec.append(f"<h3>Baselines by {period}</h3>")
         sec.append(_table(base.assign(model=base["model"].map(label)), [
             ("model", "model", "name"), ("window", "window", "int"), ("accuracy", "accuracy", "pct"),
             ("base_rate", "always-up", "pct"), ("roc_auc", "AUC", "f3"), *([] if single else [("ic", "IC", "f3")]),

@@ -6,7 +6,9 @@ and, separately, REMOVED. What the pipeline computes for days <= T must come out
 
 * **channels**: every feature channel of every day <= T, compared channel by channel, so a leak is
   named by its channel (a centred window, tomorrow's high); cheap, so it runs at cuts spread over
-  every window (training, validation and test spans);
+  every window (training and validation spans) and over the WHOLE test span: its first day, at
+  most ``probe_days`` trading days apart, and its last days (the latest cut is the day before the
+  data's last day), so a leak that starts late in the test span is seen too;
 * **labels**: every label whose declared end (:attr:`Labels.end_offset`) is <= T; a label that reads
   further than it declares is caught here, and how far it really reads is measured from the data;
 * **fitted labels** (structural, per window): no sample used in fitting (training or early
@@ -16,9 +18,14 @@ and, separately, REMOVED. What the pipeline computes for days <= T must come out
 * **extra features read their input** (structural): a user feature whose values do not move when
   the bars it is given change was computed elsewhere, out of the audit's sight;
 * **predictions**: the whole walk-forward (features, labels, scaler, training, prediction) is rerun
-  on the changed and on the truncated data, and every prediction for a date <= T must be unchanged.
-  By default there is one such cut in the test span of every window (its middle day), and each
-  reruns that window; a cut given explicitly reruns every window tested on or before it.
+  on the changed and on the truncated data, and every prediction for a date <= T of EVERY model
+  (the estimator and each baseline) must be unchanged. By default there is one such cut in the test
+  span of every window (its middle day), and each reruns that window; a cut given explicitly reruns
+  every window tested on or before it. A leak seen only here (features and labels passed) sits in
+  what is fitted or computed after the features: preprocessing fitted on test rows, a
+  normalisation over a batch or a span that holds later days, or model-side fitting (early
+  stopping, calibration) on test rows. It is caught when it moves a prediction dated before the
+  cut, which a model-side leak does only when the changed future changes what was fitted.
 
 What no perturbation audit can see: anything fixed before the data reach the pipeline. A
 statistic computed from the full history outside it (a mean or scaler baked into a constant, a
@@ -60,8 +67,10 @@ class AuditReport:
     """Verdict of :func:`leakage_audit`: ``passed``, one row of ``details`` per (cut, check,
     variant), ``leaking_channels`` (the feature channels that read the future), ``unchecked_features``
     (user features that ignore the bars they are given, so the audit cannot see what they read),
-    ``label_reach`` (how many days after its decision day a label reads, measured), and a
-    one-paragraph ``message``."""
+    ``label_reach`` (how many days after its decision day a label reads, measured), ``models`` (the
+    models whose predictions were rerun: the estimator and every baseline), ``covered`` (the first
+    and last cut date of the feature and label checks: every day up to the last one was checked),
+    and a one-paragraph ``message`` that says all of it."""
 
     passed: bool
     details: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -69,6 +78,8 @@ class AuditReport:
     leaking_channels: list[str] = field(default_factory=list)
     unchecked_features: list[str] = field(default_factory=list)
     label_reach: int = 0
+    models: list[str] = field(default_factory=list)
+    covered: tuple[pd.Timestamp, pd.Timestamp] | None = None
 
     def __bool__(self) -> bool:
         return self.passed
@@ -82,13 +93,18 @@ def _mid(cal: pd.DatetimeIndex, a: int, b: int) -> pd.Timestamp:
     return pd.Timestamp(cal[(a + b) // 2])
 
 
-def _probe_cuts(cal: pd.DatetimeIndex, windows: list[Window], cuts: list[pd.Timestamp]) -> list[pd.Timestamp]:
-    """Where the cheap checks look: in every window's training, validation and test span, and at
+def _probe_cuts(cal: pd.DatetimeIndex, windows: list[Window], cuts: list[pd.Timestamp],
+                every: int) -> list[pd.Timestamp]:
+    """Where the cheap checks look: in every window's training and validation span; over its whole
+    test span (the first day, then at most ``every`` trading days apart, and the last two days, so
+    the latest cut is the day before the data's last day when the test span reaches it); and at
     every prediction cut."""
     out = set(cuts)
+    last = len(cal) - 2  # the latest day with a day after it to change
     for w in windows:
         r0, r1, v0, _, t0, t1 = w.pos
-        out |= {_mid(cal, r0, r1), cal[v0], cal[t0], _mid(cal, t0, t1)}
+        out |= {_mid(cal, r0, r1), cal[v0]}
+        out |= {cal[min(p, last)] for p in [*range(t0, t1 + 1, max(1, every)), t1 - 1, t1] if p >= t0}
     return sorted(c for c in out if c < cal[-1])
 
 
@@ -96,7 +112,8 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
                   splitter: WalkForwardSplit | None = None, estimator: Any = None,
                   baselines: Sequence[str] = ("logistic",), cut_dates: Sequence[Any] | None = None,
                   max_windows: int | None = None, symbols: Sequence[str] | None = None, atol: float = 1e-6,
-                  seed: int = 0, progress: bool = False) -> AuditReport:
+                  seed: int = 0, progress: bool = False, probe_days: int = 20,
+                  model_name: str | None = None) -> AuditReport:
     """Prove (or disprove) that what the pipeline computes for dates <= T depends on data up to T only.
 
     Run it on a small universe (it retrains): e.g. ``md.slice(symbols=[...20 names])``.
@@ -107,7 +124,10 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
         labels: the target under audit.
         splitter: the windows under audit.
         estimator: the model under audit.
-        baselines: the baselines under audit.
+        baselines: the baselines under audit; every model's predictions are compared, the
+            baselines' too (pass the run's baselines: a leak in a baseline's own input passes
+            unseen otherwise).
+        model_name: the ``model`` value of the estimator's rows, as given to :func:`run_walk_forward`.
         cut_dates: the dates T of the prediction reruns (each reruns every window tested on or before
             it); default: the middle day of every audited window's test span, each rerunning its window.
         max_windows: audit only the first windows (default: all).
@@ -116,6 +136,8 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
             a shorter test set changes the batch shapes of prediction and with them the last float32
             bit (differences ~6e-8 are seen); leaks move p_up by orders of magnitude more.
         seed: seed of the scrambled data.
+        probe_days: the feature and label checks look at least this often (trading days) over
+            the test span, up to the day before the data's last day.
 
     Returns:
         :class:`AuditReport`: ``passed``, ``details`` (cut, check, variant, windows, rows compared and
@@ -150,7 +172,7 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
 
     estimator = pin_threads(estimator if estimator is not None else LSTMClassifier())
     common = dict(features=features, labels=labels, splitter=splitter, estimator=estimator, baselines=baselines,
-                  progress=progress)
+                  progress=progress, model_name=model_name)
     ref_prep = prepare(md, features, labels)
     variants: dict[tuple[pd.Timestamp, str], tuple[MarketData, Prepared]] = {}
 
@@ -163,7 +185,8 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
     rows: list[dict[str, Any]] = []
     reach = labels_declared = ref_prep.labels.end_offset
     extra_moved = {name: False for name, _ in features.extra}
-    for cut in _probe_cuts(md.calendar, windows, cuts):
+    probes = _probe_cuts(md.calendar, windows, cuts, probe_days)
+    for cut in probes:
         for kind in ("changed", "removed"):
             data, prep = variant(cut, kind)
             ch = compare_channels(ref_prep, prep, cut)
@@ -216,21 +239,36 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
     leaking = sorted({c.strip() for v in bad.loc[bad["check"] == "channels", "channels"] for c in str(v).split(",")
                       if c.strip()})
     unchecked = [name for name, moved in extra_moved.items() if not moved]
+    models = [str(m) for m in pd.unique(ref.predictions["model"])]
+    covered = (probes[0], probes[-1]) if probes else None
+    test_span = (windows[0].test_start, windows[-1].test_end)
     return AuditReport(passed=bool(details["passed"].all()), details=details, leaking_channels=leaking,
-                       unchecked_features=unchecked, label_reach=reach,
-                       message=_message(details, cuts, leaking, reach, labels_declared))
+                       unchecked_features=unchecked, label_reach=reach, models=models, covered=covered,
+                       message=_message(details, cuts, leaking, reach, labels_declared, models, covered, test_span))
 
 
-def _message(details: pd.DataFrame, cuts: list[pd.Timestamp], leaking: list[str], reach: int, declared: int) -> str:
+def _coverage_words(details: pd.DataFrame, covered: tuple[pd.Timestamp, pd.Timestamp] | None,
+                    test_span: tuple[pd.Timestamp, pd.Timestamp]) -> str:
+    probes = int(details.loc[details["check"] == "channels", "cut"].nunique())
+    if covered is None:
+        return "no cut date"
+    return (f"{probes} cut dates from {covered[0].date()} to {covered[1].date()} (every window's spans; the test "
+            f"span {test_span[0].date()}..{test_span[1].date()} to its end)")
+
+
+def _message(details: pd.DataFrame, cuts: list[pd.Timestamp], leaking: list[str], reach: int, declared: int,
+             models: list[str], covered: tuple[pd.Timestamp, pd.Timestamp] | None,
+             test_span: tuple[pd.Timestamp, pd.Timestamp]) -> str:
     preds = details[details["check"] == "predictions"]
     cut_txt = ", ".join(str(c.date()) for c in cuts)
+    where = _coverage_words(details, covered, test_span)
     if details["passed"].all():
-        probes = details.loc[details["check"] == "channels", "cut"].nunique()
-        return (f"no look-ahead found: at {probes} cut dates over every window, changing or removing the bars after "
+        return (f"no look-ahead found: at {where}, changing or removing the bars after "
                 f"the cut left every feature channel and every label of the days before it unchanged (labels read "
                 f"{reach} days ahead, as declared); every fitted label ended by its window's first test day; and "
                 f"rerunning the walk-forward at {cut_txt} left all {int(preds['compared'].sum())} compared "
-                f"predictions unchanged (max |diff| {np.nanmax(preds['max_abs_diff'].to_numpy(float)):.2g})")
+                f"predictions of {', '.join(models)} unchanged "
+                f"(max |diff| {np.nanmax(preds['max_abs_diff'].to_numpy(float)):.2g})")
     parts = []
     if leaking:
         parts.append(f"feature channel(s) {', '.join(leaking)} read data after their day")
@@ -242,9 +280,17 @@ def _message(details: pd.DataFrame, cuts: list[pd.Timestamp], leaking: list[str]
         if sub.empty:
             continue
         r = sub.iloc[0]
-        where = f" at cut {pd.Timestamp(r['cut']).date()} (bars after it {r['variant']})" if r["variant"] else ""
+        at = f" at cut {pd.Timestamp(r['cut']).date()} (bars after it {r['variant']})" if r["variant"] else ""
         what = (f"{int(sub['changed'].sum())} of {int(sub['compared'].sum())} predictions changed"
                 if check == "predictions" else f"failed {len(sub)} time(s)")
-        parts.append(f"[{check}] {what}{where}" + (f", e.g. {r['example']}" if r.get("example") else ""))
+        parts.append(f"[{check}] {what}{at}" + (f", e.g. {r['example']}" if r.get("example") else ""))
+    if set(bad["check"]) == {"predictions"}:
+        hint = ("Every feature channel, label and fitted label passed, so the leak is in what is fitted or computed "
+                "after the features: preprocessing fitted on test rows (a scaler, an imputer), a normalisation over "
+                "a batch or a span that holds later days (batch normalisation, a statistic of the test set), or "
+                "model-side fitting on test rows (early stopping, calibration, a threshold chosen on them); the "
+                "changed predictions name the model.")
+    else:
+        hint = "Check custom features for centred/forward windows, the labels, and the embargo (>= horizon + 1)."
     return ("LOOK-AHEAD: results depend on data after their date; " + "; ".join(parts)
-            + ". Check custom features for centred/forward windows, the labels, and the embargo (>= horizon + 1).")
+            + f". Checked at {where}; predictions of {', '.join(models)} rerun at {cut_txt}. " + hint)

@@ -208,3 +208,12 @@ def test_threads_are_fixed_by_default_and_auto_on_request():
     assert _cli("--threads", "2").execution.threads == 2
     with pytest.raises(ConfigError, match=r"execution\.threads = 0 is out of range: allowed 1\.\.1024, or 'auto'"):
         _cli("--threads", "0")
+
+
+def test_symbols_take_one_list_syntax():
+    """Comma-separated, as in every CLI of the toolkit; spaces separate too."""
+    a = _cli("--symbols", "SH600519,SZ000001").universe.symbols
+    assert a == _cli("--symbols", "SH600519", "SZ000001").universe.symbols == ("SH600519", "SZ000001")
+    assert _cli("--symbols", "sh600519, sz000001").universe.symbols == a
+    with pytest.raises(ConfigError, match="empty item"):
+        _cli("--symbols", "SH600519,,SZ000001")

@@ -131,3 +131,47 @@ def test_the_best_of_50_noise_points_does_not_survive_multiple_testing(data, tmp
     res = strategies.run_backtest(md, skilled, strategy=topk, costs=GROSS_COSTS, progress=False)
     mt2 = compare.multiple_testing([*folders, _point(tmp_path / "skilled", res.returns, bench)])
     assert mt2["best"] == "skilled" and mt2["survives"], compare.multiple_testing_text(mt2)
+
+
+def _future_return(md, df):
+    """The open-to-open return each decision of ``df`` captures (NaN where unknown)."""
+    r = forward_returns(md, 1, "open").stack().reindex(pd.MultiIndex.from_arrays([df["date"], df["symbol"]]))
+    return r.to_numpy()
+
+
+def _judge_all(tmp_path, preds, name, *args):
+    f = tmp_path / f"{name}.parquet"
+    preds.to_parquet(f)
+    out = tmp_path / "runs"
+    assert E.main([str(f), "--out", str(out), "--name", name, *FAST, *args]) == 0
+    (run,) = [p for p in out.iterdir() if p.name.endswith(name)]
+    return json.loads((run / "metrics.json").read_text()), (run / "tearsheet.html").read_text()
+
+
+def test_a_score_that_is_the_future_return_is_too_good_to_be_true(data, tmp_path):
+    """The return the decision captures, given as the score: IC 1 and every call right. It used to
+    pass as "some information without money"; it must lead with a look-ahead alarm."""
+    md = data.slice("2022-06-01", "2023-12-31")
+    df = _members(md, "2023-01-01", "2023-12-31")
+    df["score"] = _future_return(md, df)
+    df = df.dropna(subset=["score"])
+    m, page = _judge_all(tmp_path, df, "oracle", "--start", "2022-06-01", "--end", "2023-12-31")
+    row = next(r for r in m["models"] if r["model"] == m["model"])
+    assert row["ic"] == pytest.approx(1.0, abs=1e-9) and row["accuracy"] > 0.99
+    assert len(m["warnings"]) == 1 and m["warnings"][0].startswith("TOO GOOD TO BE TRUE, LOOK-AHEAD SUSPECTED")
+    assert m["verdict"].startswith("TOO GOOD TO BE TRUE")
+    section = page[page.index('<div id="accuracy-vs-returns">'):]
+    assert section.index('id="alarm-0"') < section.index('id="verdict"')
+
+
+def test_a_signal_that_ranks_backwards_is_called_so(data, tmp_path):
+    """Minus the captured return, drowned in noise: an IC clearly below zero, far from too good."""
+    md = data.slice("2022-06-01", "2023-12-31")
+    df = _members(md, "2023-01-01", "2023-12-31")
+    r = _future_return(md, df)
+    df["score"] = -np.nan_to_num(r) + np.random.default_rng(3).normal(0, 0.2, len(df))
+    m, _ = _judge_all(tmp_path, df, "backwards", "--start", "2022-06-01", "--end", "2023-12-31",
+                      "--set", "strategy.topk.k=10", "--set", "strategy.topk.max_replace=10")
+    row = next(r for r in m["models"] if r["model"] == m["model"])
+    assert row["ic_hi"] < 0 and row["ic"] > -0.2 and m["warnings"] == []
+    assert "the IC and the rank IC are BELOW zero beyond noise: the signal ranks the stocks backwards" in m["verdict"]

@@ -2,6 +2,7 @@
 
 import io
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -77,3 +78,64 @@ def test_rolling_beta_is_blank_until_its_window_is_full():
     beta = qs_charts.rolling_beta_series(s, b, 121)
     assert beta.iloc[:120].isna().all() and beta.iloc[120:].notna().all()  # QuantStats drew 0.0 there
     assert beta.iloc[-1] == pytest.approx(1.3, abs=0.05)
+
+
+@pytest.fixture(scope="module")
+def short_page(tmp_path_factory):
+    """QuantStats' page of four months of a real holding (SH600519, 2023-01..04) against the CSI-300:
+    shorter than the six-month windows of the rolling charts, and below its January peak at the end."""
+    import data_store
+
+    md = data_store.load(use_cache=False)
+    close = md.panel("close", adjusted=True)["SH600519"].loc["2022-12-30":"2023-04-28"]
+    held = close.pct_change().dropna()
+    bench = md.benchmark_returns().reindex(held.index)
+    out = tmp_path_factory.mktemp("qs") / "page.html"
+    page = qs_adapter.html_report(held, bench, out, title="short", periods_per_year=243)
+    return page, held, bench
+
+
+def test_a_short_span_draws_no_empty_chart(short_page):
+    from .charts_dom import chart_problems
+
+    page, held, _ = short_page
+    assert len(held) == 78
+    assert chart_problems(page, {2023}) == []  # QuantStats alone: four empty charts, three dated 2000-2010
+    for cid in qs_adapter.ROLLING:
+        assert f'<p class="qs-note" id="{cid}-none">' in page, cid
+    assert "needs 141 days of returns to draw 20 values, and the span has 78" in page
+
+
+def test_daily_returns_are_drawn_on_trading_days_only(short_page):
+    """QuantStats summed the returns per calendar day: every weekend and holiday read 0."""
+    from .charts_dom import series_lengths
+
+    page, held, bench = short_page
+    block = page[page.index('<div id="daily_returns">'):]
+    block = block[:block.index("</svg>")]
+    assert max(series_lengths(block)) == len(held) == 78  # not the 116 calendar days
+    s = qs_charts.daily_series(held, bench, active=True)
+    assert list(s.index) == list(held.index)
+    assert s.iloc[3] == pytest.approx(held.iloc[3] - bench.iloc[3], abs=1e-15)
+
+
+def test_a_drawdown_that_never_recovered_has_no_recovery_date(short_page):
+    page, held, _ = short_page
+    equity = (1 + held).cumprod()
+    peak = equity.idxmax()  # 2023-01-16; the holding ends 8% below it
+    assert equity.iloc[-1] < equity.max()
+    start = held.index[held.index.get_loc(peak) + 1]
+    table = page[page.index("Worst 10 Drawdowns"):]
+    table = table[:table.index("</table>")]
+    assert f"<tr><td>{start:%Y-%m-%d}</td><td>not recovered</td>" in table
+    assert "<td>2023-04-28</td>" not in table  # the last day is no recovery date
+
+
+def test_the_eoy_table_says_won_yes_or_no(short_page):
+    page, held, bench = short_page
+    eoy = page[page.index("EOY Returns vs Benchmark"):]
+    row = re.search(r"<tr><td>2023</td>(.*?)</tr>", eoy).group(1)
+    won = re.findall(r"<td>([^<]*)</td>", row)[-1]
+    # SH600519 +1.9% against the CSI-300's +4.1% over these days: it did not win
+    assert (1 + held).prod() < (1 + bench).prod()
+    assert won == "no"

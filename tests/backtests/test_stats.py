@@ -105,3 +105,50 @@ def test_spa_finds_a_planted_winner_and_not_noise():
     res = S.spa_test(bench, winner, reps=500, seed=0)
     assert res["p_spa"] < 0.01 and res["p_upper"] < 0.01 and res["models"] == 20 and res["seed"] == 0
     assert math.isnan(S.spa_test(bench.iloc[:5], noise.iloc[:5])["p_spa"])
+
+
+def _ar1(n, phi, sd, seed):
+    """A stationary AR(1) series x_t = phi x_{t-1} + e_t, e ~ N(0, sd^2), started in its stationary law."""
+    rng = np.random.default_rng(seed)
+    e = rng.normal(0.0, sd, n)
+    x = np.empty(n)
+    x[0] = e[0] / math.sqrt(1 - phi**2)
+    for t in range(1, n):
+        x[t] = phi * x[t - 1] + e[t]
+    return x
+
+
+def test_intervals_widen_for_serially_dependent_days():
+    """A daily IC series that persists from day to day (AR(1), phi = 0.8): its mean's standard error
+    is sqrt((1 + phi) / (1 - phi)) = 3 times what counting the days as independent gives. The
+    reported interval (days resampled in blocks of the automatic length) must be visibly wider than
+    an i.i.d. one; an interval that resamples single days (block length 1) comes out about as wide
+    as the i.i.d. formula and fails. On white noise the same code must not widen it."""
+    n, phi, sd = 750, 0.8, 0.1
+    ic = _ar1(n, phi, sd, seed=0) + 0.02
+    res = S.mean_interval(ic, reps=1000, seed=0)
+    iid = 2 * norm.ppf(0.975) * ic.std(ddof=1) / math.sqrt(n)  # the interval if days were independent
+    true = 2 * norm.ppf(0.975) * sd / (1 - phi) / math.sqrt(n)  # from the AR(1)'s long-run variance
+    width = res["hi"] - res["lo"]
+    assert width > 1.8 * iid
+    assert width > 0.6 * true
+    assert res["block"] > 5
+    noise = np.random.default_rng(1).normal(0.02, sd, n)
+    wn = S.mean_interval(noise, reps=1000, seed=0)
+    assert 0.85 < (wn["hi"] - wn["lo"]) / (2 * norm.ppf(0.975) * noise.std(ddof=1) / math.sqrt(n)) < 1.2
+
+
+def test_accuracy_edge_interval_widens_for_serially_dependent_days():
+    """Days whose hit rate drifts slowly (an AR(1) around 52%, 200 samples a day, a 50/50 label):
+    the edge's interval must carry that dependence, as the IC's does."""
+    n, per_day = 750, 200
+    rng = np.random.default_rng(2)
+    p = np.clip(0.52 + _ar1(n, 0.8, 0.01, seed=3), 0.0, 1.0)
+    hits = rng.binomial(per_day, p).astype(float)
+    ups = rng.binomial(per_day, 0.5, n).astype(float)
+    m = np.full(n, float(per_day))
+    res = S.accuracy_edge_interval(hits, m, ups, reps=1000, seed=0)
+    daily = hits / m
+    iid = 2 * norm.ppf(0.975) * daily.std(ddof=1) / math.sqrt(n)
+    assert res["hi"] - res["lo"] > 1.5 * iid
+    assert res["block"] > 5

@@ -1,6 +1,8 @@
 """The tearsheet opened in headless Chromium: it renders without console errors and shows both
 QuantStats' sections and the accuracy-vs-returns section with real numbers; the rendered DOM has
-no empty metric cell, a number for every drawdown figure, and data in every chart."""
+no empty metric cell, a number for every drawdown figure, and data in every chart: every PNG is an
+image and every SVG chart plots a series on an axis dated inside the data (an empty chart is caught,
+not only an empty cell), for a run of 18 months and for a span shorter than the rolling windows."""
 
 import re
 import shutil
@@ -8,6 +10,8 @@ import subprocess
 from html.parser import HTMLParser
 
 import pytest
+
+from .charts_dom import chart_problems
 
 pytestmark = pytest.mark.slow
 
@@ -118,6 +122,7 @@ def test_tearsheet_renders_in_chromium_without_console_errors(small_run, tmp_pat
     assert all(src.startswith("data:image/png;base64,") and len(src) > 5000 for src in cells.images), \
         [len(s) for s in cells.images]
     assert len(cells.images) >= 9 and cells.svgs >= 14
+    assert chart_problems(dom, {2022, 2023, 2024}) == []  # every SVG chart plots data on the run's dates
     assert "no data" in dom  # the monthly heatmap marks months outside the data instead of 0.00
     assert not re.search(r">-0\.0+%?<", dom)  # no negative zero in any cell
     # nothing is fetched from the network
@@ -127,3 +132,26 @@ def test_tearsheet_renders_in_chromium_without_console_errors(small_run, tmp_pat
     subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'p2'}", "--window-size=1100,1600",
                     f"--screenshot={png}", html_file.as_uri()], capture_output=True, timeout=120, check=True)
     assert png.stat().st_size > 20_000
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
+def test_a_short_span_renders_no_empty_chart(tmp_path):
+    """Four months of a real holding (SH600519, 2023-01..04) against the CSI-300, through QuantStats'
+    page as the tearsheet writes it: QuantStats alone draws the rolling beta, volatility, Sharpe and
+    Sortino as empty axes (three dated 2000-2010); the rendered DOM must hold none."""
+    import data_store
+    from backtests.report import qs_adapter
+
+    md = data_store.load(use_cache=False)
+    held = md.panel("close", adjusted=True)["SH600519"].loc["2022-12-30":"2023-04-28"].pct_change().dropna()
+    page = tmp_path / "short.html"
+    text = qs_adapter.html_report(held, md.benchmark_returns().reindex(held.index), page, title="short",
+                                  periods_per_year=243)
+    qs_adapter.write_page(page, text, "<p>section</p>", "short")
+    proc = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = proc.stdout
+    assert "Worst 10 Drawdowns" in dom and dom.count("<svg") >= 8
+    assert chart_problems(dom, {2023}) == []
+    assert all(f'id="{cid}-none"' in dom for cid in qs_adapter.ROLLING)

@@ -110,3 +110,13 @@ def test_a_significantly_negative_alpha_is_called_so_before_and_after_costs():
     assert classify(exposure) == "exposure"
     assert "the alpha after that exposure is significantly negative (t = -2.30)" in verdict("LSTM", exposure,
                                                                                             pd.DataFrame())
+
+
+def test_a_significantly_negative_ic_is_called_backwards_not_noise():
+    row = _row(ic=-0.099, ic_lo=-0.196, ic_hi=-0.011)
+    text = verdict("LSTM", row, WINDOWS)
+    assert ("no prediction measure is above zero beyond noise; the IC is BELOW zero beyond noise: the signal ranks "
+            "the stocks backwards") in text
+    both = verdict("LSTM", _row(ic_hi=-0.001, rank_ic_hi=-0.002), WINDOWS)
+    assert "the IC and the rank IC are BELOW zero beyond noise" in both
+    assert "backwards" not in verdict("LSTM", _row(), WINDOWS)  # an interval across zero is noise

@@ -17,7 +17,7 @@ def _run(script, *args):
     return proc.stdout
 
 
-SMALL = ["--symbols", "6", "--start", "2019-12-01", "--test-start", "2022-07-01", "--end", "2023-06-30",
+SMALL = ["--n-symbols", "6", "--start", "2019-12-01", "--test-start", "2022-07-01", "--end", "2023-06-30",
          "--epochs", "1"]
 
 
@@ -46,3 +46,9 @@ def test_single_stock_threshold():
     acc = float(vals["accuracy".rjust(24)])
     assert 0.3 < acc < 0.7
     assert float(vals["days_long_share".rjust(24)]) <= 1.0
+    # beside always-up, the best constant guess (the comparison that counts), and the toolkit's 243 days a year
+    up = float(vals["always_up_accuracy".rjust(24)])
+    best = float(vals["best_constant_accuracy".rjust(24)])
+    assert best == pytest.approx(max(up, 1 - up), abs=2e-4)
+    assert float(vals["edge_over_best_constant".rjust(24)]) == pytest.approx(acc - best, abs=2e-4)
+    assert float(vals["periods_per_year".rjust(24)]) == 243

@@ -10,6 +10,7 @@ import pytest
 import signals
 from core.timing import label_end_offset
 from signals.inputs import prepared as prepared_module
+from signals.inputs.scaling import SequenceScaler
 
 CHECKS = {"channels", "labels", "fitted labels", "predictions"}
 
@@ -270,3 +271,77 @@ def test_audit_passes_with_the_suspect_jump_masks_and_catches_a_mask_that_looks_
     assert not rep.passed
     bad = _failed(rep, "channels")
     assert len(bad) and all("fit mask" in c for c in bad["channels"])
+
+
+LATE_LEAK_FROM = pd.Timestamp("2022-12-05")
+
+
+def _leak_in_the_last_days(p):
+    """Causal until LATE_LEAK_FROM, then tomorrow's return: a leak that starts in the last 14 trading
+    days of the test span, after the middle of the last window (where the prediction cut is)."""
+    past = p["close"] / p["close"].shift(1) - 1.0
+    future = p["close"].shift(-1) / p["close"] - 1.0
+    out = past.copy()
+    late = past.index >= LATE_LEAK_FROM
+    out.loc[late] = future.loc[late]
+    return out
+
+
+def test_audit_covers_the_whole_test_span_and_catches_a_leak_in_its_last_days(md_audit):
+    """The last window tests 2022-10-31..2022-12-23 and its prediction cut is its middle day
+    (2022-11-25): a one-day-ahead read that starts on 2022-12-05 moves nothing before it. The feature
+    checks now look over the whole test span, up to its last day, and the report says so."""
+    splitter = signals.WalkForwardSplit(train_days=200, val_days=30, test_days=40, test_start="2022-07-01",
+                                        test_end="2022-12-23")
+    windows = list(splitter.split(md_audit.calendar, 1))
+    assert windows[-1].test_end == pd.Timestamp("2022-12-23")
+    rep = signals.leakage_audit(md_audit, **_cfg(splitter=splitter, features=_leaky("late", _leak_in_the_last_days)))
+    assert not rep.passed, rep.message
+    assert rep.leaking_channels == ["late"]
+    bad = _failed(rep, "channels")
+    assert (bad["cut"] >= LATE_LEAK_FROM).all() and bad["cut"].max() == pd.Timestamp("2022-12-23")
+    assert _failed(rep, "predictions").empty  # the prediction cuts alone never see it
+    assert rep.covered == (rep.details.loc[rep.details["check"] == "channels", "cut"].min(), pd.Timestamp("2022-12-23"))
+    assert "to 2022-12-23 (every window's spans; the test span 2022-07-01..2022-12-23 to its end)" in rep.message
+    # the cheap checks look at most 20 trading days apart over the test span
+    probes = pd.DatetimeIndex(sorted(rep.details.loc[rep.details["check"] == "channels", "cut"].unique()))
+    cal = md_audit.calendar
+    in_test = cal[(cal >= windows[0].test_start) & (cal <= windows[-1].test_end)]
+    pos = in_test.get_indexer(probes[probes >= windows[0].test_start])
+    assert pos[0] == 0 and pos[-1] == len(in_test) - 1 and np.diff(pos).max() <= 20
+
+
+class _TestFittedScaler(SequenceScaler):
+    """A planted preprocessing leak: the test tensor is standardised with its OWN statistics (the
+    window's whole test span), so a prediction of day d moves with the test rows after d."""
+
+    def transform(self, X, copy=True):
+        if copy:  # the test tensor (training and validation are scaled in place)
+            self.fit(X)
+        return super().transform(X, copy=copy)
+
+
+def test_a_leak_seen_only_in_the_predictions_points_at_preprocessing_and_model_side_fitting(md_audit, monkeypatch):
+    import signals.window as window_module
+
+    monkeypatch.setattr(window_module, "SequenceScaler", _TestFittedScaler)
+    rep = signals.leakage_audit(md_audit, **_cfg(), baselines=(), max_windows=1)
+    assert not rep.passed
+    bad = rep.details[~rep.details["passed"]]
+    assert set(bad["check"]) == {"predictions"}
+    assert "preprocessing fitted on test rows" in rep.message
+    assert "normalisation" in rep.message and "model-side fitting" in rep.message
+    assert "Check custom features" not in rep.message  # not the hint of a feature leak
+
+
+def test_audit_runs_on_a_small_quiet_universe(md_full):
+    """Three quiet names: before 2022-11-29 (SZ000001's +10% day) none moved 9.9% in a day, and the
+    scrambled future changes every factor, so the changed data hold no candidate price jump at all;
+    its anomaly report (which feeds the jump masks) used to stop on an empty array."""
+    from signals.audit.checks import perturb_after
+
+    md = md_full.slice("2021-01-01", "2023-12-31", symbols=["SH600519", "SH600036", "SZ000001"])
+    cut = pd.Timestamp("2022-06-30")
+    changed = perturb_after(md, cut, seed=1)
+    assert changed.anomalies.jumps.empty
+    assert not changed.bars.loc[changed.bars["date"] > cut, "close"].equals(md.bars.loc[md.bars["date"] > cut, "close"])
