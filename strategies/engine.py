@@ -118,7 +118,7 @@ class AShareStrategy(bt.Strategy):
         """Buy column ``c`` for at most ``value`` CNY (commission included), sized by the broker
         to its board's lots at the close of decision day ``i``; ``target`` is the name's full-weight
         value (default ``value``), which names the reason when no lot fits (see
-        :class:`strategies.broker.BuyValue`). Every buy is submitted, so that a refusal is
+        :class:`strategies.rules.BuyValue`). Every buy is submitted, so that a refusal is
         recorded by the broker (Backtrader drops an order of size 0 without a trace)."""
         wish = BuyValue(value=float(value), target=float(value if target is None else target),
                         price=float(self.A.close[i, c]))

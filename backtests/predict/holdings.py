@@ -26,7 +26,7 @@ __all__ = ["HOLDINGS_COLUMNS", "Book", "read_holdings"]
 HOLDINGS_COLUMNS = ("symbol", "shares", "bought")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Book:
     """Cash (CNY) and the purchases held (``lots``: symbol, shares, bought; one row per purchase).
     ``source``: the holdings file, or ``"cash"`` for a book that starts from cash."""
