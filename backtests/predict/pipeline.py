@@ -173,12 +173,16 @@ def prepare(cfg: RunConfig, book: Book, *, as_of: pd.Timestamp | None = None, re
     log.info("decision day %s (data to its close), orders for the open of %s (%s)", days.decision.date(),
              days.fill.date(), days.fill_source)
     cov = full.coverage().loc[days.decision]
-    if cov["members_with_bar"] < cov["members"]:
-        log.warning("%d of %d CSI-300 members have no bar on %s (the source's gap, or an update that did not "
-                    "finish: run the update again)", int(cov["members"] - cov["members_with_bar"]),
-                    int(cov["members"]), days.decision.date())
+    # members with bars in the data but none on the decision day (members the source has no bars for
+    # at all are the snapshot's known survivorship gap): not scored, as if suspended
+    gap = full.membership_mask().loc[days.decision] & ~full.has_bar().loc[days.decision]
+    if gap.any():
+        log.warning("%d CSI-300 member(s) with bars in the data have none on %s (%s): they are not scored; an update "
+                    "that did not finish leaves such gaps (run it again)", int(gap.sum()), days.decision.date(),
+                    ", ".join(gap.index[gap.to_numpy()][:5]))
     return Inputs(cfg=cfg, full=full, days=days, pcfg=pcfg, md=md, book=book, record=record, as_of=as_of is not None,
-                  coverage={"members": int(cov["members"]), "members_with_bar": int(cov["members_with_bar"])},
+                  coverage={"members": int(cov["members"]), "members_with_bar": int(cov["members_with_bar"]),
+                            "members_without_bar_that_day": int(gap.sum())},
                   seconds=time.perf_counter() - t0)
 
 
@@ -236,7 +240,8 @@ def predict(inputs: Inputs, *, progress: bool = True) -> PredictOutcome:
                          "fingerprint_sha256": full.fingerprint(), "start": str(full.start.date()),
                          "end": str(full.end.date()),
                          "members_on_decision_day": inputs.coverage["members"],
-                         "members_with_bar_on_decision_day": inputs.coverage["members_with_bar"]},
+                         "members_with_bar_on_decision_day": inputs.coverage["members_with_bar"],
+                         "members_without_bar_that_day": inputs.coverage["members_without_bar_that_day"]},
                 "book": {"source": book.source, "sha256": book.sha256 or None, "cash": book.cash,
                          "holdings": len(book.symbols)},
                 "plan": plan.facts, "fit": fit, "record_windows": record,
