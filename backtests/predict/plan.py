@@ -238,6 +238,10 @@ def plan_next_session(md: MarketData, scores: pd.Series, book: Book, strategy: T
             note.append(f"held fewer than min_hold = {getattr(strategy, 'min_hold', 0)} days: kept")
         if bought_today[c] > 0:
             note.append(f"{bought_today[c]:g} shares bought on {fill.date()}: not sellable that day (T+1)")
+        if nxt is not None and held[c] and nxt.ex_ratio[0, c] != 1.0:
+            h = held_shares[c]
+            note.append(f"ex-rights on {fill.date()}: the position becomes floor({h:g} x {nxt.ex_ratio[0, c]:.4f}) "
+                        f"shares before the open; the realised columns keep {h:g}")
         notes.append("; ".join(note))
     action = [order_side.get(c, "keep" if held[c] else "") for c in range(n)]
     targets = pd.DataFrame({

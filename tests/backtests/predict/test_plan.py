@@ -138,3 +138,15 @@ def test_a_threshold_study_holds_its_one_symbol_only():
                           CostModel(), D, F)
     # above upper 0.52: all equity but the 2% buffer, 49,000 at 10.00 -> 4,800 shares (4,899 before lots)
     assert p.orders[["side", "shares", "status"]].values.tolist() == [["buy", 4_800, "place"]]
+
+
+def test_an_ex_rights_day_at_the_fill_is_named_beside_the_holding():
+    # a 10-for-100 bonus on the fill day: the factor goes from 1.0 to 1.1, the open from 20.00 to 18.20
+    md = make_market(DAYS, {"SH600000": [(10, 10)] * 4,
+                            "SZ000001": [(20, 20, 1e6, 1.0)] * 3 + [(18.2, 18.3, 1e6, 1.1)]})
+    lots = pd.DataFrame({"symbol": ["SZ000001"], "shares": [1_000.0], "bought": pd.to_datetime(["2025-06-02"])})
+    p = plan_next_session(md, pd.Series({"SH600000": 0.9, "SZ000001": 0.8}), Book(0.0, lots, "test"),
+                          TopKConfig(k=2, max_replace=1, buffer=0, min_hold=0), CostModel(), D, F)
+    note = p.targets.set_index("symbol").loc["SZ000001", "note"]
+    assert note == ("ex-rights on 2025-06-23: the position becomes floor(1000 x 1.1000) shares before the open; "
+                    "the realised columns keep 1000")
