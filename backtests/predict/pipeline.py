@@ -128,7 +128,7 @@ def summary_text(cfg: RunConfig, days: session.SessionDays, book: Book, plan: Pl
                ("see exposures.csv" if exposures is not None else "not computed in this version"))
     if audit:
         out.append(f"  leakage audit: {audit}")
-    show = o.head(40)
+    show = o.head(40).astype({"rank": "Int64", "requested": "int64", "shares": "int64"})
     if len(show):
         cols = ["order", "side", "symbol", "name", "rank", "shares", "price", "status", "reason"]
         if "outcome" in o:
