@@ -47,3 +47,9 @@ def test_stale_data_are_refused_with_the_update_command():
     assert "python -m data_store update" in text and "--as-of" in text
     with pytest.raises(session.StaleDataError, match="data.use_cache = false reads the embedded snapshot alone"):
         session.check_fresh(pd.Timestamp("2025-06-30"), use_cache=False, at=at)
+
+
+def test_past_the_last_known_holidays_the_latest_session_says_so():
+    last = session._calendar().last_session
+    day, note = session.latest_session(last + pd.Timedelta(days=40))
+    assert day == last and "update the package (pip install -U exchange-calendars)" in note
