@@ -25,10 +25,11 @@ from .config import RunConfig
 __all__ = ["baselines", "estimator", "load_market", "strategy_config", "traded_models", "window_executor"]
 
 
-def load_market(cfg: RunConfig) -> tuple[data_store.MarketData, int]:
+def load_market(cfg: RunConfig, data: data_store.MarketData | None = None) -> tuple[data_store.MarketData, int]:
     """The market data of the configured universe and dates, and the calendar's trading days per
-    year (measured on the whole calendar, before slicing)."""
-    md = data_store.load(cfg.data.cache_dir or None, use_cache=cfg.data.use_cache)
+    year (measured on the whole calendar, before slicing). ``data``: the whole market data when the
+    caller has loaded it already (as ``cfg.data`` says)."""
+    md = data if data is not None else data_store.load(cfg.data.cache_dir or None, use_cache=cfg.data.use_cache)
     ppy = trading_days_per_year(md.calendar)
     u = cfg.universe
     # a start on a holiday just before the first trading day (2010-01-01) is fine; years before it are not

@@ -243,22 +243,25 @@ def parse_override(text: str) -> dict[str, Any]:
 
 
 def load_config(preset: str | None = None, config_file: str | Path | None = None,
-                overrides: list[dict[str, Any]] | None = None) -> RunConfig:
-    """Preset (default ``quick``, or the file's ``preset`` key) <- TOML file <- overrides; checked.
+                overrides: list[dict[str, Any]] | None = None, defaults: dict[str, Any] | None = None) -> RunConfig:
+    """Preset (default ``quick``, or the file's ``preset`` key) <- ``defaults`` <- TOML file <- overrides; checked.
 
-    TOML values must have the field's type (``hidden_size = "64"`` is refused); values typed on
-    the command line (:func:`parse_override`) are parsed by it."""
-    return build(RunConfig, merged_settings(preset, config_file, overrides))
+    ``defaults``: a command's own defaults over the preset's (``python -m backtests.predict`` merges
+    the data cache); the file and the overrides still win, and they do not count as the user's
+    choice. TOML values must have the field's type (``hidden_size = "64"`` is refused); values
+    typed on the command line (:func:`parse_override`) are parsed by it."""
+    return build(RunConfig, merged_settings(preset, config_file, overrides, defaults))
 
 
 def merged_settings(preset: str | None = None, config_file: str | Path | None = None,
-                    overrides: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                    overrides: list[dict[str, Any]] | None = None,
+                    defaults: dict[str, Any] | None = None) -> dict[str, Any]:
     """The nested settings :func:`load_config` builds its :class:`RunConfig` from (layers stacked,
     the single-stock rule applied), not yet checked: for a caller that must read a section (the
     universe's dates) before it decides another."""
     file_data = read_toml(config_file) if config_file else {}
     name = preset or file_data.get("preset") or "quick"
-    data = _merge(preset_dict(str(name)), file_data)
+    data = _merge(_merge(preset_dict(str(name)), defaults or {}), file_data)
     data["preset"] = name
     layers = [file_data, *(overrides or [])]
     for over in overrides or []:

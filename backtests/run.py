@@ -28,15 +28,9 @@ log = logging.getLogger("backtests.run")
 MODELS = ("lstm", "gru", "attention", "logistic")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m backtests.run",
-        description="Walk-forward LSTM up/down signals on the CSI-300, traded under A-share rules, "
-        "with a tearsheet that puts accuracy beside the returns earned.",
-        epilog="Exit codes: 0 done; 1 a failure that is not the input's (a bug, the environment, an INCOMPLETE run); "
-        "2 bad input (configuration, data, cache, output folder: nothing written); 3 the leakage audit found "
-        "look-ahead (the run folder is written); 130 Ctrl-C, 143 SIGTERM (nothing written).",
-    )
+def add_study_options(p: argparse.ArgumentParser) -> None:
+    """The options that choose the study: preset, config file, model, symbols, first data day
+    (``python -m backtests.predict`` shares them)."""
     p.add_argument("--preset", help="starting configuration: quick (the default), research or full "
                    "(backtests/presets/)")
     p.add_argument("--config", help="TOML file of settings over the preset")
@@ -45,8 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="symbols for a study of a few stocks, comma-separated (e.g. SH600519,SZ000001; one symbol: "
                    "a single-stock study with the threshold rule; python -m data_store symbols lists them)")
     p.add_argument("--start", help="first day of data used, YYYY-MM-DD")
-    p.add_argument("--end", help="last day of data used, YYYY-MM-DD or today")
-    p.add_argument("--test-start", help="first test day, YYYY-MM-DD")
+
+
+def add_execution_options(p: argparse.ArgumentParser) -> None:
+    """The options of where and how the windows run and what is written, the audit and any setting
+    (``python -m backtests.predict`` shares them)."""
     p.add_argument("--device", choices=("auto", "cpu", "cuda"),
                    help="where the model trains: auto = CUDA when available, else CPU (default auto)")
     p.add_argument("--threads", help="torch and BLAS threads per window (default 1: the same numbers on a busy or "
@@ -65,20 +62,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                    help="any setting, e.g. --set model.hidden_size=64 (repeatable; --print-config lists them)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m backtests.run",
+        description="Walk-forward LSTM up/down signals on the CSI-300, traded under A-share rules, "
+        "with a tearsheet that puts accuracy beside the returns earned.",
+        epilog="Exit codes: 0 done; 1 a failure that is not the input's (a bug, the environment, an INCOMPLETE run); "
+        "2 bad input (configuration, data, cache, output folder: nothing written); 3 the leakage audit found "
+        "look-ahead or did not finish (the run folder is written); 130 Ctrl-C, 143 SIGTERM (nothing written).",
+    )
+    add_study_options(p)
+    p.add_argument("--end", help="last day of data used, YYYY-MM-DD or today")
+    p.add_argument("--test-start", help="first test day, YYYY-MM-DD")
+    add_execution_options(p)
     p.add_argument("--clean", action="store_true", help="remove the incomplete run folders that killed runs left "
                    "under --out (their process is gone), then exit")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
     return p
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The run configuration of parsed command-line options: preset <- --config <- --symbols <- --set <- options.
+def config_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None = None,
+                     last: list[dict[str, Any]] | None = None) -> RunConfig:
+    """The run configuration of parsed command-line options: preset <- ``defaults`` (a command's
+    own) <- --config <- --symbols <- --set <- options <- ``last`` (what a command sets itself).
 
     One symbol makes a single-stock study (threshold rule, raw direction) unless chosen otherwise later (the rule
     lives in :func:`backtests.config.load_config`, so ``--set universe.symbols=...`` behaves alike)."""
     from . import config as C
 
-    return C.load_config(args.preset, args.config, overrides(args))
+    return C.load_config(args.preset, args.config, overrides(args) + list(last or []), defaults)
 
 
 def overrides(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -93,9 +107,10 @@ def overrides(args: argparse.Namespace) -> list[dict[str, Any]]:
     over += [C.parse_override(s) for s in args.set]
     direct = {
         "model.kind": args.model, "model.device": args.device, "universe.start": args.start,
-        "universe.end": args.end, "walk_forward.test_start": args.test_start, "strategy.kind": args.strategy,
-        "output.runs_dir": args.out, "output.name": args.name, "execution.executor": args.executor,
-        "execution.ray_address": args.ray_address, "execution.threads": getattr(args, "threads", None),
+        "universe.end": getattr(args, "end", None), "walk_forward.test_start": getattr(args, "test_start", None),
+        "strategy.kind": args.strategy, "output.runs_dir": args.out, "output.name": args.name,
+        "execution.executor": args.executor, "execution.ray_address": args.ray_address,
+        "execution.threads": getattr(args, "threads", None),
     }
     over += [C.parse_override(f"{key}={val}") for key, val in direct.items() if val is not None]
     if args.audit:

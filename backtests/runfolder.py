@@ -178,7 +178,8 @@ def command_line() -> str:
     run with ``-m`` (``sys.argv[0]`` is then the module's file), quoted for a shell."""
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
-    head = ["python", "-m", spec.name] if spec is not None and spec.name else ["python", sys.argv[0]]
+    name = spec.name.removesuffix(".__main__") if spec is not None and spec.name else ""  # a package's __main__
+    head = ["python", "-m", name] if name else ["python", sys.argv[0]]
     return shlex.join([*head, *sys.argv[1:]])
 
 

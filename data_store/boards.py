@@ -9,6 +9,12 @@ table, so the limit of a board on a date is defined once.
 | chinext | SZ300/301/302               | 20% from 2020-08-24 (registration reform), 10% before |
 | star    | SH688/689                   | 20% (since the board opened in 2019)            |
 
+Order sizes: a buy on the main board or ChiNext is a whole number of 100-share lots; on the STAR
+Market a buy is at least 200 shares and may then grow one share at a time (the board's own trading
+rules, in force since it opened on 2019-07-22), so no STAR symbol of the data ever traded under
+the other rule. A sell that empties a position may be any size on every board; a partial sell
+follows the board's buy sizes.
+
 ST stocks (5%) are not modelled: the snapshot carries no ST flags (see README, limitations).
 """
 
@@ -24,6 +30,12 @@ MAIN_LIMIT = 0.10
 WIDE_LIMIT = 0.20
 #: Newly listed stocks on every board trade without a limit for this many days.
 NO_LIMIT_LISTING_DAYS = 5
+#: Shares per lot of a main-board or ChiNext order (the smallest order and its step).
+LOT = 100
+#: STAR Market orders: at least this many shares, ...
+STAR_MIN_ORDER = 200
+#: ... then any number of shares in steps of this many.
+STAR_STEP = 1
 
 
 def board_of(symbol: str) -> str:
@@ -34,6 +46,14 @@ def board_of(symbol: str) -> str:
     if symbol.startswith("SH") and code.startswith(("688", "689")):
         return "star"
     return "main"
+
+
+def order_sizes(symbol: str) -> tuple[int, int]:
+    """(smallest order, step) in shares of a partial order in ``symbol``: (200, 1) on the STAR
+    Market, (100, 100) elsewhere (see the module's table)."""
+    if board_of(symbol) == "star":
+        return STAR_MIN_ORDER, STAR_STEP
+    return LOT, LOT
 
 
 def limit_pct(symbol: str, date: pd.Timestamp | str) -> float:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from data_store import MarketData
 
-from .rules import PriceLimit, Suspension
+from .rules import FillFacts, PriceLimit, Suspension
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,6 +65,13 @@ class MarketArrays:
     @property
     def shape(self) -> tuple[int, int]:
         return self.close.shape
+
+    def fill_facts(self, i: int, c: int) -> FillFacts:
+        """What day ``i`` says about column ``c`` to an order filling at its open."""
+        return FillFacts(open=float(self.open[i, c]), high=float(self.high[i, c]), low=float(self.low[i, c]),
+                         upper=float(self.upper[i, c]), lower=float(self.lower[i, c]),
+                         suspended=bool(self.suspended[i, c]), member=bool(self.member[i, c]),
+                         buy_blocked=bool(self.buy_blocked[i, c]), sell_blocked=bool(self.sell_blocked[i, c]))
 
 
 def _ffill(a: np.ndarray) -> np.ndarray:

@@ -2,10 +2,11 @@
 
 * :class:`AShareCommInfo` (a ``CommInfoBase``) charges commission with its minimum on both sides
   and the dated stamp duty on sells.
-* :class:`AShareBroker` (a ``BackBroker``) is the only place that refuses orders: it takes each
-  pending market order at the open it fills at (``FILL_LAG`` trading days after the decision),
-  sizes a buy submitted by value (:class:`BuyValue`) to whole lots, checks suspension,
-  membership, price limits, T+1, lots and cash, refuses or trims it, records why, applies
+* :class:`AShareBroker` (a ``BackBroker``) is the only place of a backtest that refuses orders: it
+  takes each pending market order at the open it fills at (``FILL_LAG`` trading days after the
+  decision), has :func:`strategies.rules.check_fill` size a buy submitted by value
+  (:class:`~strategies.rules.BuyValue`) to the board's lots and check suspension, membership,
+  price limits, T+1, lots and cash, records every refusal and trim with its reason, applies
   ex-rights share adjustments, and fills the rest at the open (plus slippage).
 
 Nothing in this module decides what to trade; the rules themselves live in
@@ -80,35 +81,6 @@ class Journal:
                 return
         self._open[key] = len(self.rejected)
         self.rejected.append((i, c, side, float(requested), reason, float(requested), 1))
-
-
-@dataclass(frozen=True)
-class BuyValue:
-    """A buy submitted by value: what the strategy wants, for the broker to size at the fill.
-
-    A strategy passes it in the order's info (``strategy.buy(data, size=bv.wanted,
-    buy_value=bv)``, see :meth:`strategies.engine.AShareStrategy.buy_value`); the broker turns it
-    into whole lots at ``price`` before any other check, and refuses the order (``cash`` or
-    ``lot``) when that is no lot at all.
-
-    Attributes:
-        value: CNY that may be spent on this name, commission included (what the day's budget
-            leaves for it; 0 or less: no cash).
-        target: CNY of the name's full weight; when ``value`` buys no lot it tells a cash
-            shortage (the full weight would buy a lot) from a lot problem (it would not).
-        price: CNY per share the lots are sized at: the decision day's close (the next open is
-            not known when the order goes in).
-    """
-
-    value: float
-    target: float
-    price: float
-
-    @property
-    def wanted(self) -> float:
-        """Shares of the full weight at ``price`` (not rounded): the size the order is submitted
-        with, and the ``requested`` size of a refusal before sizing."""
-        return self.target / self.price
 
 
 class AShareCommInfo(bt.CommInfoBase):
@@ -211,67 +183,20 @@ class AShareBroker(bt.brokers.BackBroker):
         A, rules, journal = self.arrays, self.rules, self.journal
         is_buy = order.isbuy()
         side = "buy" if is_buy else "sell"
-        requested = abs(order.executed.remsize)
-        size: float
-        price: float
-
-        def refuse(reason: str) -> None:
-            journal.refuse_order(i, c, side, requested, reason)
+        # the checks are the pure rule function's (strategies.rules.check_fill); this adapter
+        # records what it says and fills the rest
+        check = R.check_fill(rules, is_buy, abs(order.executed.remsize), A.fill_facts(i, c), symbol=A.symbols[c],
+                             cash=self.cash, position=0.0 if is_buy else self.positions[data].size,
+                             bought_today=self._bought.get(c, 0.0),
+                             wish=order.info.get("buy_value") if is_buy else None)
+        for shares, reason in check.trims:
+            journal.refuse(i, c, side, shares, reason, check.requested)
+        if check.reason is not None:
+            journal.refuse_order(i, c, side, check.requested, check.reason)
             order.reject(self)
             self.notify(order)
-
-        wish: BuyValue | None = order.info.get("buy_value") if is_buy else None
-        if wish is not None:  # sized first: the shares the decision asked for, at its close
-            if not wish.value > 0:
-                return refuse(R.CASH)
-            lots = rules.lot.lots_for_value(wish.value, wish.price, rules.commission)
-            if lots == 0:
-                full = rules.lot.lots_for_value(wish.target, wish.price, rules.commission)
-                return refuse(R.CASH if full else R.LOT)
-            _resize(order, lots)
-            requested = lots
-        if A.suspended[i, c]:
-            return refuse(R.SUSPENDED)
-        price_args = (float(A.open[i, c]), float(A.high[i, c]), float(A.low[i, c]))
-        if is_buy:
-            if not A.member[i, c]:
-                return refuse(R.NOT_MEMBER)
-            if A.buy_blocked[i, c]:
-                return refuse(R.LIMIT_UP)
-            size = rules.lot.buy_shares(requested)
-            if size == 0:
-                return refuse(R.LOT)
-            if size < requested:
-                journal.refuse(i, c, side, requested - size, R.LOT, requested)
-            price = rules.slippage.fill_price(True, *price_args)
-            if np.isfinite(A.upper[i, c]):
-                price = min(price, float(A.upper[i, c]))  # slippage never crosses the limit
-            affordable = rules.lot.lots_for_value(self.cash, price, rules.commission)
-            if affordable == 0:
-                return refuse(R.CASH)
-            if affordable < size:
-                journal.refuse(i, c, side, size - affordable, R.CASH, requested)
-                size = affordable
-        else:
-            if A.sell_blocked[i, c]:
-                return refuse(R.LIMIT_DOWN)
-            position = self.positions[data].size
-            sellable = rules.t_plus_1.sellable(position, self._bought.get(c, 0.0))
-            if sellable <= 0:
-                return refuse(R.T_PLUS_1 if position > 0 else R.LOT)
-            size = min(requested, sellable)
-            if size < requested and requested <= position:
-                journal.refuse(i, c, side, requested - size, R.T_PLUS_1, requested)
-            lotted = rules.lot.sell_shares(size, position)
-            if lotted == 0:
-                return refuse(R.LOT)
-            if lotted < size:
-                journal.refuse(i, c, side, size - lotted, R.LOT, requested)
-            size = lotted
-            price = rules.slippage.fill_price(False, *price_args)
-            if np.isfinite(A.lower[i, c]):
-                price = max(price, float(A.lower[i, c]))
-
+            return
+        size, price = check.size, check.price
         _resize(order, size if is_buy else -size)
         self._execute(order, ago=0, price=price)
         if order.status == bt.Order.Completed:

@@ -24,28 +24,23 @@ from core.timing import FILL_LAG
 from data_store import MarketData
 
 from .arrays import MarketArrays, build_arrays
-from .broker import AShareBroker, BuyValue, Journal
+from .broker import AShareBroker, Journal
 from .errors import PredictionsError, StrategyConfigError
 from .feeds import ArrayFeed, date_numbers, pandas_feed
 from .predictions import validate_predictions
 from .result import BacktestResult, build_result
-from .rules import AShareRules, CostModel
+from .rules import AShareRules, BuyValue, CostModel
 from .targets import (
-    BUY,
     DEFAULT_INITIAL_CASH,
     INITIAL_CASH,
-    SELL,
     StrategyConfig,
     ThresholdConfig,
     TopKConfig,
-    buy_budget,
-    equal_weight_value,
-    spread_budget,
     symbol_codes,
-    threshold_action,
+    threshold_orders,
     tie_at_cut,
     tie_keys,
-    topk_select,
+    topk_orders,
 )
 
 log = logging.getLogger(__name__)
@@ -121,9 +116,9 @@ class AShareStrategy(bt.Strategy):
 
     def buy_value(self, i: int, c: int, value: float, target: float | None = None) -> None:
         """Buy column ``c`` for at most ``value`` CNY (commission included), sized by the broker
-        to whole lots at the close of decision day ``i``; ``target`` is the name's full-weight
+        to its board's lots at the close of decision day ``i``; ``target`` is the name's full-weight
         value (default ``value``), which names the reason when no lot fits (see
-        :class:`strategies.broker.BuyValue`). Every buy is submitted, so that a refusal is
+        :class:`strategies.rules.BuyValue`). Every buy is submitted, so that a refusal is
         recorded by the broker (Backtrader drops an order of size 0 without a trace)."""
         wish = BuyValue(value=float(value), target=float(value if target is None else target),
                         price=float(self.A.close[i, c]))
@@ -156,25 +151,13 @@ class TopKStrategy(AShareStrategy):
             return
         must_exit = held & ~A.member[i]
         locked = held & (i - self.entry < cfg.min_hold)
-        sells, buys = topk_select(scores, held, must_exit, cfg.k, cfg.max_replace, tradable=tradable,
-                                  buffer=cfg.buffer, locked=locked, missing=cfg.missing,
-                                  tie_key=tie_keys(cfg.tie_seed, A.dates[i], self.codes))
-        if not len(sells) and not len(buys):
-            return
-        close = A.close[i]
-        proceeds = 0.0
-        for c in sells:
-            value = j.shares[c] * close[c]
-            proceeds += value - sum(rules.fees(value, A.dates[i], True))
+        orders = topk_orders(scores, j.shares, A.close[i], must_exit, tradable, locked, float(j.cash[i]),
+                             float(j.equity[i]), cfg, rules, A.dates[i], tie_keys(cfg.tie_seed, A.dates[i], self.codes),
+                             A.symbols)
+        for c in orders.sells:
             self.sell_all(c)
-        if not len(buys):
-            return
-        equity = self.broker.getvalue()
-        budget = buy_budget(self.broker.getcash(), equity, proceeds, cfg.cash_buffer)
-        target = equal_weight_value(equity, cfg.k, cfg.cash_buffer)
-        values = spread_budget(budget, close[buys], rules.lot, rules.commission)
-        for c, value in zip(buys, values, strict=True):
-            self.buy_value(i, c, value, target)
+        for c, value in zip(orders.buys, orders.values, strict=True):
+            self.buy_value(i, c, value, orders.target)
 
 
 class ThresholdStrategy(AShareStrategy):
@@ -186,22 +169,12 @@ class ThresholdStrategy(AShareStrategy):
         cfg = self.ctx.config
         assert isinstance(cfg, ThresholdConfig)
         A, j = self.A, self.journal
-        c = 0
-        held = j.shares[c] > 0
-        if not A.member[i, c]:
-            # a non-member is never bought; a holding that left the index is sold whatever the
-            # prediction says (after its exit there are none, so the threshold would keep it)
-            if held:
-                self.sell_all(c)
-            return
-        action = threshold_action(float(self.S[i, c]), held, cfg.upper, cfg.lower)
-        if action == SELL:
+        orders = threshold_orders(float(self.S[i, 0]), bool(j.shares[0] > 0), bool(A.member[i, 0]), float(j.cash[i]),
+                                  float(j.equity[i]), cfg)
+        for c in orders.sells:
             self.sell_all(c)
-        elif action == BUY:
-            equity = self.broker.getvalue()
-            budget = min(equal_weight_value(equity, 1, cfg.cash_buffer),
-                         buy_budget(self.broker.getcash(), equity, 0.0, cfg.cash_buffer))
-            self.buy_value(i, c, budget)
+        for c, value in zip(orders.buys, orders.values, strict=True):
+            self.buy_value(i, c, value, orders.target)
 
 
 # ----------------------------------------------------------------------------- the entry point

@@ -91,33 +91,48 @@ class StampDuty:
 # ----------------------------------------------------------------------------- sizes
 @dataclass(frozen=True)
 class LotRule:
-    """Buys in whole lots of 100 shares; a sell may be any size that empties the position
-    (odd lots left by bonus shares can be sold), otherwise whole lots."""
+    """Order sizes by board (:func:`data_store.boards.order_sizes`): a buy on the main board or
+    ChiNext is whole lots of 100 shares; a buy on the STAR Market is at least 200 shares, then
+    any whole number of shares. A sell may be any size that empties the position (odd lots left
+    by bonus shares can be sold); a partial sell follows the board's buy sizes.
 
-    LOT = 100  #: shares per lot
+    ``symbol`` None (or omitted) applies the main-board rule."""
 
-    def buy_shares(self, shares: float) -> int:
-        """Largest whole-lot buy not above ``shares``."""
-        if shares <= 0:
+    LOT = boards.LOT  #: shares per lot of the main board and ChiNext
+
+    @staticmethod
+    def sizes(symbol: str | None = None) -> tuple[int, int]:
+        """(smallest order, step) in shares for ``symbol``."""
+        return boards.order_sizes(symbol) if symbol else (boards.LOT, boards.LOT)
+
+    def buy_shares(self, shares: float, symbol: str | None = None) -> int:
+        """Largest buy of ``symbol`` not above ``shares`` that its board allows (0: none)."""
+        if not shares > 0:
             return 0
-        return int(math.floor(shares / self.LOT + 1e-9)) * self.LOT
+        minimum, step = self.sizes(symbol)
+        n = int(math.floor(shares / step + 1e-9)) * step
+        return n if n >= minimum else 0
 
-    def sell_shares(self, shares: float, position: float) -> float:
+    def sell_shares(self, shares: float, position: float, symbol: str | None = None) -> float:
         """Sellable size of a request to sell ``shares`` out of ``position``: the whole
-        position when the request reaches it, else whole lots (never more than held)."""
+        position when the request reaches it, else the board's sizes (never more than held)."""
         if shares <= 0 or position <= 0:
             return 0
         if shares >= position:
             return position
-        return int(math.floor(shares / self.LOT + 1e-9)) * self.LOT
+        return self.buy_shares(shares, symbol)
 
-    def lots_for_value(self, value: float, price: float, commission: Commission) -> int:
-        """Most whole-lot shares whose cost (value plus commission) fits in ``value`` CNY."""
+    def lots_for_value(self, value: float, price: float, commission: Commission, symbol: str | None = None) -> int:
+        """Most shares of ``symbol`` its board allows whose cost (value plus commission) fits in
+        ``value`` CNY."""
         if value <= 0 or not price > 0:
             return 0
-        shares = self.buy_shares(value / (price * (1.0 + commission.rate)))
+        minimum, step = self.sizes(symbol)
+        shares = self.buy_shares(value / (price * (1.0 + commission.rate)), symbol)
         while shares > 0 and shares * price + commission.fee(shares * price) > value + 1e-9:
-            shares -= self.LOT
+            shares -= step
+            if shares < minimum:
+                shares = 0
         return shares
 
 
@@ -305,3 +320,152 @@ class AShareRules:
     def fees(self, value: float, date: pd.Timestamp, is_sell: bool) -> tuple[float, float]:
         """(commission, stamp duty) in CNY of one order of ``value`` CNY filled on ``date``."""
         return self.commission.fee(value), self.stamp_duty.fee(value, date, is_sell)
+
+
+# ----------------------------------------------------------------------------- one order at its fill
+@dataclass(frozen=True)
+class BuyValue:
+    """A buy submitted by value: what the strategy wants, for the broker to size at the fill.
+
+    A strategy passes it in the order's info (``strategy.buy(data, size=bv.wanted,
+    buy_value=bv)``, see :meth:`strategies.engine.AShareStrategy.buy_value`); :func:`size_buy`
+    turns it into the board's lots at ``price`` before any other check, and refuses the order
+    (``cash`` or ``lot``) when that is no lot at all.
+
+    Attributes:
+        value: CNY that may be spent on this name, commission included (what the day's budget
+            leaves for it; 0 or less: no cash).
+        target: CNY of the name's full weight; when ``value`` buys no lot it tells a cash
+            shortage (the full weight would buy a lot) from a lot problem (it would not).
+        price: CNY per share the lots are sized at: the decision day's close (the next open is
+            not known when the order goes in).
+    """
+
+    value: float
+    target: float
+    price: float
+
+    @property
+    def wanted(self) -> float:
+        """Shares of the full weight at ``price`` (not rounded): the size the order is submitted
+        with, and the ``requested`` size of a refusal before sizing."""
+        return self.target / self.price
+
+
+def size_buy(wish: BuyValue, rules: AShareRules, symbol: str | None = None) -> tuple[int, str | None]:
+    """(shares, None) a buy by value asks for, in ``symbol``'s lots at the decision close; or
+    (0, reason) when it is no lot at all: ``cash`` when the budget share is empty or the full
+    weight would buy a lot, ``lot`` when even the full weight buys none."""
+    if not wish.value > 0:
+        return 0, CASH
+    lots = rules.lot.lots_for_value(wish.value, wish.price, rules.commission, symbol)
+    if lots == 0:
+        full = rules.lot.lots_for_value(wish.target, wish.price, rules.commission, symbol)
+        return 0, CASH if full else LOT
+    return lots, None
+
+
+@dataclass(frozen=True)
+class FillFacts:
+    """What the fill day says about one symbol at its open (a row of
+    :class:`strategies.arrays.MarketArrays`, :meth:`~strategies.arrays.MarketArrays.fill_facts`):
+    prices in CNY, limit prices ``nan`` where none applies."""
+
+    open: float
+    high: float
+    low: float
+    upper: float = math.nan
+    lower: float = math.nan
+    suspended: bool = False
+    member: bool = True
+    buy_blocked: bool = False
+    sell_blocked: bool = False
+
+
+@dataclass(frozen=True)
+class FillCheck:
+    """The outcome of :func:`check_fill`.
+
+    Attributes:
+        size: shares that fill (0 when refused).
+        price: fill price in CNY (``nan`` when refused).
+        reason: why the whole order is refused (one of :data:`REASONS`), None when it fills.
+        requested: the order's size after a buy by value was sized (the size a refusal names).
+        trims: (shares cut, reason) of each trim met before the fill (or the refusal).
+    """
+
+    size: float
+    price: float
+    reason: str | None
+    requested: float
+    trims: tuple[tuple[float, str], ...] = ()
+
+    @property
+    def filled(self) -> bool:
+        return self.reason is None
+
+
+def check_fill(rules: AShareRules, is_buy: bool, requested: float, facts: FillFacts, *, symbol: str | None = None,
+               cash: float = math.inf, position: float = 0.0, bought_today: float = 0.0,
+               wish: BuyValue | None = None) -> FillCheck:
+    """Every A-share check of one market order at the open it fills at, in the broker's order.
+
+    A buy by value (``wish``) is sized first (:func:`size_buy`); then suspension; for a buy
+    membership, a limit-up open, lots and the ``cash`` at hand at the fill price; for a sell a
+    limit-down open, T+1 (``bought_today`` of the ``position`` were bought on the fill day) and
+    lots. The fill price is the open plus slippage, kept inside the day's limit prices.
+    :class:`strategies.broker.AShareBroker` calls this for every order it fills; the next
+    session's order list (``python -m backtests.predict``) calls it too."""
+    trims: list[tuple[float, str]] = []
+
+    def refuse(reason: str) -> FillCheck:
+        return FillCheck(0.0, math.nan, reason, float(requested), tuple(trims))
+
+    if wish is not None:  # sized first: the shares the decision asked for, at its close
+        lots, why = size_buy(wish, rules, symbol)
+        if why is not None:
+            return refuse(why)
+        requested = lots
+    if facts.suspended:
+        return refuse(SUSPENDED)
+    price_args = (float(facts.open), float(facts.high), float(facts.low))
+    size: float
+    if is_buy:
+        if not facts.member:
+            return refuse(NOT_MEMBER)
+        if facts.buy_blocked:
+            return refuse(LIMIT_UP)
+        size = rules.lot.buy_shares(requested, symbol)
+        if size == 0:
+            return refuse(LOT)
+        if size < requested:
+            trims.append((requested - size, LOT))
+        price = rules.slippage.fill_price(True, *price_args)
+        if np.isfinite(facts.upper):
+            price = min(price, float(facts.upper))  # slippage never crosses the limit
+        if math.isfinite(cash):  # inf: the cash is not checked (a plan before the day's sells)
+            affordable = rules.lot.lots_for_value(cash, price, rules.commission, symbol)
+            if affordable == 0:
+                return refuse(CASH)
+            if affordable < size:
+                trims.append((size - affordable, CASH))
+                size = affordable
+    else:
+        if facts.sell_blocked:
+            return refuse(LIMIT_DOWN)
+        sellable = rules.t_plus_1.sellable(position, bought_today)
+        if sellable <= 0:
+            return refuse(T_PLUS_1 if position > 0 else LOT)
+        size = min(requested, sellable)
+        if size < requested and requested <= position:
+            trims.append((requested - size, T_PLUS_1))
+        lotted = rules.lot.sell_shares(size, position, symbol)
+        if lotted == 0:
+            return refuse(LOT)
+        if lotted < size:
+            trims.append((size - lotted, LOT))
+        size = lotted
+        price = rules.slippage.fill_price(False, *price_args)
+        if np.isfinite(facts.lower):
+            price = max(price, float(facts.lower))
+    return FillCheck(float(size), float(price), None, float(requested), tuple(trims))

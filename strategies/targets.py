@@ -9,7 +9,7 @@ trims them at the open ``FILL_LAG`` days later (:mod:`strategies.broker`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +17,7 @@ import pandas as pd
 
 from core.settings import SettingError, Spec, check_settings, setting
 
-from .rules import Commission, LotRule
+from .rules import AShareRules, Commission, LotRule
 
 #: The starting capital of :func:`strategies.run_backtest` (the command line declares its field with it).
 INITIAL_CASH = Spec(lo=1e4, hi=1e12, doc="starting capital, CNY")
@@ -311,19 +311,90 @@ def equal_weight_value(equity: float, k: int, cash_buffer: float) -> float:
     return equity * (1.0 - cash_buffer) / k
 
 
-def spread_budget(budget: float, prices: np.ndarray, lot: LotRule, commission: Commission) -> np.ndarray:
+def spread_budget(budget: float, prices: np.ndarray, lot: LotRule, commission: Commission,
+                  symbols: Sequence[str] | None = None) -> np.ndarray:
     """CNY to spend on each of the day's buys (best first), so that the whole ``budget`` is
     invested: each name gets an equal share of what the names before it left, and what one
-    name's whole lots at ``prices`` (the decision close, as the broker sizes them) and
-    commission leave unspent passes on to the next. A name whose share buys no lot spends
-    nothing (the broker refuses it with its reason) and its share passes on too."""
+    name's lots (its board's, :class:`~strategies.rules.LotRule`, for ``symbols``; main-board lots
+    without them) at ``prices`` (the decision close, as the broker sizes them) and commission leave
+    unspent passes on to the next. A name whose share buys no lot spends nothing (the broker
+    refuses it with its reason) and its share passes on too."""
     prices = np.asarray(prices, dtype="float64")
     values = np.zeros(len(prices))
     left = float(budget)
     for j, price in enumerate(prices):
         share = left / (len(prices) - j)
         values[j] = share
-        shares = lot.lots_for_value(share, float(price), commission)
+        shares = lot.lots_for_value(share, float(price), commission, None if symbols is None else symbols[j])
         if shares:
             left -= shares * price + commission.fee(shares * price)
     return values
+
+
+# ----------------------------------------------------------------------------- a day's orders
+@dataclass(frozen=True)
+class DayOrders:
+    """The orders of one decision day as a strategy submits them, by position in the day's
+    arrays: ``sells`` (whole positions, submitted first), then ``buys`` best first, each with the
+    CNY it may spend (``values``, commission included, sized to lots by the broker at the fill:
+    :func:`strategies.rules.size_buy`) and ``target``, the CNY of one name's full weight.
+    ``proceeds`` (the sells' value at the close less their fees) and ``budget`` (what the buys
+    share) are the figures the values come from."""
+
+    sells: np.ndarray
+    buys: np.ndarray
+    values: np.ndarray
+    target: float = 0.0
+    proceeds: float = 0.0
+    budget: float = 0.0
+
+
+def _none() -> np.ndarray:
+    return np.zeros(0, dtype=np.intp)
+
+
+def topk_orders(scores: np.ndarray, shares: np.ndarray, close: np.ndarray, must_exit: np.ndarray,
+                tradable: np.ndarray, locked: np.ndarray, cash: float, equity: float, config: TopKConfig,
+                rules: AShareRules, date: pd.Timestamp, tie_key: np.ndarray,
+                symbols: Sequence[str] | None = None) -> DayOrders:
+    """The TopK strategy's orders of decision day ``date``: :func:`topk_select` chooses the names,
+    the sells' proceeds at the ``close`` (less commission and stamp duty) join the ``cash`` above
+    the cash buffer of ``equity`` (:func:`buy_budget`), and :func:`spread_budget` shares that
+    among the buys; one name's full weight is :func:`equal_weight_value`.
+
+    Arrays are per name (``scores`` NaN where none; ``shares`` held now). The backtest's
+    :class:`strategies.engine.TopKStrategy` submits exactly these orders; the next session's
+    order list (``python -m backtests.predict``) reads them too."""
+    held = np.asarray(shares) > 0
+    sells, buys = topk_select(scores, held, must_exit, config.k, config.max_replace, tradable=tradable,
+                              buffer=config.buffer, locked=locked, missing=config.missing, tie_key=tie_key)
+    proceeds = 0.0
+    for c in sells:
+        value = float(shares[c] * close[c])
+        proceeds += value - sum(rules.fees(value, date, True))
+    if not len(buys):
+        return DayOrders(sells, buys, np.zeros(0), proceeds=proceeds)
+    budget = buy_budget(cash, equity, proceeds, config.cash_buffer)
+    target = equal_weight_value(equity, config.k, config.cash_buffer)
+    names = None if symbols is None else [symbols[c] for c in buys]
+    values = spread_budget(budget, np.asarray(close)[buys], rules.lot, rules.commission, names)
+    return DayOrders(sells, buys, values, target, proceeds, budget)
+
+
+def threshold_orders(p_up: float, held: bool, member: bool, cash: float, equity: float,
+                     config: ThresholdConfig) -> DayOrders:
+    """The threshold strategy's orders for its one instrument (position 0): a non-member is never
+    bought and a holding that left the index is sold whatever the prediction says (after its exit
+    there are none, so the threshold would keep it); else :func:`threshold_action`, a buy spending
+    all equity but the cash buffer, within the cash."""
+    one = np.zeros(1, dtype=np.intp)
+    if not member:
+        return DayOrders(one if held else _none(), _none(), np.zeros(0))
+    action = threshold_action(p_up, held, config.upper, config.lower)
+    if action == SELL:
+        return DayOrders(one, _none(), np.zeros(0))
+    if action == BUY:
+        budget = min(equal_weight_value(equity, 1, config.cash_buffer),
+                     buy_budget(cash, equity, 0.0, config.cash_buffer))
+        return DayOrders(_none(), one, np.array([budget]), target=budget, budget=budget)
+    return DayOrders(_none(), _none(), np.zeros(0))

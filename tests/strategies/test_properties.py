@@ -69,7 +69,10 @@ def test_runs_respect_the_rules(seed, k, n, cash, buffer, min_hold):
     assert at["open"].notna().all() and (at["volume"] > 0).all()  # never on a suspended day
     assert np.array_equal(t.price.to_numpy(), at["open"].to_numpy())
     buys = t.side == "buy"
-    assert (t.loc[buys, "shares"] % 100 == 0).all()
+    star = t.symbol.str.startswith("SH688")
+    assert (t.loc[buys & ~star, "shares"] % 100 == 0).all()  # main board and ChiNext: lots of 100
+    bought_star = t.loc[buys & star, "shares"]
+    assert (bought_star >= 200).all() and (bought_star % 1 == 0).all()  # STAR: 200 or more, any whole number
     mem = md.membership_mask()
     assert all(mem.at[d, s] for d, s in zip(t.date[buys], t.symbol[buys], strict=True))
     # T+1: never a buy and a sell of one symbol on one day

@@ -85,7 +85,10 @@ def test_fees_follow_the_rules(res):
     rate = np.where(t.date >= pd.Timestamp("2023-08-28"), 0.0005, 0.001)
     duty = np.where(t.side == "sell", t.value * rate, 0.0)
     assert np.abs(t.stamp_duty - duty).max() < 1e-9
-    assert (t.loc[t.side == "buy", "shares"] % 100 == 0).all()
+    buys, star = t.side == "buy", t.symbol.str.startswith("SH688")
+    assert (t.loc[buys & ~star, "shares"] % 100 == 0).all()  # main board and ChiNext: lots of 100
+    assert (t.loc[buys & star, "shares"] >= 200).all() and (t.loc[buys & star, "shares"] % 1 == 0).all()
+    assert (t.loc[buys & star, "shares"] % 100 != 0).any()  # the STAR rule was met: sizes in single shares
     assert (t.commission == 5.0).any() or (t.value * 0.00025 >= 5).all()
 
 

@@ -21,7 +21,7 @@ from strategies import (
     TPlusOne,
     build_arrays,
 )
-from strategies.rules import AShareRules, round_fen
+from strategies.rules import AShareRules, BuyValue, FillFacts, check_fill, round_fen, size_buy
 
 
 # ----------------------------------------------------------------------------- commission
@@ -90,6 +90,70 @@ def test_lots_for_value_includes_commission():
     assert lot.lots_for_value(100_000.0, 10.0, comm) == 9_900
     # 1,000 CNY at 10.05 cannot buy one lot (1,005 + 5)
     assert lot.lots_for_value(1_000.0, 10.05, comm) == 0
+
+
+def test_star_market_orders_are_200_shares_or_more_in_single_shares():
+    lot, star = LotRule(), "SH688001"
+    assert lot.sizes(star) == (200, 1) and lot.sizes("SZ300750") == (100, 100) and lot.sizes() == (100, 100)
+    assert lot.buy_shares(199.9, star) == 0
+    assert lot.buy_shares(200, star) == 200
+    assert lot.buy_shares(1_234.7, star) == 1_234
+    assert lot.buy_shares(1_234.7, "SZ300750") == 1_200  # ChiNext keeps lots of 100
+    assert lot.sell_shares(150, 150, star) == 150  # emptying the position: any size
+    assert lot.sell_shares(150, 1_000, star) == 0  # a partial sell below 200 shares
+    assert lot.sell_shares(250.5, 1_000, star) == 250
+
+
+def test_star_lots_for_value_include_commission():
+    lot, comm = LotRule(), Commission()
+    # 250,000 CNY at 1,200: 250,000 / (1,200 x 1.00025) = 208.28 -> 208 shares cost
+    # 249,600 + 62.40 = 249,662.40; the main-board rule would buy 200
+    assert lot.lots_for_value(250_000.0, 1_200.0, comm, "SH688256") == 208
+    assert lot.lots_for_value(250_000.0, 1_200.0, comm) == 200
+    # 240,059 CNY buys 199.99 shares before commission: below the 200-share minimum
+    assert lot.lots_for_value(240_059.0, 1_200.0, comm, "SH688256") == 0
+    # at 5.00 the 5 CNY minimum commission binds: 1,009 CNY -> 201 shares would cost 1,005 + 5 = 1,010,
+    # so 200 (1,000 + 5); 1,010 CNY buys the 201
+    assert lot.lots_for_value(1_009.0, 5.0, comm, "SH688001") == 200
+    assert lot.lots_for_value(1_010.0, 5.0, comm, "SH688001") == 201
+
+
+# ----------------------------------------------------------------------------- one order at its fill
+def test_check_fill_sizes_a_buy_by_value_then_trims_it_to_the_cash_at_the_open():
+    rules = AShareRules.from_costs()
+    # 50,000 CNY at the decision close 10.00: 50,000 / 10.0025 = 4,998.75 -> 4,900 shares
+    wish = BuyValue(value=50_000.0, target=60_000.0, price=10.0)
+    facts = FillFacts(open=10.2, high=10.5, low=10.0, upper=11.0, lower=9.0)
+    chk = check_fill(rules, True, wish.wanted, facts, symbol="SH600000", cash=30_000.0, wish=wish)
+    # 30,000 CNY at the open 10.20: 30,000 / (10.2 x 1.00025) = 2,940.4 -> 2,900 (29,580 + 7.40 commission)
+    assert (chk.size, chk.price, chk.reason, chk.requested) == (2_900, 10.2, None, 4_900)
+    assert chk.trims == ((2_000, "cash"),) and chk.filled
+    blocked = check_fill(rules, True, wish.wanted, FillFacts(11.0, 11.0, 11.0, 11.0, 9.0, buy_blocked=True),
+                         wish=wish)
+    assert (blocked.size, blocked.reason, blocked.requested) == (0.0, "limit_up", 4_900)
+    # a share of the budget that buys no lot: cash when the full weight would buy one, else lot
+    assert check_fill(rules, True, 500.0, facts, wish=BuyValue(500.0, 5_000.0, 10.0)).reason == "cash"
+    assert check_fill(rules, True, 80.0, facts, wish=BuyValue(500.0, 800.0, 10.0)).reason == "lot"
+    assert size_buy(BuyValue(0.0, 5_000.0, 10.0), rules) == (0, "cash")
+    assert check_fill(rules, True, 100, FillFacts(10.0, 10.0, 10.0, suspended=True)).reason == "suspended"
+    assert check_fill(rules, True, 100, FillFacts(10.0, 10.0, 10.0, member=False)).reason == "not_member"
+
+
+def test_check_fill_sells_respect_t_plus_1_lots_and_the_lower_limit():
+    rules = AShareRules.from_costs(CostModel(slippage=0.01))
+    facts = FillFacts(open=10.0, high=10.2, low=9.95, upper=11.0, lower=9.0)
+    # 400 of 1,000 shares were bought on the fill day: 600 may go; slippage 1% -> 9.90, inside [9.95, ...]: 9.95
+    chk = check_fill(rules, False, 1_000, facts, symbol="SH600000", position=1_000, bought_today=400)
+    assert (chk.size, chk.price, chk.trims) == (600, 9.95, ((400, "t_plus_1"),))
+    # STAR: 150 sellable of 300 is a partial sell below 200 shares: refused for its lot
+    star = check_fill(rules, False, 300, facts, symbol="SH688001", position=300, bought_today=150)
+    assert (star.reason, star.trims) == ("lot", ((150, "t_plus_1"),))
+    assert check_fill(rules, False, 300, facts, position=300, bought_today=300).reason == "t_plus_1"
+    low = FillFacts(open=9.0, high=9.2, low=9.0, upper=11.0, lower=9.0, sell_blocked=True)
+    assert check_fill(rules, False, 300, low, position=300).reason == "limit_down"
+    # slippage on a buy never crosses the upper limit: 10.00 x 1.01 = 10.10, high 10.20, limit 10.05
+    up = check_fill(rules, True, 100, FillFacts(10.0, 10.2, 9.9, upper=10.05, lower=9.0), cash=1e6)
+    assert up.price == 10.05
 
 
 # ----------------------------------------------------------------------------- T+1

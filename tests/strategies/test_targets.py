@@ -18,8 +18,16 @@ from strategies import (
     topk_select,
     topk_targets,
 )
-from strategies.rules import Commission, LotRule
-from strategies.targets import StrategyConfig, buy_budget, equal_weight_value, spread_budget, symbol_codes, tie_keys
+from strategies.rules import AShareRules, Commission, LotRule
+from strategies.targets import (
+    StrategyConfig,
+    buy_budget,
+    equal_weight_value,
+    spread_budget,
+    symbol_codes,
+    tie_keys,
+    topk_orders,
+)
 
 NAN = float("nan")
 
@@ -127,6 +135,28 @@ def test_spread_budget_invests_the_rounding_left_by_earlier_names():
     v = spread_budget(100_000.0, np.array([1_800.0, 10.0]), lot, comm)
     assert v.tolist() == pytest.approx([50_000.0, 100_000.0])
     assert spread_budget(-5.0, np.array([10.0]), lot, comm).tolist() == [-5.0]
+
+
+def test_topk_orders_sell_first_then_share_the_budget_among_the_buys():
+    """k=2 from a book of one low-ranked name: its sale at the close (less its fees) joins the cash
+    above the 2% buffer, and the two buys share it, the STAR name sized in single shares."""
+    cfg, rules = TopKConfig(k=2, max_replace=2, buffer=0, min_hold=0), AShareRules.from_costs()
+    syms = ["SH600000", "SH688001", "SZ000001"]
+    scores = np.array([0.9, 0.8, 0.1])
+    shares = np.array([0.0, 0.0, 1_000.0])
+    close = np.array([10.0, 1_200.0, 20.0])
+    no = np.zeros(3, dtype=bool)
+    day = pd.Timestamp("2025-06-20")
+    o = topk_orders(scores, shares, close, no, np.ones(3, dtype=bool), no, 980_000.0, 1_000_000.0, cfg, rules, day,
+                    np.arange(3), syms)
+    assert o.sells.tolist() == [2] and o.buys.tolist() == [0, 1]
+    # 20,000 CNY sold: commission 5 (minimum) and stamp duty 0.05% = 10 -> 19,985
+    assert o.proceeds == pytest.approx(19_985.0)
+    # budget 980,000 + 19,985 - 2% x 1,000,000 = 979,985; one name's full weight 490,000
+    assert o.budget == pytest.approx(979_985.0) and o.target == pytest.approx(490_000.0)
+    # first 489,992.50: 48,900 shares cost 489,122.25; the rest, 490,862.75, goes to the STAR name
+    assert o.values.tolist() == pytest.approx([489_992.5, 490_862.75])
+    assert rules.lot.lots_for_value(o.values[1], 1_200.0, rules.commission, "SH688001") == 408
 
 
 def test_ineligible_names_are_not_bought():

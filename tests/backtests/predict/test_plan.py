@@ -1,0 +1,152 @@
+"""The next session's targets and orders on a hand-made market, every field computed by hand.
+
+Four names, k = 2 (no buffer, no minimum holding period): two new buys (a main-board name and a
+STAR name) replace two holdings, one of which was bought on the session the orders are for (T+1).
+Decision day Fri 2025-06-20 (the data to its close), orders for the open of Mon 2025-06-23."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests.predict.holdings import Book
+from backtests.predict.plan import plan_next_session
+from core.errors import ConfigError
+from strategies import CostModel, ThresholdConfig, TopKConfig
+
+from ...strategies.conftest import make_market
+
+DAYS = ["2025-06-18", "2025-06-19", "2025-06-20", "2025-06-23"]
+D, F = pd.Timestamp("2025-06-20"), pd.Timestamp("2025-06-23")
+
+
+def market():
+    # (open, close): the decision day's closes are 10, 50, 20 and 30; the next session opens at
+    # 10.50 (fills), 60.00 (the STAR name's limit up: 50 x 1.2), 18.00 (limit down: 20 x 0.9), 31.00
+    return make_market(DAYS, {
+        "SH600000": [(9.8, 9.9), (9.9, 10.0), (10.0, 10.0), (10.5, 10.8)],
+        "SH688001": [(48.0, 49.0), (49.0, 49.5), (49.5, 50.0), (60.0, 60.0)],
+        "SZ000001": [(20.5, 20.4), (20.4, 20.2), (20.2, 20.0), (18.0, 18.1)],
+        "SZ300001": [(29.0, 29.5), (29.5, 29.8), (29.8, 30.0), (31.0, 30.5)],
+    })
+
+
+def book():
+    lots = pd.DataFrame({"symbol": ["SZ000001", "SZ300001"], "shares": [1_000.0, 500.0],
+                         "bought": pd.to_datetime(["2025-06-10", "2025-06-23"])})
+    return Book(cash=100_000.0, lots=lots, source="test")
+
+
+SCORES = pd.Series({"SH600000": 0.9, "SH688001": 0.8, "SZ300001": 0.2, "SZ000001": 0.1})
+CFG = TopKConfig(k=2, max_replace=2, buffer=0, min_hold=0)
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return plan_next_session(market(), SCORES, book(), CFG, CostModel(), D, F)
+
+
+def test_orders_every_field(plan):
+    o = plan.orders.set_index("symbol")
+    # the sells, then the buys best first
+    assert list(plan.orders["symbol"]) == ["SZ000001", "SZ300001", "SH600000", "SH688001"]
+    assert list(plan.orders["order"]) == [1, 2, 3, 4] and list(plan.orders["side"]) == ["sell", "sell", "buy", "buy"]
+    # the sells: SZ000001 whole (1,000 at 20.00: commission 5 minimum, stamp duty 0.05% = 10);
+    # SZ300001 bought on the fill day: not sellable then (T+1), not placed
+    a = o.loc["SZ000001"]
+    assert (a.requested, a.shares, a.price, a.value) == (1_000, 1_000, 20.0, 20_000.0)
+    assert (a.commission, a.stamp_duty, a.status, a.reason) == (5.0, 10.0, "place", "")
+    assert a.refused_at_open_if == "open <= 18.00 (limit down), or no trading that day"
+    b = o.loc["SZ300001"]
+    assert (b.requested, b.shares, b.value, b.status, b.reason) == (500, 0, 0.0, "not placed", "t_plus_1")
+    # equity 100,000 + 1,000 x 20 + 500 x 30 = 135,000; the strategy counts on both sales:
+    # 19,985 + 14,987.50 (15,000 less 5 commission and 7.50 duty) = 34,972.50; budget
+    # 100,000 + 34,972.50 - 2% x 135,000 = 132,272.50; first share 66,136.25 buys 6,600 at 10.00
+    # (66,000 + 16.50 commission); the rest, 66,256.00, would buy 1,324 STAR shares at 50.00
+    assert plan.facts["equity"] == 135_000.0 and plan.facts["budget"] == pytest.approx(132_272.5)
+    assert plan.facts["sell_proceeds"] == pytest.approx(34_972.5)
+    c = o.loc["SH600000"]
+    assert (c.requested, c.shares, c.price, c.value, c.status, c.reason) == (6_600, 6_600, 10.0, 66_000.0, "place", "")
+    assert c.commission == pytest.approx(16.5) and c.stamp_duty == 0.0
+    assert c.refused_at_open_if == "open >= 11.00 (limit up), or no trading that day"
+    # cash at its fill: 100,000 + 19,985 (the one sale) - 66,016.50 = 53,968.50, which buys 1,079
+    # STAR shares (53,950 + 13.49 commission): 245 trimmed for cash, because the T+1 sale is missing
+    d = o.loc["SH688001"]
+    assert (d.requested, d.shares, d.price, d.value, d.status, d.reason) == \
+        (1_324, 1_079, 50.0, 53_950.0, "place", "cash 245 shares")
+    assert d.commission == pytest.approx(13.4875) and d.refused_at_open_if.startswith("open >= 60.00 (limit up)")
+    assert d["rank"] == 2 and d.score == 0.8 and d["name"] == "SH688001"
+    assert plan.facts["cash_after"] == pytest.approx(5.0125)
+    assert (plan.facts["placed"], plan.facts["not_placed"]) == (3, 1)
+
+
+def test_realised_outcome_of_each_order(plan):
+    """The next session's real open: the sale meets the limit down, the STAR buy the limit up, the
+    main-board buy fills at 10.50 within the cash."""
+    o = plan.orders.set_index("symbol")
+    assert o["next_open"].tolist() == [18.0, 31.0, 10.5, 60.0]
+    assert o["next_close"].tolist() == [18.1, 30.5, 10.8, 60.0]
+    assert o["outcome"].tolist() == ["limit_down", "t_plus_1", "filled", "limit_up"]
+    assert o["filled_shares"].tolist() == [0, 0, 6_600, 0]
+    assert o.loc["SH600000", "fill_price"] == 10.5 and np.isnan(o.loc["SH688001", "fill_price"])
+    # 100,000 - 6,600 x 10.50 - 17.325 commission
+    assert plan.facts["realised_cash_after"] == pytest.approx(30_682.675)
+
+
+def test_targets_every_field(plan):
+    t = plan.targets.set_index("symbol")
+    assert list(plan.targets["symbol"]) == ["SH600000", "SH688001", "SZ300001", "SZ000001"]  # by rank
+    assert t["rank"].tolist() == [1, 2, 3, 4] and t["score"].tolist() == [0.9, 0.8, 0.2, 0.1]
+    assert t["board"].tolist() == ["main", "star", "chinext", "main"]
+    assert t["held_shares"].tolist() == [0, 0, 500, 1_000]
+    assert t["action"].tolist() == ["buy", "buy", "sell", "sell"]
+    assert t["target_shares"].tolist() == [6_600, 1_079, 500, 0]
+    # the value at the reference price over the equity of 135,000
+    assert t["target_weight"].tolist() == pytest.approx([66_000 / 135_000, 53_950 / 135_000, 15_000 / 135_000, 0.0])
+    assert t["ref_price"].tolist() == [10.0, 50.0, 30.0, 20.0]
+    # main board 10%, STAR 20%, ChiNext 20% (since 2020-08-24), rounded to the fen
+    assert t["limit_up"].tolist() == [11.0, 60.0, 36.0, 22.0]
+    assert t["limit_down"].tolist() == [9.0, 40.0, 24.0, 18.0]
+    assert t.loc["SZ300001", "note"] == "500 shares bought on 2025-06-23: not sellable that day (T+1)"
+    assert t.loc["SH600000", "note"] == ""
+    assert t["next_open"].tolist() == [10.5, 60.0, 31.0, 18.0]
+
+
+def test_a_holding_that_left_the_index_is_sold_and_a_recent_one_is_kept():
+    md = make_market(DAYS, {
+        "SH600000": [(10, 10)] * 4, "SH600004": [(10, 10)] * 4, "SZ000001": [(20, 20)] * 4},
+        members={"SH600000": (DAYS[0], None), "SH600004": (DAYS[0], None), "SZ000001": (DAYS[0], "2025-06-20")})
+    lots = pd.DataFrame({"symbol": ["SZ000001", "SH600004"], "shares": [300.0, 200.0],
+                         "bought": pd.to_datetime(["2025-06-02", "2025-06-19"])})
+    p = plan_next_session(md, pd.Series({"SH600000": 0.9, "SH600004": 0.1}), Book(50_000.0, lots, "test"),
+                          TopKConfig(k=1, max_replace=1, buffer=0, min_hold=2), CostModel(), D, F)
+    t = p.targets.set_index("symbol")
+    assert t.loc["SZ000001", "action"] == "sell" and "left the CSI-300" in t.loc["SZ000001", "note"]
+    # SH600004 was bought on 06-19, held 1 trading day by the decision: min_hold 2 keeps it
+    assert t.loc["SH600004", "action"] == "keep" and "min_hold = 2" in t.loc["SH600004", "note"]
+    assert list(p.orders["symbol"]) == ["SZ000001"]  # no buy: SH600004 keeps the one slot
+
+
+def test_a_threshold_study_holds_its_one_symbol_only():
+    md = make_market(DAYS, {"SH600000": [(10, 10)] * 4, "SH600004": [(10, 10)] * 4})
+    lots = pd.DataFrame({"symbol": ["SH600004"], "shares": [100.0], "bought": pd.to_datetime(["2025-06-02"])})
+    with pytest.raises(ConfigError, match="trades SH600000 alone, but the book holds"):
+        plan_next_session(md, pd.Series({"SH600000": 0.9}), Book(50_000.0, lots, "test"),
+                          ThresholdConfig(symbol="SH600000"), CostModel(), D, F)
+    p = plan_next_session(md, pd.Series({"SH600000": 0.9}), Book(50_000.0), ThresholdConfig(symbol="SH600000"),
+                          CostModel(), D, F)
+    # above upper 0.52: all equity but the 2% buffer, 49,000 at 10.00 -> 4,800 shares (4,899 before lots)
+    assert p.orders[["side", "shares", "status"]].values.tolist() == [["buy", 4_800, "place"]]
+
+
+def test_an_ex_rights_day_at_the_fill_is_named_beside_the_holding():
+    # a 10-for-100 bonus on the fill day: the factor goes from 1.0 to 1.1, the open from 20.00 to 18.20
+    md = make_market(DAYS, {"SH600000": [(10, 10)] * 4,
+                            "SZ000001": [(20, 20, 1e6, 1.0)] * 3 + [(18.2, 18.3, 1e6, 1.1)]})
+    lots = pd.DataFrame({"symbol": ["SZ000001"], "shares": [1_000.0], "bought": pd.to_datetime(["2025-06-02"])})
+    p = plan_next_session(md, pd.Series({"SH600000": 0.9, "SZ000001": 0.8}), Book(0.0, lots, "test"),
+                          TopKConfig(k=2, max_replace=1, buffer=0, min_hold=0), CostModel(), D, F)
+    note = p.targets.set_index("symbol").loc["SZ000001", "note"]
+    assert note == ("ex-rights on 2025-06-23: the position becomes floor(1000 x 1.1000) shares before the open; "
+                    "the realised columns keep 1000")
