@@ -27,7 +27,10 @@ from .models.sequence import SequenceEstimator
 from .models.tags import get_tags
 from .split import WalkForwardSplit, Window
 
-__all__ = ["WindowJob", "WindowOutput", "fit_predict_window"]
+__all__ = ["WindowJob", "WindowOutput", "fit_predict_window", "window_memory_mb"]
+
+#: a worker process's memory besides a window's arrays: the interpreter, torch, scikit-learn, LightGBM
+_BASE_MB = 800.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,24 @@ class WindowOutput:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     checkpoints: dict[str, bytes] = field(default_factory=dict)
     message: str = ""
+
+
+def window_memory_mb(prepared: Prepared, window: Window, splitter: WalkForwardSplit) -> float:
+    """About how much memory fitting ``window`` needs in a worker process, in MB, on the generous
+    side: its sample tensors twice (raw and scaled; the training set capped at
+    ``max_train_samples``) and once as a table, the padded copy of the feature panel that cutting
+    samples makes, and the libraries. Counted from the eligible days, without building any rows."""
+    r0, r1, v0, v1, t0, t1 = window.pos
+    el = prepared.eligible
+    n_train = int(el[r0:r1 + 1].sum())
+    if splitter.max_train_samples is not None:
+        n_train = min(n_train, splitter.max_train_samples)
+    n = n_train + int(el[v0:v1 + 1].sum()) + int(el[t0:t1 + 1].sum())
+    day = prepared.panel.day
+    channels, lookback = day.shape[-1], prepared.panel.config.lookback
+    sample_bytes = n * channels * day.itemsize * (2 * lookback + 1)
+    padded_bytes = day.nbytes * (1 + (lookback - 1) / max(1, day.shape[0]))
+    return (sample_bytes + padded_bytes) / 1e6 + _BASE_MB
 
 
 def fit_predict_window(prepared: Prepared, window: Window, job: WindowJob) -> WindowOutput:

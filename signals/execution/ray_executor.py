@@ -148,6 +148,7 @@ class RayExecutor:
     _tasks: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     kind = "ray"
+    in_process = False
 
     def __enter__(self) -> RayExecutor:
         self.ray()
@@ -230,10 +231,12 @@ class RayExecutor:
 
     def map(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], *, shared: Any = None,
             keys: Sequence[int] | None = None, name: Callable[[int], str] = "task {}".format,
-            threads: int | None = None, device: str = "cpu") -> Generator[TaskResult, None, None]:
+            threads: int | None = None, device: str = "cpu", task_mb: float | None = None,
+            ) -> Generator[TaskResult, None, None]:
         """``fn(shared, item)`` for each item as Ray tasks; results in the order they finish.
         ``threads``: the torch threads a task needs (a local run's count; this executor's own
-        ``threads`` wins); ``device``: the work's device (decides the GPUs a task asks for)."""
+        ``threads`` wins); ``device``: the work's device (decides the GPUs a task asks for);
+        ``task_mb`` (the memory a task needs) is not used: Ray schedules by CPUs."""
         ray = self.ray()
         ks = task_keys(items, keys)
         n = self.threads or threads or default_threads()
