@@ -359,6 +359,11 @@ def _main(argv: list[str] | None, guard: SignalGuard) -> int:
             raise Interrupted(guard.received) from None
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except OSError as exc:  # the environment: a full disk, a local Ray that did not start
+        if guard.received is not None:
+            raise Interrupted(guard.received) from None
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     if len(res.table):
         print(cmp.format_table(res.table))
     if res.multiple_testing:
