@@ -98,6 +98,33 @@ def map_in_workers(fn: Callable[[Any, Any], Any], items: Sequence[Any], keys: Se
     attempts = dict.fromkeys(keys, 0)
     failures: dict[int, list[dict[str, Any]]] = {k: [] for k in keys}
     running: dict[Future[Any], tuple[int, Any]] = {}
+
+    def settle(fut: Future[Any]) -> TaskResult | None:
+        """The result of a finished attempt, or None when it goes back to ``todo`` for another."""
+        k, item = running.pop(fut)
+        try:
+            out = fut.result()
+        except BrokenProcessPool:
+            err, again = WORKER_LOST, True
+        except Exception as exc:  # noqa: BLE001 - retried or reported by name to the caller
+            err, again = error_text(exc), retryable(exc, retry_exceptions)
+        else:
+            if isinstance(out, Raised):
+                raise out.exc
+            assert isinstance(out, Done)
+            res = TaskResult(k, value=out.value, attempts=attempts[k], info=out.info)
+            record[str(k)] = task_record(res, failures[k])
+            return res
+        failures[k].append({"attempt": attempts[k], "node": node_name(), "error": err})
+        if again and attempts[k] <= max_retries:
+            log.warning("%s failed in a worker process (attempt %d of %d), retrying: %s", name(k), attempts[k],
+                        max_retries + 1, err)
+            todo.appendleft((k, item))
+            return None
+        res = TaskResult(k, error=err, attempts=attempts[k], info={"node": node_name()})
+        record[str(k)] = task_record(res, failures[k])
+        return res
+
     with published(shared) as handle:
         log.info("%d tasks on %d worker processes (%.0f MB of shared arrays, mapped once)", len(keys), workers,
                  handle.shared_bytes / 1e6)
@@ -111,46 +138,20 @@ def map_in_workers(fn: Callable[[Any, Any], Any], items: Sequence[Any], keys: Se
                     attempts[k] += 1
                     running[pool.submit(_worker_task, fn, item, k, (threads, threads), fault, attempts[k])] = (k, item)
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                broken = False
-                for fut in done:
-                    k, item = running.pop(fut)
-                    try:
-                        out = fut.result()
-                    except BrokenProcessPool:
-                        broken, err, again = True, WORKER_LOST, True
-                    except Exception as exc:  # noqa: BLE001 - retried or reported by name to the caller
-                        err, again = error_text(exc), retryable(exc, retry_exceptions)
-                    else:
-                        if isinstance(out, Raised):
-                            raise out.exc
-                        assert isinstance(out, Done)
-                        res = TaskResult(k, value=out.value, attempts=attempts[k], info=out.info)
-                        record[str(k)] = task_record(res, failures[k])
-                        yield res
-                        continue
-                    failures[k].append({"attempt": attempts[k], "node": node_name(), "error": err})
-                    if again and attempts[k] <= max_retries:
-                        log.warning("%s failed in a worker process (attempt %d of %d), retrying: %s", name(k),
-                                    attempts[k], max_retries + 1, err)
-                        todo.appendleft((k, item))
-                        continue
-                    res = TaskResult(k, error=err, attempts=attempts[k], info={"node": node_name()})
-                    record[str(k)] = task_record(res, failures[k])
-                    yield res
-                if broken:  # every task of a broken pool fails: wait for them all, then start a new pool
-                    assert pool is not None
+                if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                    # a worker died: the pool is broken and every task still in it fails; end it first,
+                    # so that each of its futures is settled (a task that finished keeps its result)
+                    log.warning("a worker process died: the tasks it may have been running are charged an attempt")
                     _stop(pool, busy=True)
                     pool = None
-                    log.warning("a worker process died: the tasks that were running are charged an attempt")
-                    for fut in list(running):
-                        k, item = running.pop(fut)
-                        failures[k].append({"attempt": attempts[k], "node": node_name(), "error": WORKER_LOST})
-                        if attempts[k] <= max_retries:
-                            todo.appendleft((k, item))
-                            continue
-                        res = TaskResult(k, error=WORKER_LOST, attempts=attempts[k], info={"node": node_name()})
-                        record[str(k)] = task_record(res, failures[k])
+                    done = set(running)
+                for fut in sorted(done, key=lambda f: running[f][0]):
+                    res = settle(fut)
+                    if res is not None:
                         yield res
+            peaks = [float(t["worker_peak_rss_mb"]) for t in record.values() if "worker_peak_rss_mb" in t]
+            if peaks:
+                log.info("%d worker processes; the largest peak memory of a worker: %.0f MB", workers, max(peaks))
         finally:
             if pool is not None:
                 _stop(pool, busy=bool(running))
