@@ -134,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             if run["rc"]:
                 return int(run["rc"])
             show(run)
+            used = run["manifest"].get("executor", {}).get("processes", 1)
+            if used != w:
+                print(f"NOTE: --workers {w} ran on {used} process(es): no more than the windows, or than the "
+                      "available memory holds (see the run's warning); the speed-up below is not that of "
+                      f"{w} workers")
             runs.append(run)
         (a, b), (wa, wb) = runs, args.compare_workers
         speedup = a["wall"] / b["wall"]
