@@ -146,7 +146,7 @@ class Timings:
             self.peak_rss_mb[name] = round(max(peak[0], rss_mb()), 1)
             self.peak_total_mb[name] = round(max(peak_all[0], self.peak_rss_mb[name]), 1)
             self.workers[name] = most_kids[0]
-        if most_kids[0]:
+        if most_kids[0] and self.peak_total_mb[name] - self.peak_rss_mb[name] >= 50:  # not for a helper process
             log.info("[%d/%d] %s done in %.1f s (peak memory %.0f MB; with its %d child process(es) %.0f MB)",
                      number, total, name, self.seconds[name], self.peak_rss_mb[name], most_kids[0],
                      self.peak_total_mb[name])
