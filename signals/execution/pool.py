@@ -19,7 +19,9 @@ Failures: an exception of a task is an attempt that failed, retried ``max_retrie
 the local executor; this toolkit's own errors are raised at once. A worker that dies (killed by
 the out-of-memory killer, a crash) breaks the pool: the tasks it was running are charged an
 attempt and the pool is started again for the rest. Ctrl-C reaches the driver only (the workers
-ignore SIGINT): it stops the workers and removes the shared file.
+ignore SIGINT): it stops the workers and removes the shared file. A worker whose driver is killed
+outright ends itself within a second (an idle pool worker would otherwise wait forever); the
+shared file such a driver leaves is removed by the next run.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -53,11 +57,21 @@ WORKER_LOST = ("WorkerLost: a worker process died while it ran this task (killed
 _SHARED: Any = None
 
 
+def _watch_parent(parent: int) -> None:
+    """End this worker when its driver is gone (killed with SIGKILL, or by the out-of-memory
+    killer): a pool's idle worker would otherwise wait for its next task forever."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
 def _start_worker(handle: SharedHandle, level: int) -> None:
-    """A worker's start: ignore Ctrl-C (the driver stops the workers), log like the driver, map
-    the shared object."""
+    """A worker's start: ignore Ctrl-C (the driver stops the workers), end with the driver, log
+    like the driver, map the shared object."""
     global _SHARED
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), name="watch-driver", daemon=True).start()
     logging.basicConfig(level=level, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
     _SHARED = handle.load()
 

@@ -114,6 +114,43 @@ def test_a_toolkit_error_in_a_worker_is_raised_and_the_workers_stop(md_small, ti
     assert not _worker_pids()
 
 
+def _sleep_task(shared, seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+def test_workers_end_when_their_driver_is_killed():
+    """A driver killed outright (SIGKILL, the out-of-memory killer) leaves no worker behind."""
+    import signal
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = ("from signals.execution.local import LocalExecutor\n"
+            "from tests.signals.test_workers import _sleep_task\n"
+            "print(next(LocalExecutor(workers=2).map(_sleep_task, [60, 60])))\n")
+    driver = subprocess.Popen([sys.executable, "-c", code], cwd=root)
+    try:
+        workers = []
+        for _ in range(300):  # the workers start (they import the toolkit)
+            time.sleep(0.2)
+            workers = [p for p in resources.child_pids(driver.pid)
+                       if b"multiprocessing.spawn" in open(f"/proc/{p}/cmdline", "rb").read()]
+            if len(workers) == 2:
+                break
+        assert len(workers) == 2
+        time.sleep(1.0)
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(os.path.exists(f"/proc/{p}") for p in workers):
+        time.sleep(0.2)
+    alive = [p for p in workers if os.path.exists(f"/proc/{p}")]
+    for p in alive:  # do not leave them running if the test fails
+        os.kill(p, signal.SIGKILL)
+    assert not alive
+
+
 # ---------------------------------------------------------------- the shared arrays
 def test_published_arrays_are_mapped_read_only_and_the_file_removed():
     big = np.arange(2_000_000, dtype=np.float32).reshape(1000, 2000)  # 8 MB: out of band
