@@ -213,6 +213,8 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
         "timings_seconds": {**timings.seconds, "report": round(elapsed - sum(timings.seconds.values()), 3),
                             "total": elapsed},
         "peak_rss_mb": {**timings.peak_rss_mb, "report": round(rss_mb(), 1)},
+        # this process and the worker processes it started (the windows' pool), every shared page once
+        "peak_memory_all_processes_mb": {**timings.peak_total_mb, "report": round(rss_mb(), 1)},
     }
     if source:
         manifest["source"] = source

@@ -48,6 +48,8 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
                    help="where the model trains: auto = CUDA when available, else CPU (default auto)")
     p.add_argument("--threads", help="torch and BLAS threads per window (default 1: the same numbers on a busy or "
                    "an idle machine); N is faster on N idle cores but rounds differently; auto = the free cores")
+    p.add_argument("--workers", help="worker processes that train windows at once (default auto: the free cores, "
+                   "at most one per window; 1 = one after the other in this process); any count gives the same numbers")
     p.add_argument("--executor", choices=("local", "ray"),
                    help="where walk-forward windows run (default local; ray needs pip install .[ray])")
     p.add_argument("--ray-address", help="Ray cluster to join (auto, host:6379, ray://host:10001); "
@@ -111,6 +113,7 @@ def overrides(args: argparse.Namespace) -> list[dict[str, Any]]:
         "strategy.kind": args.strategy, "output.runs_dir": args.out, "output.name": args.name,
         "execution.executor": args.executor, "execution.ray_address": args.ray_address,
         "execution.threads": getattr(args, "threads", None),
+        "execution.workers": getattr(args, "workers", None),
     }
     over += [C.parse_override(f"{key}={val}") for key, val in direct.items() if val is not None]
     if args.audit:

@@ -15,7 +15,9 @@ locally inside the task, backtests, report) into a temporary folder and sends th
 this process writes the run folder, so workers on other machines need no shared disk. Each task
 trains with the run's thread count (``--threads``, default 1) and asks Ray for as many CPUs, so a
 point's results equal the local ones bit for bit on CPU; on a 2-core machine two points run at a
-time on Ray.
+time on Ray. With the local executor the points run one after the other, each with its windows
+on the run's worker processes (``execution.workers``); inside a Ray task a point's windows run one
+after the other (Ray already spreads the points).
 
 The comparison table (``backtests.compare``) of the finished points is printed and written to
 ``<runs>/<stamp>-<name>-comparison/comparison.csv`` beside ``points.csv`` (each point's settings,
@@ -169,6 +171,11 @@ def _local_windows(cfg: C.RunConfig) -> C.RunConfig:
     return dataclasses.replace(cfg, execution=dataclasses.replace(cfg.execution, executor="local", ray_address=""))
 
 
+def _one_process(cfg: C.RunConfig) -> C.RunConfig:
+    """``cfg`` with its windows one after the other in the point's process (no pool inside Ray)."""
+    return dataclasses.replace(cfg, execution=dataclasses.replace(cfg.execution, workers=1))
+
+
 def _market_key(cfg: C.RunConfig) -> tuple[Any, ...]:
     return (cfg.data, cfg.universe, cfg.walk_forward.test_start)
 
@@ -243,7 +250,9 @@ def run_points(points: Sequence[Point], executor: LocalExecutor | RayExecutor) -
         report_stale(d)
         Path(d).mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    results = executor.map(_point_task, [p.cfg for p in points], shared=_markets(points),
+    # on Ray a point's task runs its windows in its own process (Ray already spreads the points)
+    cfgs = [p.cfg if executor.kind == "local" else _one_process(p.cfg) for p in points]
+    results = executor.map(_point_task, cfgs, shared=_markets(points),
                            name=lambda i: f"sweep point {points[i].label}",
                            threads=executor.threads, device=device)
     with contextlib.closing(results):
@@ -332,8 +341,9 @@ def _main(argv: list[str] | None, guard: SignalGuard) -> int:
             return EXIT_OK
         if args.clean:
             return R.clean(points[0].cfg.output.runs_dir)
+        # local points run one after the other, each with its windows on the run's worker processes
         ex_cfg = ExecutorConfig(executor=kind, ray_address=args.ray_address or "", max_retries=args.max_retries,
-                                threads=points[0].cfg.execution.threads)
+                                threads=points[0].cfg.execution.threads, workers=1 if kind == "local" else None)
         executor = make_executor(ex_cfg)
         with guard.held():
             from signals.execution.runtime import load_torch
@@ -349,6 +359,11 @@ def _main(argv: list[str] | None, guard: SignalGuard) -> int:
             raise Interrupted(guard.received) from None
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except OSError as exc:  # the environment: a full disk, a local Ray that did not start
+        if guard.received is not None:
+            raise Interrupted(guard.received) from None
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     if len(res.table):
         print(cmp.format_table(res.table))
     if res.multiple_testing:

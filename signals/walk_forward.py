@@ -30,7 +30,7 @@ from .models.config import BASELINES, DEFAULT_BASELINES
 from .models.registry import model_name as default_model_name
 from .models.sequence import LSTMClassifier
 from .split import WalkForwardSplit, Window
-from .window import WindowJob, WindowOutput, fit_predict_window
+from .window import WindowJob, WindowOutput, fit_predict_window, window_memory_mb
 
 __all__ = ["IncompleteRunError", "PRED_COLUMNS", "WalkForwardResult", "WindowFailure", "combine_results",
            "run_walk_forward"]
@@ -154,7 +154,9 @@ def run_walk_forward(md: MarketData, features: FeatureConfig | None = None, labe
     training rows only; the estimator (a fresh ``sklearn.base.clone``) is fitted on the training
     rows with early stopping on the validation rows; every model predicts every test row
     (point-in-time member and tradable on the day). The windows run on ``executor`` (default: one
-    after the other in this process); the result is the same on any executor.
+    after the other in this process; ``LocalExecutor(workers=N)``: N worker processes at once,
+    which needs the ``if __name__ == "__main__":`` guard in a script); the result is the same on
+    any executor.
 
     Args:
         md: :class:`data_store.MarketData` (its calendar and symbols define the grid).
@@ -171,7 +173,7 @@ def run_walk_forward(md: MarketData, features: FeatureConfig | None = None, labe
         scaler: the per-window scaler template (default standard scaling, clip 10).
         only_windows: run just these window indices (the leakage audit uses it).
         prepared: precomputed :func:`signals.prepare` output for ``md`` (to share it between runs).
-        executor: a :class:`signals.execution.local.LocalExecutor` (default) or ``RayExecutor``.
+        executor: a :class:`signals.execution.local.LocalExecutor` (default: one process) or ``RayExecutor``.
 
     Raises :class:`IncompleteRunError` when a window still fails after its retries (the other
     windows are finished first and their result rides on the error, ``.partial``); an error of this
@@ -213,14 +215,15 @@ def run_walk_forward(md: MarketData, features: FeatureConfig | None = None, labe
         ckpt.mkdir(parents=True, exist_ok=True)
     job = WindowJob(features=prepared.features, labels=prepared.label_config, splitter=splitter, estimator=estimator,
                     model_name=name, baselines=tuple(b for b in baselines if b != name), scaler=scaler,
-                    progress=progress and executor.kind == "local", checkpoints=ckpt is not None)
+                    progress=progress and executor.in_process, checkpoints=ckpt is not None)
     outputs: list[WindowOutput] = []
     failures: list[WindowFailure] = []
     bar = tqdm(total=len(run_ids), desc=f"walk-forward {name}", unit="window",
                disable=None if progress else True)  # None: off when stderr is no terminal
+    task_mb = max(window_memory_mb(prepared, windows[k], splitter) for k in run_ids) if run_ids else None
     results = executor.map(_window_task, [windows[k] for k in run_ids], shared=(prepared.portable(), job),
                            keys=run_ids, name=lambda k: str(windows[k]), threads=local_threads(estimator),
-                           device=str(getattr(estimator, "device", "cpu")))
+                           device=str(getattr(estimator, "device", "cpu")), task_mb=task_mb)
     with contextlib.closing(results), bar:
         for r in results:
             bar.update(1)

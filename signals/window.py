@@ -27,7 +27,13 @@ from .models.sequence import SequenceEstimator
 from .models.tags import get_tags
 from .split import WalkForwardSplit, Window
 
-__all__ = ["WindowJob", "WindowOutput", "fit_predict_window"]
+__all__ = ["WindowJob", "WindowOutput", "fit_predict_window", "window_memory_mb"]
+
+#: a worker process's memory besides a window's arrays: the interpreter, torch, scikit-learn, LightGBM
+_BASE_MB = 600.0
+#: a window's working memory per byte of one copy of its sample tensors (raw, the scaled test copy,
+#: the fit's batches and the baselines' channel slices), on the generous side of what was measured
+_SAMPLE_COPIES = 1.5
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,26 @@ class WindowOutput:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     checkpoints: dict[str, bytes] = field(default_factory=dict)
     message: str = ""
+
+
+def window_memory_mb(prepared: Prepared, window: Window, splitter: WalkForwardSplit) -> float:
+    """About how much memory fitting ``window`` needs in a worker process, in MB, on the generous
+    side: its sample tensors (:data:`_SAMPLE_COPIES` copies; the training set capped at
+    ``max_train_samples``) and its table of the day's channels, the padded copy of the feature panel
+    that cutting samples makes, and the libraries. Counted from the eligible days, without
+    building any rows. (The quick preset's windows, about 195,000 samples of 10 days x 168
+    channels, needed about 1.5 GB besides the padded panel's 0.8 GB in one process.)"""
+    r0, r1, v0, v1, t0, t1 = window.pos
+    el = prepared.eligible
+    n_train = int(el[r0:r1 + 1].sum())
+    if splitter.max_train_samples is not None:
+        n_train = min(n_train, splitter.max_train_samples)
+    n = n_train + int(el[v0:v1 + 1].sum()) + int(el[t0:t1 + 1].sum())
+    day = prepared.panel.day
+    channels, lookback = day.shape[-1], prepared.panel.config.lookback
+    sample_bytes = n * channels * day.itemsize * (_SAMPLE_COPIES * lookback + 1)
+    padded_bytes = day.nbytes * (1 + (lookback - 1) / max(1, day.shape[0]))
+    return (sample_bytes + padded_bytes) / 1e6 + _BASE_MB
 
 
 def fit_predict_window(prepared: Prepared, window: Window, job: WindowJob) -> WindowOutput:

@@ -6,7 +6,8 @@ An executor maps a function over work items: ``executor.map(fn, items, shared=ob
 ``run_walk_forward`` maps :func:`signals.window.fit_predict_window` over the windows of a run (the
 prepared arrays are the shared object); ``backtests.sweep`` maps a whole run over the points of a
 grid (the market data is the shared object). The executors are :class:`~signals.execution.local.LocalExecutor`
-(this process) and :class:`~signals.execution.ray_executor.RayExecutor` (the toolkit's only Ray code);
+(this process, or worker processes of this machine) and
+:class:`~signals.execution.ray_executor.RayExecutor` (the toolkit's only Ray code);
 :func:`~signals.execution.factory.make_executor` chooses one from its settings. This module imports
 neither Ray nor torch.
 
@@ -17,8 +18,8 @@ window trained in a Ray worker equals the same window trained here, bit for bit 
 attempts; an executor's ``describe()`` gives them per task for the run's manifest.
 
 Errors: an error of this toolkit raised by a task (a bad configuration, too little data) is
-deterministic: it is not retried and the driver raises it as it is. Any other exception (for Ray
-also a lost worker or node) is retried up to ``max_retries`` times, each retry logged with the task,
+deterministic: it is not retried and the driver raises it as it is. Any other exception (also a lost
+worker process, or for Ray a lost node) is retried up to ``max_retries`` times, each retry logged with the task,
 the node and the error; a task that still fails is reported by :class:`TaskResult.error` while the
 others finish, and the caller decides (``run_walk_forward`` raises :class:`IncompleteRunError`).
 """
@@ -143,34 +144,16 @@ class Done:
 
 
 def node_name() -> str:
-    """This machine as a log line names it: host name, and Ray's node IP when in a Ray worker."""
-    host = socket.gethostname()
-    try:
-        import sys
-
-        if "ray" in sys.modules:
-            import ray
-
-            if ray.is_initialized():
-                return f"{host} ({ray.util.get_node_ip_address()})"
-    except Exception:  # noqa: BLE001 - a name for a log line only
-        pass
-    return host
+    """This machine as a log line names it: its host name (a Ray task adds Ray's node IP)."""
+    return socket.gethostname()
 
 
 def run_task(fn: Callable[[Any, Any], Any], shared: Any, item: Any, key: int,
-             threads: tuple[int | None, int | None], fault: Any, journal: Any = None, attempt: int = 1) -> Any:
+             threads: tuple[int | None, int | None], fault: Any, attempt: int = 1, node: str | None = None) -> Any:
     """One attempt of ``fn(shared, item)`` with the given (torch, BLAS) thread counts: a :class:`Done`
-    (value and what was measured), or a :class:`Raised` toolkit error. ``journal``: a Ray actor told
-    where the attempt started (so a lost worker can be named)."""
-    node = node_name()
-    if journal is not None:  # recorded before the work starts, so a worker lost in the middle is named
-        try:
-            import ray
-
-            ray.get(journal.started.remote(key, attempt, node), timeout=30)
-        except Exception:  # noqa: BLE001 - the journal only names nodes in log lines
-            pass
+    (value and what was measured), or a :class:`Raised` toolkit error. ``node``: how the executor
+    names where it runs (default: :func:`node_name`)."""
+    node = node or node_name()
     with thread_limits(*threads), recording_threads() as seen:
         try:
             if fault is not None:

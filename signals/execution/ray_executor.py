@@ -15,6 +15,15 @@ Ray 2.59+ turns it on by default for clusters started with ``ray.init()``, and `
 turns it on when a token file exists). A driver without the cluster's token is refused; Ray itself
 retries for about 20 s and then reports a connection failure, so :meth:`RayExecutor.ray` first asks
 the cluster once and names authentication (and the fix) when that is the cause.
+
+Starting a local Ray on a loaded machine: Ray's defaults assume idle cores (its driver gives the
+raylet 30 s to register, a worker 60 s to start). A local instance is started with the longer
+timeouts of :data:`LOADED_MACHINE_CONFIG` and, when it still does not come up, started again (up
+to ``start_attempts`` times, the processes of a failed try ended first); then
+:class:`RayStartError` says that Ray did not start, on how loaded a machine, and what to do.
+
+Nodes: every task records where it ran: the host, Ray's node IP and Ray's node id (two nodes on
+one host, as in a loopback test cluster, share host and IP; the node id tells them apart).
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
+import socket
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
@@ -29,11 +40,13 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError
+from core.resources import child_pids
 
 from .base import Done, FaultPlan, Raised, TaskResult, error_text, retryable, run_task, task_keys, task_record
-from .runtime import default_threads
+from .runtime import cpu_cores, default_threads
 
-__all__ = ["RAY_MISSING", "RayExecutor", "auth_failure_message", "import_ray"]
+__all__ = ["LOADED_MACHINE_CONFIG", "RAY_MISSING", "RayExecutor", "RayStartError", "auth_failure_message",
+           "import_ray", "start_local_ray"]
 
 log = logging.getLogger("signals.execution")
 
@@ -43,6 +56,79 @@ RAY_MISSING = ("executor = 'ray' needs the Ray package, which is not installed i
 
 #: words of Ray's errors when a cluster refuses a process's authentication token
 _AUTH_WORDS = ("AuthenticationError", "InvalidAuthToken", "Unauthenticated", "UNAUTHENTICATED")
+
+
+#: Ray's internal settings (``_system_config``) of a local instance, for a machine whose cores
+#: other jobs keep busy; Ray's defaults in brackets. Waiting longer costs nothing on an idle machine.
+LOADED_MACHINE_CONFIG: dict[str, int] = {
+    "raylet_start_wait_time_s": 120,  # the driver waits for its node to register (30)
+    "gcs_rpc_server_connect_timeout_s": 60,  # a client connecting to the control service (5)
+    "gcs_server_request_timeout_seconds": 120,  # one request to the control service (60)
+    "worker_register_timeout_seconds": 300,  # a worker process starting (importing torch) (60)
+    "health_check_timeout_ms": 60_000,  # a busy raylet answering a health check (10 000)
+    "health_check_failure_threshold": 10,  # missed checks before a node is declared dead (5)
+}
+#: the same for the driver process itself, read from the environment before Ray's first start
+_DRIVER_ENV = {"RAY_gcs_server_request_timeout_seconds": "120", "RAY_gcs_rpc_server_connect_timeout_s": "60",
+               "RAY_raylet_start_wait_time_s": "120"}
+
+
+class RayStartError(ConnectionError):
+    """A local Ray did not start (after its retries): the machine, not the input. An ``OSError``, so
+    the command line exits 1, like for any failure of the environment."""
+
+
+def _load_text() -> str:
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - no load average on this OS
+        return f"{cpu_cores()} cores"
+    return f"load average {load:.1f} on {cpu_cores()} cores"
+
+
+def _end(pids: list[int]) -> None:
+    """End the processes of a failed start (children of this process that it started), by pid."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
+
+
+def start_local_ray(attempts: int = 3, **init_kwargs: Any) -> Any:
+    """Start a local Ray in this process (``ray.init(**init_kwargs)``) with the timeouts of
+    :data:`LOADED_MACHINE_CONFIG` (a ``_system_config`` given wins key by key), trying again up to
+    ``attempts`` times when it does not come up; the ``ray`` module, or :class:`RayStartError`
+    naming the last error and the machine's load. A bad argument (TypeError, ValueError) is raised
+    at once."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray
+    for key, value in _DRIVER_ENV.items():
+        os.environ.setdefault(key, value)
+    kw = {"include_dashboard": False, "log_to_driver": False, **init_kwargs,
+          "_system_config": {**LOADED_MACHINE_CONFIG, **init_kwargs.get("_system_config", {})}}
+    errors: list[str] = []
+    for attempt in range(1, attempts + 1):
+        before = set(child_pids())
+        t0 = time.perf_counter()
+        try:
+            ray.init(**kw)
+            return ray
+        except (TypeError, ValueError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a start that failed: named, cleaned up, tried again
+            errors.append(error_text(exc))
+            try:
+                ray.shutdown()
+            except Exception:  # noqa: BLE001 - nothing to stop
+                pass
+            _end([p for p in child_pids() if p not in before])
+            log.warning("a local Ray did not start in %.0f s (attempt %d of %d; %s): %s", time.perf_counter() - t0,
+                        attempt, attempts, _load_text(), errors[-1])
+    raise RayStartError(f"cannot start a local Ray: it did not come up in {attempts} attempt(s) ({_load_text()}; "
+                        f"last error: {errors[-1]}). The machine is probably too busy: run again when it is less "
+                        "loaded, or use --executor local")
 
 
 def import_ray() -> Any:
@@ -104,16 +190,34 @@ def _probe_auth(address: str) -> None:
             raise ConfigError(auth_failure_message(address)) from None
 
 
+def _ray_task(fn: Callable[[Any, Any], Any], shared: Any, item: Any, key: int,
+              threads: tuple[int | None, int | None], fault: Any, journal: Any, attempt: int) -> Any:
+    """One attempt as a Ray task: tell the journal where it starts (so a worker lost in the middle
+    is named), run it, and record the node: host, Ray's node IP and node id."""
+    import ray
+
+    node = f"{socket.gethostname()} ({ray.util.get_node_ip_address()})"
+    node_id = ray.get_runtime_context().get_node_id()
+    try:
+        ray.get(journal.started.remote(key, attempt, node, node_id), timeout=30)
+    except Exception:  # noqa: BLE001 - the journal only names nodes in log lines
+        pass
+    out = run_task(fn, shared, item, key, threads, fault, attempt=attempt, node=node)
+    if isinstance(out, Done):
+        out.info["node_id"] = node_id
+    return out
+
+
 class _Journal:
     """A Ray actor that remembers where each attempt of a task started (node of a lost worker)."""
 
     def __init__(self) -> None:
-        self.where: dict[tuple[int, int], str] = {}
+        self.where: dict[tuple[int, int], tuple[str, str]] = {}
 
-    def started(self, key: int, attempt: int, node: str) -> None:
-        self.where[(key, attempt)] = node
+    def started(self, key: int, attempt: int, node: str, node_id: str) -> None:
+        self.where[(key, attempt)] = (node, node_id)
 
-    def node(self, key: int, attempt: int) -> str | None:
+    def node(self, key: int, attempt: int) -> tuple[str, str] | None:
         return self.where.get((key, attempt))
 
     def ready(self) -> bool:
@@ -134,7 +238,8 @@ class RayExecutor:
     ``num_gpus``: GPUs per task; None = 1 when the work's device is ``cuda`` (or ``auto`` and the
     cluster has GPUs), else 0. ``init_kwargs``: more ``ray.init`` arguments (e.g.
     ``runtime_env={"working_dir": "."}`` for a cluster whose nodes lack this package). ``fault``:
-    test hook (:class:`~signals.execution.base.FaultPlan`)."""
+    test hook (:class:`~signals.execution.base.FaultPlan`). ``start_attempts``: tries to start a
+    local Ray (:func:`start_local_ray`)."""
 
     address: str | None = None
     max_retries: int = 2
@@ -143,11 +248,13 @@ class RayExecutor:
     num_gpus: float | None = None
     init_kwargs: dict[str, Any] = field(default_factory=dict)
     fault: FaultPlan | None = None
+    start_attempts: int = 3
     _started: bool = field(default=False, init=False, repr=False)
     _used: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _tasks: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     kind = "ray"
+    in_process = False
 
     def __enter__(self) -> RayExecutor:
         self.ray()
@@ -157,24 +264,28 @@ class RayExecutor:
         self.shutdown()
 
     def ray(self) -> Any:
-        """The ``ray`` module, connected (``ray.init`` once; an existing connection is reused)."""
+        """The ``ray`` module, connected (``ray.init`` once; an existing connection is reused). A
+        local instance is started by :func:`start_local_ray` (loaded-machine timeouts, retries,
+        :class:`RayStartError`); a cluster that cannot be joined is a :class:`ConfigError`."""
         ray = import_ray()
         if not ray.is_initialized():
-            kw = {"include_dashboard": False, "log_to_driver": False, **self.init_kwargs}
-            if self.address:
-                kw["address"] = self.address
-                _probe_auth(self.address)
             log.info("starting Ray (%s)", self.address or "a local instance")
+            if not self.address:
+                start_local_ray(self.start_attempts, **self.init_kwargs)
+                self._started = True
+                return ray
+            kw = {"include_dashboard": False, "log_to_driver": False, **self.init_kwargs, "address": self.address}
+            _probe_auth(self.address)
             try:
                 ray.init(**kw)
             except Exception as exc:
-                if self.address and is_auth_failure(exc):
+                if is_auth_failure(exc):
                     raise ConfigError(auth_failure_message(self.address)) from None
                 if not isinstance(exc, (ConnectionError, TimeoutError, RuntimeError, ValueError)):
                     raise
-                where = f"join the Ray cluster at {self.address!r}" if self.address else "start a local Ray"
-                raise ConfigError(f"cannot {where}: {type(exc).__name__}: {exc}. Check the address (run `ray status` "
-                                  "on the head node) or leave --ray-address out to start a local Ray") from None
+                raise ConfigError(f"cannot join the Ray cluster at {self.address!r}: {type(exc).__name__}: {exc}. "
+                                  "Check the address (run `ray status` on the head node) or leave --ray-address out "
+                                  "to start a local Ray") from None
             self._started = True
         return ray
 
@@ -200,21 +311,23 @@ class RayExecutor:
             return 1.0
         return 1.0 if device == "auto" and have > 0 else 0.0
 
-    def _failure(self, ray: Any, exc: BaseException, journal: Any, key: int, attempt: int) -> tuple[str, bool]:
-        """(the node an attempt failed on, whether it may be retried)."""
+    def _failure(self, ray: Any, exc: BaseException, journal: Any, key: int,
+                 attempt: int) -> tuple[str, str | None, bool]:
+        """(the node an attempt failed on, its Ray node id if known, whether it may be retried)."""
         cause = getattr(exc, "cause", None)
         app_error = isinstance(exc, ray.exceptions.RayTaskError) and isinstance(cause, BaseException)
         try:
-            node = ray.get(journal.node.remote(key, attempt), timeout=10)
+            started = ray.get(journal.node.remote(key, attempt), timeout=10)
         except Exception:  # noqa: BLE001 - only for the log line
-            node = None
+            started = None
+        node, node_id = started if started else (None, None)
         node = node or (getattr(exc, "ip", None) if app_error else None)
         if node is None:  # a lost node: Ray's message names its address
             found = re.search(r"Node IP: ([\w.:-]+?),", str(exc))
             node = f"node {found.group(1)} (lost)" if found else None
         where = node or "an unknown node (its worker was lost before it reported)"
         # an exception of the task follows retry_exceptions; a lost worker or node is always retried
-        return where, (retryable(cause, self.retry_exceptions) if app_error and cause is not None else True)
+        return where, node_id, (retryable(cause, self.retry_exceptions) if app_error and cause is not None else True)
 
     def _journal(self, ray: Any) -> Any:
         """The journal actor, on the driver's node (it must outlive a lost worker node)."""
@@ -230,17 +343,19 @@ class RayExecutor:
 
     def map(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], *, shared: Any = None,
             keys: Sequence[int] | None = None, name: Callable[[int], str] = "task {}".format,
-            threads: int | None = None, device: str = "cpu") -> Generator[TaskResult, None, None]:
+            threads: int | None = None, device: str = "cpu", task_mb: float | None = None,
+            ) -> Generator[TaskResult, None, None]:
         """``fn(shared, item)`` for each item as Ray tasks; results in the order they finish.
         ``threads``: the torch threads a task needs (a local run's count; this executor's own
-        ``threads`` wins); ``device``: the work's device (decides the GPUs a task asks for)."""
+        ``threads`` wins); ``device``: the work's device (decides the GPUs a task asks for);
+        ``task_mb`` (the memory a task needs) is not used: Ray schedules by CPUs."""
         ray = self.ray()
         ks = task_keys(items, keys)
         n = self.threads or threads or default_threads()
         gpus = self._gpus(ray, device)
         self._used = {"task_torch_threads": n, "task_blas_threads": n, "task_gpus": gpus}
         self._tasks = {}
-        task = ray.remote(run_task).options(num_cpus=n, num_gpus=gpus, max_retries=0, retry_exceptions=False,
+        task = ray.remote(_ray_task).options(num_cpus=n, num_gpus=gpus, max_retries=0, retry_exceptions=False,
                                             name=getattr(fn, "__name__", "task"))
         journal = self._journal(ray)
         t0 = time.perf_counter()
@@ -266,14 +381,14 @@ class RayExecutor:
                         out = ray.get(r)
                     except Exception as exc:  # noqa: BLE001 - retried or reported by name to the caller
                         err = error_text(exc)
-                        node, again = self._failure(ray, exc, journal, k, attempts[k])
-                        failures[k].append({"attempt": attempts[k], "node": node, "error": err})
+                        node, node_id, again = self._failure(ray, exc, journal, k, attempts[k])
+                        failures[k].append({"attempt": attempts[k], "node": node, "node_id": node_id, "error": err})
                         if again and attempts[k] <= self.max_retries:
                             log.warning("%s failed on %s (attempt %d of %d), retrying: %s", name(k), node,
                                         attempts[k], self.max_retries + 1, err)
                             submit(k, item)
                             continue
-                        res = TaskResult(k, error=err, attempts=attempts[k], info={"node": node})
+                        res = TaskResult(k, error=err, attempts=attempts[k], info={"node": node, "node_id": node_id})
                     else:
                         if isinstance(out, Raised):
                             raise out.exc

@@ -1,6 +1,7 @@
 """Local and Ray executors give the same walk-forward result; retries and lasting failures."""
 
 import contextlib
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -40,8 +41,12 @@ def tiny_module():
 @pytest.fixture(scope="module")
 def ray_local():
     ray = pytest.importorskip("ray")
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    from signals.execution.ray_executor import RayStartError, start_local_ray
+
+    try:  # a loaded machine: Ray's loaded-machine timeouts and retries; a start that still fails is no test failure
+        start_local_ray(num_cpus=2)
+    except RayStartError as exc:
+        pytest.skip(f"a local Ray did not start on this machine: {exc}")
     yield ray
     ray.shutdown()
 
@@ -201,6 +206,9 @@ def test_ray_retries_are_logged_with_the_node_and_recorded_per_window(md_small, 
     assert {k: t["attempts"] for k, t in tasks.items()} == {"0": 1, "1": 2, "2": 2}
     assert tasks["1"]["failures"][0]["error"].startswith("InjectedFault") and tasks["1"]["failures"][0]["node"]
     assert all(t["node"] and t["torch_threads"] == [1] for t in tasks.values())
+    # the failed attempts name Ray's node id too (the journal heard from them before they failed)
+    node_id = ray_local.get_runtime_context().get_node_id()
+    assert tasks["1"]["failures"][0]["node_id"] == tasks["2"]["failures"][0]["node_id"] == node_id
 
 
 def test_local_retries_are_recorded_too(md_small, tiny_module, tmp_path):
@@ -292,3 +300,84 @@ def test_joining_a_token_cluster_without_the_token_fails_fast_and_says_so(tmp_pa
                 with contextlib.suppress(psutil.Error):
                     p.kill()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- Ray's node id (issue 22, item 13b)
+def test_ray_records_the_node_id_of_each_window(md_small, tiny_module, ray_local):
+    """Host and IP cannot tell two nodes on one host apart (a loopback test cluster); Ray's node id can."""
+    res = signals.run_walk_forward(md_small, executor=RayExecutor(), **tiny_module, progress=False, only_windows=[0, 1])
+    node_id = ray_local.get_runtime_context().get_node_id()
+    tasks = res.info["executor"]["tasks"]
+    assert len(node_id) == 56 and all(t["node_id"] == node_id for t in tasks.values())
+    assert all(t["node"].endswith(f"({ray_local.util.get_node_ip_address()})") for t in tasks.values())
+
+
+# ---------------------------------------------------------------- a local Ray on a loaded machine (item 14)
+STARTUP_TIMEOUT = ("The current node timed out during startup. This could happen because some of the raylet failed "
+                   "to startup or the GCS has become overloaded.")
+
+
+@pytest.fixture
+def fake_ray(monkeypatch):
+    """Ray's module with ``init`` recorded (and made to fail the first ``fails`` times); nothing starts."""
+    ray = pytest.importorskip("ray")
+    from signals.execution import ray_executor as RX
+
+    calls: list[dict] = []
+    state = {"fails": 0}
+
+    def init(**kw):
+        calls.append(kw)
+        if len(calls) <= state["fails"]:
+            raise Exception(STARTUP_TIMEOUT)  # what Ray 2.60's driver raises
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray, "shutdown", lambda: None)
+    return RX, calls, state
+
+
+def test_a_local_ray_starts_with_the_timeouts_of_a_loaded_machine(fake_ray):
+    RX, calls, _ = fake_ray
+    RX.start_local_ray(num_cpus=2, _system_config={"health_check_failure_threshold": 20})
+    (kw,) = calls
+    assert kw["num_cpus"] == 2 and kw["include_dashboard"] is False
+    cfg = kw["_system_config"]
+    assert cfg["raylet_start_wait_time_s"] >= 120 and cfg["worker_register_timeout_seconds"] >= 300
+    assert cfg["health_check_failure_threshold"] == 20  # the caller's value wins
+    assert int(os.environ["RAY_gcs_server_request_timeout_seconds"]) >= 120
+
+
+def test_a_local_ray_that_times_out_is_started_again(fake_ray, caplog):
+    RX, calls, state = fake_ray
+    state["fails"] = 2
+    with caplog.at_level("WARNING", logger="signals.execution"):
+        RX.RayExecutor().ray()
+    assert len(calls) == 3
+    tries = [r.getMessage() for r in caplog.records if "did not start" in r.getMessage()]
+    assert len(tries) == 2 and "attempt 1 of 3" in tries[0] and "load average" in tries[0]
+
+
+def test_a_local_ray_that_never_starts_says_so(fake_ray):
+    RX, calls, state = fake_ray
+    state["fails"] = 99
+    with pytest.raises(RX.RayStartError) as ei:
+        RX.RayExecutor(start_attempts=2).ray()
+    msg = str(ei.value)
+    assert len(calls) == 2 and isinstance(ei.value, OSError)
+    assert msg.startswith("cannot start a local Ray: it did not come up in 2 attempt(s) (load average")
+    assert "timed out during startup" in msg and "--executor local" in msg
+
+
+def test_a_bad_ray_argument_is_not_retried(fake_ray, monkeypatch):
+    RX, calls, _ = fake_ray
+    import ray
+
+    def init(**kw):
+        calls.append(kw)
+        raise TypeError("init() got an unexpected keyword argument 'bogus'")
+
+    monkeypatch.setattr(ray, "init", init)
+    with pytest.raises(TypeError, match="bogus"):
+        RX.start_local_ray(bogus=1)
+    assert len(calls) == 1
