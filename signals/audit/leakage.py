@@ -15,6 +15,9 @@ and, separately, REMOVED. What the pipeline computes for days <= T must come out
   fitted weight by enough to see);
 * **extra features read their input** (structural): a user feature whose values do not move when
   the bars it is given change was computed elsewhere, out of the audit's sight;
+* **styles** and **neutralisation** (when styles are given: :mod:`signals.audit.styles`): every
+  style of every day <= T, named when it moves, and the residual of a fixed score table after each
+  day's regression on the styles;
 * **predictions**: the whole walk-forward (features, labels, scaler, training, prediction) is rerun
   on the changed and on the truncated data, and every prediction for a date <= T must be unchanged.
   By default there is one such cut in the test span of every window (its middle day), and each
@@ -30,7 +33,7 @@ feature that ignores its input; constants inside a feature that does read its in
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,12 +50,14 @@ from ..inputs.prepared import Prepared, prepare
 from ..split import WalkForwardSplit, Window
 from ..walk_forward import run_walk_forward
 from .checks import compare_channels, compare_labels, compare_predictions, extra_reads_input, perturb_after
+from .styles import StyleAudit, compare_neutralisation, compare_styles
 
 __all__ = ["AuditReport", "leakage_audit", "perturb_after"]
 
 log = logging.getLogger(__name__)
 
-CHECKS = ("channels", "labels", "fitted labels", "extra features read their input", "predictions")
+CHECKS = ("channels", "labels", "fitted labels", "extra features read their input", "styles", "neutralisation",
+          "predictions")
 
 
 @dataclass
@@ -60,8 +65,8 @@ class AuditReport:
     """Verdict of :func:`leakage_audit`: ``passed``, one row of ``details`` per (cut, check,
     variant), ``leaking_channels`` (the feature channels that read the future), ``unchecked_features``
     (user features that ignore the bars they are given, so the audit cannot see what they read),
-    ``label_reach`` (how many days after its decision day a label reads, measured), and a
-    one-paragraph ``message``."""
+    ``label_reach`` (how many days after its decision day a label reads, measured), ``leaking_styles``
+    (the styles that read the future), and a one-paragraph ``message``."""
 
     passed: bool
     details: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -69,6 +74,7 @@ class AuditReport:
     leaking_channels: list[str] = field(default_factory=list)
     unchecked_features: list[str] = field(default_factory=list)
     label_reach: int = 0
+    leaking_styles: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return self.passed
@@ -96,7 +102,9 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
                   splitter: WalkForwardSplit | None = None, estimator: Any = None,
                   baselines: Sequence[str] = ("logistic",), cut_dates: Sequence[Any] | None = None,
                   max_windows: int | None = None, symbols: Sequence[str] | None = None, atol: float = 1e-6,
-                  seed: int = 0, progress: bool = False) -> AuditReport:
+                  seed: int = 0, progress: bool = False, styles: Sequence[str] = (),
+                  style_functions: Mapping[str, Callable[[MarketData], np.ndarray]] | None = None,
+                  predictions: bool = True) -> AuditReport:
     """Prove (or disprove) that what the pipeline computes for dates <= T depends on data up to T only.
 
     Run it on a small universe (it retrains): e.g. ``md.slice(symbols=[...20 names])``.
@@ -112,6 +120,11 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
             a shorter test set changes the batch shapes of prediction and with them the last float32
             bit (differences ~6e-8 are seen); leaks move p_up by orders of magnitude more.
         seed: seed of the scrambled data.
+        styles, style_functions: the styles under audit (library names, or ``auto``; and styles of
+            your own, name -> f(MarketData) -> calendar x symbols array): each is checked at every
+            cut, and so is the neutralisation on them. The styles of a style-neutral target
+            (``labels.neutral``) are checked whether listed or not.
+        predictions: rerun the walk-forward (the expensive check); False runs the cheap checks only.
 
     Returns:
         :class:`AuditReport`: ``passed``, ``details`` (cut, check, variant, windows, rows compared and
@@ -157,6 +170,8 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
         return variants[(cut, kind)]
 
     rows: list[dict[str, Any]] = []
+    style_names = list(dict.fromkeys([*styles, *labels.neutral]))
+    saudit = StyleAudit(md, style_names, style_functions, seed) if (style_names or style_functions) else None
     reach = labels_declared = ref_prep.labels.end_offset
     extra_moved = {name: False for name, _ in features.extra}
     for cut in _probe_cuts(md.calendar, windows, cuts):
@@ -170,6 +185,13 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
             if kind == "changed":
                 for name, moved in extra_reads_input(ref_prep, prep, cut).items():
                     extra_moved[name] |= moved
+            if saudit is not None and saudit.active:
+                new_panel = saudit.panel(data)
+                st = compare_styles(saudit.ref, new_panel, cut)
+                rows.append({"cut": cut, "check": "styles", "variant": kind, **st, "passed": st["changed"] == 0})
+                nt = compare_neutralisation(saudit, new_panel, cut)
+                rows.append({"cut": cut, "check": "neutralisation", "variant": kind, **nt,
+                             "passed": nt["changed"] == 0})
         if cut not in cuts:  # kept only for the cuts the predictions are rerun at
             variants.pop((cut, "changed"), None)
             variants.pop((cut, "removed"), None)
@@ -190,9 +212,11 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
                      f"window {w.index} fits a label ending {end_day.date()} (its last fitted day "
                      f"{ref_prep.calendar[last_fit].date()} + {reach} days), after its first test day "
                      f"{w.test_start.date()}"})
-    needed = sorted({i for c in cuts for i in rerun(c)})
-    ref = run_walk_forward(md, **common, prepared=ref_prep, only_windows=needed)
+    needed = sorted({i for c in cuts for i in rerun(c)}) if predictions else []
+    ref = run_walk_forward(md, **common, prepared=ref_prep, only_windows=needed) if needed else None
     for cut in cuts:
+        if ref is None:
+            break
         wins = rerun(cut)
         for kind in ("changed", "removed"):
             data, prep = variant(cut, kind)
@@ -211,25 +235,35 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
     bad = details[~details["passed"]]
     leaking = sorted({c.strip() for v in bad.loc[bad["check"] == "channels", "channels"] for c in str(v).split(",")
                       if c.strip()})
+    leaking_styles = sorted({c.strip() for v in bad.loc[bad["check"] == "styles", "channels"]
+                             for c in str(v).split(",") if c.strip()})
     unchecked = [name for name, moved in extra_moved.items() if not moved]
     return AuditReport(passed=bool(details["passed"].all()), details=details, leaking_channels=leaking,
-                       unchecked_features=unchecked, label_reach=reach,
-                       message=_message(details, cuts, leaking, reach, labels_declared))
+                       unchecked_features=unchecked, label_reach=reach, leaking_styles=leaking_styles,
+                       message=_message(details, cuts, leaking, reach, labels_declared, leaking_styles))
 
 
-def _message(details: pd.DataFrame, cuts: list[pd.Timestamp], leaking: list[str], reach: int, declared: int) -> str:
+def _message(details: pd.DataFrame, cuts: list[pd.Timestamp], leaking: list[str], reach: int, declared: int,
+             leaking_styles: list[str] | None = None) -> str:
     preds = details[details["check"] == "predictions"]
     cut_txt = ", ".join(str(c.date()) for c in cuts)
     if details["passed"].all():
         probes = details.loc[details["check"] == "channels", "cut"].nunique()
+        styles = details[details["check"] == "styles"]
+        style_txt = (f", every style ({int(styles['compared'].sum())} values compared) and the style-neutral scores"
+                     if len(styles) else "")
+        rerun = (f"; and rerunning the walk-forward at {cut_txt} left all {int(preds['compared'].sum())} compared "
+                 f"predictions unchanged (max |diff| {np.nanmax(preds['max_abs_diff'].to_numpy(float)):.2g})"
+                 if len(preds) else " (the walk-forward was not rerun)")
         return (f"no look-ahead found: at {probes} cut dates over every window, changing or removing the bars after "
-                f"the cut left every feature channel and every label of the days before it unchanged (labels read "
-                f"{reach} days ahead, as declared); every fitted label ended by its window's first test day; and "
-                f"rerunning the walk-forward at {cut_txt} left all {int(preds['compared'].sum())} compared "
-                f"predictions unchanged (max |diff| {np.nanmax(preds['max_abs_diff'].to_numpy(float)):.2g})")
+                f"the cut left every feature channel{style_txt} and every label of the days before it unchanged "
+                f"(labels read {reach} days ahead, as declared); every fitted label ended by its window's first test "
+                f"day{rerun}")
     parts = []
     if leaking:
         parts.append(f"feature channel(s) {', '.join(leaking)} read data after their day")
+    if leaking_styles:
+        parts.append(f"style(s) {', '.join(leaking_styles)} read data after their day")
     if reach > declared:
         parts.append(f"labels read {reach} days after their decision day but declare {declared}")
     bad = details[~details["passed"]]
@@ -243,4 +277,5 @@ def _message(details: pd.DataFrame, cuts: list[pd.Timestamp], leaking: list[str]
                 if check == "predictions" else f"failed {len(sub)} time(s)")
         parts.append(f"[{check}] {what}{where}" + (f", e.g. {r['example']}" if r.get("example") else ""))
     return ("LOOK-AHEAD: results depend on data after their date; " + "; ".join(parts)
-            + ". Check custom features for centred/forward windows, the labels, and the embargo (>= horizon + 1).")
+            + ". Check custom features and styles for centred/forward windows, the labels, and the embargo "
+              "(>= horizon + 1).")
