@@ -21,6 +21,7 @@ from signals.execution.ray_executor import RayExecutor
 from . import build, runfolder
 from .config import RunConfig
 from .evidence.outcomes import backtest_models, margin_over_lightgbm
+from .evidence.styles import StyleContext, add_style_baselines, apply_neutral_scores, style_context
 from .outputs import AuditOutcome, write_outputs
 from .runfolder import RunFolder
 
@@ -56,6 +57,7 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
              windows[0].test_start.date(), windows[-1].test_end.date())
     scfg = build.strategy_config(cfg)
     baselines = build.baselines(cfg)
+    styles = run_styles(cfg, md)  # a bad style name or table is refused here, before the run folder exists
     if isinstance(executor, RayExecutor):
         executor.ray()  # start or join Ray before the run folder exists: a bad address writes nothing
     with RunFolder(cfg.output.runs_dir, cfg.run_name) as rf:
@@ -67,32 +69,71 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
             sig.save(rf.tmp)
         preds, wm = sig.predictions, sig.window_metrics
         with timings.stage("backtests", 3, total):
-            outcomes = backtest_models(md, preds, wm, [cfg.model.kind, *baselines], build.traded_models(cfg), scfg,
-                                       cfg.costs, cfg.strategy.initial_cash, ppy, progress=progress)
+            preds, wm, style_models = with_styles(cfg, styles, preds, wm, cfg.model.kind)
+            outcomes = backtest_models(md, preds, wm, [cfg.model.kind, *baselines, *style_models],
+                                       build.traded_models(cfg) + style_traded(cfg, style_models), scfg, cfg.costs,
+                                       cfg.strategy.initial_cash, ppy, progress=progress,
+                                       net_only=tuple(style_models), workers=cfg.strategy.backtest_workers)
         audit = None
         margin = margin_over_lightgbm(outcomes, cfg.model.kind)
         if margin:
             log.info("      %s", margin)
         if cfg.report.audit:
             with timings.stage("leakage audit", 4, total):
-                audit = run_audit(md, cfg, estimator)
+                audit = run_audit(md, cfg, estimator, styles)
             audit.details.to_csv(rf.path("audit.csv"), index=False, float_format="%.6g")
             if not audit.passed:
                 log.warning("LEAKAGE AUDIT FAILED: %s", audit.text)
         with timings.stage("report", total, total):
-            write_outputs(rf, cfg, md, sig, outcomes, ppy, audit, timings, t_start)
+            write_outputs(rf, cfg, md, sig, outcomes, ppy, audit, timings, t_start, styles=styles)
     log.info("run folder: %s", rf.final)
     return rf.final
 
 
-def run_audit(md: data_store.MarketData, cfg: RunConfig, estimator: object | None = None) -> AuditOutcome:
+def run_styles(cfg: RunConfig, md: data_store.MarketData) -> StyleContext | None:
+    """The run's styles (:func:`backtests.evidence.styles.style_context`), None for a single-stock
+    study (no cross-section to measure styles on). Refuses neutral-score styles the run lacks."""
+    if len(cfg.universe.symbols) == 1:
+        return None
+    ctx = style_context(md, cfg.styles, cfg.walk_forward.test_start)
+    if cfg.styles.neutral_scores:
+        ctx.panel.subset(list(cfg.styles.neutral_scores))
+    return ctx
+
+
+def with_styles(cfg: RunConfig, styles: StyleContext | None, preds: pd.DataFrame, wm: pd.DataFrame,
+                main: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """The predictions the backtests trade: the main model's scores made style-neutral when
+    ``styles.neutral_scores`` asks (its window metrics recomputed), and the style baselines added
+    when ``styles.baselines`` (returns the names of those models)."""
+    if styles is None:
+        return preds, wm, []
+    if cfg.styles.neutral_scores:
+        names = list(cfg.styles.neutral_scores)
+        log.info("      %s's scores made neutral to %s before the strategy ranks them", main, ", ".join(names))
+        preds, wm = apply_neutral_scores(preds, wm, main, styles.panel, names)
+    if not cfg.styles.baselines:
+        return preds, wm, []
+    return add_style_baselines(preds, wm, styles, main)
+
+
+def style_traded(cfg: RunConfig, style_models: list[str]) -> list[str]:
+    """The style baselines that are traded (all of them, unless baselines are not traded at all)."""
+    return list(style_models) if cfg.strategy.baseline_backtests else []
+
+
+def run_audit(md: data_store.MarketData, cfg: RunConfig, estimator: object | None = None,
+              styles: StyleContext | None = None) -> AuditOutcome:
     """The leakage audit of ``cfg`` on the ``report.audit_symbols`` most often tradable names, at
-    ``report.audit_cuts`` (default: a cut in every window); the estimator keeps the run's threads."""
+    ``report.audit_cuts`` (default: a cut in every window); the estimator keeps the run's threads.
+    The run's library styles (and the neutralisation on them) are audited too; the columns of a
+    user's ``styles.table`` are fixed before the run and cannot be."""
     start = pd.Timestamp(cfg.walk_forward.test_start)
     counts = md.tradable_mask().loc[start:].sum()
     syms = sorted(counts.nlargest(cfg.report.audit_symbols).index)
+    names = [s.name for s in styles.panel.styles if s.needs not in ("table", "function")] if styles else []
     rep = signals.leakage_audit(md.slice(symbols=syms), features=cfg.features, labels=cfg.labels,
                                 splitter=cfg.walk_forward, estimator=estimator or signals.build_model(cfg.model),
-                                cut_dates=cfg.report.cut_dates)
+                                cut_dates=cfg.report.cut_dates, styles=names)
     return AuditOutcome(passed=rep.passed, text=f"{'PASSED' if rep.passed else 'FAILED'} on {len(syms)} symbols: "
                         f"{rep.message}", details=rep.details)
