@@ -236,11 +236,13 @@ def style_record(cfg: RunConfig, styles: StyleContext, table: list[dict[str, Any
         else [],
         "method": {
             "exposure": "mean over days of the rank correlation of the scores with the style (+ = its premium side)",
-            "residual": "each day: OLS of the scores' centred ranks on an intercept and every style's centred rank "
-                        "(industry as 0/1 columns) over the day's scored names; residual IC = IC of what is left",
-            "factors": "top third minus bottom third of the tradable members by the style, equal-weighted, formed "
-                       "at the close of t, bought at the open of t+1, earning the close-to-close return of t+2; "
-                       "equal_weight = the equal-weighted tradable members minus the CSI-300",
+            "residual": "each day: OLS of the scores' centred ranks on an intercept, every style's centred rank "
+                        "(industry as 0/1 columns) and a cubic spline of that first fit, over the day's scored names; "
+                        "residual IC = IC of what is left",
+            "factors": f"the held side's top {styles.share:.3f} of the tradable members by the style (the strategy's "
+                       "breadth: k names over the median tradable members), equal-weighted, minus all the tradable "
+                       "members, formed at the close of t, bought at the open of t+1, earning the close-to-close "
+                       "return of t+2; equal_weight = the equal-weighted tradable members minus the CSI-300",
             "attribution": "OLS of the strategy's daily returns on the CSI-300 and the style factors, Newey-West "
                            "(HAC) errors (statsmodels); style_alpha = intercept x trading days a year",
             "verdict": "skill needs a residual IC or rank IC above zero beyond noise and an alpha after styles above "

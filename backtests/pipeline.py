@@ -95,7 +95,7 @@ def run_styles(cfg: RunConfig, md: data_store.MarketData) -> StyleContext | None
     study (no cross-section to measure styles on). Refuses neutral-score styles the run lacks."""
     if len(cfg.universe.symbols) == 1:
         return None
-    ctx = style_context(md, cfg.styles, cfg.walk_forward.test_start)
+    ctx = style_context(md, cfg.styles, cfg.walk_forward.test_start, held=cfg.strategy.topk.k)
     if cfg.styles.neutral_scores:
         ctx.panel.subset(list(cfg.styles.neutral_scores))
     return ctx

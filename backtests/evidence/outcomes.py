@@ -9,6 +9,7 @@ disagree. A run and ``python -m backtests.evaluate`` both call them.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,9 +132,13 @@ def run_backtests(md: data_store.MarketData, jobs: list[tuple[str, pd.DataFrame,
                   strategy: TopKConfig | ThresholdConfig, initial_cash: float, periods_per_year: int, *,
                   workers: int = 1, progress: bool = True) -> dict[str, BacktestResult]:
     """``strategies.run_backtest`` of each ``(key, table, costs)`` job, by key. With ``workers`` > 1
-    and more than one job they run in that many fresh processes (``spawn``: nothing of this
-    process's threads is inherited; each worker receives the market data once), the longest tables
-    first; a backtest is deterministic, so the results are those of one process."""
+    and more than one job they run in that many worker processes, the longest tables first; a
+    backtest is deterministic, so the results are those of one process.
+
+    On Linux the workers are forked (they inherit the market data; they run only Backtrader, numpy
+    and pandas, never torch, so the training threads of this process do not matter to them, and a
+    script that calls a run needs no ``if __name__ == "__main__"`` guard); elsewhere they are
+    spawned, which needs that guard in a script, and each receives the market data once."""
     if workers <= 1 or len(jobs) <= 1:
         return {key: _one_backtest((key, t, c), strategy, initial_cash, periods_per_year, md, progress)
                 for key, t, c in jobs}
@@ -142,9 +147,10 @@ def run_backtests(md: data_store.MarketData, jobs: list[tuple[str, pd.DataFrame,
     from concurrent.futures import ProcessPoolExecutor
 
     order = sorted(jobs, key=lambda j: -len(j[1]))
-    ctx = multiprocessing.get_context("spawn")
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    ctx = multiprocessing.get_context(method)
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker,
-                             initargs=(dataclasses.replace(md, _memo={}),)) as pool:
+                             initargs=(md if method == "fork" else dataclasses.replace(md, _memo={}),)) as pool:
         futures = {j[0]: pool.submit(_one_backtest, j, strategy, initial_cash, periods_per_year) for j in order}
         return {key: futures[key].result() for key, _, _ in jobs}
 

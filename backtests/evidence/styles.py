@@ -37,7 +37,7 @@ from signals.styles.table import read_table
 from ..evaluation_config import EvaluationConfig
 from . import quantiles as qn
 from . import stats
-from .attribution import HOLD_LAG, factor_returns
+from .attribution import HOLD_LAG, breadth, factor_returns
 
 __all__ = ["PREFIX", "StyleContext", "add_style_baselines", "apply_neutral_scores", "fast_window_metrics",
            "is_style_model", "signal_figures", "style_context", "style_model", "style_predictions", "style_table",
@@ -60,14 +60,16 @@ def is_style_model(model: str) -> bool:
 @dataclass
 class StyleContext:
     """A run's styles: the panel on its calendar, the daily style-factor returns
-    (:func:`backtests.evidence.attribution.factor_returns`), the vendor styles the data lacked, and
-    per day the styles' missing values among the tradable members."""
+    (:func:`backtests.evidence.attribution.factor_returns`) and the held side's share they use, the
+    vendor styles the data lacked, and per day the styles' missing values among the tradable members."""
 
     panel: StylePanel
     factors: pd.DataFrame
     unavailable: list[str] = field(default_factory=list)
     missing: pd.DataFrame = field(default_factory=pd.DataFrame)
     table_path: str = ""
+    #: the held side's share of the members in each style factor (the strategy's breadth)
+    share: float = 1.0 / 3.0
 
     @property
     def names(self) -> list[str]:
@@ -91,18 +93,22 @@ class StyleContext:
         return text
 
 
-def style_context(md: MarketData, cfg: StyleConfig, test_start: pd.Timestamp | None = None) -> StyleContext:
-    """The styles of ``cfg`` on ``md`` (with ``cfg.table``'s columns), their factor returns and the
-    missing values per day among tradable members from ``test_start`` (logged)."""
+def style_context(md: MarketData, cfg: StyleConfig, test_start: pd.Timestamp | None = None,
+                  held: int = 30) -> StyleContext:
+    """The styles of ``cfg`` on ``md`` (with ``cfg.table``'s columns), their factor returns at the
+    breadth of a strategy of ``held`` names (:func:`backtests.evidence.attribution.breadth` over the
+    tradable members from ``test_start``), and the missing values per day among tradable members
+    from ``test_start`` (logged)."""
     table = read_table(cfg.table) if cfg.table else None
     panel = compute_styles(md, cfg.names, table=table)
-    factors = factor_returns(md, panel)
+    tradable = md.tradable_mask()
+    days = tradable.index >= pd.Timestamp(test_start) if test_start is not None else np.ones(len(tradable), bool)
+    share = breadth(held, tradable.loc[days].sum(axis=1))
+    factors = factor_returns(md, panel, share=share)
     lacking = [n for n in VENDOR_STYLES if n not in available(md)]
-    tradable = md.tradable_mask().to_numpy(bool)
-    missing = panel.missing_per_day(tradable)
-    if test_start is not None:
-        missing = missing.loc[missing.index >= pd.Timestamp(test_start)]
-    ctx = StyleContext(panel=panel, factors=factors, unavailable=lacking, missing=missing, table_path=cfg.table)
+    missing = panel.missing_per_day(tradable.to_numpy(bool)).loc[days]
+    ctx = StyleContext(panel=panel, factors=factors, unavailable=lacking, missing=missing, table_path=cfg.table,
+                       share=share)
     if len(missing):
         per = ", ".join(f"{n} {int(missing[n].min())}-{int(missing[n].max())} (mean {missing[n].mean():.1f})"
                         for n in missing.columns)
@@ -174,7 +180,7 @@ def style_table(ctx: StyleContext, preds: pd.DataFrame, cfg: EvaluationConfig,
     booked = panel.calendar[np.minimum(days + HOLD_LAG, len(panel.calendar) - 1)]
     rows, models = [], {}
     for s in panel.styles:
-        row: dict[str, Any] = s.describe()
+        row: dict[str, Any] = {**s.describe(), "factor_share": ctx.share}
         if s.name in ctx.missing.columns:
             row.update(missing_mean=float(ctx.missing[s.name].mean()), missing_max=float(ctx.missing[s.name].max()))
         if not s.categorical:

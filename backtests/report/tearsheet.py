@@ -268,9 +268,11 @@ def _headline(name: str, row: Any) -> str:
 def _style_section(shown: pd.DataFrame, models: pd.DataFrame, outcomes: dict[str, ModelOutcome], main_model: str,
                    ev: SignalEvidence, reference: Reference, style_words: str, level: str) -> list[str]:
     """Skill or style? Exposures, raw vs residual IC, the attribution, the styles themselves."""
+    share = ev.styles[0].get("factor_share") if ev.styles else None
     names = [r["name"] for r in ev.styles if r["side"] != "category"]
     own = ~models["model"].map(is_style_model)
-    scored = shown[own & models["accuracy"].notna()]
+    expo = [f"exposure_{n}" for n in names if f"exposure_{n}" in models.columns]
+    scored = shown[own & models["accuracy"].notna() & (models[expo].notna().any(axis=1) if expo else True)]
     traded = shown[own & models["model"].isin([m for m, oc in outcomes.items() if oc.backtest is not None])]
     factors = [n for n in [*names, "equal_weight"] if f"loading_{n}" in models.columns]
     words = html.escape(reference.words)
@@ -288,7 +290,8 @@ def _style_section(shown: pd.DataFrame, models: pd.DataFrame, outcomes: dict[str
                            ("rank_ic", "rank IC", "ci:sf3"),
                            ("residual_rank_ic", "residual rank IC", "ci:sf3")], "residual-ic"),
            '<p class="note">Residual: each day, the ranks of the scores regressed on every style (ranks, an intercept; '
-           "industry as categories when the data have it) over the day's scored names; the IC of what is left, "
+           "industry as categories when the data have it) and on a cubic spline of that fit (so a bent mix of styles "
+           "is removed too), over the day's scored names; the IC of what is left, "
            "with the same day-block bootstrap intervals as the raw IC. A score that is only a style leaves "
            "nothing.</p>",
            f"<h4>Where the money came from: {words} and the style factors</h4>",
@@ -302,10 +305,11 @@ def _style_section(shown: pd.DataFrame, models: pd.DataFrame, outcomes: dict[str
                            ("alpha", f"alpha over {reference.name} only", "ci:spct"),
                            ("style_alpha", "alpha after styles", "ci:spct")], "attribution-paid"),
            f'<p class="note">Daily returns (after costs; "before costs": the gross twin) regressed on {words} and the '
-           "style factors, Newey-West errors. A style factor is the equal-weighted top third minus bottom third of "
-           "the tradable members by the style, formed at a close, bought at the next open and held over the next "
-           "close-to-close day; equal weight is the equal-weighted members minus the index. The second table is what "
-           "each exposure paid: loading x the factor's mean return, a year.</p>",
+           "style factors, Newey-West errors. A style factor is the held side of the style at the strategy's "
+           f"breadth (the top {fmt(share, 'pct')} of the tradable members by the style, equal-weighted) minus all "
+           "the members, formed at a close, bought at the next open and held over the next close-to-close day; "
+           "equal weight is the equal-weighted members minus the index. The second table is what each exposure "
+           "paid: loading x the factor's mean return, a year.</p>",
            "<h4>The styles themselves, as zero-training baselines</h4>",
            _table(pd.DataFrame(ev.styles), [("name", "style", "name"), ("side", "held side", "name"),
                                             ("window_days", "window (days)", "int"), ("units", "units", "name"),

@@ -8,8 +8,9 @@ monotone transform of it: a score that is a style's rank, its raw value or its l
 same nothing behind.
 
 Residualisation (:func:`residualise`): on each day separately, over the names in ``mask`` with a
-value ``y``, ordinary least squares of ``y`` on an intercept and the exposures; what is returned is
-``y`` minus the fit (NaN outside the day's names; a residual within :data:`RESIDUAL_TOL` of the day's
+value ``y``, ordinary least squares of ``y`` on an intercept and the exposures, and (by default) on
+the square and cube of that first fit, so that a smooth bend of a mix of the styles is removed as
+well as the mix itself; what is returned is ``y`` minus the fit (NaN outside the day's names; a residual within :data:`RESIDUAL_TOL` of the day's
 standard deviation is rounding and set to 0, so a score that IS the styles leaves exact zeros, whose
 IC is undefined, not noise). A style constant on a day, or two that coincide,
 make the normal equations singular; the pseudo-inverse then gives the minimum-norm fit, which
@@ -23,6 +24,7 @@ first: the strategy then ranks what the styles do not explain.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -36,6 +38,8 @@ __all__ = ["centred_ranks", "exposure_columns", "exposures", "neutral_scores", "
 _UNIT = float(np.sqrt(12.0))
 #: a residual within this share of the day's standard deviation of ``y`` is rounding, set to 0
 RESIDUAL_TOL = 1e-9
+#: the bend of the first fit is a cubic spline of it, with knots at these quantiles of the day
+CURVE_KNOTS = (0.1, 0.5, 0.9)
 
 
 def centred_ranks(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -77,12 +81,8 @@ def exposures(panel: StylePanel, names: Sequence[str], mask: np.ndarray) -> np.n
     return np.stack(cols, axis=-1)
 
 
-def residualise(y: np.ndarray, X: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(residual, r2): each day's OLS residual of ``y`` (days x symbols) on an intercept and ``X``
-    (days x symbols x k) over the names in ``mask`` with a finite ``y``, NaN elsewhere; and each
-    day's R^2 (share of the day's variance of ``y`` the styles explain; NaN for a day with fewer than
-    k + 2 names or no variance)."""
-    w = mask & np.isfinite(y)
+def _ols(y: np.ndarray, X: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each day's OLS residual of ``y`` on an intercept and ``X`` over the names in ``w``, and R^2."""
     yw = np.where(w, y, 0.0)
     Xi = np.concatenate([np.ones((*y.shape, 1)), np.nan_to_num(X, nan=0.0)], axis=-1) * w[..., None]
     xtx = np.einsum("dnk,dnj->dkj", Xi, Xi)
@@ -100,6 +100,39 @@ def residualise(y: np.ndarray, X: np.ndarray, mask: np.ndarray) -> tuple[np.ndar
         rss = np.nansum(resid * resid, axis=1)
         r2 = np.where((n >= Xi.shape[-1] + 1) & (tss > 1e-12), 1.0 - rss / tss, np.nan)
     return resid, r2
+
+
+def residualise(y: np.ndarray, X: np.ndarray, mask: np.ndarray, curve: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(residual, r2): each day's OLS residual of ``y`` (days x symbols) on an intercept and ``X``
+    (days x symbols x k) over the names in ``mask`` with a finite ``y``, NaN elsewhere; and each
+    day's R^2 (share of the day's variance of ``y`` the styles explain; NaN for a day with too few
+    names or no variance).
+
+    ``curve``: the regression also takes a cubic spline of the day's fitted value (the first
+    regression's fit, standardised over the day: its square, its cube, and the cubes beyond knots at
+    :data:`CURVE_KNOTS` of the day), so that what any smooth bend of a mix of the styles explains is
+    removed too (a score that is the rank of an average of style ranks is an S-shaped function of
+    their sum, flattest in the tails a TopK buys, which a straight line leaves behind)."""
+    w = mask & np.isfinite(y)
+    resid, r2 = _ols(y, X, w)
+    if not curve or X.shape[-1] == 0:
+        return resid, r2
+    fit = np.where(w, y - resid, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a day without names
+        sd = np.nanstd(fit, axis=1, keepdims=True)
+        flat = sd <= RESIDUAL_TOL * np.nanstd(np.where(w, y, np.nan), axis=1, keepdims=True)
+        z = (fit - np.nanmean(fit, axis=1, keepdims=True)) / np.where(flat, np.nan, sd)
+    z = np.where(np.isfinite(z), z, 0.0)  # a day the styles explain nothing of has no bend either
+    bends = [z * z, z * z * z]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        knots = np.nanquantile(np.where(w, z, np.nan), CURVE_KNOTS, axis=1)  # (knots, days)
+    for k in knots:
+        bends.append(np.maximum(z - np.nan_to_num(k)[:, None], 0.0) ** 3)
+    exact = np.nan_to_num(np.nansum(np.abs(resid), axis=1)) == 0.0  # nothing left to bend: keep the zeros
+    curve_cols = np.where(exact[:, None, None], 0.0, np.stack(bends, axis=-1))
+    return _ols(y, np.concatenate([X, curve_cols], axis=-1), w)
 
 
 def neutral_scores(preds: pd.DataFrame, panel: StylePanel, names: Sequence[str], column: str = "p_up") -> pd.DataFrame:

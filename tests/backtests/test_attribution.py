@@ -9,7 +9,7 @@ import pytest
 
 import data_store
 from backtests.evidence import stats
-from backtests.evidence.attribution import EQUAL_WEIGHT, HOLD_LAG, attribute, factor_returns
+from backtests.evidence.attribution import EQUAL_WEIGHT, HOLD_LAG, attribute, breadth, factor_returns
 from signals.styles import compute_styles
 
 BOOKED = pd.Timestamp("2023-03-15")
@@ -22,7 +22,7 @@ def md():
 
 def test_a_factor_return_of_one_day_by_hand(md):
     panel = compute_styles(md, ["volatility", "reversal"])
-    f = factor_returns(md, panel)
+    f = factor_returns(md, panel, share=0.1)
     i = list(md.calendar).index(BOOKED)
     formed = md.calendar[i - HOLD_LAG]  # decided at this close, bought at the next open
     close = md.panel("close", adjusted=True)
@@ -30,17 +30,18 @@ def test_a_factor_return_of_one_day_by_hand(md):
     last = close.where(vol > 0).ffill()
     hold = last.loc[BOOKED] / last.iloc[i - 1] - 1  # held over the whole close-to-close day
     members = md.tradable_mask().loc[formed]
-    for name in ("volatility", "reversal"):
-        side = -1  # both hold the low side
-        x = pd.Series(side * panel.frame(name).loc[formed], dtype=float)
-        ok = members & x.notna() & hold.notna()
-        pct = x[ok].rank(pct=True)
-        top, bottom = pct[pct > 2 / 3].index, pct[pct <= 1 / 3].index
-        assert f.loc[BOOKED, name] == pytest.approx(hold[top].mean() - hold[bottom].mean(), rel=1e-12)
     ok = members & hold.notna()
-    bench = md.benchmark_returns().loc[BOOKED]
-    assert f.loc[BOOKED, EQUAL_WEIGHT] == pytest.approx(hold[ok].mean() - bench, rel=1e-12)
+    ew = hold[ok].mean()
+    for name in ("volatility", "reversal"):
+        x = -panel.frame(name).loc[formed]  # both hold the low side
+        has = ok & x.notna()
+        pct = x[has].rank(pct=True)
+        top = pct[pct > 0.9].index  # the held side's 10%: a 30-name portfolio of 300 members
+        assert f.loc[BOOKED, name] == pytest.approx(hold[top].mean() - ew, rel=1e-12)
+    assert f.loc[BOOKED, EQUAL_WEIGHT] == pytest.approx(ew - md.benchmark_returns().loc[BOOKED], rel=1e-12)
     assert f[EQUAL_WEIGHT].iloc[:HOLD_LAG].isna().all()
+    assert breadth(30, pd.Series([290, 300, 310])) == pytest.approx(0.1)
+    assert breadth(3, pd.Series([300])) == 0.05 and breadth(200, pd.Series([300])) == 0.5
 
 
 def test_the_regression_finds_planted_loadings_and_alpha():
@@ -69,7 +70,7 @@ def test_a_strategy_that_is_a_style_has_no_alpha_after_it(md):
     panel = compute_styles(md, ["volatility"])
     f = factor_returns(md, panel).dropna()
     bench = md.benchmark_returns().reindex(f.index)
-    held = bench + f["volatility"]  # the index plus the style's long-short: nothing else
+    held = bench + f[EQUAL_WEIGHT] + f["volatility"]  # the style's held side: nothing else
     row = attribute(held, bench, f, 243)
     assert row["style_alpha"] == pytest.approx(0.0, abs=1e-12) and row["style_r2"] == pytest.approx(1.0)
-    assert row["loading_volatility"] == pytest.approx(1.0)
+    assert row["loading_volatility"] == pytest.approx(1.0) and row["loading_equal_weight"] == pytest.approx(1.0)
