@@ -9,11 +9,11 @@ same nothing behind.
 
 Residualisation (:func:`residualise`): on each day separately, over the names in ``mask`` with a
 value ``y``, ordinary least squares of ``y`` on an intercept and the exposures, and (by default) on
-the square and cube of that first fit, so that a smooth bend of a mix of the styles is removed as
-well as the mix itself; what is returned is ``y`` minus the fit (NaN outside the day's names; a residual within :data:`RESIDUAL_TOL` of the day's
-standard deviation is rounding and set to 0, so a score that IS the styles leaves exact zeros, whose
-IC is undefined, not noise). A style constant on a day, or two that coincide,
-make the normal equations singular; the pseudo-inverse then gives the minimum-norm fit, which
+a cubic spline of that first fit, so that a smooth bend of a mix of the styles is removed as well as
+the mix itself; what is returned is ``y`` minus the fit (NaN outside the day's names; a residual
+within :data:`RESIDUAL_TOL` of the day's standard deviation is rounding and set to 0, so a score
+that IS the styles leaves exact zeros, whose IC is undefined, not noise). A style constant on a
+day, or two that coincide, make the normal equations singular; the pseudo-inverse then gives the minimum-norm fit, which
 leaves the same residual. Computed for all days at once (batched normal equations), so a run of a
 thousand days costs milliseconds. Nothing reads another day: the residual of day ``d`` is known
 when its scores and styles are.
