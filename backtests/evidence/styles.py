@@ -292,7 +292,8 @@ def add_style_baselines(preds: pd.DataFrame, window_metrics_: pd.DataFrame, ctx:
     """``preds`` and its window metrics with every continuous style's zero-training baseline added on
     ``main``'s rows (:func:`style_predictions`), and the names of those models."""
     rows = preds[preds["model"] == main]
-    extra = style_predictions(rows, ctx.panel)
+    have = set(preds["model"])
+    extra = style_predictions(rows, ctx.panel, [n for n in ctx.panel.continuous if style_model(n) not in have])
     if extra.empty:
         return preds, window_metrics_, []
     wm = fast_window_metrics(extra)

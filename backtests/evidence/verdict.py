@@ -35,6 +35,8 @@ __all__ = ["CATEGORIES", "classify", "verdict"]
 #: every verdict, from the strongest claim to none
 CATEGORIES = ("skill", "skill_before_costs", "style_not_skill", "exposure", "signal_without_money", "no_evidence",
               "never_traded")
+#: the least a style factor must have paid, a year, to be named as carrying a return (0.05%)
+PAID = 0.0005
 #: the return-side factors that are not a style of the library, in words
 FACTOR_WORDS = {"equal_weight": "equal weight over the index (smaller names)"}
 
@@ -79,14 +81,15 @@ def style_title(name: str) -> str:
 
 def style_carriers(row: Mapping[str, Any]) -> list[tuple[str, float]]:
     """The style factors that carried the return after costs: a loading whose interval excludes zero
-    and a positive contribution (loading x the factor's mean return), largest first."""
+    and a contribution (loading x the factor's mean return) of at least :data:`PAID` a year, largest
+    first."""
     out = []
     for key in row.keys():
         if not str(key).startswith("contrib_"):
             continue
         name = str(key)[len("contrib_"):]
         c, lo, hi = _f(row, key), _f(row, f"loading_{name}_lo"), _f(row, f"loading_{name}_hi")
-        if math.isfinite(c) and c > 0 and (lo > 0 or hi < 0):
+        if math.isfinite(c) and c >= PAID and (lo > 0 or hi < 0):
             out.append((name, c))
     return sorted(out, key=lambda x: -x[1])
 

@@ -261,7 +261,8 @@ def _headline(name: str, row: Any) -> str:
              "never_traded": "Never traded"}[cat]
     carried = style_carriers(row)
     if carried:
-        words += " (the return was carried by " + ", ".join(style_title(n) for n, _ in carried[:3]) + ")"
+        lead = " (the return was carried by " if cat == "style_not_skill" else " (styles that also paid: "
+        words += lead + ", ".join(style_title(n) for n, _ in carried[:3]) + ")"
     return f"{name}: {words}."
 
 

@@ -49,7 +49,7 @@ import pandas as pd
 from data_store.market import MarketData
 
 from ..errors import ConfigError
-from .config import AUTO, BAR_STYLES, STYLE_NAMES, VENDOR_STYLES
+from .config import AUTO, BAR_STYLES, STYLE_NAMES
 
 __all__ = ["STYLES", "Style", "StylePanel", "available", "compute_styles", "resolve_names"]
 
@@ -415,5 +415,3 @@ def compute_styles(md: MarketData, names: Sequence[str] = (AUTO,), table: pd.Dat
     log.debug("styles %s on %d days x %d symbols", list(values), *shape)
     return StylePanel(values=values, styles=styles, calendar=md.calendar, symbols=list(md.symbols), labels=labels)
 
-
-__all__ += ["VENDOR_STYLES"]
