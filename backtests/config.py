@@ -296,6 +296,10 @@ def _single_stock_rule(data: dict[str, Any], layers: list[dict[str, Any]]) -> No
         put("labels", "relative", "none")
     if not chosen("labels", "target") and get("labels", "target") in CROSS_SECTIONAL_TARGETS:
         put("labels", "target", "updown")
+    if not chosen("labels", "neutral") and get("labels", "neutral"):
+        put("labels", "neutral", [])  # the preset's style-neutral target needs a cross-section
+    if not chosen("styles", "neutral_scores") and get("styles", "neutral_scores"):
+        put("styles", "neutral_scores", [])
     binary = get("labels", "target") in (None, "updown")
     if not chosen("model", "objective") and (get("model", "objective") == "ic" or
                                              (binary and get("model", "objective") == "mse")):

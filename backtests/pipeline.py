@@ -15,6 +15,7 @@ import pandas as pd
 
 import data_store
 import signals
+from core.errors import ConfigError
 from core.resources import Timings
 from signals.execution.ray_executor import RayExecutor
 
@@ -25,7 +26,10 @@ from .evidence.styles import StyleContext, add_style_baselines, apply_neutral_sc
 from .outputs import AuditOutcome, write_outputs
 from .runfolder import RunFolder
 
-__all__ = ["run", "run_audit"]
+__all__ = ["MIN_CROSS_SECTION", "run", "run_audit"]
+
+#: the fewest tradable names a day (median over the test days) a run measures styles on
+MIN_CROSS_SECTION = 30
 
 log = logging.getLogger("backtests.run")
 
@@ -91,9 +95,19 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
 
 
 def run_styles(cfg: RunConfig, md: data_store.MarketData) -> StyleContext | None:
-    """The run's styles (:func:`backtests.evidence.styles.style_context`), None for a single-stock
-    study (no cross-section to measure styles on). Refuses neutral-score styles the run lacks."""
+    """The run's styles (:func:`backtests.evidence.styles.style_context`), None for a study of fewer
+    than :data:`MIN_CROSS_SECTION` tradable names a day (a single stock, a small basket: too few to
+    regress on the styles; the verdict then keeps the index-only rule). Refuses neutral-score
+    styles the run lacks."""
     if len(cfg.universe.symbols) == 1:
+        return None
+    tradable = md.tradable_mask()
+    names = float(tradable.loc[tradable.index >= pd.Timestamp(cfg.walk_forward.test_start)].sum(axis=1).median())
+    if names < MIN_CROSS_SECTION:
+        if cfg.styles.neutral_scores:
+            raise ConfigError(f"styles.neutral_scores needs a cross-section of at least {MIN_CROSS_SECTION} stocks a "
+                              f"day, the universe has {names:.0f}: leave it empty or give more symbols")
+        log.info("      no style evidence: %.0f tradable names a day, the styles need %d", names, MIN_CROSS_SECTION)
         return None
     ctx = style_context(md, cfg.styles, cfg.walk_forward.test_start, held=cfg.strategy.topk.k)
     if cfg.styles.neutral_scores:

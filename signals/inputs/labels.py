@@ -199,7 +199,8 @@ def make_labels(open_adj: pd.DataFrame, volume: pd.DataFrame, config: LabelConfi
         styles: the styles of ``config.neutral`` on the same grid (:func:`signals.styles.compute_styles`):
             with ``neutral``, each day's relative return is replaced by its residual after an OLS
             regression on the styles' exposures across the day's eligible stocks with a known return
-            (:func:`signals.styles.neutral.residualise`), before the event and the target are made.
+            (:func:`signals.styles.neutral.residualise`), before the event and the target are made; a
+            day with too few stocks for that regression keeps its plain relative return.
             The styles of day ``t`` are known at its close, so this reads nothing later than the
             return itself.
     """
@@ -246,8 +247,10 @@ def make_labels(open_adj: pd.DataFrame, volume: pd.DataFrame, config: LabelConfi
                               "(signals.prepare computes them)")
         from ..styles.neutral import exposures, residualise
 
-        rel, _ = residualise(np.where(members, rel, np.nan), exposures(styles, list(config.neutral), members),
-                             members)
+        left, _ = residualise(np.where(members, rel, np.nan), exposures(styles, list(config.neutral), members),
+                              members)
+        # a day with too few stocks for the regression keeps its plain relative return
+        rel = np.where(np.isfinite(left) | ~members, left, rel)
         cross = _masked(rel, members)
         span_ret = rel  # the z-score below is of the residual
     event = np.where(np.isnan(rel), np.nan, (rel > 0).astype(np.float64))

@@ -40,6 +40,9 @@ _UNIT = float(np.sqrt(12.0))
 RESIDUAL_TOL = 1e-9
 #: the bend of the first fit is a cubic spline of it, with knots at these quantiles of the day
 CURVE_KNOTS = (0.1, 0.5, 0.9)
+#: a day is regressed only with at least this many names per column (the intercept counted): a
+#: smaller cross-section has no residual (NaN), as 10 stocks regressed on 13 columns would fit exactly
+NAMES_PER_COLUMN = 2
 
 
 def centred_ranks(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -89,8 +92,9 @@ def _ols(y: np.ndarray, X: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.nd
     xty = np.einsum("dnk,dn->dk", Xi, yw)
     beta = np.einsum("dkj,dj->dk", np.linalg.pinv(xtx), xty)
     fit = np.einsum("dnk,dk->dn", Xi, beta)
-    resid = np.where(w, yw - fit, np.nan)
     n = w.sum(axis=1)
+    enough = n >= NAMES_PER_COLUMN * Xi.shape[-1]  # a day with too few names has no residual to speak of
+    resid = np.where(w & enough[:, None], yw - fit, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = yw.sum(axis=1) / n
         tss = np.where(w, (yw - mean[:, None]) ** 2, 0.0).sum(axis=1)
@@ -98,15 +102,15 @@ def _ols(y: np.ndarray, X: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.nd
         tiny = RESIDUAL_TOL * np.sqrt(tss / np.maximum(n, 1))
         resid = np.where(np.abs(resid) <= tiny[:, None], 0.0, resid)
         rss = np.nansum(resid * resid, axis=1)
-        r2 = np.where((n >= Xi.shape[-1] + 1) & (tss > 1e-12), 1.0 - rss / tss, np.nan)
+        r2 = np.where(enough & (tss > 1e-12), 1.0 - rss / tss, np.nan)
     return resid, r2
 
 
 def residualise(y: np.ndarray, X: np.ndarray, mask: np.ndarray, curve: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(residual, r2): each day's OLS residual of ``y`` (days x symbols) on an intercept and ``X``
-    (days x symbols x k) over the names in ``mask`` with a finite ``y``, NaN elsewhere; and each
-    day's R^2 (share of the day's variance of ``y`` the styles explain; NaN for a day with too few
-    names or no variance).
+    (days x symbols x k) over the names in ``mask`` with a finite ``y``, NaN elsewhere and on a day
+    with fewer than :data:`NAMES_PER_COLUMN` names per column; and each day's R^2 (share of the day's
+    variance of ``y`` the styles explain; NaN for a day with too few names or no variance).
 
     ``curve``: the regression also takes a cubic spline of the day's fitted value (the first
     regression's fit, standardised over the day: its square, its cube, and the cubes beyond knots at
@@ -132,7 +136,10 @@ def residualise(y: np.ndarray, X: np.ndarray, mask: np.ndarray, curve: bool = Tr
         bends.append(np.maximum(z - np.nan_to_num(k)[:, None], 0.0) ** 3)
     exact = np.nan_to_num(np.nansum(np.abs(resid), axis=1)) == 0.0  # nothing left to bend: keep the zeros
     curve_cols = np.where(exact[:, None, None], 0.0, np.stack(bends, axis=-1))
-    return _ols(y, np.concatenate([X, curve_cols], axis=-1), w)
+    bent, r2b = _ols(y, np.concatenate([X, curve_cols], axis=-1), w)
+    # a day with names enough for the straight fit but not for the bend keeps the straight fit
+    both = np.isfinite(bent).any(axis=1)
+    return np.where(both[:, None], bent, resid), np.where(both, r2b, r2)
 
 
 def neutral_scores(preds: pd.DataFrame, panel: StylePanel, names: Sequence[str], column: str = "p_up") -> pd.DataFrame:

@@ -134,30 +134,16 @@ def test_metrics_json_carries_the_evidence(small_run):
     assert json.loads((run_dir / "manifest.json").read_text())["seeds"]["bootstrap"] == 0
 
 
-def test_every_run_answers_skill_or_style(small_run):
-    """The run's styles: exposures, residual IC with intervals, the attribution after and before costs,
-    the style baselines traded beside the model, the styles section of metrics.json and the tearsheet."""
-    run_dir, _ = small_run
+def test_a_small_basket_gets_no_style_evidence(small_run):
+    """Ten stocks are too few to regress on seven styles: the run says so and keeps the index-only
+    verdict; the preset's style-neutral target falls back to the plain one on such days."""
+    run_dir, proc = small_run
     m = json.loads((run_dir / "metrics.json").read_text())
     main = next(x for x in m["models"] if x["model"] == m["model"])
-    for key in ("exposure_volatility", "score_style_r2", "residual_ic", "residual_ic_lo", "residual_rank_ic_hi",
-                "style_alpha", "style_alpha_lo", "style_alpha_t", "gross_style_alpha", "gross_style_alpha_lo",
-                "loading_volatility", "contrib_equal_weight", "style_beta"):
-        assert isinstance(main[key], float), key
-    assert main["residual_rank_ic_lo"] <= main["residual_rank_ic"] <= main["residual_rank_ic_hi"]
-    st = m["styles"]
-    assert st["used"] == ["beta", "volatility", "reversal", "momentum", "liquidity", "size_proxy", "price"]
-    assert st["unavailable"] == ["size", "value", "industry"] and st["neutral_scores"] == []
-    assert [r["name"] for r in st["table"]] == st["used"] and all("rank_ic_lo" in r for r in st["table"])
-    styles = {x["model"]: x for x in m["models"] if x["model"].startswith("style_")}
-    assert sorted(styles) == sorted(st["baselines"]) and len(styles) == 7
-    assert all(isinstance(x["annual_return"], float) and x["trades"] > 0 for x in styles.values())
-    r = pd.read_csv(run_dir / "returns.csv", index_col="date", parse_dates=True)
-    assert "style_volatility" in r.columns and "style_volatility_gross" not in r.columns  # after costs only
-    html = (run_dir / "tearsheet.html").read_text()
-    assert 'id="skill-or-style"' in html and 'id="skill-or-style-headline"' in html
-    assert html.index('id="skill-or-style-headline"') < html.index('id="verdict"')  # the page leads with it
-    assert "Style: low volatility" in html and "residual rank IC" in html
+    assert "styles" not in m and "residual_rank_ic" not in main and "style_alpha" not in main
+    assert not any(x["model"].startswith("style_") for x in m["models"])
+    assert "no style evidence: 10 tradable names a day, the styles need 30" in proc.stderr
+    assert 'id="skill-or-style"' not in (run_dir / "tearsheet.html").read_text()
 
 
 def test_predictions_cover_every_tradable_member_test_day(small_run):

@@ -66,12 +66,12 @@ def judged(tmp_path_factory):
                    "--set", "styles.baselines=false", "--set", "evaluation.decay_horizons=2", "-q"]) == 0
     (run,) = [p for p in out.iterdir() if p.name.endswith("styles")]
     m = json.loads((run / "metrics.json").read_text())
-    return m, {r["model"]: r for r in m["models"]}
+    return m, {r["model"]: r for r in m["models"]}, run
 
 
 @pytest.mark.parametrize("style", BAR_STYLES)
 def test_a_single_style_is_not_skill(judged, style):
-    _, rows = judged
+    _, rows, _ = judged
     row = rows[f"table_{style}"]
     assert classify(row) not in SKILL, (style, classify(row))
     # nothing of a style is left after the styles: its residual IC is undefined or within noise
@@ -82,7 +82,7 @@ def test_a_single_style_is_not_skill(judged, style):
 def test_the_defensive_styles_beat_the_index_and_are_called_style(judged):
     """Low volatility alone beat the falling index by double digits with a significant alpha over it
     (what the old verdict called skill); now it is style, and the verdict names low volatility."""
-    _, rows = judged
+    _, rows, _ = judged
     row = rows["table_volatility"]
     assert row["annual_excess_return"] > 0.10 and row["alpha_lo"] > 0
     assert classify(row) == "style_not_skill"
@@ -91,19 +91,34 @@ def test_the_defensive_styles_beat_the_index_and_are_called_style(judged):
 
 @pytest.mark.parametrize("mix", ["table_defensive", "table_all_styles"])
 def test_a_simple_mix_of_styles_is_not_skill(judged, mix):
-    _, rows = judged
+    _, rows, _ = judged
     assert classify(rows[mix]) not in SKILL, classify(rows[mix])
 
 
 def test_knowing_the_sign_of_a_random_few_percent_is_skill_beyond_styles(judged):
-    m, rows = judged
+    m, rows, run = judged
     assert m["verdict_class"] == "skill", m["verdict"]
     row = rows["knows"]
     assert row["residual_rank_ic_lo"] > 0 and row["style_alpha_lo"] > 0
     assert "Skill beyond styles" in m["verdict"]
-    assert m["styles"]["used"] == list(BAR_STYLES)
+
+
+def test_the_report_leads_with_skill_or_style(judged):
+    m, rows, run = judged
+    st = m["styles"]
+    assert st["used"] == list(BAR_STYLES) and st["unavailable"] == ["size", "value", "industry"]
+    assert [r["name"] for r in st["table"]] == list(BAR_STYLES) and all("rank_ic_lo" in r for r in st["table"])
+    assert st["table"][0]["factor_share"] == pytest.approx(0.1, abs=0.01)  # 30 names of about 300
+    main = rows["knows"]
+    for key in ("exposure_volatility", "score_style_r2", "residual_ic_hi", "style_alpha_t", "gross_style_alpha_lo",
+                "loading_volatility_lo", "contrib_equal_weight", "style_beta"):
+        assert isinstance(main[key], float), key
+    html = (run / "tearsheet.html").read_text()
+    assert 'id="skill-or-style"' in html and 'id="attribution"' in html and 'id="residual-ic"' in html
+    assert html.index('id="skill-or-style-headline"') < html.index('id="verdict"')  # the page leads with it
+    assert "Skill or style? knows: Skill beyond styles" in html
 
 
 def test_uniform_noise_is_no_evidence(judged):
-    _, rows = judged
+    _, rows, _ = judged
     assert classify(rows["noise"]) == "no_evidence"

@@ -152,3 +152,17 @@ def test_a_table_of_your_own(md):
         check_table(raw.rename(columns={"book_to_price": "B/P"}), "mine.csv")
     with pytest.raises(ConfigError, match="has the name of a style already used"):
         compute_styles(md, table=check_table(raw.rename(columns={"book_to_price": "beta"}), "mine.csv"))
+
+
+def test_a_day_with_too_few_names_has_no_residual():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 30, 7))
+    y = rng.normal(size=(2, 30))
+    m = np.ones((2, 30), bool)
+    m[0, 10:] = False  # 10 names for an intercept and 7 styles: too few (2 per column)
+    m[1, 20:] = False  # 20 names: enough for the straight fit (16), not for the bend too (26)
+    left, r2 = residualise(y, x, m)
+    assert np.isnan(left[0]).all() and np.isnan(r2[0])
+    assert np.isfinite(left[1, :20]).all()
+    straight, _ = residualise(y, x, m, curve=False)
+    np.testing.assert_allclose(left[1], straight[1])
