@@ -21,6 +21,8 @@ not a tradable member are left out and counted; tradable members without a score
 Then the same pieces as ``python -m backtests.run`` write the same run folder: backtests after
 costs and gross (:func:`backtests.evidence.outcomes.backtest_models`), evidence, report and files
 (:func:`backtests.outputs.write_outputs`), all or nothing (:class:`backtests.runfolder.RunFolder`).
+Like a run, the report measures the table against the styles (its exposures, the IC left after them,
+the alpha after the style factors; :mod:`backtests.evidence.styles`) and trades each style beside it.
 Options are those of ``backtests.run`` that apply (strategy, costs, universe dates, --set ...).
 Given a run folder's own predictions and config, it reproduces that run's metrics.
 """
