@@ -86,8 +86,10 @@ def compare_neutralisation(audit: StyleAudit, new: StylePanel, cut: pd.Timestamp
     again = neutral_scores(audit.scores.loc[keep], new, audit.ref.names)
     a, b = ref.loc[keep, "p_up"].to_numpy(), again["p_up"].to_numpy()
     diff = _differs(a, b) & ~np.isclose(a, b, rtol=1e-9, atol=1e-12)
+    # a day too small for the regression has no neutral score on either side: nothing compared
+    compared = int((np.isfinite(a) | np.isfinite(b)).sum())
     example = ""
     if diff.any():
         r = ref.loc[keep].iloc[int(np.flatnonzero(diff)[0])]
         example = f"the style-neutral score of {r['symbol']} on {pd.Timestamp(r['date']).date()} changed"
-    return {"compared": int(len(a)), "changed": int(diff.sum()), "example": example}
+    return {"compared": compared, "changed": int(diff.sum()), "example": example}
