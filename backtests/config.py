@@ -31,6 +31,7 @@ from signals.inputs.features import FeatureConfig
 from signals.inputs.labels import LabelConfig
 from signals.models.config import ModelConfig
 from signals.split import WalkForwardSplit
+from signals.styles.config import StyleConfig
 from strategies.rules import CostModel
 from strategies.targets import DEFAULT_INITIAL_CASH, INITIAL_CASH, ThresholdConfig, TopKConfig
 
@@ -88,6 +89,9 @@ class StrategySection:
                         doc="topk: the k best of the universe; threshold: one stock, long above upper")
     initial_cash: float = setting(DEFAULT_INITIAL_CASH, spec=INITIAL_CASH)
     baseline_backtests: bool = setting(True, doc="also trade the baselines' predictions")
+    backtest_workers: int = setting(2, lo=1, hi=64,
+                                    doc="processes the run's backtests run on at once (1 = one after the other in "
+                                        "the run's process); the results are the same")
     topk: TopKConfig = field(default_factory=TopKConfig)
     threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
 
@@ -145,6 +149,7 @@ class RunConfig:
     costs: CostModel = field(default_factory=CostModel)
     report: ReportConfig = field(default_factory=ReportConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    styles: StyleConfig = field(default_factory=StyleConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     execution: ExecutorConfig = field(default_factory=ExecutorConfig)
 
@@ -193,6 +198,9 @@ def _check_across_sections(cfg: RunConfig) -> None:
             raise ConfigError(f"{', '.join(cross)} need(s) a cross-section of stocks, but universe.symbols is one "
                               f"stock ({u.symbols[0]}): use labels.relative none or index, target updown or return, "
                               "objective bce or mse, early_stop loss (the single-stock defaults), or give more symbols")
+    if len(u.symbols) == 1 and (cfg.styles.neutral_scores or cfg.labels.neutral):
+        raise ConfigError(f"styles.neutral_scores / labels.neutral regress each day's cross-section of stocks on the "
+                          f"styles, but universe.symbols is one stock ({u.symbols[0]}): leave them empty")
     if cfg.strategy.kind == "threshold" and len(u.symbols) != 1:
         raise ConfigError(
             f"strategy.kind = 'threshold' trades one instrument: give exactly one symbol "
@@ -299,6 +307,10 @@ def _single_stock_rule(data: dict[str, Any], layers: list[dict[str, Any]]) -> No
         put("labels", "relative", "none")
     if not chosen("labels", "target") and get("labels", "target") in CROSS_SECTIONAL_TARGETS:
         put("labels", "target", "updown")
+    if not chosen("labels", "neutral") and get("labels", "neutral"):
+        put("labels", "neutral", [])  # the preset's style-neutral target needs a cross-section
+    if not chosen("styles", "neutral_scores") and get("styles", "neutral_scores"):
+        put("styles", "neutral_scores", [])
     binary = get("labels", "target") in (None, "updown")
     if not chosen("model", "objective") and (get("model", "objective") == "ic" or
                                              (binary and get("model", "objective") == "mse")):

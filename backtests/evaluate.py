@@ -23,6 +23,8 @@ not a tradable member are left out and counted; tradable members without a score
 Then the same pieces as ``python -m backtests.run`` write the same run folder: backtests after
 costs and gross (:func:`backtests.evidence.outcomes.backtest_models`), evidence, report and files
 (:func:`backtests.outputs.write_outputs`), all or nothing (:class:`backtests.runfolder.RunFolder`).
+Like a run, the report measures the table against the styles (its exposures, the IC left after them,
+the alpha after the style factors; :mod:`backtests.evidence.styles`) and trades each style beside it.
 Options are those of ``backtests.run`` that apply (strategy, costs, universe dates, --set ...);
 nothing is trained, so ``--set`` refuses the settings of training (model, features, executor, the
 walk-forward's spans, the audit) instead of ignoring them. The data's dates follow the table: from
@@ -394,6 +396,7 @@ def evaluate(args: argparse.Namespace) -> Path | None:
     from . import config as C
     from .evidence.outcomes import backtest_models
     from .outputs import write_outputs
+    from .pipeline import run_styles, style_traded, with_styles
     from .runfolder import RunFolder, check_writable
 
     t_start = time.perf_counter()
@@ -418,6 +421,7 @@ def evaluate(args: argparse.Namespace) -> Path | None:
         log.info("      %d predictions of %d model(s) on %d days, %d windows; main model %s",
                  len(inp.predictions), len(inp.models), inp.predictions["date"].nunique(),
                  inp.predictions["window"].nunique(), inp.main)
+        styles = run_styles(cfg, md)  # a bad style name or table is refused before the run folder exists
     scfg = build.strategy_config(cfg)
     traded = [inp.main] + ([m for m in inp.models[1:] if m != "always_up"] if cfg.strategy.baseline_backtests else [])
     source = {"path": str(args.predictions), "sha256": _sha256(args.predictions), "score_column": column,
@@ -427,11 +431,14 @@ def evaluate(args: argparse.Namespace) -> Path | None:
                                 device="none (evaluated, not trained)", info={"executor": {"executor": "none"}})
         sig.save(rf.tmp)
         with timings.stage("backtests", 2, 3):
-            outcomes = backtest_models(md, inp.predictions, inp.window_metrics, inp.models, traded, scfg, cfg.costs,
-                                       cfg.strategy.initial_cash, ppy, progress=not args.quiet)
+            preds, wm, style_models = with_styles(cfg, styles, inp.predictions, inp.window_metrics, inp.main)
+            outcomes = backtest_models(md, preds, wm, [*inp.models, *style_models],
+                                       traded + style_traded(cfg, style_models), scfg, cfg.costs,
+                                       cfg.strategy.initial_cash, ppy, progress=not args.quiet,
+                                       net_only=tuple(style_models), workers=cfg.strategy.backtest_workers)
         with timings.stage("report", 3, 3):
             write_outputs(rf, cfg, md, sig, outcomes, ppy, None, timings, t_start, span=args.label,
-                          source=source, main=inp.main)
+                          source=source, main=inp.main, styles=styles)
     log.info("run folder: %s", rf.final)
     return rf.final
 

@@ -25,6 +25,7 @@ from .config import RunConfig, to_toml
 from .evidence.alarms import look_ahead_allowed, too_good
 from .evidence.assess import assess, evaluation_record
 from .evidence.outcomes import ModelOutcome, label, margin_over_lightgbm
+from .evidence.styles import StyleContext
 from .report.formatting import fmt
 from .report.tearsheet import Reference, build_report
 from .runfolder import RunFolder, clean_json, command_line, git_commit, library_versions
@@ -110,7 +111,8 @@ def reference_for(cfg: RunConfig, md: data_store.MarketData, days: pd.DatetimeIn
 def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig: WalkForwardResult,
                   outcomes: dict[str, ModelOutcome], ppy: int, audit: AuditOutcome | None,
                   timings: Timings, t_start: float, *, span: str = "open",
-                  source: dict[str, Any] | None = None, main: str | None = None) -> None:
+                  source: dict[str, Any] | None = None, main: str | None = None,
+                  styles: StyleContext | None = None) -> None:
     """Write every file of the run folder (besides predictions, window metrics and checkpoints).
 
     ``audit``: the leakage audit's outcome when it ran (a failure leads the title and the verdict);
@@ -131,7 +133,7 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
     main_bt.corporate_actions.to_csv(rf.path("corporate_actions.csv"), index=False, float_format="%.10g")
     wf, ev_cfg = cfg.walk_forward, cfg.evaluation
     figures, evidence = assess(outcomes, md, ref.returns, ppy, ev_cfg, main=main, span=span,
-                               horizon=cfg.labels.horizon, keep_jumps=cfg.labels.keep_jumps)
+                               horizon=cfg.labels.horizon, keep_jumps=cfg.labels.keep_jumps, styles=styles)
     where = f"on {ref.symbol}" if ref.symbol else "on the CSI-300"
     rule = f", threshold rule vs holding {ref.symbol}" if ref.symbol else ""
     made = (f"predictions from {Path(source['path']).name} {where} (evaluated{rule})" if source else
@@ -157,6 +159,7 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
         figures=figures, evidence=evidence, confidence=ev_cfg.confidence, rolling_days=ev_cfg.rolling_days,
         stock=stock, notes=[f"Run {rf.final.name}; {origin}.", *filter(None, [margin_over_lightgbm(outcomes, main)])],
         alarms=alarms, evaluated=source is not None,
+        style_words=_style_words(cfg, styles, main),
     )
     main_row = next(r for r in shown["models"] if r["model"] == main)
     gross = outcomes[main].gross
@@ -177,6 +180,8 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
         "evaluation": evaluation_record(ev_cfg, evidence, span=span, horizon=cfg.labels.horizon,
                                         reference=ref.words),
     }
+    if styles is not None:
+        metrics["styles"] = style_record(cfg, styles, evidence.styles, main)
     if source:
         metrics["source"] = source
     rf.write_json("metrics.json", clean_json(metrics))
@@ -221,6 +226,51 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
     rf.write_json("manifest.json", clean_json(manifest))
 
 
+def _style_words(cfg: RunConfig, styles: StyleContext | None, main: str) -> str:
+    """Which styles the run used, and the style options it traded or trained with, in words."""
+    if styles is None:
+        return ""
+    text = styles.used_words()
+    if cfg.styles.neutral_scores:
+        text += (f" {label(main)}'s scores were made neutral to {', '.join(cfg.styles.neutral_scores)} before the "
+                 "strategy ranked them (styles.neutral_scores): its figures are those of what was left.")
+    if cfg.labels.neutral:
+        text += f" It was trained on a target neutral to {', '.join(cfg.labels.neutral)} (labels.neutral)."
+    return text
+
+
+def style_record(cfg: RunConfig, styles: StyleContext, table: list[dict[str, Any]], main: str) -> dict[str, Any]:
+    """The styles section of ``metrics.json``: what was used and how, each style's row, the options."""
+    return {
+        "used": styles.names,
+        "unavailable": styles.unavailable,
+        "words": _style_words(cfg, styles, main),
+        "table": table,
+        "user_table": styles.table_path or None,
+        "neutral_scores": list(cfg.styles.neutral_scores),
+        "neutral_target": list(cfg.labels.neutral),
+        "baselines": [f"style_{r['name']}" for r in table if r.get("side") != "category"] if cfg.styles.baselines
+        else [],
+        "method": {
+            "exposure": "mean over days of the rank correlation of the scores with the style (+ = its premium side)",
+            "residual": "each day: OLS of the scores' centred ranks on an intercept, every style's centred rank "
+                        "(industry as 0/1 columns) and a cubic spline of that first fit, over the day's scored names; "
+                        "residual IC = IC of what is left",
+            "factors": f"the held side's top {styles.share:.3f} of the tradable members by the style (the strategy's "
+                       "breadth: k names over the median tradable members), equal-weighted, minus all the tradable "
+                       "members, formed at the close of t, bought at the open of t+1, earning the close-to-close "
+                       "return of t+2; equal_weight = the equal-weighted tradable members minus the CSI-300",
+            "attribution": "OLS of the strategy's daily returns on the CSI-300 and the style factors, Newey-West "
+                           "(HAC) errors (statsmodels); style_alpha = intercept x trading days a year",
+            "verdict": "skill needs a residual IC or rank IC above zero beyond noise and an alpha after styles above "
+                       "zero after costs (before costs: skill_before_costs); a significant alpha over the CSI-300 "
+                       "alone that fails this is style_not_skill",
+        },
+        "missing_per_day": {n: {"mean": float(styles.missing[n].mean()), "max": int(styles.missing[n].max())}
+                            for n in styles.missing.columns} if len(styles.missing) else {},
+    }
+
+
 def _window(item: tuple[str, Any]) -> int:
     return int(item[0]) if str(item[0]).isdigit() else -1
 
@@ -239,8 +289,10 @@ def _snapshot_hashes() -> dict[str, str]:
 
 SUMMARY_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("accuracy", "acc", "pct"), ("base_rate", "always-up", "pct"), ("best_constant_accuracy", "best const", "pct"),
-    ("roc_auc", "AUC", "f3"), ("ic", "IC", "f3"), ("annual_return", "annual", "pct"),
-    ("annual_excess_return", "excess", "spct"), ("sharpe", "Sharpe", "f2"), ("max_drawdown", "maxDD", "pct"),
+    ("roc_auc", "AUC", "f3"), ("ic", "IC", "f3"), ("residual_rank_ic", "resid RIC", "f3"),
+    ("annual_return", "annual", "pct"),
+    ("annual_excess_return", "excess", "spct"), ("style_alpha", "alpha/styles", "spct"), ("sharpe", "Sharpe", "f2"),
+    ("max_drawdown", "maxDD", "pct"),
 )
 
 

@@ -15,16 +15,21 @@ import pandas as pd
 
 import data_store
 import signals
+from core.errors import ConfigError
 from core.resources import Timings
 from signals.execution.ray_executor import RayExecutor
 
 from . import build, runfolder
 from .config import RunConfig
 from .evidence.outcomes import backtest_models, margin_over_lightgbm
+from .evidence.styles import StyleContext, add_style_baselines, apply_neutral_scores, style_context
 from .outputs import AuditOutcome, write_outputs
 from .runfolder import RunFolder
 
-__all__ = ["run", "run_audit"]
+__all__ = ["MIN_CROSS_SECTION", "run", "run_audit"]
+
+#: the fewest tradable names a day (median over the test days) a run measures styles on
+MIN_CROSS_SECTION = 30
 
 log = logging.getLogger("backtests.run")
 
@@ -56,6 +61,7 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
              windows[0].test_start.date(), windows[-1].test_end.date())
     scfg = build.strategy_config(cfg)
     baselines = build.baselines(cfg)
+    styles = run_styles(cfg, md)  # a bad style name or table is refused here, before the run folder exists
     if isinstance(executor, RayExecutor):
         executor.ray()  # start or join Ray before the run folder exists: a bad address writes nothing
     with RunFolder(cfg.output.runs_dir, cfg.run_name) as rf:
@@ -67,8 +73,11 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
             sig.save(rf.tmp)
         preds, wm = sig.predictions, sig.window_metrics
         with timings.stage("backtests", 3, total):
-            outcomes = backtest_models(md, preds, wm, [cfg.model.kind, *baselines], build.traded_models(cfg), scfg,
-                                       cfg.costs, cfg.strategy.initial_cash, ppy, progress=progress)
+            preds, wm, style_models = with_styles(cfg, styles, preds, wm, cfg.model.kind)
+            outcomes = backtest_models(md, preds, wm, [cfg.model.kind, *baselines, *style_models],
+                                       build.traded_models(cfg) + style_traded(cfg, style_models), scfg, cfg.costs,
+                                       cfg.strategy.initial_cash, ppy, progress=progress,
+                                       net_only=tuple(style_models), workers=cfg.strategy.backtest_workers)
         audit = None
         margin = margin_over_lightgbm(outcomes, cfg.model.kind)
         if margin:
@@ -76,7 +85,7 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
         if cfg.report.audit:
             with timings.stage("leakage audit", 4, total):
                 try:
-                    audit = run_audit(md, cfg, estimator)
+                    audit = run_audit(md, cfg, estimator, styles)
                 except Exception as exc:  # a bug of the audit must not throw the finished run away
                     log.exception("the leakage audit stopped")
                     audit = AuditOutcome(passed=False, finished=False, text=(
@@ -86,21 +95,67 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
             if not audit.passed:
                 log.warning("LEAKAGE AUDIT FAILED: %s", audit.text)
         with timings.stage("report", total, total):
-            write_outputs(rf, cfg, md, sig, outcomes, ppy, audit, timings, t_start)
+            write_outputs(rf, cfg, md, sig, outcomes, ppy, audit, timings, t_start, styles=styles)
     log.info("run folder: %s", rf.final)
     return rf.final
 
 
-def run_audit(md: data_store.MarketData, cfg: RunConfig, estimator: object | None = None) -> AuditOutcome:
+def run_styles(cfg: RunConfig, md: data_store.MarketData) -> StyleContext | None:
+    """The run's styles (:func:`backtests.evidence.styles.style_context`), None for a study of fewer
+    than :data:`MIN_CROSS_SECTION` tradable names a day (a single stock, a small basket: too few to
+    regress on the styles; the verdict then keeps the index-only rule). Refuses neutral-score
+    styles the run lacks."""
+    if len(cfg.universe.symbols) == 1:
+        return None
+    tradable = md.tradable_mask()
+    names = float(tradable.loc[tradable.index >= pd.Timestamp(cfg.walk_forward.test_start)].sum(axis=1).median())
+    if names < MIN_CROSS_SECTION:
+        if cfg.styles.neutral_scores:
+            raise ConfigError(f"styles.neutral_scores needs a cross-section of at least {MIN_CROSS_SECTION} stocks a "
+                              f"day, the universe has {names:.0f}: leave it empty or give more symbols")
+        log.info("      no style evidence: %.0f tradable names a day, the styles need %d", names, MIN_CROSS_SECTION)
+        return None
+    ctx = style_context(md, cfg.styles, cfg.walk_forward.test_start, held=cfg.strategy.topk.k)
+    if cfg.styles.neutral_scores:
+        ctx.panel.subset(list(cfg.styles.neutral_scores))
+    return ctx
+
+
+def with_styles(cfg: RunConfig, styles: StyleContext | None, preds: pd.DataFrame, wm: pd.DataFrame,
+                main: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """The predictions the backtests trade: the main model's scores made style-neutral when
+    ``styles.neutral_scores`` asks (its window metrics recomputed), and the style baselines added
+    when ``styles.baselines`` (returns the names of those models)."""
+    if styles is None:
+        return preds, wm, []
+    if cfg.styles.neutral_scores:
+        names = list(cfg.styles.neutral_scores)
+        log.info("      %s's scores made neutral to %s before the strategy ranks them", main, ", ".join(names))
+        preds, wm = apply_neutral_scores(preds, wm, main, styles.panel, names)
+    if not cfg.styles.baselines:
+        return preds, wm, []
+    return add_style_baselines(preds, wm, styles, main)
+
+
+def style_traded(cfg: RunConfig, style_models: list[str]) -> list[str]:
+    """The style baselines that are traded (all of them, unless baselines are not traded at all)."""
+    return list(style_models) if cfg.strategy.baseline_backtests else []
+
+
+def run_audit(md: data_store.MarketData, cfg: RunConfig, estimator: object | None = None,
+              styles: StyleContext | None = None) -> AuditOutcome:
     """The leakage audit of ``cfg`` on the ``report.audit_symbols`` most often tradable names, at
     ``report.audit_cuts`` (default: a cut in every window), of every model the run reports (the
-    model and its baselines); the estimator keeps the run's threads."""
+    model and its baselines); the estimator keeps the run's threads. The run's library styles (and
+    the neutralisation on them) are audited too; the columns of a user's ``styles.table`` are fixed
+    before the run and cannot be."""
     start = pd.Timestamp(cfg.walk_forward.test_start)
     counts = md.tradable_mask().loc[start:].sum()
     syms = sorted(counts.nlargest(cfg.report.audit_symbols).index)
+    names = [s.name for s in styles.panel.styles if s.needs not in ("table", "function")] if styles else []
     rep = signals.leakage_audit(md.slice(symbols=syms), features=cfg.features, labels=cfg.labels,
                                 splitter=cfg.walk_forward, estimator=estimator or signals.build_model(cfg.model),
                                 baselines=build.baselines(cfg), model_name=cfg.model.kind,
-                                cut_dates=cfg.report.cut_dates)
+                                cut_dates=cfg.report.cut_dates, styles=names)
     return AuditOutcome(passed=rep.passed, text=f"{'PASSED' if rep.passed else 'FAILED'} on {len(syms)} symbols: "
                         f"{rep.message}", details=rep.details)

@@ -6,6 +6,7 @@
                                 [--membership index-constitution|tushare|akshare|qlib:PATH|observed]
                                 [--symbols SH600519,SZ000001] [--start YYYY-MM-DD] [--end YYYY-MM-DD] [--cache-dir DIR]
                                 [--tushare-points N] [--calls-per-minute N] [--max-failures N] [--max-silence S]
+    python -m data_store update --source akshare|tushare --characteristics [--symbols ...] [--start] [--end]
     python -m data_store update --repair [--cache-dir DIR]
 
 Exit codes: 0 done (symbols the vendor has no bars for are listed, not failures); 1 update
@@ -103,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--max-silence", type=_positive(float), default=45.0,
                     help="stop when no vendor call succeeded for this many seconds since failures began (default 45)")
     up.add_argument("--no-progress", action="store_true", help="no progress bar")
+    up.add_argument("--characteristics", action="store_true",
+                    help="fetch the vendor characteristics the snapshot lacks instead of bars: tushare daily_basic "
+                         "(market values, pb, pe; 2000 points) and index_member_all (Shenwan industry), or akshare's "
+                         "turnover rate (float shares and value); for the styles size, value and industry. Default "
+                         "range: the snapshot's first day to today; default symbols: every symbol of the data")
     up.add_argument("--repair", action="store_true",
                     help="check every cache file against the manifest and the calendar; drop what data_store.load() "
                          "refuses (then update again to refetch)")
@@ -208,6 +214,8 @@ def cmd_update(args: argparse.Namespace) -> int:
     source = make_source(args.source, policy, points=args.tushare_points)
     source.probe()  # offline: fail here, in seconds, before loading anything
     snap = load_snapshot(validate=False)
+    if args.characteristics:
+        return cmd_characteristics(args, source, cache, snap)
     membership = make_membership_source(args.membership, calendar=snap.calendar, bar_source=source, policy=policy,
                                         progress=not args.no_progress)
     from .symbols import split_symbols
@@ -239,6 +247,27 @@ def cmd_update(args: argparse.Namespace) -> int:
         print(f"{len(problems)} failure(s); the cache is consistent, run the same command again to resume:",
               file=sys.stderr)
         for what, why in sorted(problems.items()):
+            print(f"  {what}: {why.splitlines()[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_characteristics(args: argparse.Namespace, source: Any, cache: Cache, snap: Any) -> int:
+    from .update import _today, run_characteristics
+
+    symbols = args.symbols or snap.symbols
+    start = args.start if args.start is not None else snap.start
+    end = args.end if args.end is not None else _today()
+    report = run_characteristics(source, cache, symbols, start, end, industry=args.source == "tushare",
+                                 progress=not args.no_progress)
+    if report.stopped:
+        raise ToolkitError(f"{report.stopped.splitlines()[0]} [{len(report.ok)} symbol(s) committed, "
+                           f"{len(report.not_attempted)} not attempted]")
+    print(f"{args.source} characteristics -> {cache.root}: {start.date()}..{end.date()}; {len(report.ok)} symbol(s) "
+          f"({report.bar_rows:,} rows), {len(report.skipped)} already current, {len(report.no_bars)} without data")
+    if report.failed:
+        print(f"{len(report.failed)} failure(s); run the same command again to resume:", file=sys.stderr)
+        for what, why in sorted(report.failed.items()):
             print(f"  {what}: {why.splitlines()[0]}", file=sys.stderr)
         return 1
     return 0

@@ -33,6 +33,11 @@ class MarketData:
         anomalies: counts of real-but-odd facts (suspensions, NaN volume, limit-breaking moves).
         provenance: where the data came from (snapshot README, cache manifest summary).
         merge_report: overlaps between snapshot and cache that disagree (empty when none).
+        characteristics: vendor fields per (date, symbol) known at the day's close, or None (the
+            snapshot has none): :data:`CHARACTERISTIC_COLUMNS` (``total_mv``, ``float_mv`` in CNY,
+            ``float_shares`` in shares, ``pb``, ``pe``; NaN where the vendor gives none).
+        industry: each symbol's industry spans ``symbol, industry, start, end`` (``start <= d < end``,
+            ``end`` NaT while current), or None.
     """
 
     bars: pd.DataFrame
@@ -43,6 +48,8 @@ class MarketData:
     provenance: str = ""
     merge_report: pd.DataFrame = field(default_factory=pd.DataFrame)
     sources: tuple[str, ...] = ("snapshot",)
+    characteristics: pd.DataFrame | None = None
+    industry: pd.DataFrame | None = None
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # ----------------------------------------------------------------- basic facts
@@ -214,7 +221,18 @@ class MarketData:
         new_bars = bars.loc[keep].reset_index(drop=True)
         new_bars["symbol"] = new_bars["symbol"].cat.remove_unused_categories()
         idx = self.index.loc[(self.index["date"] >= lo) & (self.index["date"] <= hi)].reset_index(drop=True)
-        return replace(self, bars=new_bars, index=idx, _memo={})
+        chars, ind = self.characteristics, self.industry
+        if chars is not None:
+            keep_c = (chars["date"] >= lo) & (chars["date"] <= hi)
+            if symbols is not None:
+                keep_c &= chars["symbol"].isin(symbols)
+            chars = chars.loc[keep_c].reset_index(drop=True)
+        if ind is not None:
+            keep_i = (ind["start"] <= hi) & (ind["end"].isna() | (ind["end"] > lo))
+            if symbols is not None:
+                keep_i &= ind["symbol"].isin(symbols)
+            ind = ind.loc[keep_i].reset_index(drop=True)
+        return replace(self, bars=new_bars, index=idx, characteristics=chars, industry=ind, _memo={})
 
     def fingerprint(self) -> str:
         """sha256 over the canonical bars and index values (identifies the exact data of a run)."""

@@ -334,3 +334,72 @@ def _fetch_bars(source: Source, cache: Cache, report: UpdateReport, todo: list[s
 
             cache.update_manifest(keep)
         cache.record_update(report.as_dict())
+
+
+def run_characteristics(source: Any, cache: Cache, symbols: Iterable[str], start: pd.Timestamp, end: pd.Timestamp,
+                        *, industry: bool = True, progress: bool = True) -> UpdateReport:
+    """Fetch vendor characteristics (``source.characteristics(symbol, start, end)``: one committed
+    ``characteristics/<symbol>.parquet`` per symbol, merged with what the cache had) and, when the
+    source has them and ``industry``, each symbol's industry spans (one ``industry.parquet``,
+    committed once all are in). Resumes like :func:`run_update`: a symbol whose cached file was
+    fetched for a range covering ``[start, end]`` is skipped. A vendor that stops answering ends the
+    run with ``report.stopped`` set (what was fetched stays committed)."""
+    from tqdm import tqdm
+
+    from .cache.manifest import INDUSTRY_FILE, characteristics_path
+
+    report = UpdateReport(source=f"{source.name} characteristics", start=start, end=end)
+    versions = source.library_versions()
+    manifest = cache.read_manifest()
+    todo = []
+    for sym in sorted({to_symbol(s) for s in symbols}):
+        covered = (manifest["files"].get(characteristics_path(sym)) or {}).get("fetched_range")
+        if covered and pd.Timestamp(covered[0]) <= start and pd.Timestamp(covered[1]) >= min(end, _today()):
+            report.skipped.append(sym)
+        else:
+            todo.append(sym)
+    spans: list[pd.DataFrame] = []
+    bar = tqdm(total=len(todo), unit="symbol", desc=f"{source.name} characteristics",
+               disable=None if progress else True)
+    try:
+        for sym in todo:
+            try:
+                df = source.characteristics(sym, start, end)
+                cache.commit(characteristics_path(sym), df, kind="characteristics", source=source.name,
+                             library_versions=versions, symbol=sym, combine=_combiner(["date", "symbol"]),
+                             extra={"fetched_range": [str(start.date()), str(min(end, _today()).date())]})
+                report.ok.append(sym)
+                report.bar_rows += len(df)
+                if industry:
+                    try:
+                        spans.append(source.industry(sym))
+                    except NoDataError:
+                        log.info("%s: the vendor has no industry for it", sym)
+            except NoDataError as exc:
+                report.no_bars[sym] = {"reason": str(exc).splitlines()[0]}
+            except (SourceError, DataValidationError) as exc:
+                if isinstance(exc, (VendorDownError, FatalSourceError)):
+                    raise
+                report.failed[sym] = str(exc)
+            bar.update(1)
+    except (VendorDownError, FatalSourceError) as exc:
+        report.stopped = str(exc)
+        done = set(report.ok) | set(report.failed) | set(report.no_bars)
+        report.not_attempted = [s for s in todo if s not in done]
+    finally:
+        bar.close()
+    if spans:
+        from .characteristics import canonical_industry
+
+        new = canonical_industry(pd.concat(spans, ignore_index=True), f"{source.name} industry")
+
+        def combine(old: pd.DataFrame | None, fresh: pd.DataFrame) -> pd.DataFrame:
+            if old is None:
+                return fresh
+            keep = old[~old["symbol"].isin(fresh["symbol"])]  # a symbol's spans are replaced whole
+            return canonical_industry(pd.concat([keep, fresh], ignore_index=True), "industry")
+
+        cache.commit(INDUSTRY_FILE, new, kind="industry", source=source.name, library_versions=versions,
+                     combine=combine)
+    cache.record_update(report.as_dict())
+    return report

@@ -29,8 +29,10 @@ from strategies.result import BacktestResult
 from ..evaluation_config import EvaluationConfig
 from . import quantiles as qn
 from . import stats
+from .attribution import attribute
 from .forward import forward_returns
 from .outcomes import ModelOutcome
+from .styles import StyleContext, is_style_model, signal_figures, style_table
 
 __all__ = ["EvaluationConfig", "SignalEvidence", "UNITS", "assess", "daily_hits", "money_evidence",
            "signal_evidence"]
@@ -46,6 +48,12 @@ UNITS = {
     "break_even_cost": "cost per traded CNY (each side) at which the gross excess return would be zero",
     "cost_per_traded": "fees paid per traded CNY (each side)",
     "daily_turnover": "traded value (buys + sells) over the previous day's equity, mean per day",
+    "exposure_<style>": "mean daily rank correlation of the scores with the style, + = its premium side",
+    "residual_ic": "mean daily IC of the scores' ranks after each day's regression on every style",
+    "score_style_r2": "mean daily share of the scores' (ranks') variance the styles explain",
+    "style_alpha": "annualised alpha after the CSI-300 and the style-factor returns (Newey-West), fraction a year",
+    "loading_<factor>": "the strategy's loading on a style factor (top third minus bottom third, daily)",
+    "contrib_<factor>": "loading x the factor's mean daily return x trading days a year: what it paid, a year",
 }
 
 
@@ -59,6 +67,8 @@ class SignalEvidence:
     quantile_table: pd.DataFrame = field(default_factory=pd.DataFrame)
     cumulative: pd.DataFrame = field(default_factory=pd.DataFrame)
     decay: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: one row per style of the run (:func:`backtests.evidence.styles.style_table`), empty without styles
+    styles: list[dict[str, Any]] = field(default_factory=list)
 
 
 def daily_hits(preds: pd.DataFrame) -> pd.DataFrame:
@@ -183,22 +193,43 @@ def money_evidence(net: BacktestResult, gross: BacktestResult | None, reference:
 
 def assess(outcomes: dict[str, ModelOutcome], md: MarketData | None, reference: pd.Series, periods_per_year: int,
            cfg: EvaluationConfig, *, main: str, span: str = "open", horizon: int = 1,
-           excess: bool = False, keep_jumps: bool = False) -> tuple[dict[str, dict[str, float]], SignalEvidence]:
+           excess: bool = False, keep_jumps: bool = False,
+           styles: StyleContext | None = None) -> tuple[dict[str, dict[str, float]], SignalEvidence]:
     """Every model's figures (signal evidence for each model with predictions, money evidence for
     each traded one) and the main model's full :class:`SignalEvidence` (quantile table, decay, the
-    series of the charts)."""
+    series of the charts, the styles' table).
+
+    ``styles``: the run's styles; then every model's row also has its exposures and residual IC
+    (:func:`backtests.evidence.styles.signal_figures`) and every traded model's the attribution of its
+    returns, after and before costs (:func:`backtests.evidence.attribution.attribute`, ``style_alpha``
+    and ``gross_style_alpha``...). A style's own baseline (``style_<name>``) gets its IC and rank IC
+    only (its residual after the styles is nothing by construction)."""
     figures: dict[str, dict[str, float]] = {}
     main_ev = SignalEvidence(figures={})
+    style_models: dict[str, dict[str, float]] = {}
+    main_preds = outcomes[main].predictions if main in outcomes else None
+    if styles is not None and main_preds is not None and len(main_preds):
+        main_ev.styles, style_models = style_table(styles, main_preds, cfg, periods_per_year)
     for name, oc in outcomes.items():
         row: dict[str, float] = {}
-        if oc.predictions is not None and len(oc.predictions):
+        if is_style_model(name) and styles is not None:
+            row.update(style_models.get(name, {}))
+        elif oc.predictions is not None and len(oc.predictions):
             ev = signal_evidence(oc.predictions, md, cfg, span=span, horizon=horizon, excess=excess,
                                  detail=name == main, keep_jumps=keep_jumps)
             row.update(ev.figures)
+            if styles is not None:
+                row.update(signal_figures(oc.predictions, styles, cfg, full=name == main))
             if name == main:
+                ev.styles = main_ev.styles
                 main_ev = ev
         if oc.backtest is not None:
             row.update(money_evidence(oc.backtest, oc.gross, reference, periods_per_year, cfg.confidence))
+            if styles is not None and not is_style_model(name):
+                row.update(attribute(oc.backtest.returns, reference, styles.factors, periods_per_year, cfg.confidence))
+                if oc.gross is not None:
+                    row.update(attribute(oc.gross.returns, reference, styles.factors, periods_per_year,
+                                         cfg.confidence, prefix="gross_"))
         figures[name] = row
         log.info("      evidence of %s: %d figures", name, len(row))
     return figures, main_ev

@@ -9,6 +9,7 @@ disagree. A run and ``python -m backtests.evaluate`` both call them.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,8 +47,16 @@ BACKTEST_KEYS = ("fees", "commission", "stamp_duty", "turnover", "annual_turnove
 
 
 def label(model: str) -> str:
-    """The display name of a model (``lstm`` -> ``LSTM``)."""
-    return MODEL_LABELS.get(model, model)
+    """The display name of a model (``lstm`` -> ``LSTM``; a style's baseline ``style_volatility`` ->
+    ``Style: low volatility``)."""
+    if model in MODEL_LABELS:
+        return MODEL_LABELS[model]
+    if str(model).startswith("style_"):
+        from signals.styles.library import STYLES
+
+        name = str(model)[len("style_"):]
+        return f"Style: {STYLES[name].title if name in STYLES else name}"
+    return model
 
 
 @dataclass
@@ -73,26 +82,77 @@ class ModelOutcome:
 
 def backtest_models(md: data_store.MarketData, predictions: pd.DataFrame, window_metrics: pd.DataFrame,
                     models: list[str], traded: list[str], strategy: TopKConfig | ThresholdConfig, costs: CostModel,
-                    initial_cash: float, periods_per_year: int, *, progress: bool = True) -> dict[str, ModelOutcome]:
+                    initial_cash: float, periods_per_year: int, *, progress: bool = True,
+                    net_only: tuple[str, ...] = (), workers: int = 1) -> dict[str, ModelOutcome]:
     """Each model's outcome, in the order of ``models``: its rows of ``predictions`` (a table with a
     ``model`` column) and ``window_metrics``; each model in ``traded`` is backtested with ``costs``
-    and again with :data:`GROSS_COSTS` (same strategy, same rules, no costs)."""
+    and again with :data:`GROSS_COSTS` (same strategy, same rules, no costs), except those in
+    ``net_only`` (the style baselines: after costs only). ``workers`` > 1 runs the backtests in that
+    many processes (:func:`run_backtests`; the results are the same)."""
     out: dict[str, ModelOutcome] = {}
+    jobs: list[tuple[str, pd.DataFrame, CostModel]] = []
     for model in models:
         rows = predictions.loc[predictions["model"] == model]
-        oc = ModelOutcome(model=model, window_metrics=window_metrics[window_metrics["model"] == model],
-                          predictions=rows[["date", "symbol", "p_up", "label", "ret"]].reset_index(drop=True))
+        out[model] = ModelOutcome(model=model, window_metrics=window_metrics[window_metrics["model"] == model],
+                                  predictions=rows[["date", "symbol", "p_up", "label", "ret"]].reset_index(drop=True))
         if model in traded:
-            log.info("      backtest of %s (after costs, then gross)", label(model))
-            table = rows[["date", "symbol", "p_up"]]
-            res = strategies.run_backtest(md, table, strategy=strategy, costs=costs, initial_cash=initial_cash,
-                                          progress=progress, periods_per_year=periods_per_year)
-            gross = strategies.run_backtest(md, table, strategy=strategy, costs=GROSS_COSTS,
-                                            initial_cash=initial_cash, progress=progress,
-                                            periods_per_year=periods_per_year)
-            oc.attach(res, periods_per_year, gross)
-        out[model] = oc
+            table = rows[["date", "symbol", "p_up"]].reset_index(drop=True)
+            jobs.append((f"{model}\tnet", table, costs))
+            if model not in net_only:
+                jobs.append((f"{model}\tgross", table, GROSS_COSTS))
+    if jobs:
+        log.info("      %d backtests (%s)%s", len(jobs), ", ".join(label(m) for m in traded),
+                 f" on {min(workers, len(jobs))} processes" if workers > 1 else "")
+    done = run_backtests(md, jobs, strategy, initial_cash, periods_per_year, workers=workers, progress=progress)
+    for model in traded:
+        out[model].attach(done[f"{model}\tnet"], periods_per_year, done.get(f"{model}\tgross"))
     return out
+
+
+#: the market data of a backtest worker process (set once per process by :func:`_init_worker`)
+_WORKER_MD: data_store.MarketData | None = None
+
+
+def _init_worker(md: data_store.MarketData) -> None:
+    global _WORKER_MD
+    _WORKER_MD = md
+    logging.getLogger().setLevel(logging.WARNING)
+
+
+def _one_backtest(job: tuple[str, pd.DataFrame, CostModel], strategy: TopKConfig | ThresholdConfig, cash: float,
+                  ppy: int, md: data_store.MarketData | None = None, progress: bool = False) -> BacktestResult:
+    data = md if md is not None else _WORKER_MD
+    assert data is not None
+    _, table, costs = job
+    return strategies.run_backtest(data, table, strategy=strategy, costs=costs, initial_cash=cash, progress=progress,
+                                   periods_per_year=ppy)
+
+
+def run_backtests(md: data_store.MarketData, jobs: list[tuple[str, pd.DataFrame, CostModel]],
+                  strategy: TopKConfig | ThresholdConfig, initial_cash: float, periods_per_year: int, *,
+                  workers: int = 1, progress: bool = True) -> dict[str, BacktestResult]:
+    """``strategies.run_backtest`` of each ``(key, table, costs)`` job, by key. With ``workers`` > 1
+    and more than one job they run in that many worker processes, the longest tables first; a
+    backtest is deterministic, so the results are those of one process.
+
+    On Linux the workers are forked (they inherit the market data; they run only Backtrader, numpy
+    and pandas, never torch, so the training threads of this process do not matter to them, and a
+    script that calls a run needs no ``if __name__ == "__main__"`` guard); elsewhere they are
+    spawned, which needs that guard in a script, and each receives the market data once."""
+    if workers <= 1 or len(jobs) <= 1:
+        return {key: _one_backtest((key, t, c), strategy, initial_cash, periods_per_year, md, progress)
+                for key, t, c in jobs}
+    import dataclasses
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    order = sorted(jobs, key=lambda j: -len(j[1]))
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    ctx = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker,
+                             initargs=(md if method == "fork" else dataclasses.replace(md, _memo={}),)) as pool:
+        futures = {j[0]: pool.submit(_one_backtest, j, strategy, initial_cash, periods_per_year) for j in order}
+        return {key: futures[key].result() for key, _, _ in jobs}
 
 
 def margin_over_lightgbm(outcomes: dict[str, ModelOutcome], main: str) -> str | None:

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MIN_DAYS", "accuracy_edge_interval", "block_length", "capm", "deflated_sharpe", "mean_interval",
-           "newey_west_lags", "spa_test"]
+__all__ = ["MIN_DAYS", "accuracy_edge_interval", "block_length", "capm", "deflated_sharpe", "factor_regression",
+           "mean_interval", "mean_intervals", "newey_west_lags", "spa_test"]
 
 #: fewest days a regression or a bootstrap interval is computed on
 MIN_DAYS = 20
@@ -86,6 +86,59 @@ def capm(returns: pd.Series, benchmark: pd.Series, periods_per_year: int, confid
     return {k: float(v) for k, v in out.items()}
 
 
+def factor_regression(returns: pd.Series, factors: pd.DataFrame, periods_per_year: int, confidence: float = 0.95,
+                      lags: int | None = None) -> dict[str, Any]:
+    """Alpha and loadings of daily ``returns`` on several daily factor returns: OLS of
+    r_t = a + sum_k b_k f_kt + e_t with Newey-West (HAC) standard errors (statsmodels), as
+    :func:`capm` with more than one factor.
+
+    Days are those of ``returns``; a factor's missing day counts as 0 (it earned nothing), a
+    non-finite return drops the day. Returns ``alpha`` (a x periods_per_year, a fraction a year),
+    ``alpha_se``, ``alpha_lo``, ``alpha_hi``, ``alpha_t``, ``alpha_p``, ``r2``, ``days``, ``hac_lags``
+    and ``loadings``: factor -> ``{"beta", "se", "lo", "hi", "t", "mean", "contribution"}`` with
+    ``mean`` the factor's mean daily return and ``contribution`` = beta x mean x periods_per_year
+    (what that exposure earned, a fraction a year). Fewer than :data:`MIN_DAYS` days, or more factors
+    than a tenth of the days: NaN figures; a constant strategy: alpha = its return, loadings 0."""
+    import statsmodels.api as sm
+    from scipy import stats as sst
+
+    y = pd.Series(returns, dtype="float64")
+    X = factors.astype("float64").reindex(y.index).fillna(0.0)
+    ok = np.isfinite(y.to_numpy())
+    y, X = y[ok], X[ok]
+    n, k = len(y), X.shape[1]
+    keys = ("alpha", "alpha_se", "alpha_lo", "alpha_hi", "alpha_t", "alpha_p", "r2")
+    out: dict[str, Any] = {key: NAN for key in keys}
+    out.update(days=float(n), hac_lags=NAN,
+               loadings={c: {"beta": NAN, "se": NAN, "lo": NAN, "hi": NAN, "t": NAN,
+                             "mean": float(X[c].mean()) if n else NAN, "contribution": NAN} for c in X.columns})
+    if n < max(MIN_DAYS, 10 * k):
+        return out
+    lags = newey_west_lags(n) if lags is None else int(lags)
+    out["hac_lags"] = float(lags)
+    if float(np.ptp(y.to_numpy())) == 0.0:
+        c = float(y.iloc[0]) * periods_per_year
+        out.update(alpha=c, alpha_se=0.0, alpha_lo=c, alpha_hi=c, r2=0.0)
+        for v in out["loadings"].values():
+            v.update(beta=0.0, se=0.0, lo=0.0, hi=0.0, contribution=0.0)
+        return out
+    fit = sm.OLS(y.to_numpy(), sm.add_constant(X.to_numpy(), has_constant="add")).fit(
+        cov_type="HAC", cov_kwds={"maxlags": lags})
+    z = float(sst.norm.ppf(0.5 + confidence / 2.0))
+    a, sa = float(fit.params[0]), float(fit.bse[0])
+    out.update(alpha=a * periods_per_year, alpha_se=sa * periods_per_year,
+               alpha_lo=(a - z * sa) * periods_per_year, alpha_hi=(a + z * sa) * periods_per_year,
+               alpha_t=a / sa if sa > 0 else NAN, alpha_p=float(fit.pvalues[0]) if sa > 0 else NAN,
+               r2=float(fit.rsquared))
+    for i, c in enumerate(X.columns, start=1):
+        b, sb = float(fit.params[i]), float(fit.bse[i])
+        mean = float(X[c].mean())
+        out["loadings"][c] = {"beta": b, "se": sb, "lo": b - z * sb, "hi": b + z * sb,
+                              "t": b / sb if sb > 0 else NAN, "mean": mean,
+                              "contribution": b * mean * periods_per_year}
+    return out
+
+
 def block_length(x: np.ndarray) -> int:
     """Expected block length (days) of a stationary bootstrap of the daily series ``x``: Politis &
     White's automatic choice (``arch.bootstrap.optimal_block_length``, Patton's correction), rounded,
@@ -134,6 +187,51 @@ def mean_interval(daily: pd.Series | np.ndarray, reps: int = 1000, seed: int = 0
     block = block_length(v)
     lo, hi = _interval(lambda a: float(a.mean()), [v], block, reps, seed, confidence)
     out.update(lo=lo, hi=hi, block=float(block))
+    return out
+
+
+def mean_intervals(daily: pd.DataFrame, reps: int = 1000, seed: int = 0,
+                   confidence: float = 0.95) -> dict[str, dict[str, float]]:
+    """:func:`mean_interval` of several daily series at once (one column each), from ONE stationary
+    bootstrap that resamples the same days for every column (so their intervals cost one
+    bootstrap; the block length is :func:`block_length` of the day's mean of the standardised
+    columns, their common serial dependence). Days where a
+    column is NaN count for the others; each column's mean is over its own days. Returns column ->
+    ``{estimate, lo, hi, days, block, ir}``; a column with fewer than :data:`MIN_DAYS` values gets a
+    NaN interval."""
+    frame = daily.astype("float64")
+    out: dict[str, dict[str, float]] = {}
+    usable = []
+    for c in frame.columns:
+        v = frame[c].to_numpy()
+        v = v[np.isfinite(v)]
+        sd = float(v.std(ddof=1)) if len(v) > 1 else NAN
+        out[str(c)] = {"estimate": float(v.mean()) if len(v) else NAN, "lo": NAN, "hi": NAN, "days": float(len(v)),
+                       "block": NAN, "ir": float(v.mean()) / sd if len(v) > 1 and sd > 0 else NAN}
+        if len(v) >= MIN_DAYS and sd > 0:
+            usable.append(c)
+        elif len(v) >= MIN_DAYS:
+            out[str(c)].update(lo=out[str(c)]["estimate"], hi=out[str(c)]["estimate"], block=1.0)
+    if not usable:
+        return out
+    import warnings
+
+    x = frame[usable].to_numpy()
+    with warnings.catch_warnings():  # a day on which every column is NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        block = block_length(np.nanmean((x - np.nanmean(x, axis=0)) / np.nanstd(x, axis=0), axis=1))
+
+    def means(a: np.ndarray) -> np.ndarray:
+        return np.nanmean(a, axis=0)
+
+    from arch.bootstrap import StationaryBootstrap
+
+    bs = StationaryBootstrap(block, x, seed=seed)
+    with warnings.catch_warnings():  # a resample without a day of some column: its mean is NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ci = bs.conf_int(means, reps=reps, method="percentile", size=confidence)
+    for j, c in enumerate(usable):
+        out[str(c)].update(lo=float(ci[0, j]), hi=float(ci[1, j]), block=float(block))
     return out
 
 

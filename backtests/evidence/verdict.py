@@ -6,8 +6,15 @@ predictions table, a run's or one given to ``python -m backtests.evaluate``. The
 
 * a prediction edge counts only when its interval (days resampled in blocks) lies above zero: the
   accuracy edge over the best constant guess, or the IC / rank IC of a cross-section;
-* out-performance counts as skill only when the alpha after the strategy's beta to the reference
-  (HAC errors) has an interval above zero; gross alpha that costs remove is "skill before costs";
+* with the run's styles (a cross-section: :mod:`backtests.evidence.styles` and
+  :mod:`backtests.evidence.attribution`), skill is what is left after them, at both ends: "skill"
+  (beyond styles) needs the residual IC or rank IC of the scores above zero beyond noise AND the
+  alpha after the CSI-300 and the style factors (HAC errors) above zero after costs; with the gross
+  alpha after styles only, it is "skill before costs". A significant alpha over the reference
+  alone that fails these is "style, not skill", naming the style factors that carried the return;
+* without styles (one stock: no cross-section), out-performance counts as skill only when the
+  alpha after the strategy's beta to the reference (HAC errors) has an interval above zero; gross
+  alpha that costs remove is "skill before costs";
 * beating the reference without significant alpha is "exposure" when the beta explains at least
   half of the excess ((beta - 1) x the reference's annual return: a beta above 1 in a rising market,
   below 1 in a falling one), and otherwise no evidence of skill (luck).
@@ -26,7 +33,12 @@ from ..report.formatting import fmt, pct
 __all__ = ["CATEGORIES", "classify", "verdict"]
 
 #: every verdict, from the strongest claim to none
-CATEGORIES = ("skill", "skill_before_costs", "exposure", "signal_without_money", "no_evidence", "never_traded")
+CATEGORIES = ("skill", "skill_before_costs", "style_not_skill", "exposure", "signal_without_money", "no_evidence",
+              "never_traded")
+#: the least a style factor must have paid, a year, to be named as carrying a return (0.05%)
+PAID = 0.0005
+#: the return-side factors that are not a style of the library, in words
+FACTOR_WORDS = {"equal_weight": "equal weight over the index (smaller names)"}
 
 
 def _f(row: Mapping[str, Any], key: str) -> float:
@@ -43,8 +55,10 @@ def _above(row: Mapping[str, Any], key: str) -> bool:
 
 
 def predictive(row: Mapping[str, Any]) -> list[str]:
-    """The prediction measures whose interval lies above zero (accuracy edge, IC, rank IC)."""
-    names = {"accuracy_edge": "accuracy edge", "ic": "IC", "rank_ic": "rank IC"}
+    """The prediction measures whose interval lies above zero (accuracy edge, IC, rank IC, and what
+    is left of them after the styles)."""
+    names = {"accuracy_edge": "accuracy edge", "ic": "IC", "rank_ic": "rank IC", "residual_ic": "residual IC",
+             "residual_rank_ic": "residual rank IC"}
     return [name for key, name in names.items() if _above(row, key)]
 
 
@@ -54,14 +68,53 @@ def backwards(row: Mapping[str, Any]) -> list[str]:
     return [name for key, name in names.items() if math.isfinite(_f(row, f"{key}_hi")) and _f(row, f"{key}_hi") < 0]
 
 
+def styled(row: Mapping[str, Any]) -> bool:
+    """True when the row carries the style figures (a cross-section with styles)."""
+    return any(math.isfinite(_f(row, k)) for k in ("residual_rank_ic", "residual_ic", "style_alpha"))
+
+
+def beyond_styles(row: Mapping[str, Any]) -> bool:
+    """The residual IC or rank IC (after the styles) has an interval above zero."""
+    return _above(row, "residual_ic") or _above(row, "residual_rank_ic")
+
+
+def style_title(name: str) -> str:
+    """A style factor's name in words (``volatility`` -> ``low volatility``)."""
+    from signals.styles.library import STYLES
+
+    return FACTOR_WORDS.get(name) or (STYLES[name].title if name in STYLES else name)
+
+
+def style_carriers(row: Mapping[str, Any]) -> list[tuple[str, float]]:
+    """The style factors that carried the return after costs: a loading whose interval excludes zero
+    and a contribution (loading x the factor's mean return) of at least :data:`PAID` a year, largest
+    first."""
+    out = []
+    for key in row.keys():
+        if not str(key).startswith("contrib_"):
+            continue
+        name = str(key)[len("contrib_"):]
+        c, lo, hi = _f(row, key), _f(row, f"loading_{name}_lo"), _f(row, f"loading_{name}_hi")
+        if math.isfinite(c) and c >= PAID and (lo > 0 or hi < 0):
+            out.append((name, c))
+    return sorted(out, key=lambda x: -x[1])
+
+
 def classify(row: Mapping[str, Any]) -> str:
     """One of :data:`CATEGORIES` for a traded model's row (see the module docstring)."""
     if _f(row, "trades") == 0:
         return "never_traded"
     excess, beta, ref = _f(row, "annual_excess_return"), _f(row, "beta"), _f(row, "reference_annual_return")
-    if _above(row, "alpha"):
+    if styled(row):
+        if beyond_styles(row) and _above(row, "style_alpha"):
+            return "skill"
+        if beyond_styles(row) and _above(row, "gross_style_alpha"):
+            return "skill_before_costs"
+        if _above(row, "alpha") or _above(row, "gross_alpha"):
+            return "style_not_skill"
+    elif _above(row, "alpha"):
         return "skill"
-    if _above(row, "gross_alpha"):
+    elif _above(row, "gross_alpha"):
         return "skill_before_costs"
     if math.isfinite(excess) and excess > 0:
         exposure = (beta - 1.0) * ref
@@ -100,6 +153,8 @@ def verdict(model: str, row: Mapping[str, Any], windows: pd.DataFrame, *, refere
             f"IC {fmt(row.get('ic'), 'sf3')}{_ci(row, 'ic', 'sf3')}, rank IC {fmt(row.get('rank_ic'), 'sf3')}"
             f"{_ci(row, 'rank_ic', 'sf3')}; top-minus-bottom quantile {fmt(row.get('spread'), 'bp')}"
             f"{_ci(row, 'spread', 'bp')} a period.")
+        if styled(row):
+            parts.append(_style_signal(row))
     cat = classify(row)
     if cat == "never_traded":
         parts.append("The strategy never traded: no prediction met its entry rule, so it sat in cash and there "
@@ -113,6 +168,8 @@ def verdict(model: str, row: Mapping[str, Any], windows: pd.DataFrame, *, refere
         f"{fmt(row.get('gross_alpha'), 'spct')} (t = {fmt(row.get('gross_alpha_t'), 'f2')}). Costs took "
         f"{fmt(row.get('cost_drag'), 'pct')} a year at {fmt(row.get('daily_turnover'), 'f2')} of the book traded a "
         f"day; {_break_even(row)}.")
+    if math.isfinite(_f(row, "style_alpha_t")):
+        parts.append(_style_money(row))
     n = len(windows)
     if n:
         beat = int((windows["accuracy"] > windows["best_constant_accuracy"]).sum())
@@ -121,6 +178,29 @@ def verdict(model: str, row: Mapping[str, Any], windows: pd.DataFrame, *, refere
                      f"{reference} in {won} of {n}.")
     parts.append(_conclusion(cat, row, reference))
     return " ".join(parts)
+
+
+def _style_signal(row: Mapping[str, Any]) -> str:
+    """The scores after the styles: residual IC and rank IC, and what they lean on."""
+    lean = sorted(((str(k)[len("exposure_"):], _f(row, k)) for k in row.keys()
+                   if str(k).startswith("exposure_") and not str(k).endswith(("_lo", "_hi"))
+                   and math.isfinite(_f(row, k))), key=lambda x: -abs(x[1]))[:3]
+    leans = ", ".join(f"{style_title(n)} {fmt(v, 'sf2')}" for n, v in lean)
+    r2 = _f(row, "score_style_r2")
+    share = f"the styles explain {pct(r2)} of the scores' daily variance" if math.isfinite(r2) else ""
+    lean_words = f"; the scores lean most on {leans} (rank correlation)" if leans else ""
+    return (f"After each day's regression on the styles, residual IC {fmt(row.get('residual_ic'), 'sf3')}"
+            f"{_ci(row, 'residual_ic', 'sf3')}, residual rank IC {fmt(row.get('residual_rank_ic'), 'sf3')}"
+            f"{_ci(row, 'residual_rank_ic', 'sf3')}" + (f"; {share}" if share else "") + f"{lean_words}.")
+
+
+def _style_money(row: Mapping[str, Any]) -> str:
+    """The returns after the index and the style factors, and what the styles paid."""
+    paid = ", ".join(f"{style_title(n)} {fmt(c, 'spct')}" for n, c in style_carriers(row)[:3])
+    return (f"After the CSI-300 and the style factors the alpha is {fmt(row.get('style_alpha'), 'spct')} a year"
+            f"{_ci(row, 'style_alpha', 'spct')} (t = {fmt(row.get('style_alpha_t'), 'f2')}) after costs and "
+            f"{fmt(row.get('gross_style_alpha'), 'spct')} (t = {fmt(row.get('gross_style_alpha_t'), 'f2')}) before"
+            + (f"; the styles that paid: {paid} a year." if paid else "; no style factor paid it significantly."))
 
 
 def _break_even(row: Mapping[str, Any]) -> str:
@@ -139,6 +219,8 @@ def _conclusion(cat: str, row: Mapping[str, Any], reference: str) -> str:
     names = found[0] if len(found) == 1 else ", ".join(found[:-1]) + " and " + found[-1] if found else ""
     signal = (f"the {names} {'is' if len(found) == 1 else 'are'} above zero beyond noise"
               if found else "no prediction measure is above zero beyond noise")
+    if styled(row) and cat in ("skill", "skill_before_costs", "style_not_skill"):
+        return _style_conclusion(cat, row, reference)
     back = backwards(row)
     if back:
         signal += (f"; the {' and the '.join(back)} {'is' if len(back) == 1 else 'are'} BELOW zero beyond noise: the "
@@ -167,6 +249,35 @@ def _conclusion(cat: str, row: Mapping[str, Any], reference: str) -> str:
                 f"costs (t = {gt}); after costs {after}.{luck}")
     return (f"No evidence of skill: {signal}, and the alpha after the exposure to {reference} "
             f"{_alpha_words(row, 'gross_', gt, ' before costs')}; after costs {after}.{luck}")
+
+
+def _style_conclusion(cat: str, row: Mapping[str, Any], reference: str) -> str:
+    st, gst = fmt(row.get("style_alpha_t"), "f2"), fmt(row.get("gross_style_alpha_t"), "f2")
+    resid = (f"residual rank IC {fmt(row.get('residual_rank_ic'), 'sf3')}{_ci(row, 'residual_rank_ic', 'sf3')}, "
+             f"residual IC {fmt(row.get('residual_ic'), 'sf3')}{_ci(row, 'residual_ic', 'sf3')}")
+    if cat == "skill":
+        return (f"Skill beyond styles: what is left of the scores after the styles still predicts ({resid}), and the "
+                f"alpha after {reference} and the style factors is significant (t = {st}) and survives costs.")
+    if cat == "skill_before_costs":
+        return (f"Skill beyond styles before costs that costs remove: what is left after the styles still predicts "
+                f"({resid}) and the gross alpha after {reference} and the style factors is significant (t = {gst}), "
+                f"the alpha after costs is not (t = {st}).")
+    which = "after costs" if _above(row, "alpha") else "before costs"
+    t = fmt(row.get("alpha_t" if which == "after costs" else "gross_alpha_t"), "f2")
+    carried = style_carriers(row)
+    by = (" The return was carried by " + ", ".join(f"{style_title(n)} ({fmt(c, 'spct')} a year)" for n, c in carried)
+          + ", which anyone can hold without a model." if carried else "")
+    after = ("is not significant" if not (_above(row, "style_alpha") or _above(row, "gross_style_alpha"))
+             else "is still significant")
+    if beyond_styles(row):
+        left = f"Some information is left after the styles ({resid}), but too little to earn a significant alpha."
+    elif after == "is still significant":
+        left = (f"But the scores hold nothing beyond the styles ({resid}): the alpha comes from how the styles were "
+                "held, not from knowing the stocks.")
+    else:
+        left = f"The scores hold nothing beyond the styles ({resid})."
+    return (f"Style, not skill: the alpha over {reference} alone is significant {which} (t = {t}), but after the "
+            f"style factors it {after} (t = {st} after costs, {gst} before).{by} {left}")
 
 
 def _alpha_words(row: Mapping[str, Any], prefix: str, t: str, when: str = "") -> str:

@@ -18,7 +18,8 @@ import pandas as pd
 
 from ..evidence.assess import SignalEvidence
 from ..evidence.outcomes import ModelOutcome, label, summarise
-from ..evidence.verdict import classify, verdict
+from ..evidence.styles import is_style_model
+from ..evidence.verdict import classify, style_carriers, style_title, verdict
 from . import charts, qs_adapter
 from .formatting import fmt
 
@@ -76,6 +77,7 @@ _CSS = """
 #accuracy-vs-returns .ci{color:#777;font-size:11px;white-space:nowrap}
 #accuracy-vs-returns img{width:100%;margin:4px 0 10px}
 #accuracy-vs-returns .note{color:#555;font-size:12px}
+#accuracy-vs-returns .headline{font-size:17px;font-weight:700;margin:6px 0 10px}
 .qs-heading{clear:both;font-size:20px;font-weight:700;margin:30px 0 10px}
 </style>
 """
@@ -127,6 +129,7 @@ def build_report(
     stock: tuple[pd.Series, pd.Series] | None = None,
     alarms: list[str] | None = None,
     evaluated: bool = False,
+    style_words: str = "",
 ) -> dict[str, Any]:
     """Write the tearsheet to ``path`` and return the numbers it shows (for metrics.json).
 
@@ -134,13 +137,23 @@ def build_report(
     ``evidence``: the main model's tables and series; ``stock``: (adjusted close, tradable) of a
     single-stock study's symbol for its coverage block; ``alarms``: sentences that lead the section,
     above the verdict (:mod:`backtests.evidence.alarms`); ``evaluated``: a table given to
-    ``backtests.evaluate`` (not trained here: its windows are evaluation periods)."""
+    ``backtests.evaluate`` (not trained here: its windows are evaluation periods); ``style_words``:
+    which styles the run used (its "Skill or style?" section is drawn when the evidence has a
+    styles table)."""
     single = reference.symbol is not None
     models, windows = summarise(outcomes, reference.returns, calendar, periods_per_year, reference.extra,
                                 reference_model=f"Buy-and-hold {reference.symbol}" if single else "index")
-    for name, fig in (figures or {}).items():
-        for key, value in fig.items():
-            models.loc[models["model"] == name, key] = value
+    if figures:  # each model's evidence into its row (new columns joined at once, not one by one)
+        fig = pd.DataFrame.from_dict(figures, orient="index")
+        rows = models["model"].map({m: i for i, m in enumerate(fig.index)})
+        have = rows.notna().to_numpy()
+        pos = rows[have].astype(int).to_numpy()
+        for key in [c for c in fig.columns if c in models.columns]:
+            models.loc[have, key] = fig[key].to_numpy()[pos]
+        new = [c for c in fig.columns if c not in models.columns]
+        extra = pd.DataFrame(np.nan, index=models.index, columns=new, dtype=object)
+        extra.loc[have, new] = fig[new].to_numpy()[pos]
+        models = pd.concat([models, extra.infer_objects()], axis=1)
     main = models.set_index("model").loc[main_model]
     mw = windows[windows["model"] == main_model]
     text = verdict(label(main_model), main, mw, reference=reference.words, single_stock=single, confidence=confidence)
@@ -152,10 +165,15 @@ def build_report(
     shown = models.assign(model=models["model"].map(label))
     traded = shown[models["model"].isin([m for m, oc in outcomes.items() if oc.backtest is not None])]
     sec = [_CSS, '<div id="accuracy-vs-returns">', "<h2>Accuracy vs returns</h2>",
-           *(f'<p class="alarm" id="alarm-{i}">{html.escape(a)}</p>' for i, a in enumerate(alarms or [])),
-           f'<p class="verdict" id="verdict">{html.escape(text)}</p>']
+           *(f'<p class="alarm" id="alarm-{i}">{html.escape(a)}</p>' for i, a in enumerate(alarms or []))]
+    if evidence is not None and evidence.styles:
+        sec.append(f'<p class="headline" id="skill-or-style-headline">Skill or style? '
+                   f"{html.escape(_headline(label(main_model), main))}</p>")
+    sec.append(f'<p class="verdict" id="verdict">{html.escape(text)}</p>')
     if audit:
         sec.append(f'<p class="note" id="audit"><b>Leakage audit:</b> {html.escape(audit)}</p>')
+    if evidence is not None and evidence.styles:
+        sec += _style_section(shown, models, outcomes, main_model, evidence, reference, style_words, level)
     period = "evaluation period" if evaluated else "walk-forward window"
     sec.append(f"<h3>Every model on the same {period}s and samples</h3>")
     cols = [c for c in MODEL_COLUMNS if not (single and c[0] == "ic")]
@@ -172,14 +190,17 @@ def build_report(
     elif single:
         sec.append('<p class="note" id="no-cross-section">One stock: no cross-section, so no IC, quantiles or IC '
                    "decay; the evidence is the accuracy edge and the alpha against holding the stock.</p>")
+    own = {m: oc for m, oc in outcomes.items() if not is_style_model(m)}  # the styles have their own section
     if mw["window"].nunique() > 1:
         sec.append(f"<h3>Per {period}: does a better hit rate earn more?</h3>")
-        sec.append(_img("accuracy vs excess return", charts.chart_accuracy_vs_excess(windows, reference.name, period)))
+        sec.append(_img("accuracy vs excess return",
+                        charts.chart_accuracy_vs_excess(windows[~windows["model"].map(is_style_model)],
+                                                        reference.name, period)))
     else:
         sec.append("<h3>Equity</h3>")
         sec.append(f'<p class="note" id="one-period">One {period}: a scatter of accuracy against excess return '
                    "needs two or more, so there is none.</p>")
-    sec.append(_img("equity curves", charts.chart_equity(outcomes, reference.returns, reference.name)))
+    sec.append(_img("equity curves", charts.chart_equity(own, reference.returns, reference.name)))
     sec.append(f"<h3>{html.escape(label(main_model))} by {period}</h3>")
     sec.append(_img("windows", charts.chart_windows(windows, main_model)))
     sec.append(_table(mw, [
@@ -191,7 +212,7 @@ def build_report(
     ], "windows"))
     sec.append('<p class="note">A window\'s returns are booked on the day after each of its decision days '
                "(orders fill at the next open); its excess is compounded over the window, not annualised.</p>")
-    base = windows[windows["model"] != main_model]
+    base = windows[(windows["model"] != main_model) & ~windows["model"].map(is_style_model)]
     if len(base):
         sec.append(f"<h3>Baselines by {period}</h3>")
         sec.append(_table(base.assign(model=base["model"].map(label)), [
@@ -244,6 +265,83 @@ def _evidence_sections(shown: pd.DataFrame, traded: pd.DataFrame, reference: Ref
         "per traded CNY (each side) at which the excess before costs would be used up (gross annual excess / "
         "annual turnover); negative when the strategy trails before any cost.</p>",
     ]
+
+
+def _headline(name: str, row: Any) -> str:
+    """The verdict's class in a few words, naming the styles that carried the return."""
+    cat = classify(row)
+    words = {"skill": "Skill beyond styles", "skill_before_costs": "Skill beyond styles before costs, removed by costs",
+             "style_not_skill": "Style, not skill", "exposure": "Exposure to the index, not skill",
+             "signal_without_money": "Some information, no money", "no_evidence": "No evidence of skill",
+             "never_traded": "Never traded"}[cat]
+    carried = style_carriers(row)
+    if carried:
+        lead = " (the return was carried by " if cat == "style_not_skill" else " (styles that also paid: "
+        words += lead + ", ".join(style_title(n) for n, _ in carried[:3]) + ")"
+    return f"{name}: {words}."
+
+
+def _style_section(shown: pd.DataFrame, models: pd.DataFrame, outcomes: dict[str, ModelOutcome], main_model: str,
+                   ev: SignalEvidence, reference: Reference, style_words: str, level: str) -> list[str]:
+    """Skill or style? Exposures, raw vs residual IC, the attribution, the styles themselves."""
+    share = ev.styles[0].get("factor_share") if ev.styles else None
+    names = [r["name"] for r in ev.styles if r["side"] != "category"]
+    own = ~models["model"].map(is_style_model)
+    expo = [f"exposure_{n}" for n in names if f"exposure_{n}" in models.columns]
+    scored = shown[own & models["accuracy"].notna() & (models[expo].notna().any(axis=1) if expo else True)]
+    traded = shown[own & models["model"].isin([m for m, oc in outcomes.items() if oc.backtest is not None])]
+    factors = [n for n in [*names, "equal_weight"] if f"loading_{n}" in models.columns]
+    words = html.escape(reference.words)
+    out = ['<div id="skill-or-style">', "<h3>Skill or style?</h3>",
+           f'<p class="note" id="styles-used">{html.escape(style_words)}</p>',
+           "<h4>How much the scores lean on each style</h4>",
+           _table(scored, [("model", "model", "name"),
+                           *[(f"exposure_{n}", style_title(n), "ci:sf2") for n in names],
+                           ("score_style_r2", "share explained", "pct")], "style-exposures"),
+           '<p class="note">Mean over days of the rank correlation between the scores and each style, signed so that + '
+           "leans to the side a style investor holds; share explained: the mean R² of each day's regression of the "
+           f"scores' ranks on all the styles. {level} intervals for the main model (days resampled in blocks).</p>",
+           "<h4>Raw and residual IC: what is left after the styles</h4>",
+           _table(scored, [("model", "model", "name"), ("ic", "IC", "ci:sf3"), ("residual_ic", "residual IC", "ci:sf3"),
+                           ("rank_ic", "rank IC", "ci:sf3"),
+                           ("residual_rank_ic", "residual rank IC", "ci:sf3")], "residual-ic"),
+           '<p class="note">Residual: each day, the ranks of the scores regressed on every style (ranks, an intercept; '
+           "industry as categories when the data have it) and on a cubic spline of that fit (so a bent mix of styles "
+           "is removed too), over the day's scored names; the IC of what is left, "
+           "with the same day-block bootstrap intervals as the raw IC. A score that is only a style leaves "
+           "nothing.</p>",
+           f"<h4>Where the money came from: {words} and the style factors</h4>",
+           _table(traded, [("model", "model", "name"), ("style_beta", "beta", "f2"),
+                           *[(f"loading_{n}", style_title(n), "ci:sf2") for n in factors],
+                           ("style_alpha", "alpha after styles", "ci:spct"), ("style_alpha_t", "t", "sf2"),
+                           ("gross_style_alpha", "before costs", "ci:spct"), ("gross_style_alpha_t", "t", "sf2"),
+                           ("style_r2", "R²", "f2")], "attribution"),
+           _table(traded, [("model", "model", "name"),
+                           *[(f"contrib_{n}", style_title(n), "spct") for n in factors],
+                           ("alpha", f"alpha over {reference.name} only", "ci:spct"),
+                           ("style_alpha", "alpha after styles", "ci:spct")], "attribution-paid"),
+           f'<p class="note">Daily returns (after costs; "before costs": the gross twin) regressed on {words} and the '
+           "style factors, Newey-West errors. A style factor is the held side of the style at the strategy's "
+           f"breadth (the top {fmt(share, 'pct')} of the tradable members by the style, equal-weighted) minus all "
+           "the members, formed at a close, bought at the next open and held over the next close-to-close day; "
+           "equal weight is the equal-weighted members minus the index. The second table is what each exposure "
+           "paid: loading x the factor's mean return, a year.</p>",
+           "<h4>The styles themselves, as zero-training baselines</h4>",
+           _table(pd.DataFrame(ev.styles), [("name", "style", "name"), ("side", "held side", "name"),
+                                            ("window_days", "window (days)", "int"), ("units", "units", "name"),
+                                            ("definition", "definition", "name"), ("ic", "IC", "ci:sf3"),
+                                            ("rank_ic", "rank IC", "ci:sf3"),
+                                            ("factor_annual_return", "factor a year", "spct"), ("factor_t", "t", "sf2"),
+                                            ("missing_mean", "missing a day", "f2")], "styles"),
+           '<p class="note">Each style is traded by the same strategy and costs as the model (its rows "Style: ..." in '
+           "the tables below): the free signals a model must beat. IC on the main model's days and names; missing: "
+           "mean number of tradable members a day without a value (new listings have no 250-day beta).</p>"]
+    styles_only = {m: oc for m, oc in outcomes.items() if m == main_model or is_style_model(m)}
+    if len(styles_only) > 1:
+        out.append(_img("the model beside the style baselines",
+                        charts.chart_equity(styles_only, reference.returns, reference.name)))
+    out.append("</div>")
+    return out
 
 
 def _quantile_section(model: str, row: Any, ev: SignalEvidence, rolling_days: int, level: str) -> list[str]:

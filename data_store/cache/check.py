@@ -22,11 +22,14 @@ import pyarrow.parquet as pq
 
 from core.errors import DataValidationError
 
+from ..characteristics import CHARACTERISTIC_COLUMNS, INDUSTRY_COLUMNS, canonical_characteristics, canonical_industry
 from ..errors import CacheError
 from ..schema import BAR_COLUMNS, INDEX_COLUMNS, canonical_bars, canonical_index, validate_bars, validate_index
 from .manifest import (
     BARS_DIR,
+    CHARACTERISTICS_DIR,
     INDEX_FILE,
+    INDUSTRY_FILE,
     LOCK_FILE,
     MANIFEST,
     MEMBERSHIP_COLUMNS,
@@ -41,7 +44,8 @@ from .manifest import (
 
 log = logging.getLogger(__name__)
 
-_NEEDED = {"index": INDEX_COLUMNS, "membership": MEMBERSHIP_COLUMNS, "spans": SPANS_COLUMNS, "bars": BAR_COLUMNS}
+_NEEDED = {"index": INDEX_COLUMNS, "membership": MEMBERSHIP_COLUMNS, "spans": SPANS_COLUMNS, "bars": BAR_COLUMNS,
+           "characteristics": CHARACTERISTIC_COLUMNS, "industry": INDUSTRY_COLUMNS}
 
 if TYPE_CHECKING:  # a Cache is passed in; importing it at run time would make a circle with .store
     from .store import Cache
@@ -69,6 +73,10 @@ def _check(relpath: str, df: pd.DataFrame, calendar: pd.DatetimeIndex | None,
             validate_index(canonical_index(df, relpath), relpath)
         elif kind == "bars":
             validate_bars(canonical_bars(df, relpath), relpath)
+        elif kind == "characteristics":
+            canonical_characteristics(df, relpath)
+        elif kind == "industry":
+            canonical_industry(df, relpath)
     except DataValidationError as exc:
         return "drop", None, str(exc).splitlines()[0]
     if kind != "bars" or calendar is None or not len(df):
@@ -160,7 +168,8 @@ def repair(cache: Cache, calendar: pd.DatetimeIndex | None = None) -> list[str]:
 def _rebuild_manifest(cache: Cache, removed: list[str]) -> dict[str, Any]:
     manifest = empty_manifest()
     candidates = [cache.root / INDEX_FILE, cache.root / MEMBERSHIP_FILE, cache.root / SPANS_FILE,
-                  *sorted((cache.root / BARS_DIR).glob("*.parquet"))]
+                  cache.root / INDUSTRY_FILE, *sorted((cache.root / BARS_DIR).glob("*.parquet")),
+                  *sorted((cache.root / CHARACTERISTICS_DIR).glob("*.parquet"))]
     for path in candidates:
         if not path.is_file():
             continue
@@ -181,7 +190,7 @@ def _rebuild_manifest(cache: Cache, removed: list[str]) -> dict[str, Any]:
             "start": str(days.min().date()) if len(days) else None,
             "end": str(days.max().date()) if len(days) else None,
             "sha256": sha256_file(path), "fetched_at": None, "library_versions": {},
-            **({"symbol": path.stem} if kind == "bars" else {}),
+            **({"symbol": path.stem} if kind in ("bars", "characteristics") else {}),
         }
     return manifest
 

@@ -27,6 +27,9 @@ INDEX_FILE = "index.parquet"
 MEMBERSHIP_FILE = "membership.parquet"
 #: a dated membership history (spans with their source), see data_store.sources.membership
 SPANS_FILE = "membership_spans.parquet"
+#: vendor characteristics, one file per symbol (data_store.characteristics), and the industry spans
+CHARACTERISTICS_DIR = "characteristics"
+INDUSTRY_FILE = "industry.parquet"
 FORMAT_VERSION = 1
 #: The command printed in every corruption message; see :meth:`Cache.repair`.
 REPAIR_COMMAND = "python -m data_store update --repair"
@@ -79,9 +82,17 @@ def empty_manifest() -> dict[str, Any]:
             "no_bars": {}}
 
 
+def characteristics_path(symbol: str) -> str:
+    """Relative path of a symbol's characteristics file inside the cache."""
+    return f"{CHARACTERISTICS_DIR}/{symbol}.parquet"
+
+
 def kind_of(relpath: str) -> str:
-    """The kind of a cache file from its path: index, membership, spans or bars."""
-    return {INDEX_FILE: "index", MEMBERSHIP_FILE: "membership", SPANS_FILE: "spans"}.get(relpath, "bars")
+    """The kind of a cache file from its path: index, membership, spans, industry, characteristics or bars."""
+    if relpath.startswith(CHARACTERISTICS_DIR + "/"):
+        return "characteristics"
+    return {INDEX_FILE: "index", MEMBERSHIP_FILE: "membership", SPANS_FILE: "spans",
+            INDUSTRY_FILE: "industry"}.get(relpath, "bars")
 
 
 def corrupt_error(path: Path, problem: str) -> CacheError:

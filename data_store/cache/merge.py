@@ -63,6 +63,8 @@ def merge_cache(snap: MarketData, cache_dir: str | Path | None, validate: bool =
 
     - Membership: a cached dated history takes over after the snapshot; observed member lists
       extend it after its last known day (:mod:`data_store.membership.merge`).
+    - Vendor characteristics and industry spans (the snapshot has none) are carried as they are
+      (:attr:`MarketData.characteristics`, :attr:`MarketData.industry`).
 
     ``on_corrupt='raise'`` (default) raises :class:`CacheError` naming a damaged file and the
     repair command, and :class:`DataValidationError` for cached bars on days the calendar lacks;
@@ -156,6 +158,8 @@ def merge_contents(snap: MarketData, contents: CacheContents, label: str = "cach
         provenance=snap.provenance + cache_line,
         merge_report=merge_report,
         sources=(*snap.sources, *(f"cache:{s}" for s in man.get("sources", []))),
+        characteristics=contents.characteristics,
+        industry=contents.industry,
         _memo={},
     )
 

@@ -38,15 +38,18 @@ from filelock import Timeout as LockTimeout
 
 from core.atomic import atomic_write
 
+from ..characteristics import canonical_characteristics, canonical_industry
 from ..errors import CacheError
 from ..schema import BAR_COLUMNS, canonical_bars, canonical_index
 from . import check
 from .manifest import (
     APP_NAME,
     BARS_DIR,
+    CHARACTERISTICS_DIR,
     ENV_VAR,
     FORMAT_VERSION,
     INDEX_FILE,
+    INDUSTRY_FILE,
     LOCK_FILE,
     MANIFEST,
     MEMBERSHIP_COLUMNS,
@@ -99,10 +102,15 @@ class CacheContents:
     problems: list[tuple[str, str]] = field(default_factory=list)
     #: a dated membership history (``symbol, name, start, end, source``), or None
     spans: pd.DataFrame | None = None
+    #: vendor characteristics of every cached symbol (:mod:`data_store.characteristics`), or None
+    characteristics: pd.DataFrame | None = None
+    #: industry spans (:mod:`data_store.characteristics`), or None
+    industry: pd.DataFrame | None = None
 
     @property
     def empty(self) -> bool:
-        return self.bars.empty and self.index is None and self.membership is None and self.spans is None
+        return (self.bars.empty and self.index is None and self.membership is None and self.spans is None
+                and self.characteristics is None and self.industry is None)
 
 
 # ---------------------------------------------------------------- the cache folder
@@ -351,8 +359,16 @@ class Cache:
         if spans is not None:
             spans = spans.assign(start=pd.to_datetime(spans["start"]).astype("datetime64[ns]"),
                                  end=pd.to_datetime(spans["end"]).astype("datetime64[ns]"))
+        char_tables = [t for k, t in tables.items() if k.startswith(CHARACTERISTICS_DIR + "/") and t.num_rows]
+        chars = None
+        if char_tables:
+            chars = canonical_characteristics(pd.concat([t.to_pandas() for t in char_tables], ignore_index=True),
+                                              f"cache {self.root / CHARACTERISTICS_DIR}")
+        industry = None
+        if INDUSTRY_FILE in tables:
+            industry = canonical_industry(tables[INDUSTRY_FILE].to_pandas(), f"cache {self.root / INDUSTRY_FILE}")
         return CacheContents(bars=bars, index=index, membership=members, manifest=manifest, problems=problems,
-                             spans=spans)
+                             spans=spans, characteristics=chars, industry=industry)
 
 
     def verify(self, calendar: pd.DatetimeIndex | None = None) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import SourceError
 from ..schema import validate_bars, validate_index
 from . import vendors
 from .base import CallPolicy, call_vendor, probe_host
@@ -82,6 +83,23 @@ class AkshareSource:
         out = vendors.akshare_bars(raw, hfq, sym, source)
         validate_bars(out, source)
         return out
+
+    def characteristics(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """Canonical characteristics of one symbol from ``stock_zh_a_hist(adjust='')``: the float
+        shares (volume / 换手率) and their value; akshare has no total value, pb or pe."""
+        code = vendors.to_plain(symbol)
+        what = f"akshare stock_zh_a_hist({code}, {_fmt(start)}..{_fmt(end)}, adjust='')"
+        fn = self.ak.stock_zh_a_hist
+        kw: dict[str, Any] = {"symbol": code, "period": "daily", "start_date": _fmt(start), "end_date": _fmt(end),
+                              "adjust": ""}
+        if _accepts(fn, "timeout"):
+            kw["timeout"] = self.policy.timeout
+        return vendors.akshare_characteristics(self._call(what, fn, **kw), symbol, what)
+
+    def industry(self, symbol: str) -> pd.DataFrame:
+        """akshare serves no dated industry classification: use tushare for the industry style."""
+        raise SourceError("akshare has no point-in-time industry classification: fetch the industry with "
+                          "--source tushare (index_member_all, 2000 points)")
 
     def index_bars(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         what = f"akshare stock_zh_index_daily({vendors.AK_INDEX_SYMBOL})"

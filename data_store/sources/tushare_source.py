@@ -48,7 +48,8 @@ def _env_points() -> int:
 #: with the fix each message gets
 _FATAL = (
     ("token不对", f"the token is wrong: check ${TOKEN_ENV} (your token is at https://tushare.pro/user/token)"),
-    ("没有接口访问权限", "the account lacks the points this API needs (index_weight: 2000); see "
+    ("没有接口访问权限", "the account lacks the points this API needs (index_weight, daily_basic, index_member_all: "
+                        "2000); see "
                         "https://tushare.pro/document/1?doc_id=108"),
     ("没有访问该接口的权限", "the account lacks the points this API needs; see https://tushare.pro/document/1?doc_id=108"),
     ("每天最多访问", "the account's daily quota for this API is used up: run again tomorrow (the cache resumes)"),
@@ -144,6 +145,29 @@ class TushareSource:
         out = vendors.tushare_bars(daily, adj, source)
         validate_bars(out, source)
         return out
+
+    def characteristics(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """Canonical characteristics of one symbol from ``daily_basic`` (total and float market
+        value, float shares, pb, pe; needs 2000 points)."""
+        code = vendors.to_tushare(symbol)
+        what = f"tushare daily_basic({code}, {_fmt(start)}..{_fmt(end)})"
+        df = self._call("daily_basic", what, ts_code=code, start_date=_fmt(start), end_date=_fmt(end))
+        return vendors.tushare_characteristics(df, what)
+
+    def industry(self, symbol: str) -> pd.DataFrame:
+        """Canonical Shenwan level-1 industry spans of one symbol from ``index_member_all``: its
+        current classification (``is_new='Y'``) and its earlier ones (``'N'``; none is no error)."""
+        code = vendors.to_tushare(symbol)
+        frames = []
+        for is_new in ("Y", "N"):
+            what = f"tushare index_member_all({code}, is_new={is_new})"
+            try:
+                frames.append(self._call("index_member_all", what, ts_code=code, is_new=is_new))
+            except NoDataError:
+                log.info("%s: no rows", what)
+        if not frames:
+            raise NoDataError(f"tushare index_member_all({code}) has no industry for this symbol")
+        return vendors.tushare_industry(pd.concat(frames, ignore_index=True), f"tushare index_member_all({code})")
 
     def index_bars(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         what = f"tushare index_daily({vendors.TS_INDEX_CODE})"

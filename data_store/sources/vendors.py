@@ -15,6 +15,12 @@ Units
 - Back-adjustment factor (adjusted = raw x factor, anchored at listing): akshare has no factor
   column, so it is derived per day as ``hfq close / raw close`` from the ``adjust='hfq'`` series;
   tushare's ``adj_factor`` is that factor directly.
+- Characteristics (:mod:`data_store.characteristics`): tushare ``daily_basic`` gives market values
+  in 10,000 CNY (万元) and share counts in 10,000 shares (万股), both times :data:`TEN_THOUSAND`;
+  akshare's ``换手率`` (turnover rate) is in percent of the float, so the float is
+  ``volume (shares) / (换手率 / 100)`` and its value that times the raw close. Industry spans come
+  from tushare ``index_member_all`` (Shenwan level 1; ``in_date``/``out_date`` 'YYYYMMDD', the out
+  date the first day outside).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import pandas as pd
 
 from core.errors import ConfigError, DataValidationError
 
+from ..characteristics import canonical_characteristics, canonical_industry
 from ..schema import BAR_COLUMNS, INDEX_COLUMNS, canonical_bars, canonical_index
 
 log = logging.getLogger(__name__)
@@ -81,6 +88,24 @@ AK_HIST_COLUMNS: dict[str, str] = {"stock_code": "code", "in_date": "start", "ou
 #: index-constitution ``history('csi300')``: symbols already exchange-prefixed; ``opt-out`` empty
 #: while a member; both days are the first day in and the first day out (half-open).
 IC_COLUMNS: dict[str, str] = {"symbol": "symbol", "name": "name", "opt-in": "start", "opt-out": "end"}
+
+#: tushare ``pro.daily_basic`` -> canonical characteristics (market values in 万元, shares in 万股)
+TS_BASIC_COLUMNS: dict[str, str] = {
+    "ts_code": "symbol",
+    "trade_date": "date",
+    "total_mv": "total_mv",  # 10,000 CNY
+    "circ_mv": "float_mv",  # 10,000 CNY
+    "float_share": "float_shares",  # 10,000 shares
+    "pb": "pb",
+    "pe": "pe",  # empty for a loss
+}
+#: 万: tushare's unit of market values and share counts in ``daily_basic``
+TEN_THOUSAND = 1e4
+#: tushare ``pro.index_member_all`` (Shenwan industry membership) -> canonical industry spans
+TS_INDUSTRY_COLUMNS: dict[str, str] = {"ts_code": "symbol", "l1_name": "industry", "in_date": "start",
+                                       "out_date": "end"}
+#: akshare ``stock_zh_a_hist``: the turnover rate, percent of the float traded that day
+AK_TURNOVER = "换手率"
 
 #: The CSI-300 index in each vendor's spelling.
 AK_INDEX_SYMBOL = "sh000300"
@@ -281,6 +306,45 @@ def tushare_weights(df: pd.DataFrame, source: str) -> pd.DataFrame:
     out["name"] = ""
     out = drop_exact_duplicates(out[list(MEMBERSHIP_OBS_COLUMNS)], ["date", "symbol"], source)
     return out.sort_values(["date", "symbol"]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- characteristics
+def tushare_characteristics(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Canonical characteristics from ``pro.daily_basic`` (万元 and 万股 -> CNY and shares)."""
+    _require(df, list(TS_BASIC_COLUMNS), source)
+    out = df[list(TS_BASIC_COLUMNS)].rename(columns=TS_BASIC_COLUMNS)
+    out["date"] = _dates(out["date"], source, "%Y%m%d")
+    out["symbol"] = [to_symbol(s) for s in out["symbol"]]
+    out = drop_exact_duplicates(out, ["date", "symbol"], source)
+    for c in ("total_mv", "float_mv", "float_shares"):
+        out[c] = pd.to_numeric(out[c], errors="coerce") * TEN_THOUSAND
+    return canonical_characteristics(out, source)
+
+
+def akshare_characteristics(raw: pd.DataFrame, symbol: str, source: str) -> pd.DataFrame:
+    """Canonical characteristics from ``stock_zh_a_hist(adjust='')``: the float (shares) from the
+    volume and the turnover rate, its value at the raw close; a day without trading (turnover 0)
+    has none. akshare gives no total value, book or earnings (NaN)."""
+    _require(raw, ["日期", "收盘", "成交量", AK_TURNOVER], source)
+    rate = pd.to_numeric(raw[AK_TURNOVER], errors="coerce").to_numpy(float) / 100.0
+    shares = pd.to_numeric(raw["成交量"], errors="coerce").to_numpy(float) * SHARES_PER_LOT
+    with np.errstate(invalid="ignore", divide="ignore"):
+        floating = np.where(rate > 0, shares / rate, np.nan)
+    out = pd.DataFrame({"date": _dates(raw["日期"], source), "symbol": to_symbol(symbol), "float_shares": floating,
+                        "float_mv": floating * pd.to_numeric(raw["收盘"], errors="coerce").to_numpy(float)})
+    out = drop_exact_duplicates(out, ["date", "symbol"], source)
+    return canonical_characteristics(out, source)
+
+
+def tushare_industry(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Canonical industry spans (Shenwan level 1) from ``pro.index_member_all`` rows."""
+    _require(df, list(TS_INDUSTRY_COLUMNS), source)
+    out = df[list(TS_INDUSTRY_COLUMNS)].rename(columns=TS_INDUSTRY_COLUMNS)
+    out["symbol"] = [to_symbol(s) for s in out["symbol"]]
+    out["start"] = _span_dates(out["start"], source, "in_date")
+    out["end"] = _span_dates(out["end"], source, "out_date")
+    out = drop_exact_duplicates(out, ["symbol", "start"], source)
+    return canonical_industry(out, source)
 
 
 # ---------------------------------------------------------------- dated membership histories

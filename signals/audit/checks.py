@@ -50,7 +50,8 @@ def perturb_after(md: MarketData, cut: pd.Timestamp, seed: int = 0) -> MarketDat
     kept outside open and close, so bars stay valid and intraday ratios such as close/open or
     high/close change too), the back-adjustment factor in [0.9, 1.1], volume in [0.3, 3] with 5% of
     the bars made untradable (volume 0); index bars in [0.9, 1.1]. Bars on or before ``cut`` are
-    untouched."""
+    untouched. Vendor characteristics after ``cut`` (when the data carry them) are scrambled too, each
+    value by its own factor in [0.7, 1.3]."""
     rng = np.random.default_rng(seed)
     after = (md.bars["date"] > cut).to_numpy()
     bars = _scramble(md.bars, after, rng, 0.7, 1.3, volume=True)
@@ -59,8 +60,15 @@ def perturb_after(md: MarketData, cut: pd.Timestamp, seed: int = 0) -> MarketDat
                                                                                                  int(after.sum()))
     ia = (md.index["date"] > cut).to_numpy()
     idx = _scramble(md.index, ia, rng, 0.9, 1.1, volume=True)
+    chars = md.characteristics
+    if chars is not None and len(chars):  # vendor characteristics after the cut: each value its own factor
+        chars = chars.copy()
+        late = (chars["date"] > cut).to_numpy()
+        for col in chars.columns[2:]:
+            chars.loc[late, col] = chars.loc[late, col].to_numpy(dtype=float) * rng.uniform(0.7, 1.3, int(late.sum()))
     # the anomaly report (its suspect jumps feed the masks of signals.prepare) is the scrambled bars' own
-    return replace(md, bars=bars, index=idx, anomalies=anomaly_report(bars, md.calendar), _memo={})
+    return replace(md, bars=bars, index=idx, characteristics=chars, anomalies=anomaly_report(bars, md.calendar),
+                   _memo={})
 
 
 def _common(ref: Prepared, new: Prepared) -> tuple[list[int], list[int], list[str]]:

@@ -17,6 +17,9 @@ and, separately, REMOVED. What the pipeline computes for days <= T must come out
   fitted weight by enough to see);
 * **extra features read their input** (structural): a user feature whose values do not move when
   the bars it is given change was computed elsewhere, out of the audit's sight;
+* **styles** and **neutralisation** (when styles are given: :mod:`signals.audit.styles`): every
+  style of every day <= T, named when it moves, and the residual of a fixed score table after each
+  day's regression on the styles;
 * **predictions**: the whole walk-forward (features, labels, scaler, training, prediction) is rerun
   on the changed and on the truncated data, and every prediction for a date <= T of EVERY model
   (the estimator and each baseline) must be unchanged. By default there is one such cut in the test
@@ -37,7 +40,7 @@ feature that ignores its input; constants inside a feature that does read its in
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,12 +57,14 @@ from ..inputs.prepared import Prepared, prepare
 from ..split import WalkForwardSplit, Window
 from ..walk_forward import run_walk_forward
 from .checks import compare_channels, compare_labels, compare_predictions, extra_reads_input, perturb_after
+from .styles import StyleAudit, compare_neutralisation, compare_styles
 
 __all__ = ["AuditReport", "leakage_audit", "perturb_after"]
 
 log = logging.getLogger(__name__)
 
-CHECKS = ("channels", "labels", "fitted labels", "extra features read their input", "predictions")
+CHECKS = ("channels", "labels", "fitted labels", "extra features read their input", "styles", "neutralisation",
+          "predictions")
 
 
 @dataclass
@@ -70,7 +75,8 @@ class AuditReport:
     ``label_reach`` (how many days after its decision day a label reads, measured), ``models`` (the
     models whose predictions were rerun: the estimator and every baseline), ``covered`` (the first
     and last cut date of the feature and label checks: every day up to the last one was checked),
-    and a one-paragraph ``message`` that says all of it."""
+    ``leaking_styles`` (the styles that read the future), and a one-paragraph ``message`` that says
+    all of it."""
 
     passed: bool
     details: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -80,6 +86,7 @@ class AuditReport:
     label_reach: int = 0
     models: list[str] = field(default_factory=list)
     covered: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    leaking_styles: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return self.passed
@@ -113,7 +120,9 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
                   baselines: Sequence[str] = ("logistic",), cut_dates: Sequence[Any] | None = None,
                   max_windows: int | None = None, symbols: Sequence[str] | None = None, atol: float = 1e-6,
                   seed: int = 0, progress: bool = False, probe_days: int = 20,
-                  model_name: str | None = None) -> AuditReport:
+                  model_name: str | None = None, styles: Sequence[str] = (),
+                  style_functions: Mapping[str, Callable[[MarketData], np.ndarray]] | None = None,
+                  predictions: bool = True) -> AuditReport:
     """Prove (or disprove) that what the pipeline computes for dates <= T depends on data up to T only.
 
     Run it on a small universe (it retrains): e.g. ``md.slice(symbols=[...20 names])``.
@@ -138,6 +147,12 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
         seed: seed of the scrambled data.
         probe_days: the feature and label checks look at least this often (trading days) over
             the test span, up to the day before the data's last day.
+        styles: the library styles under audit (names, or ``auto``): each is checked at every cut,
+            and so is the neutralisation on them. The styles of a style-neutral target
+            (``labels.neutral``) are checked whether listed or not.
+        style_functions: styles of your own, name -> f(MarketData) -> calendar x symbols array,
+            checked like the library's.
+        predictions: rerun the walk-forward (the expensive check); False runs the cheap checks only.
 
     Returns:
         :class:`AuditReport`: ``passed``, ``details`` (cut, check, variant, windows, rows compared and
@@ -183,6 +198,8 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
         return variants[(cut, kind)]
 
     rows: list[dict[str, Any]] = []
+    style_names = list(dict.fromkeys([*styles, *labels.neutral]))
+    saudit = StyleAudit(md, style_names, style_functions, seed) if (style_names or style_functions) else None
     reach = labels_declared = ref_prep.labels.end_offset
     extra_moved = {name: False for name, _ in features.extra}
     probes = _probe_cuts(md.calendar, windows, cuts, probe_days)
@@ -197,6 +214,13 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
             if kind == "changed":
                 for name, moved in extra_reads_input(ref_prep, prep, cut).items():
                     extra_moved[name] |= moved
+            if saudit is not None and saudit.active:
+                new_panel = saudit.panel(data)
+                st = compare_styles(saudit.ref, new_panel, cut)
+                rows.append({"cut": cut, "check": "styles", "variant": kind, **st, "passed": st["changed"] == 0})
+                nt = compare_neutralisation(saudit, new_panel, cut)
+                rows.append({"cut": cut, "check": "neutralisation", "variant": kind, **nt,
+                             "passed": nt["changed"] == 0})
         if cut not in cuts:  # kept only for the cuts the predictions are rerun at
             variants.pop((cut, "changed"), None)
             variants.pop((cut, "removed"), None)
@@ -217,9 +241,11 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
                      f"window {w.index} fits a label ending {end_day.date()} (its last fitted day "
                      f"{ref_prep.calendar[last_fit].date()} + {reach} days), after its first test day "
                      f"{w.test_start.date()}"})
-    needed = sorted({i for c in cuts for i in rerun(c)})
-    ref = run_walk_forward(md, **common, prepared=ref_prep, only_windows=needed)
+    needed = sorted({i for c in cuts for i in rerun(c)}) if predictions else []
+    ref = run_walk_forward(md, **common, prepared=ref_prep, only_windows=needed) if needed else None
     for cut in cuts:
+        if ref is None:
+            break
         wins = rerun(cut)
         for kind in ("changed", "removed"):
             data, prep = variant(cut, kind)
@@ -238,13 +264,17 @@ def leakage_audit(md: MarketData, features: FeatureConfig | None = None, labels:
     bad = details[~details["passed"]]
     leaking = sorted({c.strip() for v in bad.loc[bad["check"] == "channels", "channels"] for c in str(v).split(",")
                       if c.strip()})
+    leaking_styles = sorted({c.strip() for v in bad.loc[bad["check"] == "styles", "channels"]
+                             for c in str(v).split(",") if c.strip()})
     unchecked = [name for name, moved in extra_moved.items() if not moved]
-    models = [str(m) for m in pd.unique(ref.predictions["model"])]
+    models = [str(m) for m in pd.unique(ref.predictions["model"])] if ref is not None else []
     covered = (probes[0], probes[-1]) if probes else None
     test_span = (windows[0].test_start, windows[-1].test_end)
     return AuditReport(passed=bool(details["passed"].all()), details=details, leaking_channels=leaking,
                        unchecked_features=unchecked, label_reach=reach, models=models, covered=covered,
-                       message=_message(details, cuts, leaking, reach, labels_declared, models, covered, test_span))
+                       leaking_styles=leaking_styles,
+                       message=_message(details, cuts, leaking, reach, labels_declared, models, covered, test_span,
+                                        leaking_styles))
 
 
 def _coverage_words(details: pd.DataFrame, covered: tuple[pd.Timestamp, pd.Timestamp] | None,
@@ -258,20 +288,26 @@ def _coverage_words(details: pd.DataFrame, covered: tuple[pd.Timestamp, pd.Times
 
 def _message(details: pd.DataFrame, cuts: list[pd.Timestamp], leaking: list[str], reach: int, declared: int,
              models: list[str], covered: tuple[pd.Timestamp, pd.Timestamp] | None,
-             test_span: tuple[pd.Timestamp, pd.Timestamp]) -> str:
+             test_span: tuple[pd.Timestamp, pd.Timestamp], leaking_styles: list[str] | None = None) -> str:
     preds = details[details["check"] == "predictions"]
     cut_txt = ", ".join(str(c.date()) for c in cuts)
     where = _coverage_words(details, covered, test_span)
     if details["passed"].all():
-        return (f"no look-ahead found: at {where}, changing or removing the bars after "
-                f"the cut left every feature channel and every label of the days before it unchanged (labels read "
-                f"{reach} days ahead, as declared); every fitted label ended by its window's first test day; and "
-                f"rerunning the walk-forward at {cut_txt} left all {int(preds['compared'].sum())} compared "
-                f"predictions of {', '.join(models)} unchanged "
-                f"(max |diff| {np.nanmax(preds['max_abs_diff'].to_numpy(float)):.2g})")
+        styles = details[details["check"] == "styles"]
+        style_txt = (f", every style ({int(styles['compared'].sum())} values compared) and the style-neutral scores"
+                     if len(styles) else "")
+        rerun = (f"; and rerunning the walk-forward at {cut_txt} left all {int(preds['compared'].sum())} compared "
+                 f"predictions of {', '.join(models)} unchanged "
+                 f"(max |diff| {np.nanmax(preds['max_abs_diff'].to_numpy(float)):.2g})"
+                 if len(preds) else " (the walk-forward was not rerun)")
+        return (f"no look-ahead found: at {where}, changing or removing the bars after the cut left every feature "
+                f"channel{style_txt} and every label of the days before it unchanged (labels read {reach} days "
+                f"ahead, as declared); every fitted label ended by its window's first test day{rerun}")
     parts = []
     if leaking:
         parts.append(f"feature channel(s) {', '.join(leaking)} read data after their day")
+    if leaking_styles:
+        parts.append(f"style(s) {', '.join(leaking_styles)} read data after their day")
     if reach > declared:
         parts.append(f"labels read {reach} days after their decision day but declare {declared}")
     bad = details[~details["passed"]]
@@ -291,6 +327,8 @@ def _message(details: pd.DataFrame, cuts: list[pd.Timestamp], leaking: list[str]
                 "model-side fitting on test rows (early stopping, calibration, a threshold chosen on them); the "
                 "changed predictions name the model.")
     else:
-        hint = "Check custom features for centred/forward windows, the labels, and the embargo (>= horizon + 1)."
+        hint = ("Check custom features and styles for centred/forward windows, the labels, and the embargo "
+                "(>= horizon + 1).")
+    rerun = f"predictions of {', '.join(models)} rerun at {cut_txt}" if models else "the walk-forward was not rerun"
     return ("LOOK-AHEAD: results depend on data after their date; " + "; ".join(parts)
-            + f". Checked at {where}; predictions of {', '.join(models)} rerun at {cut_txt}. " + hint)
+            + f". Checked at {where}; {rerun}. " + hint)

@@ -11,6 +11,7 @@ it reads) is stated once, in :attr:`LabelConfig.end_offset`, for the walk-forwar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,10 @@ from core.settings import check_settings, setting
 from core.timing import FILL_LAG, label_end_offset
 
 from ..errors import ConfigError
+from ..styles.config import STYLE_NAMES
+
+if TYPE_CHECKING:
+    from ..styles.library import StylePanel
 
 __all__ = ["LabelConfig", "Labels", "TARGETS", "make_labels"]
 
@@ -53,6 +58,9 @@ class LabelConfig:
             label whose span crosses one is unknown (left out of training and of every metric, and
             of the day's cross-section) and no training sample whose inputs cross one is fitted
             (:func:`signals.prepare`); ``True`` keeps them.
+        neutral: styles (:mod:`signals.styles`) the relative return is regressed on each day, across
+            the day's eligible stocks, before the target is made: the model learns what the styles
+            do not explain (a style-neutral target; its rank for ``target = rank``). Empty = off.
     """
 
     horizon: int = setting(1, lo=1, hi=60, doc="trading days held: the traded return is adjusted "
@@ -70,9 +78,15 @@ class LabelConfig:
     keep_jumps: bool = setting(False, doc="keep the labels and training samples that span a suspect jump (a move "
                                           "beyond the board's limit with the adjustment factor unchanged); "
                                           "false = left out")
+    neutral: tuple[str, ...] = setting(
+        (), choices=STYLE_NAMES,
+        doc="styles the target's return is regressed on each day (across eligible stocks) before the target is "
+            "made: a style-neutral target; empty = off")
 
     def __post_init__(self) -> None:
         check_settings(self)
+        if len(set(self.neutral)) != len(self.neutral):
+            raise ConfigError(f"labels.neutral = {list(self.neutral)} names a style twice: give each once")
 
     @property
     def end_offset(self) -> int:
@@ -148,7 +162,8 @@ def _row_median(values: np.ndarray) -> np.ndarray:
 
 def make_labels(open_adj: pd.DataFrame, volume: pd.DataFrame, config: LabelConfig | None = None,
                 index_open: np.ndarray | pd.Series | None = None, *, close_adj: pd.DataFrame | None = None,
-                index_close: np.ndarray | pd.Series | None = None, eligible: np.ndarray | None = None) -> Labels:
+                index_close: np.ndarray | pd.Series | None = None, eligible: np.ndarray | None = None,
+                styles: StylePanel | None = None) -> Labels:
     """Label every (decision day t, symbol): the return the strategy captures and the training target.
 
     When things are known:
@@ -182,6 +197,13 @@ def make_labels(open_adj: pd.DataFrame, volume: pd.DataFrame, config: LabelConfi
         index_close: CSI-300 closes by calendar day (``relative='index'``).
         close_adj: adjusted closes (``span='close'``).
         eligible: calendar x symbols bool, point-in-time member AND tradable on the day.
+        styles: the styles of ``config.neutral`` on the same grid (:func:`signals.styles.compute_styles`):
+            with ``neutral``, each day's relative return is replaced by its residual after an OLS
+            regression on the styles' exposures across the day's eligible stocks with a known return
+            (:func:`signals.styles.neutral.residualise`), before the event and the target are made; a
+            day with too few stocks for that regression keeps its plain relative return.
+            The styles of day ``t`` are known at its close, so this reads nothing later than the
+            return itself.
     """
     config = config or LabelConfig()
     h = int(config.horizon)
@@ -220,6 +242,18 @@ def make_labels(open_adj: pd.DataFrame, volume: pd.DataFrame, config: LabelConfi
         rel = span_ret - _index_return(index_open if what == "open" else index_close, n, h, what)[:, None]
     else:
         rel = span_ret
+    if config.neutral:
+        if styles is None:
+            raise ConfigError(f"labels.neutral = {list(config.neutral)} needs the styles: pass styles= "
+                              "(signals.prepare computes them)")
+        from ..styles.neutral import exposures, residualise
+
+        left, _ = residualise(np.where(members, rel, np.nan), exposures(styles, list(config.neutral), members),
+                              members)
+        # a day with too few stocks for the regression keeps its plain relative return
+        rel = np.where(np.isfinite(left) | ~members, left, rel)
+        cross = _masked(rel, members)
+        span_ret = rel  # the z-score below is of the residual
     event = np.where(np.isnan(rel), np.nan, (rel > 0).astype(np.float64))
     if config.target == "updown":
         target = event

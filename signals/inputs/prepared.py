@@ -78,7 +78,9 @@ def prepare(md: MarketData, features: FeatureConfig | None = None, labels: Label
 
     Unless ``labels.keep_jumps``, the labels whose span crosses a suspect jump of ``md`` are
     unknown (NaN, and out of the day's cross-section) and the samples whose inputs cross one
-    (:attr:`FeatureConfig.reach`) are not fitted (:attr:`Prepared.clean`); both are logged."""
+    (:attr:`FeatureConfig.reach`) are not fitted (:attr:`Prepared.clean`); both are logged. With
+    ``labels.neutral`` the target is made from the return left after the styles
+    (:func:`signals.styles.compute_styles` of ``md``)."""
     features = features or FeatureConfig()
     labels = labels or LabelConfig()
     panel = build_feature_panel(md, features)
@@ -91,11 +93,16 @@ def prepare(md: MarketData, features: FeatureConfig | None = None, labels: Label
         crossed = crossing_jumps(md, FILL_LAG + 1, labels.end_offset)
         reads = crossing_jumps(md, -features.reach + 1, 0)
         clean = None if reads is None else ~reads
+    styles = None
+    if labels.neutral:  # a style-neutral target: the styles of the same data (the audit sees them change)
+        from ..styles.library import compute_styles
+
+        styles = compute_styles(md, labels.neutral)
     lab = make_labels(md.panel("open", adjusted=True), md.panel("volume"), labels,
                       index_open=md.index["open"].to_numpy(dtype=float),
                       close_adj=md.panel("close", adjusted=True) if labels.span == "close" else None,
                       index_close=md.index["close"].to_numpy(dtype=float),
-                      eligible=eligible if crossed is None else eligible & ~crossed)
+                      eligible=eligible if crossed is None else eligible & ~crossed, styles=styles)
     if crossed is not None:
         def out(a: np.ndarray) -> np.ndarray:
             return np.where(crossed, np.nan, a)

@@ -116,7 +116,8 @@ def test_metrics_json_carries_the_evidence(small_run):
         if key.endswith("_lo"):
             base = key[:-3]
             assert main[key] <= main[base] <= main[f"{base}_hi"], key
-    assert m["verdict_class"] in ("skill", "skill_before_costs", "exposure", "signal_without_money", "no_evidence")
+    assert m["verdict_class"] in ("skill", "skill_before_costs", "style_not_skill", "exposure", "signal_without_money",
+                                  "no_evidence")
     ev = m["evaluation"]
     assert [q["quantile"] for q in ev["quantiles"]] == list(range(1, 11))
     assert [d["horizon"] for d in ev["ic_decay"]] == list(range(1, 11))
@@ -131,6 +132,18 @@ def test_metrics_json_carries_the_evidence(small_run):
     assert m["strategy_gross"]["fees"] == 0.0 and m["strategy"]["fees"] > 0
     assert an.total_return(r["strategy_gross"]) > an.total_return(r["strategy"])  # costs only take
     assert json.loads((run_dir / "manifest.json").read_text())["seeds"]["bootstrap"] == 0
+
+
+def test_a_small_basket_gets_no_style_evidence(small_run):
+    """Ten stocks are too few to regress on seven styles: the run says so and keeps the index-only
+    verdict; the preset's style-neutral target falls back to the plain one on such days."""
+    run_dir, proc = small_run
+    m = json.loads((run_dir / "metrics.json").read_text())
+    main = next(x for x in m["models"] if x["model"] == m["model"])
+    assert "styles" not in m and "residual_rank_ic" not in main and "style_alpha" not in main
+    assert not any(x["model"].startswith("style_") for x in m["models"])
+    assert "no style evidence: 10 tradable names a day, the styles need 30" in proc.stderr
+    assert 'id="skill-or-style"' not in (run_dir / "tearsheet.html").read_text()
 
 
 def test_predictions_cover_every_tradable_member_test_day(small_run):

@@ -69,7 +69,8 @@ def test_knowing_the_sign_of_a_few_stocks_is_skill(data, tmp_path):
                             "--set", "strategy.topk.k=10", "--set", "strategy.topk.max_replace=10")
     assert cat == "skill", text
     assert row["alpha_lo"] > 0 and row["ic_lo"] > 0
-    assert "Skill: the alpha after the exposure to the CSI-300 is significant" in text
+    assert row["style_alpha_lo"] > 0 and row["residual_rank_ic_lo"] > 0  # and beyond the styles
+    assert "Skill beyond styles: what is left of the scores after the styles still predicts" in text
 
 
 def test_pure_noise_is_no_evidence(data, tmp_path):

@@ -120,3 +120,62 @@ def test_a_significantly_negative_ic_is_called_backwards_not_noise():
     both = verdict("LSTM", _row(ic_hi=-0.001, rank_ic_hi=-0.002), WINDOWS)
     assert "the IC and the rank IC are BELOW zero beyond noise" in both
     assert "backwards" not in verdict("LSTM", _row(), WINDOWS)  # an interval across zero is noise
+
+
+def _styled(**over):
+    """A traded model of a cross-section with its style figures: nothing left after the styles, no alpha
+    after them; low volatility paid 5% a year with a loading whose interval excludes zero."""
+    row = _row(residual_ic=0.001, residual_ic_lo=-0.004, residual_ic_hi=0.006, residual_rank_ic=0.002,
+               residual_rank_ic_lo=-0.003, residual_rank_ic_hi=0.007, score_style_r2=0.41,
+               exposure_volatility=0.62, exposure_beta=0.35, exposure_reversal=-0.02,
+               style_alpha=0.01, style_alpha_lo=-0.06, style_alpha_hi=0.08, style_alpha_t=0.3,
+               gross_style_alpha=0.04, gross_style_alpha_lo=-0.03, gross_style_alpha_hi=0.11,
+               gross_style_alpha_t=1.1, loading_volatility=0.8, loading_volatility_lo=0.6, loading_volatility_hi=1.0,
+               contrib_volatility=0.05, loading_beta=0.1, loading_beta_lo=-0.2, loading_beta_hi=0.4,
+               contrib_beta=0.01, loading_equal_weight=0.9, loading_equal_weight_lo=0.7, loading_equal_weight_hi=1.1,
+               contrib_equal_weight=0.02)
+    row.update(over)
+    return row
+
+
+@pytest.mark.parametrize(("over", "category"), [
+    ({}, "no_evidence"),
+    # a significant alpha over the index alone that the styles explain
+    ({"alpha": 0.08, "alpha_lo": 0.02, "alpha_t": 2.9, "annual_excess_return": 0.1}, "style_not_skill"),
+    ({"gross_alpha": 0.08, "gross_alpha_lo": 0.02}, "style_not_skill"),
+    # the alpha survives the styles, but the scores hold nothing beyond them: still not skill
+    ({"alpha": 0.08, "alpha_lo": 0.02, "style_alpha": 0.06, "style_alpha_lo": 0.01, "style_alpha_t": 2.2},
+     "style_not_skill"),
+    # skill beyond styles: residual rank IC above zero AND alpha after styles above zero after costs
+    ({"residual_rank_ic_lo": 0.002, "style_alpha": 0.06, "style_alpha_lo": 0.01, "style_alpha_t": 2.2},
+     "skill"),
+    ({"residual_ic_lo": 0.001, "gross_style_alpha": 0.09, "gross_style_alpha_lo": 0.02}, "skill_before_costs"),
+    # a residual signal without money after styles is information, not skill, whatever the index alpha
+    ({"residual_rank_ic_lo": 0.002}, "signal_without_money"),
+    ({"residual_rank_ic_lo": 0.002, "alpha": 0.08, "alpha_lo": 0.02}, "style_not_skill"),
+    ({"trades": 0}, "never_traded"),
+])
+def test_classify_with_styles(over, category):
+    assert classify(_styled(**over)) == category
+
+
+def test_wording_of_style_not_skill_names_the_styles_that_paid():
+    row = _styled(alpha=0.08, alpha_lo=0.02, alpha_hi=0.14, alpha_t=2.9, annual_excess_return=0.1)
+    text = verdict("LSTM", row, WINDOWS)
+    assert ("Style, not skill: the alpha over the CSI-300 alone is significant after costs (t = 2.90), but after "
+            "the style factors it is not significant (t = 0.30 after costs, 1.10 before).") in text
+    assert ("The return was carried by low volatility (+5.0% a year), equal weight over the index (smaller names) "
+            "(+2.0% a year), which anyone can hold without a model.") in text
+    assert text.endswith("The scores hold nothing beyond the styles (residual rank IC +0.002 [-0.003, +0.007], "
+                         "residual IC +0.001 [-0.004, +0.006]).")
+    assert ("After each day's regression on the styles, residual IC +0.001 [-0.004, +0.006], residual rank IC "
+            "+0.002 [-0.003, +0.007]; the styles explain 41.0% of the scores' daily variance; the scores lean most "
+            "on low volatility +0.62, low beta +0.35, short-term losers -0.02 (rank correlation).") in text
+    assert ("After the CSI-300 and the style factors the alpha is +1.0% a year [-6.0%, +8.0%] (t = 0.30) after costs "
+            "and +4.0% (t = 1.10) before; the styles that paid: low volatility +5.0%, equal weight over the index "
+            "(smaller names) +2.0% a year.") in text
+    skill = verdict("LSTM", _styled(residual_rank_ic_lo=0.002, style_alpha=0.06, style_alpha_lo=0.01,
+                                    style_alpha_t=2.2), WINDOWS)
+    assert "Skill beyond styles: what is left of the scores after the styles still predicts (residual rank IC" in skill
+    assert "the alpha after the CSI-300 and the style factors is significant (t = 2.20) and survives costs." in skill
+    assert not re.search(r"\bnan\b", text + skill)

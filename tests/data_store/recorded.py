@@ -62,6 +62,18 @@ INDEX = [
 ]
 
 
+#: shares of each company (total, float), as published for June 2025; the characteristics frames below put
+#: the snapshot's closes and volumes in each vendor's form with these counts
+SHARES = {"SH600519": (1_256_197_800.0, 1_256_197_800.0), "SZ000001": (19_405_918_198.0, 19_405_546_950.0)}
+#: book value per share (CNY) of each company, for tushare's pb (price / book)
+BOOK_PER_SHARE = {"SH600519": 205.28, "SZ000001": 22.69}
+#: Shenwan level-1 industry of each company (index_member_all rows: l1_code, l1_name, in_date, out_date)
+INDUSTRY = {
+    "SH600519": [("801120.SI", "食品饮料", "20140221", None)],
+    "SZ000001": [("801780.SI", "银行", "20140221", None)],
+}
+
+
 def canonical(symbol: str) -> pd.DataFrame:
     """The snapshot rows of ``symbol`` in canonical form."""
     df = pd.DataFrame(BARS[symbol], columns=["date", "open", "high", "low", "close", "volume", "factor"])
@@ -98,7 +110,8 @@ def ak_hist_from(c: pd.DataFrame, adjust: str = "") -> pd.DataFrame:
         "振幅": ((h - lo) / prev * 100).round(2),
         "涨跌幅": ((cl / prev - 1) * 100).round(2),
         "涨跌额": (cl - prev).round(2),
-        "换手率": 0.35,
+        # percent of the float traded, rounded to 2 decimals as eastmoney serves it
+        "换手率": (lots * 100 / SHARES.get(symbol, (1e9, 1e9))[1] * 100).round(2),
     })
 
 
@@ -124,6 +137,40 @@ def ak_cons(symbols: list[str], day: str = "2025-06-30") -> pd.DataFrame:
         "交易所英文名称": ["Shanghai Stock Exchange" if s.startswith("SH") else "Shenzhen Stock Exchange"
                      for s in symbols],
     })
+
+
+def ts_daily_basic(symbol: str) -> pd.DataFrame:
+    """``pro.daily_basic(ts_code=...)``: newest first, values in 万元 and 万股, pe empty when
+    tushare has none (a loss), as tushare pro answers."""
+    c = canonical(symbol)
+    total, floating = SHARES[symbol]
+    close = c["close"]
+    return pd.DataFrame({
+        "ts_code": f"{symbol[2:]}.{symbol[:2]}",
+        "trade_date": c["date"].dt.strftime("%Y%m%d"),
+        "close": close,
+        "turnover_rate": (c["volume"] / floating * 100).round(4),
+        "turnover_rate_f": (c["volume"] / floating * 100).round(4),
+        "volume_ratio": 0.9,
+        "pe": (close / 72.1).round(4) if symbol == "SH600519" else None,
+        "pe_ttm": (close / 68.6).round(4) if symbol == "SH600519" else None,
+        "pb": (close / BOOK_PER_SHARE[symbol]).round(4),
+        "ps": 10.2, "ps_ttm": 9.9, "dv_ratio": 1.9, "dv_ttm": 1.9,
+        "total_share": total / 1e4, "float_share": floating / 1e4, "free_share": floating / 1e4 * 0.4,
+        "total_mv": (close * total / 1e4).round(4), "circ_mv": (close * floating / 1e4).round(4),
+    }).iloc[::-1].reset_index(drop=True)
+
+
+def ts_index_member_all(symbol: str, is_new: str = "Y") -> pd.DataFrame:
+    """``pro.index_member_all(ts_code=..., is_new=...)``: the Shenwan classification rows."""
+    rows = [(l1, name, in_d, out_d) for l1, name, in_d, out_d in INDUSTRY.get(symbol, [])
+            if (out_d is None) == (is_new == "Y")]
+    return pd.DataFrame([{"l1_code": l1, "l1_name": name, "l2_code": l1.replace("801", "8011"), "l2_name": name,
+                          "l3_code": "85" + l1[3:], "l3_name": name, "ts_code": f"{symbol[2:]}.{symbol[:2]}",
+                          "name": "?", "in_date": in_d, "out_date": out_d, "is_new": is_new}
+                         for l1, name, in_d, out_d in rows],
+                        columns=["l1_code", "l1_name", "l2_code", "l2_name", "l3_code", "l3_name", "ts_code", "name",
+                                 "in_date", "out_date", "is_new"])
 
 
 class FakeAkshare:
@@ -243,6 +290,14 @@ class FakePro:
     def index_daily(self, ts_code="", start_date="", end_date="", **kw):
         self.calls.append(("index_daily", dict(ts_code=ts_code, start_date=start_date, end_date=end_date)))
         return self._filter(ts_index_daily(), start_date, end_date)
+
+    def daily_basic(self, ts_code="", start_date="", end_date="", **kw):
+        self.calls.append(("daily_basic", dict(ts_code=ts_code, start_date=start_date, end_date=end_date)))
+        return self._filter(ts_daily_basic(ts_code[-2:] + ts_code[:6]), start_date, end_date)
+
+    def index_member_all(self, ts_code="", is_new="Y", **kw):
+        self.calls.append(("index_member_all", dict(ts_code=ts_code, is_new=is_new)))
+        return ts_index_member_all(ts_code[-2:] + ts_code[:6], is_new)
 
     def index_weight(self, index_code="", start_date="", end_date="", **kw):
         self.calls.append(("index_weight", dict(index_code=index_code, start_date=start_date, end_date=end_date)))

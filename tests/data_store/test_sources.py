@@ -330,3 +330,59 @@ def test_akshare_factor_ignores_rounding_jitter_and_keeps_real_ex_rights_days():
         assert 1 <= len(true_changes) <= 4, sym
         assert list(got_changes) == list(true_changes), sym
         assert np.allclose(got, true_factor, rtol=2e-3)
+
+
+# ---------------------------------------------------------------- characteristics (the styles size, value, industry)
+def test_tushare_daily_basic_to_characteristics_in_cny_and_shares():
+    from .recorded import SHARES, ts_daily_basic
+
+    ts = FakeTushare()
+    out = TushareSource(token=TOKEN, policy=FAST, module=ts).characteristics("SH600519", START, END)
+    raw = ts_daily_basic("SH600519").iloc[::-1].reset_index(drop=True)  # tushare answers newest first
+    assert list(out.columns) == ["date", "symbol", "total_mv", "float_mv", "float_shares", "pb", "pe"]
+    assert len(out) == 11 and out["date"].is_monotonic_increasing and set(out["symbol"]) == {"SH600519"}
+    # 万元 -> CNY: 1422.29 CNY x 1,256,197,800 shares on 2025-06-16 (total_mv 178,667,... 万元)
+    assert out["total_mv"].iloc[0] == pytest.approx(raw["total_mv"].iloc[0] * 1e4)
+    assert out["total_mv"].iloc[0] == pytest.approx(1422.29 * SHARES["SH600519"][0], rel=1e-9)
+    assert out["float_shares"].iloc[0] == pytest.approx(1_256_197_800.0)
+    np.testing.assert_array_equal(out["pb"], raw["pb"])
+    assert ts.pro.calls[0] == ("daily_basic", {"ts_code": "600519.SH", "start_date": "20250616",
+                                               "end_date": "20250630"})
+    # a bank with an empty pe (tushare leaves a loss's pe empty): NaN, not an error
+    bank = TushareSource(token=TOKEN, policy=FAST, module=ts).characteristics("SZ000001", START, END)
+    assert bank["pe"].isna().all() and bank["pb"].notna().all()
+
+
+def test_tushare_industry_spans_from_index_member_all():
+    ts = FakeTushare()
+    spans = TushareSource(token=TOKEN, policy=FAST, module=ts).industry("SZ000001")
+    assert spans.to_dict("list") == {"symbol": ["SZ000001"], "industry": ["银行"],
+                                     "start": [pd.Timestamp("2014-02-21")], "end": [pd.NaT]}
+    assert [c[1]["is_new"] for c in ts.pro.calls] == ["Y", "N"]  # current and earlier classifications
+
+
+def test_akshare_turnover_rate_gives_the_float():
+    from .recorded import SHARES
+
+    out = AkshareSource(FAST, module=FakeAkshare()).characteristics("SZ000001", START, END)
+    truth = canonical("SZ000001")
+    # float = volume / (换手率 / 100); 换手率 has 2 decimals, so the estimate is within its rounding
+    np.testing.assert_allclose(out["float_shares"], SHARES["SZ000001"][1], rtol=0.01)
+    np.testing.assert_allclose(out["float_mv"], out["float_shares"] * truth["close"], rtol=1e-12)
+    assert out["total_mv"].isna().all() and out["pb"].isna().all()
+    with pytest.raises(SourceError, match="no point-in-time industry"):
+        AkshareSource(FAST, module=FakeAkshare()).industry("SZ000001")
+
+
+def test_characteristics_refuse_a_missing_column_and_overlapping_spans():
+    from data_store.characteristics import canonical_industry
+
+    from .recorded import ts_daily_basic
+
+    with pytest.raises(DataValidationError, match="circ_mv"):
+        vendors.tushare_characteristics(ts_daily_basic("SH600519").drop(columns=["circ_mv"]), "daily_basic")
+    spans = pd.DataFrame({"symbol": ["SH600519", "SH600519"], "industry": ["a", "b"],
+                          "start": pd.to_datetime(["2014-01-01", "2020-01-01"]),
+                          "end": pd.to_datetime(["2021-01-01", None])})
+    with pytest.raises(DataValidationError, match="do not overlap"):
+        canonical_industry(spans, "test")
