@@ -68,7 +68,7 @@ class InputError(ToolkitError, ValueError):
 #: the settings ``--set`` may change here; the others describe training (the model, its features,
 #: the walk-forward's training spans, the executor, the audit), and nothing is trained
 APPLIES = ("data.", "universe.", "labels.horizon", "labels.keep_jumps", "walk_forward.test_days", "strategy.",
-           "costs.", "report.title", "evaluation.", "output.")
+           "costs.", "report.title", "evaluation.", "output.", "styles.")
 
 
 def check_settings_apply(settings: list[str]) -> None:

@@ -146,12 +146,13 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
               f"config: {cfg.preset} preset, lookback {cfg.features.lookback}, "
               f"{wf.train_days}/{wf.val_days}/{wf.test_days} train/validation/test days per window")
     lead = audit_lead(audit)
-    if lead:
-        title = f"{lead.split(':')[0]} - {title}"
-    # the alarms that lead the report: they stand before the verdict wherever it is shown
+    # the alarms that lead the report: they stand before the verdict wherever it is shown, after a
+    # failed audit's words
     alarms = [a for a in (look_ahead_allowed(wf, cfg.labels), too_good(figures)) if a]
     for a in reversed(alarms):
         title = f"{a.split(':')[0]} - {title}"
+    if lead:
+        title = f"{lead.split(':')[0]} - {title}"
     audit_text = None if audit is None else lead + audit.text
     shown = build_report(
         rf.path("tearsheet.html"), title=title, main_model=main, outcomes=outcomes, reference=ref,
@@ -170,7 +171,8 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
         # the backtest's own summary (annualised on this calendar), with the excess over the reference
         "strategy": {**outcomes[main].summary, "annual_excess_return": main_row.get("annual_excess_return")},
         "strategy_gross": gross.summary(ppy) if gross is not None else None,
-        "verdict": "".join(f"{a} " for a in alarms) + lead + shown["verdict"],
+        # a failed audit leads (it says the figures may use the future), then the alarms
+        "verdict": lead + "".join(f"{a} " for a in alarms) + shown["verdict"],
         "verdict_class": shown["verdict_class"],
         "warnings": alarms,
         "audit": audit_text,

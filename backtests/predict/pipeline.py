@@ -14,6 +14,7 @@ days, book, fit facts, versions, timings), ``audit.csv`` with ``--audit``, and t
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import time
@@ -86,7 +87,9 @@ def realised_returns(md: data_store.MarketData, symbols: list[str], cfg: RunConf
     pos = int(cal.get_loc(decision))
     end = cal[min(pos + cfg.labels.end_offset, len(cal) - 1)]
     sub = md.slice(decision, end, [s for s in symbols if s in set(md.symbols)])
-    lab = make_labels(sub.panel("open", adjusted=True), sub.panel("volume"), cfg.labels)
+    # the traded return needs no styles: a style-neutral target (labels.neutral) is left out here
+    plain = dataclasses.replace(cfg.labels, neutral=())
+    lab = make_labels(sub.panel("open", adjusted=True), sub.panel("volume"), plain)
     return pd.Series(lab.ret[0], index=sub.symbols).reindex(symbols)
 
 
