@@ -127,8 +127,13 @@ def summary_text(cfg: RunConfig, days: session.SessionDays, book: Book, plan: Pl
                        f"{_fmt(r.ic_ir, 3):>6} {_fmt(r.accuracy, 4):>9}")
     else:
         out.append("\nWalk-forward record: none (--record 0)")
-    out.append("  style exposures of the new scores: " +
-               ("see exposures.csv" if exposures is not None else "not computed in this version"))
+    if exposures is not None:
+        lean = exposures.reindex(exposures["exposure"].abs().sort_values(ascending=False).index).head(3)
+        out.append("  style exposures of the new scores (rank correlation with the style's side; all in "
+                   "exposures.csv): " + ", ".join(f"{t} {e:+.2f}" for t, e in zip(lean["title"], lean["exposure"],
+                                                                                     strict=True)))
+    else:
+        out.append("  style exposures of the new scores: not measured (fewer than 30 scored names)")
     if audit:
         out.append(f"  leakage audit: {audit}")
     show = o.head(40).astype({"rank": "Int64", "requested": "int64", "shares": "int64"})

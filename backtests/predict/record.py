@@ -10,8 +10,8 @@ with a stationary-bootstrap 95% interval and the ICIR (:func:`backtests.evidence
 and the accuracy. Days whose label is not known yet (the last ``1 + horizon`` before the decision
 day) are left out. It is honest and affordable: out-of-sample, recent, and as many fits as windows.
 
-:func:`style_exposures` is the one place where the style exposures of the new scores are added
-once the style library exists; until then it returns None and the record says so.
+:func:`style_exposures` gives the style exposures of the new scores (their rank correlation with
+each style of :mod:`signals.styles`), so the user sees how much of the list is a free style.
 """
 
 from __future__ import annotations
@@ -61,9 +61,28 @@ def record_summary(predictions: pd.DataFrame, window_metrics: pd.DataFrame, last
 
 
 def style_exposures(md: MarketData, scores: pd.Series, day: pd.Timestamp) -> pd.DataFrame | None:
-    """The style exposures of the new scores on ``day`` (low volatility, size, reversal, momentum...):
-    the place where they are added once the style library exists (the regression of the day's
-    scores on the day's point-in-time styles, as the run's residual IC measures them). None until
-    then: the record then says the exposures are not computed."""
-    del md, scores, day
-    return None
+    """The style exposures of the day's scores: for each continuous style of the library that the
+    data hold (:func:`signals.styles.library.compute_styles`, point in time: the values of ``day``
+    read data up to its close only), the rank correlation across the scored names between the score
+    and the style's premium side (low volatility, low beta, recent losers, winners of the past year,
+    illiquid, small, cheap names), with its title and the number of names it was measured on.
+
+    A list that leans +0.5 on low volatility mostly holds defensive names, which anyone can hold
+    without a model. None when fewer than 30 names have a score (too few to measure an exposure)."""
+    from signals.styles.library import compute_styles
+
+    s = pd.to_numeric(scores, errors="coerce").dropna()
+    if len(s) < 30 or day not in md.calendar:
+        return None
+    sub = md.slice(end=day, symbols=[str(x) for x in s.index if str(x) in set(md.symbols)])
+    panel = compute_styles(sub)
+    row = sub.calendar.get_loc(day)
+    out = []
+    for name in panel.continuous:
+        side = pd.Series(panel.premium(name)[row], index=panel.symbols)
+        both = pd.concat([s.rename("score"), side.rename("style")], axis=1, join="inner").dropna()
+        if len(both) < 30:
+            continue
+        out.append({"style": name, "title": panel.style(name).title,
+                    "exposure": float(both["score"].rank().corr(both["style"].rank())), "names": len(both)})
+    return pd.DataFrame(out, columns=["style", "title", "exposure", "names"]) if out else None
