@@ -41,6 +41,10 @@ class MarketArrays:
         upper, lower: limit prices (CNY, nan without a limit).
         buy_blocked: the open is at the upper limit (no buy at that open).
         sell_blocked: the open is at the lower limit (no sell at that open).
+        volatility: standard deviation (ddof=1) of the stock's adjusted close-to-close daily
+            returns over the :data:`VOL_DAYS` trading days up to and including the day (known at
+            its close; at least half of them traded); where a stock has too few, the day's median
+            over the run's symbols, else :data:`FALLBACK_VOLATILITY`. Read by the impact rule.
     """
 
     dates: pd.DatetimeIndex
@@ -61,10 +65,26 @@ class MarketArrays:
     lower: np.ndarray
     buy_blocked: np.ndarray
     sell_blocked: np.ndarray
+    volatility: np.ndarray
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.close.shape
+
+
+#: trading days of the trailing volatility (:attr:`MarketArrays.volatility`)
+VOL_DAYS = 20
+#: daily volatility used where no stock of the day has enough history (a fraction)
+FALLBACK_VOLATILITY = 0.02
+
+
+def trailing_volatility(close: np.ndarray, factor: np.ndarray, days: int = VOL_DAYS) -> np.ndarray:
+    """Rolling standard deviation (ddof=1) of adjusted close-to-close returns over ``days`` rows,
+    each row up to and including itself; NaN where fewer than ``days // 2`` returns exist (a
+    return needs a bar on both days)."""
+    adj = pd.DataFrame(close * factor)
+    ret = adj / adj.shift(1) - 1.0
+    return ret.rolling(days, min_periods=max(days // 2, 2)).std(ddof=1).to_numpy()
 
 
 def _ffill(a: np.ndarray) -> np.ndarray:
@@ -135,6 +155,15 @@ def build_arrays(
     buy_blocked = price_limit.blocks_buy(o, upper)  # o is NaN without a bar: never blocked
     sell_blocked = price_limit.blocks_sell(o, lower)
 
+    # the trailing volatility needs VOL_DAYS rows before the run
+    lo_v = max(lo - VOL_DAYS, 0)
+    vrows = slice(lo_v, hi)
+    raw_c = md.panel("close")[symbols].to_numpy()[vrows].astype("float64")
+    raw_f = _bfill(_ffill(md.panel("factor")[symbols].to_numpy()[vrows].astype("float64")))
+    sigma = trailing_volatility(raw_c, raw_f)[lo - lo_v:]
+    day_median = pd.DataFrame(sigma).median(axis=1, skipna=True).fillna(FALLBACK_VOLATILITY).to_numpy()[:, None]
+    sigma = np.where(np.isfinite(sigma), sigma, day_median)
+
     member = md.membership_mask(dates=dates, symbols=symbols).to_numpy()
     tradable = member & ~suspended
     vol = np.where(has_bar & np.isfinite(v), v, 0.0)
@@ -160,4 +189,5 @@ def build_arrays(
         lower=lower[cut],
         buy_blocked=buy_blocked[cut],
         sell_blocked=sell_blocked[cut],
+        volatility=sigma,
     )

@@ -4,9 +4,11 @@
   and the dated stamp duty on sells.
 * :class:`AShareBroker` (a ``BackBroker``) is the only place that refuses orders: it takes each
   pending market order at the open it fills at (``FILL_LAG`` trading days after the decision),
-  sizes a buy submitted by value (:class:`BuyValue`) to whole lots, checks suspension,
-  membership, price limits, T+1, lots and cash, refuses or trims it, records why, applies
-  ex-rights share adjustments, and fills the rest at the open (plus slippage).
+  sizes a buy submitted by value (:class:`BuyValue`) to whole lots, after taking out of the day's
+  budget (:class:`DayPlan`) the proceeds of the sells it refused or trimmed; checks suspension,
+  membership, price limits, T+1, lots, the participation cap and cash, refuses or trims it,
+  records why, applies ex-rights share adjustments, and fills the rest at the open (plus
+  slippage and the square-root impact of the filled size).
 
 Nothing in this module decides what to trade; the rules themselves live in
 :mod:`strategies.rules` (the per-day facts precomputed in :mod:`strategies.arrays`).
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import backtrader as bt
@@ -45,7 +48,7 @@ class Journal:
 
     n_days: int
     n_symbols: int
-    trades: list[tuple] = field(default_factory=list)  # i, c, side, shares, price, value, comm, duty
+    trades: list[tuple] = field(default_factory=list)  # i, c, side, shares, price, value, comm, duty, impact
     rejected: list[tuple] = field(default_factory=list)  # i, c, side, shares, reason, requested, days
     actions: list[tuple] = field(default_factory=list)  # i, c, shares_before, shares_after, cash
     positions: list[tuple] = field(default_factory=list)  # i, cols, shares
@@ -82,6 +85,38 @@ class Journal:
         self.rejected.append((i, c, side, float(requested), reason, float(requested), 1))
 
 
+@dataclass(eq=False)
+class DayPlan:
+    """One decision day's buy budget, shared by its orders (made by
+    :class:`strategies.engine.TopKStrategy`).
+
+    The budget counts the expected proceeds of the day's sells (at the decision close, after
+    fees). When the broker refuses a sell, or fills only part of it, it adds the proceeds it will
+    not get to ``missing`` before the day's buys are sized (sells are submitted, and filled,
+    first), so the buys are spread over what the day really has, as if those proceeds had never
+    been budgeted: :meth:`values` re-spreads ``budget - missing`` with the same rule.
+
+    Attributes:
+        spread: budget (CNY) -> each buy's value, best first
+            (:func:`strategies.targets.spread_budget` with the day's prices and cap).
+        budget: CNY the decision budgeted for the buys.
+        missing: CNY of budgeted sell proceeds the broker did not deliver.
+    """
+
+    spread: Callable[[float], np.ndarray]
+    budget: float = 0.0
+    missing: float = 0.0
+    _values: np.ndarray | None = field(default=None, repr=False)
+    _for: float = field(default=float("nan"), repr=False)
+
+    def values(self) -> np.ndarray:
+        """Each buy's value (CNY), best first, for the budget less what is missing."""
+        if self._values is None or self._for != self.missing:
+            self._values = np.asarray(self.spread(self.budget - self.missing), dtype="float64")
+            self._for = self.missing
+        return self._values
+
+
 @dataclass(frozen=True)
 class BuyValue:
     """A buy submitted by value: what the strategy wants, for the broker to size at the fill.
@@ -98,11 +133,20 @@ class BuyValue:
             shortage (the full weight would buy a lot) from a lot problem (it would not).
         price: CNY per share the lots are sized at: the decision day's close (the next open is
             not known when the order goes in).
+        plan: the day's budget this buy belongs to (None: ``value`` as given); at the fill its
+            value is ``plan.values()[slot]``, less when a sale the budget counted on was refused.
+        slot: the buy's place in the plan (best first).
     """
 
     value: float
     target: float
     price: float
+    plan: DayPlan | None = None
+    slot: int = -1
+
+    def value_at_fill(self) -> float:
+        """CNY this buy may spend at its fill (the plan's share when it has one)."""
+        return self.value if self.plan is None else float(self.plan.values()[self.slot])
 
     @property
     def wanted(self) -> float:
@@ -214,17 +258,24 @@ class AShareBroker(bt.brokers.BackBroker):
         requested = abs(order.executed.remsize)
         size: float
         price: float
+        capped: float
+
+        plan: DayPlan | None = order.info.get("plan")
+        proceeds = float(order.info.get("proceeds") or 0.0)
 
         def refuse(reason: str) -> None:
             journal.refuse_order(i, c, side, requested, reason)
+            if plan is not None and not is_buy:  # budgeted proceeds that will not come
+                plan.missing += proceeds
             order.reject(self)
             self.notify(order)
 
         wish: BuyValue | None = order.info.get("buy_value") if is_buy else None
         if wish is not None:  # sized first: the shares the decision asked for, at its close
-            if not wish.value > 0:
+            value = wish.value_at_fill()
+            if not value > 0:
                 return refuse(R.CASH)
-            lots = rules.lot.lots_for_value(wish.value, wish.price, rules.commission)
+            lots = rules.lot.lots_for_value(value, wish.price, rules.commission)
             if lots == 0:
                 full = rules.lot.lots_for_value(wish.target, wish.price, rules.commission)
                 return refuse(R.CASH if full else R.LOT)
@@ -233,6 +284,7 @@ class AShareBroker(bt.brokers.BackBroker):
         if A.suspended[i, c]:
             return refuse(R.SUSPENDED)
         price_args = (float(A.open[i, c]), float(A.high[i, c]), float(A.low[i, c]))
+        cap = rules.volume_cap.max_shares(float(A.volume[i, c]))
         if is_buy:
             if not A.member[i, c]:
                 return refuse(R.NOT_MEMBER)
@@ -243,15 +295,23 @@ class AShareBroker(bt.brokers.BackBroker):
                 return refuse(R.LOT)
             if size < requested:
                 journal.refuse(i, c, side, requested - size, R.LOT, requested)
-            price = rules.slippage.fill_price(True, *price_args)
+            if size > cap:
+                capped = rules.lot.buy_shares(cap)
+                if capped == 0:
+                    return refuse(R.VOLUME)
+                journal.refuse(i, c, side, size - capped, R.VOLUME, requested)
+                size = capped
+            base = rules.slippage.fill_price(True, *price_args)
             if np.isfinite(A.upper[i, c]):
-                price = min(price, float(A.upper[i, c]))  # slippage never crosses the limit
+                base = min(base, float(A.upper[i, c]))  # slippage never crosses the limit
+            price = self._impacted(base, True, size, i, c)
             affordable = rules.lot.lots_for_value(self.cash, price, rules.commission)
             if affordable == 0:
                 return refuse(R.CASH)
             if affordable < size:
                 journal.refuse(i, c, side, size - affordable, R.CASH, requested)
                 size = affordable
+                price = self._impacted(base, True, size, i, c)  # a smaller fill moves the price less
         else:
             if A.sell_blocked[i, c]:
                 return refuse(R.LIMIT_DOWN)
@@ -262,22 +322,31 @@ class AShareBroker(bt.brokers.BackBroker):
             size = min(requested, sellable)
             if size < requested and requested <= position:
                 journal.refuse(i, c, side, requested - size, R.T_PLUS_1, requested)
+            if size > cap:
+                capped = rules.lot.sell_shares(cap, position)
+                if capped == 0:
+                    return refuse(R.VOLUME)
+                journal.refuse(i, c, side, size - capped, R.VOLUME, requested)
+                size = capped
             lotted = rules.lot.sell_shares(size, position)
             if lotted == 0:
                 return refuse(R.LOT)
             if lotted < size:
                 journal.refuse(i, c, side, size - lotted, R.LOT, requested)
             size = lotted
-            price = rules.slippage.fill_price(False, *price_args)
+            if plan is not None and size < requested:
+                plan.missing += proceeds * (requested - size) / requested
+            base = rules.slippage.fill_price(False, *price_args)
             if np.isfinite(A.lower[i, c]):
-                price = max(price, float(A.lower[i, c]))
+                base = max(base, float(A.lower[i, c]))
+            price = self._impacted(base, False, size, i, c)
 
         _resize(order, size if is_buy else -size)
         self._execute(order, ago=0, price=price)
         if order.status == bt.Order.Completed:
             value = size * price
             comm, duty = rules.fees(value, self.today, not is_buy)
-            journal.trades.append((i, c, side, float(size), price, value, comm, duty))
+            journal.trades.append((i, c, side, float(size), price, value, comm, duty, abs(price - base) * size))
             journal.shares[c] += size if is_buy else -size
             if is_buy:
                 self._bought[c] = self._bought.get(c, 0.0) + size
@@ -286,6 +355,14 @@ class AShareBroker(bt.brokers.BackBroker):
                 del self.positions[data]
         else:  # pragma: no cover - the checks above make this unreachable
             log.warning("order %s on %s not filled (status %s)", order.ref, data._name, order.getstatusname())
+
+
+    def _impacted(self, base: float, is_buy: bool, size: float, i: int, c: int) -> float:
+        """``base`` moved against the trader by the square-root impact of ``size`` shares
+        (:class:`strategies.rules.Impact`, the decision day's volatility)."""
+        move = self.rules.impact.fraction(size, float(self.arrays.volume[i, c]),
+                                          float(self.arrays.volatility[max(i - FILL_LAG, 0), c]))
+        return base * (1.0 + move) if is_buy else base * (1.0 - move)
 
 
 def _resize(order: bt.Order, size: float) -> None:

@@ -23,8 +23,9 @@ from core.settings import SettingError
 from core.timing import FILL_LAG
 from data_store import MarketData
 
+from . import pacing
 from .arrays import MarketArrays, build_arrays
-from .broker import AShareBroker, BuyValue, Journal
+from .broker import AShareBroker, BuyValue, DayPlan, Journal
 from .errors import PredictionsError, StrategyConfigError
 from .feeds import ArrayFeed, date_numbers, pandas_feed
 from .predictions import validate_predictions
@@ -46,6 +47,7 @@ from .targets import (
     tie_at_cut,
     tie_keys,
     topk_select,
+    universe_warning,
 )
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,10 @@ class StrategyContext:
         config: the strategy's configuration (None for a test strategy that needs none).
         feeds: the Backtrader feeds, one per column of ``arrays``.
         progress: show a progress bar over the days.
+        gain_slopes: per decision day, the cost-aware rule's fitted slope
+            (:func:`strategies.pacing.gain_slopes`; None: the rule is off).
+        decision_rules: the costs the cost-aware rule weighs (default ``rules``; a gross twin
+            weighs the net costs, so that it makes the same decisions).
     """
 
     arrays: MarketArrays
@@ -73,6 +79,8 @@ class StrategyContext:
     config: StrategyConfig | None
     feeds: list[bt.feed.DataBase]
     progress: bool = False
+    gain_slopes: np.ndarray | None = None
+    decision_rules: AShareRules | None = None
 
 
 class AShareStrategy(bt.Strategy):
@@ -115,18 +123,23 @@ class AShareStrategy(bt.Strategy):
         """Submit the orders of decision day ``i`` (after its close)."""
         raise NotImplementedError
 
-    def sell_all(self, c: int) -> None:
-        """Sell the whole position of column ``c`` (the broker may refuse or trim it)."""
-        self.sell(data=self.feeds[c], size=self.journal.shares[c])
+    def sell_all(self, c: int, plan: DayPlan | None = None, proceeds: float = 0.0) -> None:
+        """Sell the whole position of column ``c`` (the broker may refuse or trim it); ``plan``:
+        the day's buy budget, which counted ``proceeds`` CNY from this sale (the broker takes out
+        what it does not sell before it sizes the buys)."""
+        self.sell(data=self.feeds[c], size=self.journal.shares[c], plan=plan, proceeds=float(proceeds))
 
-    def buy_value(self, i: int, c: int, value: float, target: float | None = None) -> None:
+    def buy_value(self, i: int, c: int, value: float, target: float | None = None, plan: DayPlan | None = None,
+                  slot: int = -1) -> None:
         """Buy column ``c`` for at most ``value`` CNY (commission included), sized by the broker
         to whole lots at the close of decision day ``i``; ``target`` is the name's full-weight
-        value (default ``value``), which names the reason when no lot fits (see
-        :class:`strategies.broker.BuyValue`). Every buy is submitted, so that a refusal is
-        recorded by the broker (Backtrader drops an order of size 0 without a trace)."""
+        value (default ``value``), which names the reason when no lot fits; ``plan`` and ``slot``:
+        the day's budget and this buy's place in it, which the broker re-spreads when a sale it
+        counted on is refused (see :class:`strategies.broker.BuyValue`). Every buy is submitted,
+        so that a refusal is recorded by the broker (Backtrader drops an order of size 0 without
+        a trace)."""
         wish = BuyValue(value=float(value), target=float(value if target is None else target),
-                        price=float(self.A.close[i, c]))
+                        price=float(self.A.close[i, c]), plan=plan, slot=int(slot))
         size = wish.wanted if np.isfinite(wish.wanted) and wish.wanted > 0 else float(self.rules.lot.LOT)
         self.buy(data=self.feeds[c], size=size, buy_value=wish)
 
@@ -134,12 +147,16 @@ class AShareStrategy(bt.Strategy):
 class TopKStrategy(AShareStrategy):
     """Hold the k highest ``p_up`` among tradable point-in-time members (see
     :func:`strategies.targets.topk_select`: rank buffer, minimum holding period, missing scores,
-    seeded ties), whole positions sold; the day's budget (cash and sell proceeds above the cash
-    buffer) is spread over the buys (:func:`strategies.targets.spread_budget`)."""
+    seeded ties, the tranche reviewed today and the cost-aware rule of
+    :mod:`strategies.pacing`), whole positions sold; the day's budget (cash and sell proceeds
+    above the cash buffer) is spread over the buys, each capped at its target weight plus the
+    lot-rounding carry (:func:`strategies.targets.spread_budget`)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.entry = np.full(self.A.shape[1], -1, dtype=np.int64)  # day a holding was first seen held
+        n = self.A.shape[1]
+        self.entry = np.full(n, -1, dtype=np.int64)  # day a holding was first seen held
+        self.tranche = np.full(n, -1, dtype=np.int64)  # tranche of each holding (-1: not held)
         self.codes = symbol_codes(self.A.symbols)
 
     def decide(self, i: int) -> None:
@@ -155,26 +172,63 @@ class TopKStrategy(AShareStrategy):
         if not np.isfinite(scores).any() and not held.any():
             return
         must_exit = held & ~A.member[i]
-        locked = held & (i - self.entry < cfg.min_hold)
+        review = pacing.review_plan(i, cfg.k, cfg.hold_days, cfg.rebalance_every, self._tranches(held, i),
+                                    held & ~must_exit)
+        locked = held & ((i - self.entry < cfg.min_hold) | review.locked)
+        slope, cost = None, None
+        if cfg.cost_aware and self.ctx.gain_slopes is not None:
+            slope, cost = float(self.ctx.gain_slopes[i]), self._swap_costs(i, held)
         sells, buys = topk_select(scores, held, must_exit, cfg.k, cfg.max_replace, tradable=tradable,
                                   buffer=cfg.buffer, locked=locked, missing=cfg.missing,
-                                  tie_key=tie_keys(cfg.tie_seed, A.dates[i], self.codes))
+                                  tie_key=tie_keys(cfg.tie_seed, A.dates[i], self.codes),
+                                  capacity=review.capacity, gain_slope=slope, swap_cost=cost)
         if not len(sells) and not len(buys):
             return
         close = A.close[i]
+        equity = self.broker.getvalue()
+        target = equal_weight_value(equity, cfg.k, cfg.cash_buffer)
+        prices = close[buys]
+
+        def spread(budget: float) -> np.ndarray:
+            return spread_budget(budget, prices, rules.lot, rules.commission, cap=target)
+
+        plan = DayPlan(spread=spread)
         proceeds = 0.0
         for c in sells:
             value = j.shares[c] * close[c]
-            proceeds += value - sum(rules.fees(value, A.dates[i], True))
-            self.sell_all(c)
+            expected = value - sum(rules.fees(value, A.dates[i], True))
+            proceeds += expected
+            self.sell_all(c, plan, expected)
         if not len(buys):
             return
-        equity = self.broker.getvalue()
-        budget = buy_budget(self.broker.getcash(), equity, proceeds, cfg.cash_buffer)
-        target = equal_weight_value(equity, cfg.k, cfg.cash_buffer)
-        values = spread_budget(budget, close[buys], rules.lot, rules.commission)
-        for c, value in zip(buys, values, strict=True):
-            self.buy_value(i, c, value, target)
+        plan.budget = buy_budget(self.broker.getcash(), equity, proceeds, cfg.cash_buffer)
+        for slot, (c, value) in enumerate(zip(buys, plan.values(), strict=True)):
+            self.buy_value(i, c, value, target, plan, slot)
+            self.tranche[c] = review.tranche
+
+    def _tranches(self, held: np.ndarray, i: int) -> np.ndarray:
+        """Each holding's tranche: the one of the review day it was bought on; a name no longer
+        held leaves its tranche (a refused buy never joined one)."""
+        self.tranche[~held] = -1
+        stray = held & (self.tranche < 0)  # not bought by this strategy's decisions (none in a run)
+        if stray.any():
+            self.tranche[stray] = 0
+        return self.tranche
+
+    def _swap_costs(self, i: int, held: np.ndarray) -> np.ndarray:
+        """Round-trip cost of each holding as a fraction of its value at the close (the decision
+        costs' :func:`strategies.pacing.round_trip_cost`, filled at the next open)."""
+        A = self.A
+        rules = self.ctx.decision_rules or self.rules
+        fill = A.dates[min(i + FILL_LAG, len(A.dates) - 1)]
+        out = np.zeros(A.shape[1])
+        for c in np.flatnonzero(held):
+            shares = float(self.journal.shares[c])
+            value = shares * float(A.close[i, c])
+            if value > 0:
+                out[c] = pacing.round_trip_cost(value, shares, fill, rules, float(A.volume[i, c]),
+                                                float(A.volatility[i, c])) / value
+        return out
 
 
 class ThresholdStrategy(AShareStrategy):
@@ -215,6 +269,7 @@ def run_backtest(
     *,
     feed: str = "array",
     periods_per_year: int | None = None,
+    decision_costs: CostModel | None = None,
 ) -> BacktestResult:
     """Trade one model's predictions under A-share rules with Backtrader.
 
@@ -231,6 +286,15 @@ def run_backtest(
         periods_per_year: trading days a year of the result's summary; default: measured on
             ``md.calendar`` (:func:`strategies.performance.trading_days_per_year`). A caller that
             has measured the figure on a longer calendar passes it, so both use one figure.
+        decision_costs: the costs the cost-aware swap rule (``TopKConfig.cost_aware``) weighs
+            (default ``costs``). The twin of a backtest before costs passes the net costs here, so
+            that it makes the same decisions and only the charges differ.
+
+    TopK runs: ``score_halflife`` smooths the score panel first
+    (:func:`strategies.pacing.smooth_scores`); ``cost_aware`` fits its slopes on the (smoothed)
+    scores and the run's own forward returns (:func:`strategies.pacing.gain_slopes`, causal); a
+    universe small for ``k + buffer`` is logged as a warning and kept in ``res.warnings``
+    (:func:`strategies.targets.universe_warning`).
 
     Returns:
         :class:`BacktestResult`. The run covers the calendar days from the first prediction date
@@ -252,6 +316,8 @@ def run_backtest(
     costs = CostModel() if costs is None else costs
     if not isinstance(costs, CostModel):
         raise StrategyConfigError(f"costs={costs!r}: pass strategies.CostModel(...)")
+    if decision_costs is not None and not isinstance(decision_costs, CostModel):
+        raise StrategyConfigError(f"decision_costs={decision_costs!r}: pass strategies.CostModel(...) or None")
     if isinstance(initial_cash, bool) or not isinstance(initial_cash, (int, float, np.integer, np.floating)):
         raise SettingError("run_backtest", "initial_cash", initial_cash, "must be an amount of CNY (a number)")
     cash = float(initial_cash)
@@ -283,13 +349,29 @@ def run_backtest(
     di = arrays.dates.get_indexer(preds["date"])
     si = pd.Index(symbols).get_indexer(preds["symbol"])
     scores[di, si] = preds["p_up"].to_numpy()
+    slopes, warnings = None, []
+    if isinstance(strategy, TopKConfig):
+        scores = pacing.smooth_scores(scores, strategy.score_halflife)
+        if strategy.cost_aware:
+            slopes = pacing.gain_slopes(pacing.daily_gain_slopes(
+                pacing.day_percentiles(np.where(arrays.tradable, scores, np.nan)),
+                pacing.forward_open_returns(arrays.open, arrays.ex_ratio, arrays.suspended, strategy.gain_horizon)),
+                strategy.gain_horizon)
+        decided = arrays.tradable[: max(n_days - FILL_LAG, 1)]
+        note = universe_warning(float(np.median(decided.sum(axis=1))), strategy)
+        if note:
+            log.warning("%s", note)
+            warnings.append(note)
     t_prep = time.perf_counter()
 
     cls = ThresholdStrategy if isinstance(strategy, ThresholdConfig) else TopKStrategy
-    journal = simulate(arrays, scores, rules, cls, strategy, cash, feed=feed, progress=progress)
+    decision_rules = None if decision_costs is None else AShareRules.from_costs(decision_costs)
+    journal = simulate(arrays, scores, rules, cls, strategy, cash, feed=feed, progress=progress,
+                       gain_slopes=slopes, decision_rules=decision_rules)
     t_run = time.perf_counter()
 
     res = build_result(md, arrays, journal, cash, strategy, costs, periods_per_year)
+    res.warnings = warnings
     res.timings = {"prepare_s": t_prep - t0, "backtrader_s": t_run - t_prep,
                    "result_s": time.perf_counter() - t_run, "days": n_days, "symbols": n_sym}
     log.info("backtest %s: %d days x %d symbols in %.1f s (%d trades, %d refused)",
@@ -328,10 +410,13 @@ def simulate(
     initial_cash: float,
     feed: str = "array",
     progress: bool = False,
+    gain_slopes: np.ndarray | None = None,
+    decision_rules: AShareRules | None = None,
 ) -> Journal:
     """Run one Backtrader pass of ``strategy_cls`` over aligned arrays and return its journal.
 
-    ``scores`` is (days x symbols) ``p_up`` (NaN where none). This is the execution core of
+    ``scores`` is (days x symbols) ``p_up`` (NaN where none); ``gain_slopes`` and
+    ``decision_rules``: see :class:`StrategyContext`. This is the execution core of
     :func:`run_backtest`; tests use it with their own :class:`AShareStrategy` subclasses.
     """
     cerebro = bt.Cerebro(stdstats=False, runonce=True, preload=True, exactbars=False,
@@ -354,7 +439,7 @@ def simulate(
     n_days, n_sym = arrays.shape
     journal = Journal(n_days, n_sym)
     broker.setup(arrays, rules, journal, feeds)
-    ctx = StrategyContext(arrays, scores, rules, journal, config, feeds, progress)
+    ctx = StrategyContext(arrays, scores, rules, journal, config, feeds, progress, gain_slopes, decision_rules)
     cerebro.addstrategy(strategy_cls, ctx=ctx)
     cerebro.run()
     return journal

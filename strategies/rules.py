@@ -15,7 +15,7 @@ with hand-computed numbers.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,8 @@ LOT = "lot"  #: buy whose full weight is below one lot, a size trimmed to whole 
 CASH = "cash"  #: buy refused or trimmed: the day's budget leaves no lot, or cash is short at the fill
 T_PLUS_1 = "t_plus_1"  #: sell refused or trimmed: shares bought the same day
 NOT_MEMBER = "not_member"  #: buy refused: not a point-in-time CSI-300 member on the fill day
-REASONS: tuple[str, ...] = (LIMIT_UP, LIMIT_DOWN, SUSPENDED, LOT, CASH, T_PLUS_1, NOT_MEMBER)
+VOLUME = "volume"  #: order trimmed or refused: it would fill more than the allowed share of the day's volume
+REASONS: tuple[str, ...] = (LIMIT_UP, LIMIT_DOWN, SUSPENDED, LOT, CASH, T_PLUS_1, NOT_MEMBER, VOLUME)
 
 #: Tolerance (CNY) when comparing a price with a limit price quoted to the fen.
 PRICE_EPS = 1e-6
@@ -244,6 +245,45 @@ class Slippage:
         return max(open_price * (1.0 - self.rate), min(low, open_price))
 
 
+# ----------------------------------------------------------------------------- volume and impact
+@dataclass(frozen=True)
+class VolumeCap:
+    """Participation limit: an order fills at most ``share`` of the fill day's volume (shares); the
+    rest is trimmed (reason ``volume``; a whole order when not one lot fits). ``share = 1``: at
+    most the whole day's volume.
+
+    The limit reads the fill day's whole volume, known only at its close: it stands for an order
+    worked through the day, while the fill price stays the open (plus slippage and impact), as
+    rqalpha and qlib cap a daily bar's fills."""
+
+    share: float = 1.0
+
+    def max_shares(self, volume: float) -> float:
+        """Most shares one order may fill on a day of ``volume`` shares (0 without volume)."""
+        return self.share * volume if volume > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Impact:
+    """Square-root market impact: a fill of ``q`` shares on a day of ``V`` shares moves its price
+    against the trader by ``coef x sigma x sqrt(q / V)`` (a fraction of the price), ``sigma`` the
+    stock's daily volatility (:attr:`strategies.arrays.MarketArrays.volatility` of the decision
+    day). The square-root law of order-book studies (Torre's Barra model, Almgren et al. 2005,
+    Toth et al. 2011) puts ``coef`` of the order of 1. ``coef = 0``: no impact.
+
+    The impacted price is not clipped to the day's range or its price limits: it is the cost of
+    a large order, not a quote."""
+
+    coef: float = 0.0
+
+    def fraction(self, shares: float, volume: float, volatility: float) -> float:
+        """The price move against the trader, a fraction of the price (0 without shares, volume
+        or a finite volatility)."""
+        if self.coef <= 0.0 or shares <= 0 or not volume > 0 or not np.isfinite(volatility):
+            return 0.0
+        return float(self.coef * volatility * math.sqrt(shares / volume))
+
+
 # ----------------------------------------------------------------------------- user-facing config
 @dataclass(frozen=True)
 class CostModel:
@@ -257,6 +297,11 @@ class CostModel:
         stamp_duty: charge the stamp duty on sells (default True); its rate is not a parameter but the
             dated statutory rate of :class:`StampDuty`. False, with zero commission and slippage, gives a
             gross (zero-cost) backtest of the same strategy.
+        participation: most shares an order fills, as a share of the fill day's volume (default
+            0.1; :class:`VolumeCap`). A fill rule, not a cost: :meth:`gross` keeps it.
+        impact: coefficient of the square-root impact (default 0: none; :class:`Impact`).
+
+    :meth:`gross` is the same model without any cost (the twin of a backtest before costs).
     """
 
     commission_rate: float = setting(0.00025, lo=0.0, hi=0.01, doc="per side, fraction of the traded value")
@@ -264,9 +309,20 @@ class CostModel:
     slippage: float = setting(0.0, lo=0.0, hi=0.05, doc="fraction of the open price, against the trader")
     stamp_duty: bool = setting(True, doc="charge the statutory stamp duty on sells (false: for a zero-cost, gross "
                                          "backtest)")
+    participation: float = setting(0.1, lo=0.001, hi=1.0,
+                                   doc="most shares an order fills, as a share of the fill day's volume (the rest "
+                                       "is trimmed, reason volume)")
+    impact: float = setting(0.0, lo=0.0, hi=10.0,
+                            doc="square-root impact: the fill price moves against the trader by impact x the "
+                                "stock's daily volatility x sqrt(shares / day's volume) (0: none)")
 
     def __post_init__(self) -> None:
         check_settings(self)
+
+    def gross(self) -> CostModel:
+        """The same fill rules (the participation cap) without commission, stamp duty, slippage or
+        impact: the twin of a backtest before costs."""
+        return replace(self, commission_rate=0.0, min_commission=0.0, slippage=0.0, stamp_duty=False, impact=0.0)
 
     @property
     def commission(self) -> Commission:
@@ -288,6 +344,8 @@ class AShareRules:
     price_limit: PriceLimit
     suspension: Suspension
     slippage: Slippage
+    volume_cap: VolumeCap = VolumeCap()
+    impact: Impact = Impact()
 
     @classmethod
     def from_costs(cls, costs: CostModel | None = None) -> AShareRules:
@@ -300,6 +358,8 @@ class AShareRules:
             price_limit=PriceLimit(),
             suspension=Suspension(),
             slippage=costs.slippage_rule,
+            volume_cap=VolumeCap(share=float(costs.participation)),
+            impact=Impact(coef=float(costs.impact)),
         )
 
     def fees(self, value: float, date: pd.Timestamp, is_sell: bool) -> tuple[float, float]:

@@ -71,6 +71,25 @@ class TopKConfig(StrategyConfig):
             A suspended holding is always kept (it cannot trade).
         tie_seed: seed of the tie-break: names with equal ``p_up`` are ordered by a seeded
             shuffle of the day (:func:`tie_keys`), the same for the same seed, date and symbol.
+        hold_days: staggered tranches (Jegadeesh-Titman): the k slots are split into this many
+            tranches, one reviewed per decision day, so a name bought is held ``hold_days``
+            decision days before it may be replaced and about 1/hold_days of the book turns a day
+            (:func:`strategies.pacing.review_plan`); 1: every holding reviewed every day.
+        rebalance_every: decide only every N-th trading day of the run (the first is day 0);
+            between them nothing is bought or replaced, but a stock that left the index is sold.
+        score_halflife: half-life (trading days) of an exponential average of each stock's
+            ``p_up`` across days, ranked instead of the day's ``p_up``
+            (:func:`strategies.pacing.smooth_scores`); 0: the day's ``p_up``.
+        cost_aware: a holding is replaced by a better-ranked name only when the expected gain,
+            slope x (percentile of the candidate - percentile of the holding) x the holding's
+            value, exceeds the round-trip cost the broker would charge for it (commission with
+            its minimum, stamp duty, slippage, impact; :func:`strategies.pacing.round_trip_cost`).
+            The slope is fitted on the run's earlier predictions whose ``gain_horizon``-day
+            returns are realised by the decision day (:func:`strategies.pacing.gain_slopes`);
+            until 20 such days exist, or when it is not positive, no holding is replaced (empty
+            slots and exits are not swaps: they are always traded).
+        gain_horizon: trading days of forward return the cost-aware rule's slope is fitted on
+            (the gain a swap is credited with).
         cash_buffer: see :class:`StrategyConfig`.
 
     The defaults ``buffer=20``, ``min_hold=2`` were chosen on validation predictions before the
@@ -89,6 +108,24 @@ class TopKConfig(StrategyConfig):
     missing: str = setting(LOWEST, choices=(LOWEST, KEEP),
                            doc="TopK: a held tradable member without a prediction ranks lowest, or is kept (hold)")
     tie_seed: int = setting(0, lo=0, hi=2**31 - 1, doc="TopK: seed of the shuffle that orders equal p_up each day")
+    hold_days: int = setting(1, lo=1, hi=250,
+                             doc="TopK: staggered tranches: one of this many is reviewed a decision day, so a buy "
+                                 "is held this many decision days before it may be replaced (1: all every day)")
+    rebalance_every: int = setting(1, lo=1, hi=250,
+                                   doc="TopK: decide every N-th trading day (exits from the index are sold any day)")
+    score_halflife: float = setting(0.0, lo=0.0, hi=250.0,
+                                    doc="TopK: half-life in trading days of an exponential average of each stock's "
+                                        "p_up across days, ranked instead of the day's p_up (0: no smoothing)")
+    cost_aware: bool = setting(False, doc="TopK: replace a holding only when the expected gain (fitted score-to-"
+                                          "forward-return slope x rank gap x value) exceeds the round-trip cost")
+    gain_horizon: int = setting(10, lo=1, hi=120,
+                                doc="TopK: days of forward return the cost-aware rule's slope is fitted on")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.hold_days > self.k:
+            raise SettingError(type(self).__name__, "hold_days", self.hold_days,
+                               f"must not exceed k = {self.k}: each tranche needs a slot (e.g. hold_days <= k)")
 
 
 @dataclass(frozen=True)
@@ -160,6 +197,9 @@ def topk_select(
     locked: np.ndarray | None = None,
     tie_key: np.ndarray | None = None,
     missing: str = LOWEST,
+    capacity: int | None = None,
+    gain_slope: float | None = None,
+    swap_cost: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Names to sell and to buy today (array positions), best buys first.
 
@@ -172,16 +212,29 @@ def topk_select(
         tradable: names that can trade today (default: all); others are never bought, and a
             holding among them (suspended) is kept with its slot.
         buffer: a held name is kept while it ranks within the top ``slots + buffer``.
-        locked: held names too recently bought to be dropped (``TopKConfig.min_hold``).
+        locked: held names that may not be dropped today (``TopKConfig.min_hold``, the tranches
+            not reviewed today: :func:`strategies.pacing.review_plan`).
         tie_key: among equal scores the lower key ranks first (default: the position, so the
             earlier name); see :func:`tie_keys`.
         missing: ``"lowest"``: a tradable holding without a score ranks below every scored name;
             ``"hold"``: it is kept with its slot.
+        capacity: most names held after today's trades (default ``k``; a day that reviews one
+            tranche passes the other tranches' holdings plus its slots).
+        gain_slope: the cost-aware rule (None: off): expected return, over the rule's horizon,
+            per unit of the day's percentile (:func:`strategies.pacing.gain_slopes`); NaN: not
+            known yet, so no holding is replaced.
+        swap_cost: with ``gain_slope``, each holding's round-trip cost as a fraction of its value
+            (:func:`strategies.pacing.round_trip_cost`).
 
     Rules: the scored tradable names (held or not) are ranked best first, the unscored tradable
     holdings after them; ``slots`` = k minus the holdings kept without a rank. A holding ranked
-    outside the top ``slots + buffer`` and not locked is a loser; losers are sold worst first, at
-    most ``max_replace``; the best-ranked names not held fill the free slots.
+    outside the top ``slots + buffer`` and not locked is a loser; losers are dropped worst first,
+    at most ``max_replace``. The best-ranked names not held fill the free places up to
+    ``capacity``: first the places open without a sale, then one per dropped loser. With the
+    cost-aware rule each loser, worst first, is dropped only if ``gain_slope x (q_c - q_h) >
+    swap_cost[h]``, where c is the best candidate not yet taken after the free places, and q is
+    the day's percentile of the ranking ((n-1-position)/(n-1) among the n scored names, 1 the
+    best; an unscored holding 0); a loser that fails is kept.
     """
     scores = np.asarray(scores, dtype="float64")
     held = np.asarray(held, dtype=bool)
@@ -192,6 +245,7 @@ def topk_select(
     key = np.arange(n) if tie_key is None else np.asarray(tie_key)
     if missing not in (LOWEST, KEEP):
         raise ValueError(f"missing={missing!r}: use {LOWEST!r} or {KEEP!r}")
+    cap = k if capacity is None else int(capacity)
     staying = held & ~must_exit
     scored = np.isfinite(scores) & ok & ~must_exit  # a leaver neither competes nor takes a slot
     unscored = staying & ~scored
@@ -207,11 +261,37 @@ def topk_select(
 
     losers = np.flatnonzero(staying & ~kept_unranked & ~lock & (rank >= slots + buffer))
     drops = losers[np.argsort(-rank[losers], kind="stable")][:max_replace]  # worst first
+    candidates = order[~held[order]]
+    if gain_slope is not None and len(drops):
+        drops = _worth_the_cost(drops, candidates, max(cap - int(staying.sum()), 0), rank, len(order),
+                                float(gain_slope), np.asarray(swap_cost, dtype="float64"))
 
-    n_buy = max(k - (int(staying.sum()) - len(drops)), 0)
-    buys = order[~held[order]][:n_buy]
+    n_buy = max(cap - (int(staying.sum()) - len(drops)), 0)
+    buys = candidates[:n_buy]
     sells = np.concatenate([np.flatnonzero(must_exit), drops]).astype(np.intp)
     return sells, buys.astype(np.intp)
+
+
+def _worth_the_cost(drops: np.ndarray, candidates: np.ndarray, free: int, rank: np.ndarray, n_scored: int,
+                    slope: float, cost: np.ndarray) -> np.ndarray:
+    """The losers (worst first) whose swap for the best candidate not yet taken (after ``free``
+    places filled without a sale) is expected to earn more than its round-trip cost."""
+    if not np.isfinite(slope):
+        return drops[:0]
+
+    def pct(i: int) -> float:
+        if rank[i] >= n_scored:  # unscored: below every scored name
+            return 0.0
+        return 1.0 if n_scored <= 1 else (n_scored - 1 - rank[i]) / (n_scored - 1)
+
+    kept, nxt = [], free
+    for h in drops:
+        if nxt >= len(candidates):
+            break
+        if slope * (pct(candidates[nxt]) - pct(h)) > cost[h]:
+            kept.append(h)
+            nxt += 1
+    return np.asarray(kept, dtype=np.intp)
 
 
 def tie_at_cut(scores: np.ndarray, k: int) -> bool:
@@ -226,10 +306,12 @@ def tie_at_cut(scores: np.ndarray, k: int) -> bool:
 
 @dataclass(frozen=True)
 class TopKDecision:
-    """Result of :func:`topk_targets`: symbols to sell (whole positions) and to buy, best first."""
+    """Result of :func:`topk_targets`: symbols to sell (whole positions) and to buy, best first,
+    and the tranche today's buys join (-1: a day without a review)."""
 
     sells: tuple[str, ...]
     buys: tuple[str, ...]
+    tranche: int = 0
 
     def targets(self, holdings: Iterable[str]) -> set[str]:
         """Names held after the decision is filled."""
@@ -245,12 +327,17 @@ def topk_targets(
     *,
     date: pd.Timestamp | str | None = None,
     held_days: Mapping[str, int] | None = None,
+    day: int = 0,
+    tranches: Mapping[str, int] | None = None,
+    gain_slope: float | None = None,
+    swap_cost: Mapping[str, float] | None = None,
 ) -> TopKDecision:
     """Labelled wrapper of :func:`topk_select` for research code and tests, with every rule of
-    ``config`` (k, max_replace, buffer, min_hold, missing, tie_seed).
+    ``config`` (k, max_replace, buffer, min_hold, missing, tie_seed, hold_days and
+    rebalance_every through :func:`strategies.pacing.review_plan`, cost_aware).
 
     Args:
-        p_up: the day's predictions by symbol.
+        p_up: the day's predictions by symbol (already smoothed, when ``score_halflife`` is set).
         holdings: symbols held now.
         config: the TopK settings.
         eligible: symbols that can trade today (tradable members); default: all, held or scored.
@@ -260,7 +347,13 @@ def topk_targets(
         date: the decision day, for the seeded tie-break (:func:`tie_keys`); default: ties go
             to the earlier symbol.
         held_days: trading days each holding has been held (for ``min_hold``); default: long.
+        day: the decision day's position in the run (for ``hold_days`` and ``rebalance_every``).
+        tranches: the tranche of each holding (default: 0); today's buys join ``decision.tranche``.
+        gain_slope, swap_cost: the cost-aware rule's slope and each holding's round-trip cost as
+            a fraction of its value (default 0); used when ``config.cost_aware``.
     """
+    from .pacing import review_plan
+
     p = pd.Series(p_up, dtype="float64")
     held_set = set(holdings)
     universe = sorted(set(p.index) | held_set)
@@ -276,11 +369,41 @@ def topk_targets(
         mem = set(members)
         must_exit = np.array([s not in mem for s in universe]) & held
     ages = held_days or {}
-    locked = held & np.array([ages.get(s, config.min_hold) < config.min_hold for s in universe], dtype=bool)
+    where = tranches or {}
+    tranche = np.array([where.get(s, 0) if s in held_set else -1 for s in universe], dtype=np.int64)
+    review = review_plan(day, config.k, config.hold_days, config.rebalance_every, tranche, held & ~must_exit)
+    locked = held & (np.array([ages.get(s, config.min_hold) < config.min_hold for s in universe], dtype=bool)
+                     | review.locked)
     key = None if date is None else tie_keys(config.tie_seed, date, symbol_codes(universe))
+    costs = swap_cost or {}
     sells, buys = topk_select(scores, held, must_exit, config.k, config.max_replace, tradable=tradable,
-                              buffer=config.buffer, locked=locked, tie_key=key, missing=config.missing)
-    return TopKDecision(tuple(universe[i] for i in sells), tuple(universe[i] for i in buys))
+                              buffer=config.buffer, locked=locked, tie_key=key, missing=config.missing,
+                              capacity=review.capacity,
+                              gain_slope=(float("nan") if gain_slope is None else gain_slope)
+                              if config.cost_aware else None,
+                              swap_cost=np.array([costs.get(s, 0.0) for s in universe]))
+    return TopKDecision(tuple(universe[i] for i in sells), tuple(universe[i] for i in buys), review.tranche)
+
+
+def universe_warning(tradable_names: float, config: TopKConfig) -> str | None:
+    """What a TopK backtest's money figures mean when the universe is small for the settings,
+    or None. Raised when the typical day has fewer tradable members than ``2k + buffer``: then
+    fewer than k names rank outside the top ``k + buffer`` that keeps a holding, so the book
+    can hardly be renewed (with ``k + buffer`` or more, nothing is ever sold but exits)."""
+    keep = config.k + config.buffer
+    if tradable_names >= 2 * config.k + config.buffer:
+        return None
+    if tradable_names <= keep:
+        how = (f"every holding always ranks within the top k + buffer = {keep}, so nothing is ever sold except "
+               "exits from the index")
+    else:
+        how = (f"a holding is sold only when it ranks below {keep}, which at most {tradable_names - keep:g} names "
+               "a day can")
+    return (f"small universe: TopK(k={config.k}, buffer={config.buffer}) on a median of {tradable_names:g} "
+            f"tradable members a day: {how}. The book is then close to an equal-weight holding of the universe "
+            "bought on the first days, and its returns and costs say little about the signal (a signal that "
+            "knew the future could still lose). Use k + buffer well below the number of members, e.g. "
+            f"k <= {max(int(tradable_names) // 4, 1)} and buffer 0.")
 
 
 # ----------------------------------------------------------------------------- Threshold
@@ -311,19 +434,27 @@ def equal_weight_value(equity: float, k: int, cash_buffer: float) -> float:
     return equity * (1.0 - cash_buffer) / k
 
 
-def spread_budget(budget: float, prices: np.ndarray, lot: LotRule, commission: Commission) -> np.ndarray:
-    """CNY to spend on each of the day's buys (best first), so that the whole ``budget`` is
-    invested: each name gets an equal share of what the names before it left, and what one
-    name's whole lots at ``prices`` (the decision close, as the broker sizes them) and
-    commission leave unspent passes on to the next. A name whose share buys no lot spends
-    nothing (the broker refuses it with its reason) and its share passes on too."""
+def spread_budget(budget: float, prices: np.ndarray, lot: LotRule, commission: Commission,
+                  cap: float | None = None) -> np.ndarray:
+    """CNY to spend on each of the day's buys (best first).
+
+    Each name gets an equal share of what the names before it left, ``left / names to go``,
+    capped at ``cap`` (its target weight) plus the carry: what the earlier names' whole lots (at
+    ``prices``, the decision close, as the broker sizes them) and commission left unspent of their
+    own shares. A name whose share buys no lot spends nothing; without a cap its share passes on
+    to the next names, with one it stays in cash (only rounding is carried). ``cap`` None: no cap,
+    the whole budget is spread."""
     prices = np.asarray(prices, dtype="float64")
     values = np.zeros(len(prices))
-    left = float(budget)
+    left, carry = float(budget), 0.0
     for j, price in enumerate(prices):
         share = left / (len(prices) - j)
+        if cap is not None:
+            share = min(share, cap + carry)
         values[j] = share
         shares = lot.lots_for_value(share, float(price), commission)
         if shares:
-            left -= shares * price + commission.fee(shares * price)
+            spent = shares * price + commission.fee(shares * price)
+            left -= spent
+            carry = share - spent
     return values
