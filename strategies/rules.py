@@ -8,8 +8,10 @@ Nothing here knows about Backtrader. Each rule has one implementation, and it is
 backtest runs: the per-day facts (suspension, limit prices, limit-up and limit-down opens) are
 computed by :func:`strategies.arrays.build_arrays` calling :class:`Suspension` and
 :class:`PriceLimit` on whole NumPy panels; the order-time rules (lots, T+1, fees, slippage) are
-called by :class:`strategies.broker.AShareBroker` at each fill. The tests check the same classes
-with hand-computed numbers.
+called by :class:`strategies.broker.AShareBroker` at each fill, as are the participation cap
+(:class:`VolumeCap`) and the square-root impact (:class:`Impact`, on the trailing volatility of
+:attr:`strategies.arrays.MarketArrays.volatility`). The tests check the same classes with
+hand-computed numbers.
 """
 
 from __future__ import annotations
