@@ -51,6 +51,7 @@ from strategies.errors import PredictionsError
 
 from . import build
 from . import config as C
+from .evidence import tradeoff
 from .evidence.forward import forward_returns
 from .evidence.outcomes import backtest_models
 from .runfolder import RunFolder
@@ -316,7 +317,7 @@ def evaluate(args: argparse.Namespace) -> Path | None:
     """Check, then run the pieces of a run on the predictions; the run folder (None for --print-config)."""
     from core.resources import Timings
 
-    from .outputs import write_outputs
+    from .outputs import reference_for, write_outputs
     from .run import config_from_args
 
     t_start = time.perf_counter()
@@ -351,6 +352,11 @@ def evaluate(args: argparse.Namespace) -> Path | None:
         with timings.stage("backtests", 2, 3):
             outcomes = backtest_models(md, inp.predictions, inp.window_metrics, inp.models, traded, scfg, cfg.costs,
                                        cfg.strategy.initial_cash, ppy, progress=not args.quiet)
+            main = outcomes[inp.main]
+            if main.backtest is not None:  # the main model's frontier and capacity, as in a run
+                ref = reference_for(cfg, md, main.backtest.returns.index).returns
+                main.tradeoff = tradeoff.for_outcome(md, main, scfg, cfg.costs, cfg.strategy.initial_cash, ppy, ref,
+                                                     cfg.tradeoff, cfg.evaluation.confidence)
         with timings.stage("report", 3, 3):
             write_outputs(rf, cfg, md, sig, outcomes, ppy, None, timings, t_start, span=args.label,
                           source=source, main=inp.main)
