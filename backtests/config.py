@@ -196,7 +196,7 @@ def _check_across_sections(cfg: RunConfig) -> None:
                               f"stock ({u.symbols[0]}): use labels.relative none or index, target updown or return, "
                               "objective bce or mse, early_stop loss (the single-stock defaults), or give more symbols")
     if cfg.strategy.kind == "topk":
-        try:  # each frontier point over the run's own TopK settings (more tranches than names: skipped)
+        try:  # each frontier point over the run's own TopK settings
             frontier_settings(cfg.strategy.topk, cfg.tradeoff.frontier)
         except ConfigError as exc:
             raise ConfigError(f"tradeoff.frontier {exc} over [strategy.topk]: change the point or the strategy"

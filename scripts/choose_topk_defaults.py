@@ -242,13 +242,15 @@ def run(a: argparse.Namespace) -> int:
     chosen, within = (None, True) if a.settings else pick(table)
     print(markdown(table, chosen))
     if chosen is not None:
+        ok_count = ((table["turnover"] <= MAX_TURNOVER) & (table["cost_drag"] <= MAX_COST_DRAG)).sum()
         budget = (f"turnover <= {MAX_TURNOVER} of the book a day and costs <= {MAX_COST_DRAG:.1%} a year "
-                  f"({'met by' if within else 'met by NONE of'} the {len(jobs)} settings)")
+                  f"(met by {int(ok_count)} of the {len(jobs)} settings)")
         fields = {f.name: getattr(point_config(base, chosen['setting']), f.name) for f in dataclasses.fields(TopKConfig)
                   if getattr(point_config(base, chosen['setting']), f.name) != getattr(TopKConfig(), f.name)}
         print(f"\nrule: {budget}; then the highest Sharpe, then (within {SHARPE_TOLERANCE}) the lowest turnover -> "
               f"{chosen['setting']} (Sharpe {chosen['sharpe']:.2f}, turnover {chosen['turnover']:.3f} a day, costs "
-              f"{chosen['cost_drag']:.2%} a year); TopKConfig fields that differ from today's defaults: {fields}")
+              f"{chosen['cost_drag']:.2%} a year); TopKConfig fields that differ from today's defaults: {fields}"
+              + ("" if within else "; NO setting met the budget: the rule of issue 13 chose"))
     if a.out:
         table.assign(chosen=[chosen is not None and r == chosen["setting"] for r in table["setting"]]).to_csv(
             a.out, index=False)

@@ -173,7 +173,7 @@ class TopKStrategy(AShareStrategy):
             return
         must_exit = held & ~A.member[i]
         review = pacing.review_plan(i, cfg.k, cfg.hold_days, cfg.rebalance_every, self._tranches(held, i),
-                                    held & ~must_exit)
+                                    held & ~must_exit, must_exit)
         locked = held & ((i - self.entry < cfg.min_hold) | review.locked)
         slope, cost = None, None
         if cfg.cost_aware and self.ctx.gain_slopes is not None:
@@ -202,9 +202,21 @@ class TopKStrategy(AShareStrategy):
         if not len(buys):
             return
         plan.budget = buy_budget(self.broker.getcash(), equity, proceeds, cfg.cash_buffer)
+        joins = self._joining(review, cfg, held & ~must_exit, sells, len(buys))
         for slot, (c, value) in enumerate(zip(buys, plan.values(), strict=True)):
             self.buy_value(i, c, value, target, plan, slot)
-            self.tranche[c] = review.tranche
+            self.tranche[c] = joins[slot]
+
+    def _joining(self, review: pacing.Review, cfg: TopKConfig, staying: np.ndarray, sells: np.ndarray,
+                 n_buys: int) -> list[int]:
+        """The tranche each of today's buys joins: the reviewed tranche's free slots first, then
+        the slots that exits from the index freed in other tranches (:attr:`pacing.Review.refill`)."""
+        g = review.tranche
+        kept = staying & (self.tranche == g)
+        kept[sells] = False
+        room = max(int(pacing.tranche_sizes(cfg.k, cfg.hold_days)[g]) - int(kept.sum()), 0) if g >= 0 else 0
+        out = [g] * min(room, n_buys) + list(review.refill)
+        return (out + [g] * n_buys)[:n_buys]
 
     def _tranches(self, held: np.ndarray, i: int) -> np.ndarray:
         """Each holding's tranche: the one of the review day it was bought on; a name no longer

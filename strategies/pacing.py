@@ -53,7 +53,8 @@ def smooth_scores(scores: np.ndarray, halflife: float) -> np.ndarray:
 # ----------------------------------------------------------------------------- review days
 def tranche_sizes(k: int, hold_days: int) -> np.ndarray:
     """Slots of each of the ``hold_days`` tranches of a book of ``k`` names: as equal as whole
-    names allow, the first ``k mod hold_days`` tranches one larger (k=30, 4 -> 8, 8, 7, 7)."""
+    names allow, the first ``k mod hold_days`` tranches one larger (k=30, 4 -> 8, 8, 7, 7; with
+    fewer names than tranches the last ones are empty: k=2, 4 -> 1, 1, 0, 0)."""
     base, extra = divmod(int(k), int(hold_days))
     return np.array([base + (1 if g < extra else 0) for g in range(int(hold_days))], dtype=np.int64)
 
@@ -68,17 +69,20 @@ class Review:
         locked: holdings that may not be replaced today (those of the other tranches; all on a
             day without a review). Exits from the index are sold whatever this says.
         capacity: most names the book may hold after today's trades: the holdings of the other
-            tranches plus the reviewed tranche's slots (the holdings kept on a day without a
-            review, so nothing is bought).
+            tranches, the slots their exits free today (``refill``) and the reviewed tranche's
+            slots (the holdings kept on a day without a review, so nothing is bought).
+        refill: for each slot of another tranche that an exit from the index frees today, that
+            tranche (its replacement joins it); today's first buys go to the reviewed tranche.
     """
 
     tranche: int
     locked: np.ndarray
     capacity: int
+    refill: tuple[int, ...] = ()
 
 
 def review_plan(day: int, k: int, hold_days: int, rebalance_every: int, tranche: np.ndarray,
-                staying: np.ndarray) -> Review:
+                staying: np.ndarray, leaving: np.ndarray | None = None) -> Review:
     """The review of decision day ``day`` (0 = the run's first decision day).
 
     Rules: decisions are made on the days ``day % rebalance_every == 0``; on those, the book's
@@ -86,22 +90,34 @@ def review_plan(day: int, k: int, hold_days: int, rebalance_every: int, tranche:
     ``(day // rebalance_every) % hold_days`` is reviewed, so each tranche is reviewed every
     ``hold_days x rebalance_every`` trading days and a name bought is held that long before it
     may be replaced (Jegadeesh-Titman's overlapping portfolios: 1/hold_days of the book turns a
-    review day). ``hold_days = rebalance_every = 1``: every holding is reviewed every day, all
-    ``k`` slots open (the plain TopK rule).
+    review day). A holding of another tranche that left the index is sold, and its slot refilled
+    the same day into its tranche (a tranche's slots that were never filled wait for its review,
+    so the book is built a tranche a day). ``hold_days = rebalance_every = 1``: every holding is
+    reviewed every day, all ``k`` slots open (the plain TopK rule).
 
     Args:
         day: position of the decision day in the run.
         k, hold_days, rebalance_every: the :class:`~strategies.targets.TopKConfig` settings.
         tranche: per name, the tranche of its holding (-1: not held).
         staying: held names that stay unless replaced (held and still members).
+        leaving: held names sold today because they left the index (default: none).
     """
     staying = np.asarray(staying, dtype=bool)
     tranche = np.asarray(tranche)
     if day % rebalance_every:
         return Review(tranche=-1, locked=staying.copy(), capacity=int(staying.sum()))
     g = (day // rebalance_every) % hold_days
+    sizes = tranche_sizes(k, hold_days)
     closed = staying & (tranche != g)
-    return Review(tranche=int(g), locked=closed, capacity=int(closed.sum()) + int(tranche_sizes(k, hold_days)[g]))
+    held = staying if leaving is None else staying | np.asarray(leaving, dtype=bool)
+    ids = np.clip(tranche, 0, hold_days - 1)
+    had = np.bincount(ids[held & (tranche >= 0)], minlength=hold_days)
+    stay = np.bincount(ids[staying & (tranche >= 0)], minlength=hold_days)
+    freed = np.maximum(np.minimum(had, sizes) - stay, 0)
+    freed[g] = 0
+    refill = tuple(int(t) for t in np.repeat(np.arange(hold_days), freed))
+    return Review(tranche=int(g), locked=closed, capacity=int(closed.sum()) + int(sizes[g]) + len(refill),
+                  refill=refill)
 
 
 # ----------------------------------------------------------------------------- the fitted relation

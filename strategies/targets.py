@@ -74,7 +74,8 @@ class TopKConfig(StrategyConfig):
         hold_days: staggered tranches (Jegadeesh-Titman): the k slots are split into this many
             tranches, one reviewed per decision day, so a name bought is held ``hold_days``
             decision days before it may be replaced and about 1/hold_days of the book turns a day
-            (:func:`strategies.pacing.review_plan`); 1: every holding reviewed every day.
+            (:func:`strategies.pacing.review_plan`); 1: every holding reviewed every day. With
+            fewer names than tranches some tranches are empty (days without a buy).
         rebalance_every: decide only every N-th trading day of the run (the first is day 0);
             between them nothing is bought or replaced, but a stock that left the index is sold.
         score_halflife: half-life (trading days) of an exponential average of each stock's
@@ -92,23 +93,25 @@ class TopKConfig(StrategyConfig):
             (the gain a swap is credited with).
         cash_buffer: see :class:`StrategyConfig`.
 
-    The defaults ``buffer=20``, ``min_hold=2`` were chosen on validation predictions before the
-    default test span (the default model's out-of-sample 2018-07 .. 2021-12 walk-forward) by
-    ``scripts/choose_topk_defaults.py``: the highest net Sharpe of a 35-point grid, the lowest
-    turnover among near ties (README, "A-share rules modelled"); rerun it when the default model
-    changes. ``buffer=0, min_hold=0`` is the plain rule (sell a name as soon as it leaves the top k,
-    within ``max_replace``).
+    The defaults ``hold_days=20``, ``buffer=0``, ``min_hold=0`` (no smoothing, no cost-aware
+    rule) were chosen on validation predictions before the default test span (the default
+    model's out-of-sample 2018-07 .. 2021-12 walk-forward) by ``scripts/choose_topk_defaults.py``:
+    among the 61 settings of its grid that traded at most 0.15 of the book a day with costs of at
+    most 2.5% a year, the highest net Sharpe, the lowest turnover among near ties
+    (``docs/trading-pace.md``); rerun it when the default model changes. ``hold_days=1,
+    buffer=0, min_hold=0`` is the plain rule (sell a name as soon as it leaves the top k, within
+    ``max_replace``); ``hold_days=1, buffer=20, min_hold=2`` were the defaults before.
     """
 
     k: int = setting(30, lo=1, hi=1000, doc="TopK: names held")
     max_replace: int = setting(10, lo=1, hi=1000, doc="TopK: most held names replaced per day (>= k: no limit)")
-    buffer: int = setting(20, lo=0, hi=1000, doc="TopK: a holding is kept while it ranks within the top k + buffer")
-    min_hold: int = setting(2, lo=0, hi=250,
+    buffer: int = setting(0, lo=0, hi=1000, doc="TopK: a holding is kept while it ranks within the top k + buffer")
+    min_hold: int = setting(0, lo=0, hi=250,
                             doc="TopK: trading days a bought name is held before it may be replaced (0: none)")
     missing: str = setting(LOWEST, choices=(LOWEST, KEEP),
                            doc="TopK: a held tradable member without a prediction ranks lowest, or is kept (hold)")
     tie_seed: int = setting(0, lo=0, hi=2**31 - 1, doc="TopK: seed of the shuffle that orders equal p_up each day")
-    hold_days: int = setting(1, lo=1, hi=250,
+    hold_days: int = setting(20, lo=1, hi=250,
                              doc="TopK: staggered tranches: one of this many is reviewed a decision day, so a buy "
                                  "is held this many decision days before it may be replaced (1: all every day)")
     rebalance_every: int = setting(1, lo=1, hi=250,
@@ -120,12 +123,6 @@ class TopKConfig(StrategyConfig):
                                           "forward-return slope x rank gap x value) exceeds the round-trip cost")
     gain_horizon: int = setting(10, lo=1, hi=120,
                                 doc="TopK: days of forward return the cost-aware rule's slope is fitted on")
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.hold_days > self.k:
-            raise SettingError(type(self).__name__, "hold_days", self.hold_days,
-                               f"must not exceed k = {self.k}: each tranche needs a slot (e.g. hold_days <= k)")
 
 
 @dataclass(frozen=True)
@@ -371,7 +368,8 @@ def topk_targets(
     ages = held_days or {}
     where = tranches or {}
     tranche = np.array([where.get(s, 0) if s in held_set else -1 for s in universe], dtype=np.int64)
-    review = review_plan(day, config.k, config.hold_days, config.rebalance_every, tranche, held & ~must_exit)
+    review = review_plan(day, config.k, config.hold_days, config.rebalance_every, tranche, held & ~must_exit,
+                         must_exit)
     locked = held & (np.array([ages.get(s, config.min_hold) < config.min_hold for s in universe], dtype=bool)
                      | review.locked)
     key = None if date is None else tie_keys(config.tie_seed, date, symbol_codes(universe))

@@ -94,19 +94,9 @@ def point_config(base: TopKConfig, point: str) -> TopKConfig:
         raise ConfigError(f"point {point!r}: {exc}") from None
 
 
-def frontier_settings(base: TopKConfig, points: tuple[str, ...]) -> tuple[list[tuple[str, TopKConfig]], list[str]]:
-    """(each point as a configuration over ``base``, the points skipped): a point with more
-    tranches (``hold_days``) than names (``k``) is skipped, not refused, so that the default
-    points suit a run of any ``k``; any other bad value is a ConfigError naming the point."""
-    ok, skipped = [], []
-    for p in points:
-        pairs = parse_point(p)
-        k, hold = pairs.get("k", str(base.k)), pairs.get("hold_days")
-        if hold is not None and hold.isdigit() and k.isdigit() and int(hold) > int(k):
-            skipped.append(p)
-            continue
-        ok.append((p, point_config(base, p)))
-    return ok, skipped
+def frontier_settings(base: TopKConfig, points: tuple[str, ...]) -> list[tuple[str, TopKConfig]]:
+    """Each point as a configuration over ``base``; a bad value is a ConfigError naming the point."""
+    return [(p, point_config(base, p)) for p in points]
 
 
 # ----------------------------------------------------------------------------- the figures
@@ -176,7 +166,7 @@ def frontier(md: Any, preds: pd.DataFrame, base: TopKConfig, costs: CostModel, c
     rows = []
     seen: set[TopKConfig] = set()
     todo: list[tuple[str, TopKConfig, bool]] = [("(the run's own)", base, True)]
-    todo += [(p, cfg, False) for p, cfg in frontier_settings(base, points)[0]]
+    todo += [(p, cfg, False) for p, cfg in frontier_settings(base, points)]
     for name, cfg, mine in todo:
         if cfg in seen:
             continue
@@ -220,14 +210,12 @@ class Tradeoff:
     check: dict[str, float] = field(default_factory=dict)
     impact: float = 0.0
     participation: float = 1.0
-    skipped: list[str] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
         """For metrics.json."""
         return {"frontier": self.frontier.to_dict(orient="records"),
                 "capacity": self.capacity.to_dict(orient="records"),
-                "gross_check": self.check, "capacity_impact": self.impact, "participation": self.participation,
-                "frontier_skipped": self.skipped}
+                "gross_check": self.check, "capacity_impact": self.impact, "participation": self.participation}
 
 
 def measure(md: Any, preds: pd.DataFrame, strategy: TopKConfig | ThresholdConfig, costs: CostModel, cash: float,
@@ -240,7 +228,6 @@ def measure(md: Any, preds: pd.DataFrame, strategy: TopKConfig | ThresholdConfig
     out = Tradeoff(impact=float(cfg.impact), participation=float(costs.participation))
     if isinstance(strategy, TopKConfig) and cfg.frontier:
         out.frontier = frontier(md, preds, strategy, costs, cash, ppy, reference, cfg.frontier, own, confidence)
-        out.skipped = frontier_settings(strategy, cfg.frontier)[1]
     if cfg.capitals:
         out.capacity = capacity(md, preds, strategy, costs, ppy, reference, cfg.capitals, cfg.impact, confidence)
     if own is not None and own_gross is not None and len(own.returns):

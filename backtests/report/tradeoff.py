@@ -63,9 +63,7 @@ def section(tradeoff: Any, model: str, reference: str) -> list[str]:
                 f"slippage and impact added back. Excess is over {ref} (annual returns); alpha after {ref} (CAPM, "
                 "HAC t in brackets). The settings are a menu, not a search: picking the best row of this table on "
                 "the test span would read the test results (the defaults were chosen on validation "
-                "predictions)."
-                + (f" Skipped (more tranches than names): {html.escape(', '.join(tradeoff.skipped))}."
-                   if tradeoff.skipped else "") + "</p>"]
+                "predictions).</p>"]
         img = chart_frontier(f, reference)
         if img:
             out.append(f'<img alt="frontier" src="{img}">')

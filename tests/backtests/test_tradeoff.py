@@ -50,7 +50,7 @@ def test_alpha_figures_are_the_capm_of_the_returns():
 
 
 def test_frontier_points_are_checked_when_the_settings_are_built():
-    with pytest.raises(SettingError, match=r"frontier = .* has point 'hold_days=x': hold_days = 'x' is not a valid int"):
+    with pytest.raises(SettingError, match=r"frontier = .* point 'hold_days=x': hold_days = 'x' is not a valid int"):
         T.TradeoffConfig(frontier=("hold_days=x",))
     with pytest.raises(SettingError, match=r"point 'hold_days=2;buffer=-1': TopKConfig.buffer = -1 is out of range"):
         T.TradeoffConfig(frontier=("hold_days=2;buffer=-1",))
@@ -58,10 +58,10 @@ def test_frontier_points_are_checked_when_the_settings_are_built():
         T.TradeoffConfig(frontier=("no_such=1",))
     with pytest.raises(SettingError, match="is not allowed"):
         T.TradeoffConfig(frontier=("hold_days 5",))
-    # over a run's k: more tranches than names are skipped (the default points suit any k)
-    ok, skipped = T.frontier_settings(TopKConfig(k=4), ("hold_days=2", "hold_days=5", "hold_days=4;buffer=0"))
-    assert [p for p, _ in ok] == ["hold_days=2", "hold_days=4;buffer=0"] and skipped == ["hold_days=5"]
-    assert ok[1][1] == TopKConfig(k=4, hold_days=4, buffer=0)
+    # each point over the run's own settings
+    ok = T.frontier_settings(TopKConfig(k=4, buffer=3), ("hold_days=2", "hold_days=5;buffer=0"))
+    assert ok == [("hold_days=2", TopKConfig(k=4, buffer=3, hold_days=2)),
+                  ("hold_days=5;buffer=0", TopKConfig(k=4, buffer=0, hold_days=5))]
     from backtests import config as C
 
     with pytest.raises(ConfigError, match=r"tradeoff.frontier = .* has point 'cost_aware=maybe'"):

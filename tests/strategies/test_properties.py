@@ -51,10 +51,10 @@ def random_market(seed: int, n_days: int = 30):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 10_000), st.integers(1, 4), st.integers(1, 3), st.sampled_from([30_000.0, 200_000.0, 2e6]),
-       st.integers(0, 2), st.sampled_from([0, 1, 3]))
-def test_runs_respect_the_rules(seed, k, n, cash, buffer, min_hold):
+       st.integers(0, 2), st.sampled_from([0, 1, 3]), st.sampled_from([1, 2, 5]))
+def test_runs_respect_the_rules(seed, k, n, cash, buffer, min_hold, hold_days):
     md, p = random_market(seed)
-    cfg = TopKConfig(k=k, max_replace=n, buffer=buffer, min_hold=min_hold)
+    cfg = TopKConfig(k=k, max_replace=n, buffer=buffer, min_hold=min_hold, hold_days=hold_days)
     cfg_costs = CostModel()
     res = run_backtest(md, p, strategy=cfg, costs=cfg_costs, initial_cash=cash, progress=False)
     t = res.trades

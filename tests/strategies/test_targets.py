@@ -25,8 +25,8 @@ NAN = float("nan")
 
 
 def plain(**kw) -> TopKConfig:
-    """TopK settings without the rank buffer and the minimum holding period (unless given)."""
-    return TopKConfig(**{"buffer": 0, "min_hold": 0, **kw})
+    """TopK settings without tranches, the rank buffer and the minimum holding period (unless given)."""
+    return TopKConfig(**{"buffer": 0, "min_hold": 0, "hold_days": 1, **kw})
 
 
 def test_first_day_fills_all_k_slots_best_first():
