@@ -122,13 +122,15 @@ def chart_frontier(f: pd.DataFrame, reference: str) -> str | None:
 
 
 def chart_capacity(c: pd.DataFrame, reference: str) -> str | None:
-    """Net excess and cost drag (left axis) and fill rate (right axis) against the starting capital."""
+    """Net excess, cost drag and net alpha (left axis) and fill rate (right axis) against the
+    starting capital."""
     if c.empty:
         return None
     fig, ax = _figure(9, 4.2)
     x = c["capital"].to_numpy()
     ax.plot(x, 100 * c["net_excess"], "o-", color="#d62728", label=f"excess over {reference} after costs")
     ax.plot(x, 100 * c["cost_drag"], "o--", color="#ff7f0e", label="cost drag")
+    ax.plot(x, 100 * c["alpha"], "^:", color="#2ca02c", label=f"alpha after {reference} and costs")
     ax.set_xscale("log")
     ax.axhline(0, color="#999", lw=0.8)
     ax.set_xlabel("starting capital (CNY)")
