@@ -35,6 +35,7 @@ from strategies.rules import CostModel
 from strategies.targets import DEFAULT_INITIAL_CASH, INITIAL_CASH, ThresholdConfig, TopKConfig
 
 from .evaluation_config import EvaluationConfig
+from .evidence.tradeoff import TradeoffConfig, frontier_settings
 
 __all__ = ["PRESETS", "RunConfig", "describe_fields", "load_config", "merged_settings", "parse_override", "to_toml"]
 
@@ -145,6 +146,7 @@ class RunConfig:
     costs: CostModel = field(default_factory=CostModel)
     report: ReportConfig = field(default_factory=ReportConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    tradeoff: TradeoffConfig = field(default_factory=TradeoffConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     execution: ExecutorConfig = field(default_factory=ExecutorConfig)
 
@@ -193,6 +195,12 @@ def _check_across_sections(cfg: RunConfig) -> None:
             raise ConfigError(f"{', '.join(cross)} need(s) a cross-section of stocks, but universe.symbols is one "
                               f"stock ({u.symbols[0]}): use labels.relative none or index, target updown or return, "
                               "objective bce or mse, early_stop loss (the single-stock defaults), or give more symbols")
+    if cfg.strategy.kind == "topk":
+        try:  # each frontier point over the run's own TopK settings
+            frontier_settings(cfg.strategy.topk, cfg.tradeoff.frontier)
+        except ConfigError as exc:
+            raise ConfigError(f"tradeoff.frontier {exc} over [strategy.topk]: change the point or the strategy"
+                              ) from None
     if cfg.strategy.kind == "threshold" and len(u.symbols) != 1:
         raise ConfigError(
             f"strategy.kind = 'threshold' trades one instrument: give exactly one symbol "

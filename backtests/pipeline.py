@@ -20,8 +20,9 @@ from signals.execution.ray_executor import RayExecutor
 
 from . import build, runfolder
 from .config import RunConfig
+from .evidence import tradeoff
 from .evidence.outcomes import backtest_models, margin_over_lightgbm
-from .outputs import AuditOutcome, write_outputs
+from .outputs import AuditOutcome, reference_for, write_outputs
 from .runfolder import RunFolder
 
 __all__ = ["run", "run_audit"]
@@ -69,6 +70,11 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
         with timings.stage("backtests", 3, total):
             outcomes = backtest_models(md, preds, wm, [cfg.model.kind, *baselines], build.traded_models(cfg), scfg,
                                        cfg.costs, cfg.strategy.initial_cash, ppy, progress=progress)
+            main = outcomes[cfg.model.kind]
+            if main.backtest is not None:  # the main model's frontier and capacity
+                ref = reference_for(cfg, md, main.backtest.returns.index).returns
+                main.tradeoff = tradeoff.for_outcome(md, main, scfg, cfg.costs, cfg.strategy.initial_cash, ppy, ref,
+                                                     cfg.tradeoff, cfg.evaluation.confidence)
         audit = None
         margin = margin_over_lightgbm(outcomes, cfg.model.kind)
         if margin:

@@ -28,8 +28,9 @@ __all__ = ["GROSS_COSTS", "MODEL_LABELS", "ModelOutcome", "backtest_models", "la
 
 log = logging.getLogger("backtests.run")
 
-#: the costs of a gross backtest: none at all (same rules otherwise: lots, T+1, limits, suspension)
-GROSS_COSTS = CostModel(commission_rate=0.0, min_commission=0.0, slippage=0.0, stamp_duty=False)
+#: the costs of a gross backtest: none at all (same rules otherwise: lots, T+1, limits, suspension,
+#: the default participation cap); a run's gross twin is its own ``costs.gross()``
+GROSS_COSTS = CostModel().gross()
 
 MODEL_LABELS = {
     "lstm": "LSTM", "gru": "GRU", "attention": "Attention-LSTM", "logistic": "Logistic",
@@ -61,6 +62,7 @@ class ModelOutcome:
     summary: dict[str, Any] = field(default_factory=dict)
     predictions: pd.DataFrame | None = None
     gross: BacktestResult | None = None
+    tradeoff: Any = None  # backtests.evidence.tradeoff.Tradeoff of the main model, when measured
 
     def attach(self, res: BacktestResult, periods_per_year: int, gross: BacktestResult | None = None) -> None:
         """Take a backtest (its summary annualised on ``periods_per_year``) and its gross twin."""
@@ -76,7 +78,8 @@ def backtest_models(md: data_store.MarketData, predictions: pd.DataFrame, window
                     initial_cash: float, periods_per_year: int, *, progress: bool = True) -> dict[str, ModelOutcome]:
     """Each model's outcome, in the order of ``models``: its rows of ``predictions`` (a table with a
     ``model`` column) and ``window_metrics``; each model in ``traded`` is backtested with ``costs``
-    and again with :data:`GROSS_COSTS` (same strategy, same rules, no costs)."""
+    and again with ``costs.gross()`` (same strategy, same rules and fill limits, no costs; the
+    cost-aware swap rule still weighs ``costs``, so both make the same decisions)."""
     out: dict[str, ModelOutcome] = {}
     for model in models:
         rows = predictions.loc[predictions["model"] == model]
@@ -87,9 +90,9 @@ def backtest_models(md: data_store.MarketData, predictions: pd.DataFrame, window
             table = rows[["date", "symbol", "p_up"]]
             res = strategies.run_backtest(md, table, strategy=strategy, costs=costs, initial_cash=initial_cash,
                                           progress=progress, periods_per_year=periods_per_year)
-            gross = strategies.run_backtest(md, table, strategy=strategy, costs=GROSS_COSTS,
+            gross = strategies.run_backtest(md, table, strategy=strategy, costs=costs.gross(),
                                             initial_cash=initial_cash, progress=progress,
-                                            periods_per_year=periods_per_year)
+                                            periods_per_year=periods_per_year, decision_costs=costs)
             oc.attach(res, periods_per_year, gross)
         out[model] = oc
     return out

@@ -33,8 +33,8 @@ NAN = float("nan")
 
 
 def plain(**kw) -> TopKConfig:
-    """TopK settings without the rank buffer and the minimum holding period (unless given)."""
-    return TopKConfig(**{"buffer": 0, "min_hold": 0, **kw})
+    """TopK settings without tranches, the rank buffer and the minimum holding period (unless given)."""
+    return TopKConfig(**{"buffer": 0, "min_hold": 0, "hold_days": 1, **kw})
 
 
 def test_first_day_fills_all_k_slots_best_first():
@@ -140,7 +140,7 @@ def test_spread_budget_invests_the_rounding_left_by_earlier_names():
 def test_topk_orders_sell_first_then_share_the_budget_among_the_buys():
     """k=2 from a book of one low-ranked name: its sale at the close (less its fees) joins the cash
     above the 2% buffer, and the two buys share it, the STAR name sized in single shares."""
-    cfg, rules = TopKConfig(k=2, max_replace=2, buffer=0, min_hold=0), AShareRules.from_costs()
+    cfg, rules = TopKConfig(k=2, max_replace=2, buffer=0, min_hold=0, hold_days=1), AShareRules.from_costs()
     syms = ["SH600000", "SH688001", "SZ000001"]
     scores = np.array([0.9, 0.8, 0.1])
     shares = np.array([0.0, 0.0, 1_000.0])
