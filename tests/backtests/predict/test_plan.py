@@ -155,3 +155,63 @@ def test_an_ex_rights_day_at_the_fill_is_named_beside_the_holding():
     note = p.targets.set_index("symbol").loc["SZ000001", "note"]
     assert note == ("ex-rights on 2025-06-23: the position becomes floor(1000 x 1.1000) shares before the open; "
                     "the realised columns keep 1000")
+
+
+def _paced_book(tranches=None, start="2025-06-18"):
+    lots = pd.DataFrame({"symbol": ["SH600004", "SH600009"], "shares": [1_000.0, 1_000.0],
+                         "bought": pd.to_datetime(["2025-06-19", "2025-06-20"])})
+    if tranches is not None:
+        lots["tranche"] = tranches
+    return Book(0.0, lots, "test", cycle_start=None if start is None else pd.Timestamp(start))
+
+
+PACED = TopKConfig(k=2, max_replace=2, buffer=0, min_hold=0, hold_days=2)
+FLAT = {s: [(10, 10)] * 4 for s in ("SH600000", "SH600004", "SH600009", "SH600010")}
+LOW = pd.Series({"SH600000": 0.9, "SH600010": 0.8, "SH600004": 0.2, "SH600009": 0.1})
+
+
+def test_the_review_cycle_of_a_book_counts_from_its_day_0():
+    """hold_days 2, k 2: one slot a tranche. Day 0 is 06-18, so the decision day 06-20 is day 2 and
+    reviews tranche 0. Both holdings rank outside the top 2. SH600004 was bought on 06-19, decided on
+    06-18 (day 0, tranche 0): it is replaced by the best name; SH600009, bought on 06-20 (decided on
+    day 1, tranche 1), is kept though it ranks last."""
+    p = plan_next_session(make_market(DAYS, FLAT), LOW, _paced_book(), PACED, CostModel(), D, F)
+    assert (p.facts["cycle_start"], p.facts["cycle_day"], p.facts["tranche_reviewed"]) == ("2025-06-18", 2, 0)
+    assert list(zip(p.orders["side"], p.orders["symbol"], strict=True)) == [("sell", "SH600004"), ("buy", "SH600000")]
+    t = p.targets.set_index("symbol")
+    assert t.loc["SH600009", "action"] == "keep"
+    assert t.loc["SH600009", "note"] == "in tranche 1, not reviewed today (tranche 0 is reviewed today): kept"
+    # the buy joins the reviewed tranche; the holdings file of the next day carries it
+    assert t.loc["SH600000", "tranche"] == 0 and t.loc["SH600009", "tranche"] == 1
+    assert pd.isna(t.loc["SH600004", "tranche"]) and pd.isna(t.loc["SH600010", "tranche"])
+    # equity 20,000; the sale brings 10,000 - 5 commission - 5 duty = 9,990; budget 9,990 - 2% x 20,000
+    # = 9,590, below one name's weight 9,800: 900 shares at 10.00 (9,005 with commission)
+    buy = p.orders.set_index("symbol").loc["SH600000"]
+    assert p.facts["budget"] == pytest.approx(9_590.0) and (buy.requested, buy.shares) == (900, 900)
+
+
+def test_the_holdings_file_tranche_wins_over_the_buy_day():
+    """A refill joins the tranche of the name it replaced, which its buy day cannot tell: the file's
+    tranche column says so. Here it swaps the two: SH600009 is then in the reviewed tranche 0."""
+    p = plan_next_session(make_market(DAYS, FLAT), LOW, _paced_book([1, 0]), PACED, CostModel(), D, F)
+    assert list(zip(p.orders["side"], p.orders["symbol"], strict=True)) == [("sell", "SH600009"), ("buy", "SH600000")]
+    # without a day 0, the book's earliest purchase (06-19) was decided on 06-18: the same cycle
+    p = plan_next_session(make_market(DAYS, FLAT), LOW, _paced_book(start=None), PACED, CostModel(), D, F)
+    assert (p.facts["cycle_start"], p.facts["tranche_reviewed"]) == ("2025-06-18", 0)
+    assert list(p.orders["symbol"]) == ["SH600004", "SH600000"]
+    # day 0 on 06-19 makes 06-20 day 1, reviewing tranche 1; SH600004 was decided on day -1, which is
+    # tranche 1 too: with rebalance_every 1 the name reviewed is the one decided hold_days sessions ago,
+    # whatever day 0 is (day 0 names the tranches, and so which of them has the larger share of k)
+    p = plan_next_session(make_market(DAYS, FLAT), LOW, _paced_book(start="2025-06-19"), PACED, CostModel(), D, F)
+    assert (p.facts["cycle_day"], p.facts["tranche_reviewed"]) == (1, 1)
+    assert list(p.orders["symbol"]) == ["SH600004", "SH600000"]
+    assert p.targets.set_index("symbol").loc["SH600009", "tranche"] == 0
+
+
+def test_a_bad_cycle_is_refused_with_its_fix():
+    with pytest.raises(ConfigError, match=r"SH600004 is in tranche 5, but strategy.topk.hold_days = 2 has tranches"):
+        plan_next_session(make_market(DAYS, FLAT), LOW, _paced_book([5, 0]), PACED, CostModel(), D, F)
+    with pytest.raises(ConfigError, match=r"--cycle-start 2025-06-23 is after the decision day 2025-06-20"):
+        plan_next_session(make_market(DAYS, FLAT), LOW, _paced_book(start="2025-06-23"), PACED, CostModel(), D, F)
+    with pytest.raises(ConfigError, match=r"--cycle-start 2025-06-02 is before the data's first day 2025-06-18"):
+        plan_next_session(make_market(DAYS, FLAT), LOW, _paced_book(start="2025-06-02"), PACED, CostModel(), D, F)
