@@ -36,6 +36,7 @@ from strategies.rules import CostModel
 from strategies.targets import DEFAULT_INITIAL_CASH, INITIAL_CASH, ThresholdConfig, TopKConfig
 
 from .evaluation_config import EvaluationConfig
+from .evidence.tradeoff import TradeoffConfig, frontier_settings
 
 __all__ = ["PRESETS", "RunConfig", "describe_fields", "load_config", "merged_settings", "parse_override", "to_toml"]
 
@@ -150,6 +151,7 @@ class RunConfig:
     report: ReportConfig = field(default_factory=ReportConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     styles: StyleConfig = field(default_factory=StyleConfig)
+    tradeoff: TradeoffConfig = field(default_factory=TradeoffConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     execution: ExecutorConfig = field(default_factory=ExecutorConfig)
 
@@ -201,6 +203,12 @@ def _check_across_sections(cfg: RunConfig) -> None:
     if len(u.symbols) == 1 and (cfg.styles.neutral_scores or cfg.labels.neutral):
         raise ConfigError(f"styles.neutral_scores / labels.neutral regress each day's cross-section of stocks on the "
                           f"styles, but universe.symbols is one stock ({u.symbols[0]}): leave them empty")
+    if cfg.strategy.kind == "topk":
+        try:  # each frontier point over the run's own TopK settings
+            frontier_settings(cfg.strategy.topk, cfg.tradeoff.frontier)
+        except ConfigError as exc:
+            raise ConfigError(f"tradeoff.frontier {exc} over [strategy.topk]: change the point or the strategy"
+                              ) from None
     if cfg.strategy.kind == "threshold" and len(u.symbols) != 1:
         raise ConfigError(
             f"strategy.kind = 'threshold' trades one instrument: give exactly one symbol "

@@ -66,9 +66,10 @@ class InputError(ToolkitError, ValueError):
 
 
 #: the settings ``--set`` may change here; the others describe training (the model, its features,
-#: the walk-forward's training spans, the executor, the audit), and nothing is trained
+#: the walk-forward's training spans, the executor, the audit), and nothing is trained. ``tradeoff``:
+#: the main model's frontier and capacity table are traded here as in a run
 APPLIES = ("data.", "universe.", "labels.horizon", "labels.keep_jumps", "walk_forward.test_days", "strategy.",
-           "costs.", "report.title", "evaluation.", "output.", "styles.")
+           "costs.", "tradeoff.", "report.title", "evaluation.", "output.", "styles.")
 
 
 def check_settings_apply(settings: list[str]) -> None:
@@ -394,8 +395,9 @@ def evaluate(args: argparse.Namespace) -> Path | None:
 
     from . import build
     from . import config as C
+    from .evidence import tradeoff
     from .evidence.outcomes import backtest_models
-    from .outputs import write_outputs
+    from .outputs import reference_for, write_outputs
     from .pipeline import run_styles, style_traded, with_styles
     from .runfolder import RunFolder, check_writable
 
@@ -436,6 +438,12 @@ def evaluate(args: argparse.Namespace) -> Path | None:
                                        traded + style_traded(cfg, style_models), scfg, cfg.costs,
                                        cfg.strategy.initial_cash, ppy, progress=not args.quiet,
                                        net_only=tuple(style_models), workers=cfg.strategy.backtest_workers)
+            main = outcomes[inp.main]
+            if main.backtest is not None:  # the main model's frontier and capacity, as in a run
+                ref = reference_for(cfg, md, main.backtest.returns.index).returns
+                main.tradeoff = tradeoff.for_outcome(md, main, scfg, cfg.costs, cfg.strategy.initial_cash, ppy, ref,
+                                                     cfg.tradeoff, cfg.evaluation.confidence,
+                                                     None if styles is None else styles.factors)
         with timings.stage("report", 3, 3):
             write_outputs(rf, cfg, md, sig, outcomes, ppy, None, timings, t_start, span=args.label,
                           source=source, main=inp.main, styles=styles)

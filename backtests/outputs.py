@@ -174,7 +174,10 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
         # a failed audit leads (it says the figures may use the future), then the alarms
         "verdict": lead + "".join(f"{a} " for a in alarms) + shown["verdict"],
         "verdict_class": shown["verdict_class"],
-        "warnings": alarms,
+        # the alarms, then what the money figures mean when the settings make them say little (a small universe)
+        "warnings": [*alarms, *main_bt.warnings],
+        # turnover against net and gross excess and alpha; the strategy at larger capitals
+        "tradeoff": outcomes[main].tradeoff.record() if outcomes[main].tradeoff is not None else None,
         "audit": audit_text,
         "audit_passed": None if audit is None else audit.passed,
         "models": shown["models"],
@@ -309,6 +312,8 @@ def summary_table(run_dir: Path) -> str:
                        for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
     lines.insert(1, "-" * len(lines[0]))
     text = "\n".join(lines) + "\n\n" + m["verdict"]
+    for w in m.get("warnings") or []:
+        text += "\n\nWarning: " + w
     if m.get("audit"):
         text += "\n\nLeakage audit: " + m["audit"]
     return text

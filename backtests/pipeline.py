@@ -21,9 +21,10 @@ from signals.execution.ray_executor import RayExecutor
 
 from . import build, runfolder
 from .config import RunConfig
+from .evidence import tradeoff
 from .evidence.outcomes import backtest_models, margin_over_lightgbm
 from .evidence.styles import StyleContext, add_style_baselines, apply_neutral_scores, style_context
-from .outputs import AuditOutcome, write_outputs
+from .outputs import AuditOutcome, reference_for, write_outputs
 from .runfolder import RunFolder
 
 __all__ = ["MIN_CROSS_SECTION", "run", "run_audit"]
@@ -78,6 +79,12 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
                                        build.traded_models(cfg) + style_traded(cfg, style_models), scfg, cfg.costs,
                                        cfg.strategy.initial_cash, ppy, progress=progress,
                                        net_only=tuple(style_models), workers=cfg.strategy.backtest_workers)
+            main = outcomes[cfg.model.kind]
+            if main.backtest is not None:  # the main model's frontier and capacity
+                ref = reference_for(cfg, md, main.backtest.returns.index).returns
+                main.tradeoff = tradeoff.for_outcome(md, main, scfg, cfg.costs, cfg.strategy.initial_cash, ppy, ref,
+                                                     cfg.tradeoff, cfg.evaluation.confidence,
+                                                     None if styles is None else styles.factors)
         audit = None
         margin = margin_over_lightgbm(outcomes, cfg.model.kind)
         if margin:

@@ -21,9 +21,13 @@ after the other (Ray already spreads the points).
 
 The comparison table (``backtests.compare``) of the finished points is printed and written to
 ``<runs>/<stamp>-<name>-comparison/comparison.csv`` beside ``points.csv`` (each point's settings,
-folder, status and error). A point that fails after its retries is named with its error; the others finish,
-and the exit code is 1; otherwise a point whose leakage audit failed makes it 3. Exit codes and
-signals as for ``backtests.run`` (:mod:`backtests.lifecycle`): Ctrl-C or SIGTERM keeps the points
+folder, status and error) and ``frontier.csv``: the points' turnover against their net and gross
+excess and alpha (:func:`backtests.evidence.tradeoff.runs_frontier`; a grid over turnover settings,
+e.g. ``--grid strategy.topk.hold_days=1,5,10``, is a frontier; each run folder also has its own
+frontier over ``[tradeoff]``'s settings, on its one set of predictions). A point that fails after
+its retries is named with its error; the others finish, and the exit code is 1; otherwise a point
+whose leakage audit failed makes it 3. Exit codes and signals as for ``backtests.run``
+(:mod:`backtests.lifecycle`): Ctrl-C or SIGTERM keeps the points
 already finished, writes no comparison and exits 130 / 143.
 """
 
@@ -291,6 +295,10 @@ def sweep(points: list[Point], executor: LocalExecutor | RayExecutor, *, name: s
     pd.DataFrame(rows).to_csv(folder / "points.csv", index=False)
     if done:
         table.to_csv(folder / "comparison.csv")
+        from .evidence.tradeoff import runs_frontier
+
+        runs_frontier([p.folder for p in done if p.folder is not None]).to_csv(folder / "frontier.csv", index=False,
+                                                                              float_format="%.6g")
         text = cmp.format_table(table)
         if len(done) > 1:  # the best point against having tried them all
             mt = cmp.multiple_testing([p.folder for p in done if p.folder is not None])

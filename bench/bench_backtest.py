@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--days", type=int, default=1000)
     ap.add_argument("--k", type=int, default=30)
     ap.add_argument("--max-replace", type=int, default=5)
+    ap.add_argument("--hold-days", type=int, default=None,
+                    help="TopK tranches (default: TopKConfig's; 1 reviews every holding daily, more trades)")
     ap.add_argument("--repeat", type=int, default=1, help="best of N runs per feed")
     ap.add_argument("--skip-pandas", action="store_true", help="time the array feed only")
     return ap
@@ -65,13 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     md = data_store.load(use_cache=False)
     preds = workload(md, args.n_symbols, args.days)
     n_sym = preds["symbol"].nunique()
-    cfg = TopKConfig(k=args.k, max_replace=args.max_replace)
+    cfg = TopKConfig(k=args.k, max_replace=args.max_replace,
+                     **({} if args.hold_days is None else {"hold_days": args.hold_days}))
 
     t_arr, res_arr = timed(md, preds, "array", args.repeat, cfg)
     n_days = len(res_arr.equity)
     bars = n_sym * n_days
     print(f"workload: {n_sym} stocks x {n_days} days = {bars:,} stock-bars, TopK k={args.k}, "
-          f"max_replace={args.max_replace}, {len(res_arr.trades):,} trades")
+          f"max_replace={args.max_replace}, hold_days={cfg.hold_days}, {len(res_arr.trades):,} trades")
     tm = res_arr.timings
     print(f"array feed   : {t_arr:7.2f} s wall  {bars / t_arr:12,.0f} stock-bars/s  "
           f"(prepare {tm['prepare_s']:.2f} s, backtrader {tm['backtrader_s']:.2f} s)")

@@ -33,14 +33,22 @@ lot            buys in 100-share lots (a buy whose full weight is below one lot 
                decision close is refused); a whole position may be sold in odd lots
 cash           buys trimmed to the cash left at the fill price, fees included, or refused
                when the day's budget leaves no lot for them
+volume         an order fills at most ``CostModel.participation`` (default 10%) of the fill
+               day's volume; the rest is trimmed (a buy is not topped up later)
 =============  ===========================================================================
 
 Each rule has one implementation (:mod:`strategies.rules`), and it is the one the backtest runs:
 :func:`build_arrays` calls :class:`PriceLimit` and :class:`Suspension` on whole panels.
 
 Costs: commission per side (default 0.025%, minimum 5 CNY per order), stamp duty on sells
-(0.1% before 2023-08-28, 0.05% from then), optional slippage. Holdings follow dividends and bonus
-shares through the adjustment factor (``res.corporate_actions``).
+(0.1% before 2023-08-28, 0.05% from then), optional slippage and square-root impact
+(``CostModel.impact``). Holdings follow dividends and bonus shares through the adjustment factor
+(``res.corporate_actions``).
+
+Pace (:mod:`strategies.pacing`, settings of :class:`TopKConfig`): staggered tranches
+(``hold_days``), rebalancing every N days (``rebalance_every``), an exponential average of each
+stock's scores (``score_halflife``), and the cost-aware swap rule (``cost_aware``); a universe
+small for ``k + buffer`` is warned about (``res.warnings``).
 
 The names below are imported when first used (PEP 562): the configuration classes
 (:mod:`strategies.targets`, :mod:`strategies.rules`) load without Backtrader.
@@ -57,7 +65,7 @@ _EXPORTS = {
     "MarketArrays": "arrays", "build_arrays": "arrays",
     "DEFAULT_INITIAL_CASH": "targets", "INITIAL_CASH": "targets", "StrategyConfig": "targets",
     "ThresholdConfig": "targets", "TopKConfig": "targets", "TopKDecision": "targets", "threshold_action": "targets",
-    "topk_select": "targets", "topk_targets": "targets", "tie_keys": "targets",
+    "topk_select": "targets", "topk_targets": "targets", "tie_keys": "targets", "universe_warning": "targets",
     "AShareStrategy": "engine", "StrategyContext": "engine", "ThresholdStrategy": "engine", "TopKStrategy": "engine",
     "run_backtest": "engine", "simulate": "engine",
     "PredictionsError": "errors", "StrategyConfigError": "errors",
@@ -65,16 +73,17 @@ _EXPORTS = {
     "BacktestResult": "result", "trading_days_per_year": "performance",
     "REASONS": "rules", "AShareRules": "rules", "Commission": "rules", "CostModel": "rules", "LotRule": "rules",
     "PriceLimit": "rules", "Slippage": "rules", "StampDuty": "rules", "Suspension": "rules", "TPlusOne": "rules",
+    "Impact": "rules", "VolumeCap": "rules",
     "momentum_predictions": "scores",
 }
 
 __all__ = [
     "AShareRules", "AShareStrategy", "BacktestResult", "Commission", "CostModel", "DEFAULT_INITIAL_CASH",
-    "INITIAL_CASH", "LotRule", "MarketArrays", "PredictionsError", "PriceLimit", "REASONS", "Slippage", "StampDuty",
-    "StrategyConfig", "StrategyConfigError", "StrategyContext", "Suspension", "TPlusOne",
-    "ThresholdConfig", "ThresholdStrategy", "TopKConfig", "TopKDecision", "TopKStrategy", "build_arrays",
+    "INITIAL_CASH", "Impact", "LotRule", "MarketArrays", "PredictionsError", "PriceLimit", "REASONS", "Slippage",
+    "StampDuty", "StrategyConfig", "StrategyConfigError", "StrategyContext", "Suspension", "TPlusOne",
+    "ThresholdConfig", "ThresholdStrategy", "TopKConfig", "TopKDecision", "TopKStrategy", "VolumeCap", "build_arrays",
     "momentum_predictions", "run_backtest", "simulate", "threshold_action", "tie_keys", "topk_select", "topk_targets",
-    "trading_days_per_year", "validate_predictions",
+    "trading_days_per_year", "universe_warning", "validate_predictions",
 ]
 
 
@@ -93,12 +102,14 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
         AShareRules,
         Commission,
         CostModel,
+        Impact,
         LotRule,
         PriceLimit,
         Slippage,
         StampDuty,
         Suspension,
         TPlusOne,
+        VolumeCap,
     )
     from .scores import momentum_predictions
     from .targets import (
@@ -112,4 +123,5 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
         tie_keys,
         topk_select,
         topk_targets,
+        universe_warning,
     )

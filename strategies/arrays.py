@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from core.timing import FILL_LAG
 from data_store import MarketData
 
 from .rules import FillFacts, PriceLimit, Suspension
@@ -41,6 +42,10 @@ class MarketArrays:
         upper, lower: limit prices (CNY, nan without a limit).
         buy_blocked: the open is at the upper limit (no buy at that open).
         sell_blocked: the open is at the lower limit (no sell at that open).
+        volatility: standard deviation (ddof=1) of the stock's adjusted close-to-close daily
+            returns over the :data:`VOL_DAYS` trading days up to and including the day (known at
+            its close; at least half of them traded); where a stock has too few, the day's median
+            over the run's symbols, else :data:`FALLBACK_VOLATILITY`. Read by the impact rule.
     """
 
     dates: pd.DatetimeIndex
@@ -61,17 +66,35 @@ class MarketArrays:
     lower: np.ndarray
     buy_blocked: np.ndarray
     sell_blocked: np.ndarray
+    volatility: np.ndarray
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.close.shape
 
     def fill_facts(self, i: int, c: int) -> FillFacts:
-        """What day ``i`` says about column ``c`` to an order filling at its open."""
+        """What day ``i`` says about column ``c`` to an order filling at its open (the volatility
+        is the decision day's, ``FILL_LAG`` rows earlier: known when the order went in)."""
         return FillFacts(open=float(self.open[i, c]), high=float(self.high[i, c]), low=float(self.low[i, c]),
                          upper=float(self.upper[i, c]), lower=float(self.lower[i, c]),
                          suspended=bool(self.suspended[i, c]), member=bool(self.member[i, c]),
-                         buy_blocked=bool(self.buy_blocked[i, c]), sell_blocked=bool(self.sell_blocked[i, c]))
+                         buy_blocked=bool(self.buy_blocked[i, c]), sell_blocked=bool(self.sell_blocked[i, c]),
+                         volume=float(self.volume[i, c]), volatility=float(self.volatility[max(i - FILL_LAG, 0), c]))
+
+
+#: trading days of the trailing volatility (:attr:`MarketArrays.volatility`)
+VOL_DAYS = 20
+#: daily volatility used where no stock of the day has enough history (a fraction)
+FALLBACK_VOLATILITY = 0.02
+
+
+def trailing_volatility(close: np.ndarray, factor: np.ndarray, days: int = VOL_DAYS) -> np.ndarray:
+    """Rolling standard deviation (ddof=1) of adjusted close-to-close returns over ``days`` rows,
+    each row up to and including itself; NaN where fewer than ``days // 2`` returns exist (a
+    return needs a bar on both days)."""
+    adj = pd.DataFrame(close * factor)
+    ret = adj / adj.shift(1) - 1.0
+    return ret.rolling(days, min_periods=max(days // 2, 2)).std(ddof=1).to_numpy()
 
 
 def _ffill(a: np.ndarray) -> np.ndarray:
@@ -142,6 +165,15 @@ def build_arrays(
     buy_blocked = price_limit.blocks_buy(o, upper)  # o is NaN without a bar: never blocked
     sell_blocked = price_limit.blocks_sell(o, lower)
 
+    # the trailing volatility needs VOL_DAYS rows before the run
+    lo_v = max(lo - VOL_DAYS, 0)
+    vrows = slice(lo_v, hi)
+    raw_c = md.panel("close")[symbols].to_numpy()[vrows].astype("float64")
+    raw_f = _bfill(_ffill(md.panel("factor")[symbols].to_numpy()[vrows].astype("float64")))
+    sigma = trailing_volatility(raw_c, raw_f)[lo - lo_v:]
+    day_median = pd.DataFrame(sigma).median(axis=1, skipna=True).fillna(FALLBACK_VOLATILITY).to_numpy()[:, None]
+    sigma = np.where(np.isfinite(sigma), sigma, day_median)
+
     member = md.membership_mask(dates=dates, symbols=symbols).to_numpy()
     tradable = member & ~suspended
     vol = np.where(has_bar & np.isfinite(v), v, 0.0)
@@ -167,4 +199,5 @@ def build_arrays(
         lower=lower[cut],
         buy_blocked=buy_blocked[cut],
         sell_blocked=sell_blocked[cut],
+        volatility=sigma,
     )

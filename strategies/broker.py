@@ -5,9 +5,12 @@
 * :class:`AShareBroker` (a ``BackBroker``) is the only place of a backtest that refuses orders: it
   takes each pending market order at the open it fills at (``FILL_LAG`` trading days after the
   decision), has :func:`strategies.rules.check_fill` size a buy submitted by value
-  (:class:`~strategies.rules.BuyValue`) to the board's lots and check suspension, membership,
-  price limits, T+1, lots and cash, records every refusal and trim with its reason, applies
-  ex-rights share adjustments, and fills the rest at the open (plus slippage).
+  (:class:`~strategies.rules.BuyValue`, with what its :class:`~strategies.rules.DayPlan` still has
+  after the day's refused or trimmed sells) to the board's lots and check suspension, membership,
+  price limits, T+1, lots, the participation cap and cash at the impacted price, records every
+  refusal and trim with its reason, takes a sell's undelivered proceeds out of its day plan,
+  applies ex-rights share adjustments, and fills the rest at the open (plus slippage and the
+  square-root impact of the filled size).
 
 Nothing in this module decides what to trade; the rules themselves live in
 :mod:`strategies.rules` (the per-day facts precomputed in :mod:`strategies.arrays`).
@@ -46,7 +49,7 @@ class Journal:
 
     n_days: int
     n_symbols: int
-    trades: list[tuple] = field(default_factory=list)  # i, c, side, shares, price, value, comm, duty
+    trades: list[tuple] = field(default_factory=list)  # i, c, side, shares, price, value, comm, duty, impact
     rejected: list[tuple] = field(default_factory=list)  # i, c, side, shares, reason, requested, days
     actions: list[tuple] = field(default_factory=list)  # i, c, shares_before, shares_after, cash
     positions: list[tuple] = field(default_factory=list)  # i, cols, shares
@@ -184,11 +187,15 @@ class AShareBroker(bt.brokers.BackBroker):
         is_buy = order.isbuy()
         side = "buy" if is_buy else "sell"
         # the checks are the pure rule function's (strategies.rules.check_fill); this adapter
-        # records what it says and fills the rest
+        # records what it says, takes a sell's undelivered proceeds out of its day plan, and fills
+        plan: R.DayPlan | None = order.info.get("plan")
         check = R.check_fill(rules, is_buy, abs(order.executed.remsize), A.fill_facts(i, c), symbol=A.symbols[c],
                              cash=self.cash, position=0.0 if is_buy else self.positions[data].size,
                              bought_today=self._bought.get(c, 0.0),
-                             wish=order.info.get("buy_value") if is_buy else None)
+                             wish=order.info.get("buy_value") if is_buy else None,
+                             proceeds=float(order.info.get("proceeds") or 0.0))
+        if plan is not None:
+            plan.missing += check.undelivered
         for shares, reason in check.trims:
             journal.refuse(i, c, side, shares, reason, check.requested)
         if check.reason is not None:
@@ -202,7 +209,7 @@ class AShareBroker(bt.brokers.BackBroker):
         if order.status == bt.Order.Completed:
             value = size * price
             comm, duty = rules.fees(value, self.today, not is_buy)
-            journal.trades.append((i, c, side, float(size), price, value, comm, duty))
+            journal.trades.append((i, c, side, float(size), price, value, comm, duty, check.impact))
             journal.shares[c] += size if is_buy else -size
             if is_buy:
                 self._bought[c] = self._bought.get(c, 0.0) + size
@@ -211,6 +218,7 @@ class AShareBroker(bt.brokers.BackBroker):
                 del self.positions[data]
         else:  # pragma: no cover - the checks above make this unreachable
             log.warning("order %s on %s not filled (status %s)", order.ref, data._name, order.getstatusname())
+
 
 
 def _resize(order: bt.Order, size: float) -> None:

@@ -23,13 +23,14 @@ from core.settings import SettingError
 from core.timing import FILL_LAG
 from data_store import MarketData
 
+from . import pacing
 from .arrays import MarketArrays, build_arrays
 from .broker import AShareBroker, Journal
 from .errors import PredictionsError, StrategyConfigError
 from .feeds import ArrayFeed, date_numbers, pandas_feed
 from .predictions import validate_predictions
 from .result import BacktestResult, build_result
-from .rules import AShareRules, BuyValue, CostModel
+from .rules import AShareRules, BuyValue, CostModel, DayPlan
 from .targets import (
     DEFAULT_INITIAL_CASH,
     INITIAL_CASH,
@@ -41,6 +42,7 @@ from .targets import (
     tie_at_cut,
     tie_keys,
     topk_orders,
+    universe_warning,
 )
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,10 @@ class StrategyContext:
         config: the strategy's configuration (None for a test strategy that needs none).
         feeds: the Backtrader feeds, one per column of ``arrays``.
         progress: show a progress bar over the days.
+        gain_slopes: per decision day, the cost-aware rule's fitted slope
+            (:func:`strategies.pacing.gain_slopes`; None: the rule is off).
+        decision_rules: the costs the cost-aware rule weighs (default ``rules``; a gross twin
+            weighs the net costs, so that it makes the same decisions).
     """
 
     arrays: MarketArrays
@@ -68,6 +74,8 @@ class StrategyContext:
     config: StrategyConfig | None
     feeds: list[bt.feed.DataBase]
     progress: bool = False
+    gain_slopes: np.ndarray | None = None
+    decision_rules: AShareRules | None = None
 
 
 class AShareStrategy(bt.Strategy):
@@ -110,31 +118,41 @@ class AShareStrategy(bt.Strategy):
         """Submit the orders of decision day ``i`` (after its close)."""
         raise NotImplementedError
 
-    def sell_all(self, c: int) -> None:
-        """Sell the whole position of column ``c`` (the broker may refuse or trim it)."""
-        self.sell(data=self.feeds[c], size=self.journal.shares[c])
+    def sell_all(self, c: int, plan: DayPlan | None = None, proceeds: float = 0.0) -> None:
+        """Sell the whole position of column ``c`` (the broker may refuse or trim it); ``plan``:
+        the day's buy budget, which counted ``proceeds`` CNY from this sale (the broker takes out
+        what it does not sell before it sizes the buys)."""
+        self.sell(data=self.feeds[c], size=self.journal.shares[c], plan=plan, proceeds=float(proceeds))
 
-    def buy_value(self, i: int, c: int, value: float, target: float | None = None) -> None:
+    def buy_value(self, i: int, c: int, value: float, target: float | None = None, plan: DayPlan | None = None,
+                  slot: int = -1) -> None:
         """Buy column ``c`` for at most ``value`` CNY (commission included), sized by the broker
         to its board's lots at the close of decision day ``i``; ``target`` is the name's full-weight
-        value (default ``value``), which names the reason when no lot fits (see
-        :class:`strategies.rules.BuyValue`). Every buy is submitted, so that a refusal is
-        recorded by the broker (Backtrader drops an order of size 0 without a trace)."""
+        value (default ``value``), which names the reason when no lot fits; ``plan`` and ``slot``:
+        the day's budget and this buy's place in it, which the broker re-spreads when a sale it
+        counted on is refused (see :class:`strategies.rules.BuyValue`). Every buy is submitted,
+        so that a refusal is recorded by the broker (Backtrader drops an order of size 0 without
+        a trace)."""
         wish = BuyValue(value=float(value), target=float(value if target is None else target),
-                        price=float(self.A.close[i, c]))
+                        price=float(self.A.close[i, c]), plan=plan, slot=int(slot))
         size = wish.wanted if np.isfinite(wish.wanted) and wish.wanted > 0 else float(self.rules.lot.LOT)
         self.buy(data=self.feeds[c], size=size, buy_value=wish)
 
 
 class TopKStrategy(AShareStrategy):
-    """Hold the k highest ``p_up`` among tradable point-in-time members (see
-    :func:`strategies.targets.topk_select`: rank buffer, minimum holding period, missing scores,
-    seeded ties), whole positions sold; the day's budget (cash and sell proceeds above the cash
-    buffer) is spread over the buys (:func:`strategies.targets.spread_budget`)."""
+    """Hold the k highest ``p_up`` among tradable point-in-time members: each decision day submits
+    the orders of :func:`strategies.targets.topk_orders` (rank buffer, minimum holding period,
+    missing scores, seeded ties, the tranche reviewed today and the cost-aware rule of
+    :mod:`strategies.pacing`; whole positions sold; the day's budget, cash and sell proceeds above
+    the cash buffer, spread over the buys, each capped at its target weight plus the lot-rounding
+    carry), the function the next session's order list calls too. The strategy keeps the state
+    the function reads: each holding's first day held (``min_hold``) and its tranche."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.entry = np.full(self.A.shape[1], -1, dtype=np.int64)  # day a holding was first seen held
+        n = self.A.shape[1]
+        self.entry = np.full(n, -1, dtype=np.int64)  # day a holding was first seen held
+        self.tranche = np.full(n, -1, dtype=np.int64)  # tranche of each holding (-1: not held)
         self.codes = symbol_codes(self.A.symbols)
 
     def decide(self, i: int) -> None:
@@ -151,13 +169,18 @@ class TopKStrategy(AShareStrategy):
             return
         must_exit = held & ~A.member[i]
         locked = held & (i - self.entry < cfg.min_hold)
+        self.tranche = pacing.held_tranches(self.tranche, held)
+        slope = None if self.ctx.gain_slopes is None else float(self.ctx.gain_slopes[i])
         orders = topk_orders(scores, j.shares, A.close[i], must_exit, tradable, locked, float(j.cash[i]),
                              float(j.equity[i]), cfg, rules, A.dates[i], tie_keys(cfg.tie_seed, A.dates[i], self.codes),
-                             A.symbols)
-        for c in orders.sells:
-            self.sell_all(c)
-        for c, value in zip(orders.buys, orders.values, strict=True):
-            self.buy_value(i, c, value, orders.target)
+                             A.symbols, day=i, tranche=self.tranche, gain_slope=slope, volume=A.volume[i],
+                             volatility=A.volatility[i], fill_date=A.dates[min(i + FILL_LAG, len(A.dates) - 1)],
+                             decision_rules=self.ctx.decision_rules)
+        for c, proceeds in zip(orders.sells, orders.sell_proceeds, strict=True):
+            self.sell_all(c, orders.plan, proceeds)
+        for slot, (c, value) in enumerate(zip(orders.buys, orders.values, strict=True)):
+            self.buy_value(i, c, value, orders.target, orders.plan, slot)
+        self.tranche[orders.buys] = orders.joins
 
 
 class ThresholdStrategy(AShareStrategy):
@@ -188,6 +211,7 @@ def run_backtest(
     *,
     feed: str = "array",
     periods_per_year: int | None = None,
+    decision_costs: CostModel | None = None,
 ) -> BacktestResult:
     """Trade one model's predictions under A-share rules with Backtrader.
 
@@ -204,6 +228,16 @@ def run_backtest(
         periods_per_year: trading days a year of the result's summary; default: measured on
             ``md.calendar`` (:func:`strategies.performance.trading_days_per_year`). A caller that
             has measured the figure on a longer calendar passes it, so both use one figure.
+        decision_costs: the costs the cost-aware swap rule (``TopKConfig.cost_aware``) weighs
+            (default ``costs``). The twin of a backtest before costs passes the net costs here, so
+            that it makes the same decisions and only the charges differ.
+
+    TopK runs: :func:`strategies.pacing.paced_scores` smooths the score panel first
+    (``score_halflife``) and, with ``cost_aware``, fits the slopes on the (smoothed) scores and the
+    run's own forward returns (causal); the first prediction date is day 0 of the review cycle
+    (``hold_days``, ``rebalance_every``); each day's orders are
+    :func:`strategies.targets.topk_orders`; a universe small for ``k + buffer`` is logged as a
+    warning and kept in ``res.warnings`` (:func:`strategies.targets.universe_warning`).
 
     Returns:
         :class:`BacktestResult`. The run covers the calendar days from the first prediction date
@@ -225,6 +259,8 @@ def run_backtest(
     costs = CostModel() if costs is None else costs
     if not isinstance(costs, CostModel):
         raise StrategyConfigError(f"costs={costs!r}: pass strategies.CostModel(...)")
+    if decision_costs is not None and not isinstance(decision_costs, CostModel):
+        raise StrategyConfigError(f"decision_costs={decision_costs!r}: pass strategies.CostModel(...) or None")
     if isinstance(initial_cash, bool) or not isinstance(initial_cash, (int, float, np.integer, np.floating)):
         raise SettingError("run_backtest", "initial_cash", initial_cash, "must be an amount of CNY (a number)")
     cash = float(initial_cash)
@@ -256,13 +292,25 @@ def run_backtest(
     di = arrays.dates.get_indexer(preds["date"])
     si = pd.Index(symbols).get_indexer(preds["symbol"])
     scores[di, si] = preds["p_up"].to_numpy()
+    slopes, warnings = None, []
+    if isinstance(strategy, TopKConfig):
+        scores, slopes = pacing.paced_scores(scores, arrays.tradable, arrays.open, arrays.ex_ratio, arrays.suspended,
+                                             strategy.score_halflife, strategy.cost_aware, strategy.gain_horizon)
+        decided = arrays.tradable[: max(n_days - FILL_LAG, 1)]
+        note = universe_warning(float(np.median(decided.sum(axis=1))), strategy)
+        if note:
+            log.warning("%s", note)
+            warnings.append(note)
     t_prep = time.perf_counter()
 
     cls = ThresholdStrategy if isinstance(strategy, ThresholdConfig) else TopKStrategy
-    journal = simulate(arrays, scores, rules, cls, strategy, cash, feed=feed, progress=progress)
+    decision_rules = None if decision_costs is None else AShareRules.from_costs(decision_costs)
+    journal = simulate(arrays, scores, rules, cls, strategy, cash, feed=feed, progress=progress,
+                       gain_slopes=slopes, decision_rules=decision_rules)
     t_run = time.perf_counter()
 
     res = build_result(md, arrays, journal, cash, strategy, costs, periods_per_year)
+    res.warnings = warnings
     res.timings = {"prepare_s": t_prep - t0, "backtrader_s": t_run - t_prep,
                    "result_s": time.perf_counter() - t_run, "days": n_days, "symbols": n_sym}
     log.info("backtest %s: %d days x %d symbols in %.1f s (%d trades, %d refused)",
@@ -301,10 +349,13 @@ def simulate(
     initial_cash: float,
     feed: str = "array",
     progress: bool = False,
+    gain_slopes: np.ndarray | None = None,
+    decision_rules: AShareRules | None = None,
 ) -> Journal:
     """Run one Backtrader pass of ``strategy_cls`` over aligned arrays and return its journal.
 
-    ``scores`` is (days x symbols) ``p_up`` (NaN where none). This is the execution core of
+    ``scores`` is (days x symbols) ``p_up`` (NaN where none); ``gain_slopes`` and
+    ``decision_rules``: see :class:`StrategyContext`. This is the execution core of
     :func:`run_backtest`; tests use it with their own :class:`AShareStrategy` subclasses.
     """
     cerebro = bt.Cerebro(stdstats=False, runonce=True, preload=True, exactbars=False,
@@ -327,7 +378,7 @@ def simulate(
     n_days, n_sym = arrays.shape
     journal = Journal(n_days, n_sym)
     broker.setup(arrays, rules, journal, feeds)
-    ctx = StrategyContext(arrays, scores, rules, journal, config, feeds, progress)
+    ctx = StrategyContext(arrays, scores, rules, journal, config, feeds, progress, gain_slopes, decision_rules)
     cerebro.addstrategy(strategy_cls, ctx=ctx)
     cerebro.run()
     return journal

@@ -15,7 +15,7 @@ from data_store import MarketData
 from . import performance as perf
 from .arrays import MarketArrays
 from .broker import Journal
-from .rules import REASONS, CostModel
+from .rules import REASONS, VOLUME, CostModel
 from .targets import StrategyConfig, TopKConfig
 
 
@@ -33,8 +33,9 @@ class BacktestResult:
         returns: daily simple returns of equity after all costs (for QuantStats).
         equity, cash: CNY at each close.
         positions: ``date, symbol, shares, close, value`` at each close (held names only).
-        trades: ``date, symbol, side, shares, price, value, commission, stamp_duty`` (fill date,
-            raw CNY fill price).
+        trades: ``date, symbol, side, shares, price, value, commission, stamp_duty, impact``
+            (fill date, raw CNY fill price after slippage and impact; ``impact``: CNY the
+            square-root impact moved the fill against the trader, included in ``price``).
         rejected: ``date, symbol, side, shares, reason, requested, days, last_date``: refused or
             trimmed orders; ``shares`` is the part refused, ``date`` the day the order would have
             filled. One row per episode: a whole order refused for the same reason on consecutive
@@ -54,6 +55,10 @@ class BacktestResult:
         periods_per_year: trading days a year the summary annualises with: measured on the
             market data's calendar (:func:`strategies.performance.trading_days_per_year`) unless
             :func:`strategies.run_backtest` was given the figure.
+        volume_cut_value: CNY of the shares the participation cap trimmed or refused, at the open
+            of their fill day (for the fill rate).
+        warnings: what the run's figures mean when its settings make them say little (a universe
+            small for TopK's k + buffer: :func:`strategies.targets.universe_warning`).
     """
 
     returns: pd.Series
@@ -71,6 +76,8 @@ class BacktestResult:
     timings: dict[str, float] = field(default_factory=dict)
     decisions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["held", "unscored", "tie_at_k"]))
     periods_per_year: int | None = None
+    volume_cut_value: float = 0.0
+    warnings: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         n = len(self.returns)
@@ -90,7 +97,10 @@ class BacktestResult:
         ``rejected_days`` the fill days they span. ``unscored_position_days``: held tradable
         members without a prediction on a decision day (``unscored_share`` of all position-days
         then); ``tie_days``: decision days with a tie at the k-th place; ``avg_cash_share``: cash
-        over equity at the close, averaged over the days of :attr:`returns`.
+        over equity at the close, averaged over the days of :attr:`returns`; ``impact``: CNY the
+        square-root impact cost (in the fill prices, not in ``fees``); ``fill_rate``: traded value
+        over traded value plus the value the participation cap trimmed or refused (1.0: the cap
+        never bit).
         """
         ppy = periods_per_year or self.periods_per_year or perf.trading_days_per_year(self.equity.index)
         r = self.returns
@@ -119,6 +129,8 @@ class BacktestResult:
             "commission": commission,
             "stamp_duty": duty,
             "fees_pct_initial": (commission + duty) / self.initial_cash,
+            "impact": float(self.trades["impact"].sum()) if "impact" in self.trades and len(self.trades) else 0.0,
+            "fill_rate": _fill_rate(self.trades, self.volume_cut_value),
             "turnover": float(self.turnover.mean()) if len(self.turnover) else 0.0,
             "annual_turnover": float(self.turnover.mean() * ppy) if len(self.turnover) else 0.0,
             "trades": len(self.trades),
@@ -136,6 +148,11 @@ class BacktestResult:
             "tie_days": int(d["tie_at_k"].sum()) if len(d) else 0,
             "periods_per_year": ppy,
         }
+
+
+def _fill_rate(trades: pd.DataFrame, cut: float) -> float:
+    traded = float(trades["value"].sum()) if len(trades) else 0.0
+    return traded / (traded + cut) if traded + cut > 0 else 1.0
 
 
 def build_result(md: MarketData, A: MarketArrays, j: Journal, initial_cash: float,
@@ -161,7 +178,7 @@ def build_result(md: MarketData, A: MarketArrays, j: Journal, initial_cash: floa
     positions = pd.DataFrame({"date": dates[di], "symbol": sym[ci], "shares": sh,
                               "close": close, "value": sh * close})
 
-    tcols = ["date", "symbol", "side", "shares", "price", "value", "commission", "stamp_duty"]
+    tcols = ["date", "symbol", "side", "shares", "price", "value", "commission", "stamp_duty", "impact"]
     if j.trades:
         t = pd.DataFrame(j.trades, columns=["i", "c", *tcols[2:]])
         trades = pd.DataFrame({"date": dates[t["i"].to_numpy()], "symbol": sym[t["c"].to_numpy()],
@@ -177,6 +194,8 @@ def build_result(md: MarketData, A: MarketArrays, j: Journal, initial_cash: floa
                                  "last_date": dates[first + r["days"].to_numpy() - 1]})
     else:
         rejected = pd.DataFrame({k: pd.Series(dtype="float64") for k in rcols})
+    # the participation cap's cuts, valued at the open of their (first) fill day
+    cut = sum(float(shares) * float(A.open[i, c]) for i, c, _, shares, reason, *_ in j.rejected if reason == VOLUME)
     acols = ["date", "symbol", "shares_before", "shares_after", "cash"]
     if j.actions:
         a = pd.DataFrame(j.actions, columns=["i", "c", *acols[2:]])
@@ -203,4 +222,5 @@ def build_result(md: MarketData, A: MarketArrays, j: Journal, initial_cash: floa
     return BacktestResult(returns=returns, equity=equity, cash=cash, positions=positions,
                           trades=trades, rejected=rejected, corporate_actions=actions,
                           turnover=turnover, benchmark_returns=bench, initial_cash=initial_cash,
-                          strategy=strategy, costs=costs, decisions=decisions, periods_per_year=ppy)
+                          strategy=strategy, costs=costs, decisions=decisions, periods_per_year=ppy,
+                          volume_cut_value=cut)

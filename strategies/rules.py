@@ -8,14 +8,18 @@ Nothing here knows about Backtrader. Each rule has one implementation, and it is
 backtest runs: the per-day facts (suspension, limit prices, limit-up and limit-down opens) are
 computed by :func:`strategies.arrays.build_arrays` calling :class:`Suspension` and
 :class:`PriceLimit` on whole NumPy panels; the order-time rules (lots, T+1, fees, slippage) are
-called by :class:`strategies.broker.AShareBroker` at each fill. The tests check the same classes
+applied to one order by :func:`check_fill` (with the participation cap, :class:`VolumeCap`, and
+the square-root impact, :class:`Impact`, on the trailing volatility of
+:attr:`strategies.arrays.MarketArrays.volatility`), which :class:`strategies.broker.AShareBroker`
+calls at each fill and the next session's order list calls too. The tests check the same classes
 with hand-computed numbers.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -32,7 +36,8 @@ LOT = "lot"  #: buy whose full weight is below one lot, a size trimmed to whole 
 CASH = "cash"  #: buy refused or trimmed: the day's budget leaves no lot, or cash is short at the fill
 T_PLUS_1 = "t_plus_1"  #: sell refused or trimmed: shares bought the same day
 NOT_MEMBER = "not_member"  #: buy refused: not a point-in-time CSI-300 member on the fill day
-REASONS: tuple[str, ...] = (LIMIT_UP, LIMIT_DOWN, SUSPENDED, LOT, CASH, T_PLUS_1, NOT_MEMBER)
+VOLUME = "volume"  #: order trimmed or refused: it would fill more than the allowed share of the day's volume
+REASONS: tuple[str, ...] = (LIMIT_UP, LIMIT_DOWN, SUSPENDED, LOT, CASH, T_PLUS_1, NOT_MEMBER, VOLUME)
 
 #: Tolerance (CNY) when comparing a price with a limit price quoted to the fen.
 PRICE_EPS = 1e-6
@@ -259,6 +264,45 @@ class Slippage:
         return max(open_price * (1.0 - self.rate), min(low, open_price))
 
 
+# ----------------------------------------------------------------------------- volume and impact
+@dataclass(frozen=True)
+class VolumeCap:
+    """Participation limit: an order fills at most ``share`` of the fill day's volume (shares); the
+    rest is trimmed (reason ``volume``; a whole order when not one lot fits). ``share = 1``: at
+    most the whole day's volume.
+
+    The limit reads the fill day's whole volume, known only at its close: it stands for an order
+    worked through the day, while the fill price stays the open (plus slippage and impact), as
+    rqalpha and qlib cap a daily bar's fills."""
+
+    share: float = 1.0
+
+    def max_shares(self, volume: float) -> float:
+        """Most shares one order may fill on a day of ``volume`` shares (0 without volume)."""
+        return self.share * volume if volume > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Impact:
+    """Square-root market impact: a fill of ``q`` shares on a day of ``V`` shares moves its price
+    against the trader by ``coef x sigma x sqrt(q / V)`` (a fraction of the price), ``sigma`` the
+    stock's daily volatility (:attr:`strategies.arrays.MarketArrays.volatility` of the decision
+    day). The square-root law of order-book studies (Torre's Barra model, Almgren et al. 2005,
+    Toth et al. 2011) puts ``coef`` of the order of 1. ``coef = 0``: no impact.
+
+    The impacted price is not clipped to the day's range or its price limits: it is the cost of
+    a large order, not a quote."""
+
+    coef: float = 0.0
+
+    def fraction(self, shares: float, volume: float, volatility: float) -> float:
+        """The price move against the trader, a fraction of the price (0 without shares, volume
+        or a finite volatility)."""
+        if self.coef <= 0.0 or shares <= 0 or not volume > 0 or not np.isfinite(volatility):
+            return 0.0
+        return float(self.coef * volatility * math.sqrt(shares / volume))
+
+
 # ----------------------------------------------------------------------------- user-facing config
 @dataclass(frozen=True)
 class CostModel:
@@ -272,6 +316,11 @@ class CostModel:
         stamp_duty: charge the stamp duty on sells (default True); its rate is not a parameter but the
             dated statutory rate of :class:`StampDuty`. False, with zero commission and slippage, gives a
             gross (zero-cost) backtest of the same strategy.
+        participation: most shares an order fills, as a share of the fill day's volume (default
+            0.1; :class:`VolumeCap`). A fill rule, not a cost: :meth:`gross` keeps it.
+        impact: coefficient of the square-root impact (default 0: none; :class:`Impact`).
+
+    :meth:`gross` is the same model without any cost (the twin of a backtest before costs).
     """
 
     commission_rate: float = setting(0.00025, lo=0.0, hi=0.01, doc="per side, fraction of the traded value")
@@ -279,9 +328,20 @@ class CostModel:
     slippage: float = setting(0.0, lo=0.0, hi=0.05, doc="fraction of the open price, against the trader")
     stamp_duty: bool = setting(True, doc="charge the statutory stamp duty on sells (false: for a zero-cost, gross "
                                          "backtest)")
+    participation: float = setting(0.1, lo=0.001, hi=1.0,
+                                   doc="most shares an order fills, as a share of the fill day's volume (the rest "
+                                       "is trimmed, reason volume)")
+    impact: float = setting(0.0, lo=0.0, hi=10.0,
+                            doc="square-root impact: the fill price moves against the trader by impact x the "
+                                "stock's daily volatility x sqrt(shares / day's volume) (0: none)")
 
     def __post_init__(self) -> None:
         check_settings(self)
+
+    def gross(self) -> CostModel:
+        """The same fill rules (the participation cap) without commission, stamp duty, slippage or
+        impact: the twin of a backtest before costs."""
+        return replace(self, commission_rate=0.0, min_commission=0.0, slippage=0.0, stamp_duty=False, impact=0.0)
 
     @property
     def commission(self) -> Commission:
@@ -303,6 +363,8 @@ class AShareRules:
     price_limit: PriceLimit
     suspension: Suspension
     slippage: Slippage
+    volume_cap: VolumeCap = VolumeCap()
+    impact: Impact = Impact()
 
     @classmethod
     def from_costs(cls, costs: CostModel | None = None) -> AShareRules:
@@ -315,6 +377,8 @@ class AShareRules:
             price_limit=PriceLimit(),
             suspension=Suspension(),
             slippage=costs.slippage_rule,
+            volume_cap=VolumeCap(share=float(costs.participation)),
+            impact=Impact(coef=float(costs.impact)),
         )
 
     def fees(self, value: float, date: pd.Timestamp, is_sell: bool) -> tuple[float, float]:
@@ -323,6 +387,43 @@ class AShareRules:
 
 
 # ----------------------------------------------------------------------------- one order at its fill
+@dataclass(eq=False)
+class DayPlan:
+    """One decision day's buy budget, shared by its buys (made by
+    :func:`strategies.targets.topk_orders`).
+
+    The budget counts the expected proceeds of the day's sells (at the decision close, after
+    fees). A sell that is refused, or filled only in part, reports the proceeds it will not deliver
+    (:attr:`FillCheck.undelivered`); whoever takes the day's orders in turn (the broker, the next
+    session's order list) adds them to ``missing`` before the buys are sized (the sells come
+    first), so the buys are spread over what the day really has, as if those proceeds had never
+    been budgeted: :meth:`values` re-spreads ``budget - missing`` with the same rule.
+
+    Attributes:
+        spread: budget (CNY) -> each buy's value, best first
+            (:func:`strategies.targets.spread_budget` with the day's prices, symbols and cap).
+        budget: CNY the decision budgeted for the buys.
+        missing: CNY of budgeted sell proceeds not delivered.
+    """
+
+    spread: Callable[[float], np.ndarray]
+    budget: float = 0.0
+    missing: float = 0.0
+    _values: np.ndarray | None = field(default=None, repr=False)
+    _for: float = field(default=float("nan"), repr=False)
+
+    def values(self) -> np.ndarray:
+        """Each buy's value (CNY), best first, for the budget less what is missing."""
+        if self._values is None or self._for != self.missing:
+            self._values = np.asarray(self.spread(self.budget - self.missing), dtype="float64")
+            self._for = self.missing
+        return self._values
+
+    def fresh(self) -> DayPlan:
+        """The same plan with nothing missing yet (for another pass over the day's orders)."""
+        return DayPlan(spread=self.spread, budget=self.budget)
+
+
 @dataclass(frozen=True)
 class BuyValue:
     """A buy submitted by value: what the strategy wants, for the broker to size at the fill.
@@ -339,11 +440,20 @@ class BuyValue:
             shortage (the full weight would buy a lot) from a lot problem (it would not).
         price: CNY per share the lots are sized at: the decision day's close (the next open is
             not known when the order goes in).
+        plan: the day's budget this buy belongs to (None: ``value`` as given); at the fill its
+            value is ``plan.values()[slot]``, less when a sale the budget counted on was refused.
+        slot: the buy's place in the plan (best first).
     """
 
     value: float
     target: float
     price: float
+    plan: DayPlan | None = None
+    slot: int = -1
+
+    def value_at_fill(self) -> float:
+        """CNY this buy may spend at its fill (the plan's share when it has one)."""
+        return self.value if self.plan is None else float(self.plan.values()[self.slot])
 
     @property
     def wanted(self) -> float:
@@ -353,12 +463,14 @@ class BuyValue:
 
 
 def size_buy(wish: BuyValue, rules: AShareRules, symbol: str | None = None) -> tuple[int, str | None]:
-    """(shares, None) a buy by value asks for, in ``symbol``'s lots at the decision close; or
-    (0, reason) when it is no lot at all: ``cash`` when the budget share is empty or the full
-    weight would buy a lot, ``lot`` when even the full weight buys none."""
-    if not wish.value > 0:
+    """(shares, None) a buy by value asks for at its fill (:meth:`BuyValue.value_at_fill`), in
+    ``symbol``'s lots at the decision close; or (0, reason) when it is no lot at all: ``cash``
+    when the budget share is empty or the full weight would buy a lot, ``lot`` when even the full
+    weight buys none."""
+    value = wish.value_at_fill()
+    if not value > 0:
         return 0, CASH
-    lots = rules.lot.lots_for_value(wish.value, wish.price, rules.commission, symbol)
+    lots = rules.lot.lots_for_value(value, wish.price, rules.commission, symbol)
     if lots == 0:
         full = rules.lot.lots_for_value(wish.target, wish.price, rules.commission, symbol)
         return 0, CASH if full else LOT
@@ -369,7 +481,9 @@ def size_buy(wish: BuyValue, rules: AShareRules, symbol: str | None = None) -> t
 class FillFacts:
     """What the fill day says about one symbol at its open (a row of
     :class:`strategies.arrays.MarketArrays`, :meth:`~strategies.arrays.MarketArrays.fill_facts`):
-    prices in CNY, limit prices ``nan`` where none applies."""
+    prices in CNY, limit prices ``nan`` where none applies; ``volume``: shares traded that day,
+    for the participation cap (inf: no cap); ``volatility``: the stock's daily volatility on the
+    decision day, for the impact (nan: no impact)."""
 
     open: float
     high: float
@@ -380,6 +494,8 @@ class FillFacts:
     member: bool = True
     buy_blocked: bool = False
     sell_blocked: bool = False
+    volume: float = math.inf
+    volatility: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -388,10 +504,13 @@ class FillCheck:
 
     Attributes:
         size: shares that fill (0 when refused).
-        price: fill price in CNY (``nan`` when refused).
+        price: fill price in CNY, slippage and impact included (``nan`` when refused).
         reason: why the whole order is refused (one of :data:`REASONS`), None when it fills.
         requested: the order's size after a buy by value was sized (the size a refusal names).
         trims: (shares cut, reason) of each trim met before the fill (or the refusal).
+        impact: CNY the square-root impact moved the fill against the trader (in ``price``).
+        undelivered: CNY of a sell's budgeted ``proceeds`` it will not deliver (all of them when
+            refused, the share not sold when trimmed): for :attr:`DayPlan.missing`.
     """
 
     size: float
@@ -399,27 +518,41 @@ class FillCheck:
     reason: str | None
     requested: float
     trims: tuple[tuple[float, str], ...] = ()
+    impact: float = 0.0
+    undelivered: float = 0.0
 
     @property
     def filled(self) -> bool:
         return self.reason is None
 
 
+def impacted_price(rules: AShareRules, base: float, is_buy: bool, size: float, facts: FillFacts) -> float:
+    """``base`` moved against the trader by the square-root impact of ``size`` shares
+    (:class:`Impact`, on the fill day's volume and the decision day's volatility)."""
+    move = rules.impact.fraction(size, float(facts.volume), float(facts.volatility))
+    return base * (1.0 + move) if is_buy else base * (1.0 - move)
+
+
 def check_fill(rules: AShareRules, is_buy: bool, requested: float, facts: FillFacts, *, symbol: str | None = None,
                cash: float = math.inf, position: float = 0.0, bought_today: float = 0.0,
-               wish: BuyValue | None = None) -> FillCheck:
+               wish: BuyValue | None = None, proceeds: float = 0.0) -> FillCheck:
     """Every A-share check of one market order at the open it fills at, in the broker's order.
 
-    A buy by value (``wish``) is sized first (:func:`size_buy`); then suspension; for a buy
-    membership, a limit-up open, lots and the ``cash`` at hand at the fill price; for a sell a
-    limit-down open, T+1 (``bought_today`` of the ``position`` were bought on the fill day) and
-    lots. The fill price is the open plus slippage, kept inside the day's limit prices.
+    A buy by value (``wish``) is sized first (:func:`size_buy`, with what its day plan still has);
+    then suspension; for a buy membership, a limit-up open, lots, the participation cap
+    (:class:`VolumeCap`, reason ``volume``) and the ``cash`` at hand at the impacted fill price;
+    for a sell a limit-down open, T+1 (``bought_today`` of the ``position`` were bought on the fill
+    day), the participation cap and lots, and the share of its budgeted ``proceeds`` it will not
+    deliver. The fill price is the open plus slippage, kept inside the day's limit prices, then
+    moved by the square-root impact of the filled size (:func:`impacted_price`; a buy trimmed to
+    the cash is priced again at its smaller size).
     :class:`strategies.broker.AShareBroker` calls this for every order it fills; the next
     session's order list (``python -m backtests.predict``) calls it too."""
     trims: list[tuple[float, str]] = []
 
     def refuse(reason: str) -> FillCheck:
-        return FillCheck(0.0, math.nan, reason, float(requested), tuple(trims))
+        return FillCheck(0.0, math.nan, reason, float(requested), tuple(trims),
+                         undelivered=0.0 if is_buy else float(proceeds))
 
     if wish is not None:  # sized first: the shares the decision asked for, at its close
         lots, why = size_buy(wish, rules, symbol)
@@ -429,7 +562,9 @@ def check_fill(rules: AShareRules, is_buy: bool, requested: float, facts: FillFa
     if facts.suspended:
         return refuse(SUSPENDED)
     price_args = (float(facts.open), float(facts.high), float(facts.low))
+    cap = rules.volume_cap.max_shares(float(facts.volume))
     size: float
+    undelivered = 0.0
     if is_buy:
         if not facts.member:
             return refuse(NOT_MEMBER)
@@ -440,9 +575,17 @@ def check_fill(rules: AShareRules, is_buy: bool, requested: float, facts: FillFa
             return refuse(LOT)
         if size < requested:
             trims.append((requested - size, LOT))
-        price = rules.slippage.fill_price(True, *price_args)
+        capped: float
+        if size > cap:
+            capped = rules.lot.buy_shares(cap, symbol)
+            if capped == 0:
+                return refuse(VOLUME)
+            trims.append((size - capped, VOLUME))
+            size = capped
+        base = rules.slippage.fill_price(True, *price_args)
         if np.isfinite(facts.upper):
-            price = min(price, float(facts.upper))  # slippage never crosses the limit
+            base = min(base, float(facts.upper))  # slippage never crosses the limit
+        price = impacted_price(rules, base, True, size, facts)
         if math.isfinite(cash):  # inf: the cash is not checked (a plan before the day's sells)
             affordable = rules.lot.lots_for_value(cash, price, rules.commission, symbol)
             if affordable == 0:
@@ -450,6 +593,7 @@ def check_fill(rules: AShareRules, is_buy: bool, requested: float, facts: FillFa
             if affordable < size:
                 trims.append((size - affordable, CASH))
                 size = affordable
+                price = impacted_price(rules, base, True, size, facts)  # a smaller fill moves the price less
     else:
         if facts.sell_blocked:
             return refuse(LIMIT_DOWN)
@@ -459,13 +603,23 @@ def check_fill(rules: AShareRules, is_buy: bool, requested: float, facts: FillFa
         size = min(requested, sellable)
         if size < requested and requested <= position:
             trims.append((requested - size, T_PLUS_1))
+        if size > cap:
+            capped = float(rules.lot.sell_shares(cap, position, symbol))
+            if capped == 0:
+                return refuse(VOLUME)
+            trims.append((size - capped, VOLUME))
+            size = capped
         lotted = rules.lot.sell_shares(size, position, symbol)
         if lotted == 0:
             return refuse(LOT)
         if lotted < size:
             trims.append((size - lotted, LOT))
         size = lotted
-        price = rules.slippage.fill_price(False, *price_args)
+        if size < requested:
+            undelivered = float(proceeds) * (requested - size) / requested
+        base = rules.slippage.fill_price(False, *price_args)
         if np.isfinite(facts.lower):
-            price = max(price, float(facts.lower))
-    return FillCheck(float(size), float(price), None, float(requested), tuple(trims))
+            base = max(base, float(facts.lower))
+        price = impacted_price(rules, base, False, size, facts)
+    return FillCheck(float(size), float(price), None, float(requested), tuple(trims),
+                     impact=abs(price - base) * float(size), undelivered=undelivered)

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from core.settings import SettingError, Spec, check_settings, setting
 
-from .rules import AShareRules, Commission, LotRule
+from . import pacing
+from .rules import AShareRules, Commission, DayPlan, LotRule
 
 #: The starting capital of :func:`strategies.run_backtest` (the command line declares its field with it).
 INITIAL_CASH = Spec(lo=1e4, hi=1e12, doc="starting capital, CNY")
@@ -71,24 +72,58 @@ class TopKConfig(StrategyConfig):
             A suspended holding is always kept (it cannot trade).
         tie_seed: seed of the tie-break: names with equal ``p_up`` are ordered by a seeded
             shuffle of the day (:func:`tie_keys`), the same for the same seed, date and symbol.
+        hold_days: staggered tranches (Jegadeesh-Titman): the k slots are split into this many
+            tranches, one reviewed per decision day, so a name bought is held ``hold_days``
+            decision days before it may be replaced and about 1/hold_days of the book turns a day
+            (:func:`strategies.pacing.review_plan`); 1: every holding reviewed every day. With
+            fewer names than tranches some tranches are empty (days without a buy).
+        rebalance_every: decide only every N-th trading day of the run (the first is day 0);
+            between them nothing is bought or replaced, but a stock that left the index is sold.
+        score_halflife: half-life (trading days) of an exponential average of each stock's
+            ``p_up`` across days, ranked instead of the day's ``p_up``
+            (:func:`strategies.pacing.smooth_scores`); 0: the day's ``p_up``.
+        cost_aware: a holding is replaced by a better-ranked name only when the expected gain,
+            slope x (percentile of the candidate - percentile of the holding) x the holding's
+            value, exceeds the round-trip cost the broker would charge for it (commission with
+            its minimum, stamp duty, slippage, impact; :func:`strategies.pacing.round_trip_cost`).
+            The slope is fitted on the run's earlier predictions whose ``gain_horizon``-day
+            returns are realised by the decision day (:func:`strategies.pacing.gain_slopes`);
+            until 20 such days exist, or when it is not positive, no holding is replaced (empty
+            slots and exits are not swaps: they are always traded).
+        gain_horizon: trading days of forward return the cost-aware rule's slope is fitted on
+            (the gain a swap is credited with).
         cash_buffer: see :class:`StrategyConfig`.
 
-    The defaults ``buffer=20``, ``min_hold=2`` were chosen on validation predictions before the
-    default test span (the default model's out-of-sample 2018-07 .. 2021-12 walk-forward) by
-    ``scripts/choose_topk_defaults.py``: the highest net Sharpe of a 35-point grid, the lowest
-    turnover among near ties (README, "A-share rules modelled"); rerun it when the default model
-    changes. ``buffer=0, min_hold=0`` is the plain rule (sell a name as soon as it leaves the top k,
-    within ``max_replace``).
+    The defaults ``hold_days=20``, ``buffer=0``, ``min_hold=0`` (no smoothing, no cost-aware
+    rule) were chosen on validation predictions before the default test span (the default
+    model's out-of-sample 2018-07 .. 2021-12 walk-forward) by ``scripts/choose_topk_defaults.py``:
+    among the 61 settings of its grid that traded at most 0.15 of the book a day with costs of at
+    most 2.5% a year, the highest net Sharpe, the lowest turnover among near ties
+    (``docs/trading-pace.md``); rerun it when the default model changes. ``hold_days=1,
+    buffer=0, min_hold=0`` is the plain rule (sell a name as soon as it leaves the top k, within
+    ``max_replace``); ``hold_days=1, buffer=20, min_hold=2`` were the defaults before.
     """
 
     k: int = setting(30, lo=1, hi=1000, doc="TopK: names held")
     max_replace: int = setting(10, lo=1, hi=1000, doc="TopK: most held names replaced per day (>= k: no limit)")
-    buffer: int = setting(20, lo=0, hi=1000, doc="TopK: a holding is kept while it ranks within the top k + buffer")
-    min_hold: int = setting(2, lo=0, hi=250,
+    buffer: int = setting(0, lo=0, hi=1000, doc="TopK: a holding is kept while it ranks within the top k + buffer")
+    min_hold: int = setting(0, lo=0, hi=250,
                             doc="TopK: trading days a bought name is held before it may be replaced (0: none)")
     missing: str = setting(LOWEST, choices=(LOWEST, KEEP),
                            doc="TopK: a held tradable member without a prediction ranks lowest, or is kept (hold)")
     tie_seed: int = setting(0, lo=0, hi=2**31 - 1, doc="TopK: seed of the shuffle that orders equal p_up each day")
+    hold_days: int = setting(20, lo=1, hi=250,
+                             doc="TopK: staggered tranches: one of this many is reviewed a decision day, so a buy "
+                                 "is held this many decision days before it may be replaced (1: all every day)")
+    rebalance_every: int = setting(1, lo=1, hi=250,
+                                   doc="TopK: decide every N-th trading day (exits from the index are sold any day)")
+    score_halflife: float = setting(0.0, lo=0.0, hi=250.0,
+                                    doc="TopK: half-life in trading days of an exponential average of each stock's "
+                                        "p_up across days, ranked instead of the day's p_up (0: no smoothing)")
+    cost_aware: bool = setting(False, doc="TopK: replace a holding only when the expected gain (fitted score-to-"
+                                          "forward-return slope x rank gap x value) exceeds the round-trip cost")
+    gain_horizon: int = setting(10, lo=1, hi=120,
+                                doc="TopK: days of forward return the cost-aware rule's slope is fitted on")
 
 
 @dataclass(frozen=True)
@@ -160,6 +195,9 @@ def topk_select(
     locked: np.ndarray | None = None,
     tie_key: np.ndarray | None = None,
     missing: str = LOWEST,
+    capacity: int | None = None,
+    gain_slope: float | None = None,
+    swap_cost: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Names to sell and to buy today (array positions), best buys first.
 
@@ -172,16 +210,29 @@ def topk_select(
         tradable: names that can trade today (default: all); others are never bought, and a
             holding among them (suspended) is kept with its slot.
         buffer: a held name is kept while it ranks within the top ``slots + buffer``.
-        locked: held names too recently bought to be dropped (``TopKConfig.min_hold``).
+        locked: held names that may not be dropped today (``TopKConfig.min_hold``, the tranches
+            not reviewed today: :func:`strategies.pacing.review_plan`).
         tie_key: among equal scores the lower key ranks first (default: the position, so the
             earlier name); see :func:`tie_keys`.
         missing: ``"lowest"``: a tradable holding without a score ranks below every scored name;
             ``"hold"``: it is kept with its slot.
+        capacity: most names held after today's trades (default ``k``; a day that reviews one
+            tranche passes the other tranches' holdings plus its slots).
+        gain_slope: the cost-aware rule (None: off): expected return, over the rule's horizon,
+            per unit of the day's percentile (:func:`strategies.pacing.gain_slopes`); NaN: not
+            known yet, so no holding is replaced.
+        swap_cost: with ``gain_slope``, each holding's round-trip cost as a fraction of its value
+            (:func:`strategies.pacing.round_trip_cost`).
 
     Rules: the scored tradable names (held or not) are ranked best first, the unscored tradable
     holdings after them; ``slots`` = k minus the holdings kept without a rank. A holding ranked
-    outside the top ``slots + buffer`` and not locked is a loser; losers are sold worst first, at
-    most ``max_replace``; the best-ranked names not held fill the free slots.
+    outside the top ``slots + buffer`` and not locked is a loser; losers are dropped worst first,
+    at most ``max_replace``. The best-ranked names not held fill the free places up to
+    ``capacity``: first the places open without a sale, then one per dropped loser. With the
+    cost-aware rule each loser, worst first, is dropped only if ``gain_slope x (q_c - q_h) >
+    swap_cost[h]``, where c is the best candidate not yet taken after the free places, and q is
+    the day's percentile of the ranking ((n-1-position)/(n-1) among the n scored names, 1 the
+    best; an unscored holding 0); a loser that fails is kept.
     """
     scores = np.asarray(scores, dtype="float64")
     held = np.asarray(held, dtype=bool)
@@ -192,6 +243,7 @@ def topk_select(
     key = np.arange(n) if tie_key is None else np.asarray(tie_key)
     if missing not in (LOWEST, KEEP):
         raise ValueError(f"missing={missing!r}: use {LOWEST!r} or {KEEP!r}")
+    cap = k if capacity is None else int(capacity)
     staying = held & ~must_exit
     scored = np.isfinite(scores) & ok & ~must_exit  # a leaver neither competes nor takes a slot
     unscored = staying & ~scored
@@ -207,11 +259,37 @@ def topk_select(
 
     losers = np.flatnonzero(staying & ~kept_unranked & ~lock & (rank >= slots + buffer))
     drops = losers[np.argsort(-rank[losers], kind="stable")][:max_replace]  # worst first
+    candidates = order[~held[order]]
+    if gain_slope is not None and len(drops):
+        drops = _worth_the_cost(drops, candidates, max(cap - int(staying.sum()), 0), rank, len(order),
+                                float(gain_slope), np.asarray(swap_cost, dtype="float64"))
 
-    n_buy = max(k - (int(staying.sum()) - len(drops)), 0)
-    buys = order[~held[order]][:n_buy]
+    n_buy = max(cap - (int(staying.sum()) - len(drops)), 0)
+    buys = candidates[:n_buy]
     sells = np.concatenate([np.flatnonzero(must_exit), drops]).astype(np.intp)
     return sells, buys.astype(np.intp)
+
+
+def _worth_the_cost(drops: np.ndarray, candidates: np.ndarray, free: int, rank: np.ndarray, n_scored: int,
+                    slope: float, cost: np.ndarray) -> np.ndarray:
+    """The losers (worst first) whose swap for the best candidate not yet taken (after ``free``
+    places filled without a sale) is expected to earn more than its round-trip cost."""
+    if not np.isfinite(slope):
+        return drops[:0]
+
+    def pct(i: int) -> float:
+        if rank[i] >= n_scored:  # unscored: below every scored name
+            return 0.0
+        return 1.0 if n_scored <= 1 else (n_scored - 1 - rank[i]) / (n_scored - 1)
+
+    kept, nxt = [], free
+    for h in drops:
+        if nxt >= len(candidates):
+            break
+        if slope * (pct(candidates[nxt]) - pct(h)) > cost[h]:
+            kept.append(h)
+            nxt += 1
+    return np.asarray(kept, dtype=np.intp)
 
 
 def tie_at_cut(scores: np.ndarray, k: int) -> bool:
@@ -226,10 +304,12 @@ def tie_at_cut(scores: np.ndarray, k: int) -> bool:
 
 @dataclass(frozen=True)
 class TopKDecision:
-    """Result of :func:`topk_targets`: symbols to sell (whole positions) and to buy, best first."""
+    """Result of :func:`topk_targets`: symbols to sell (whole positions) and to buy, best first,
+    and the tranche today's buys join (-1: a day without a review)."""
 
     sells: tuple[str, ...]
     buys: tuple[str, ...]
+    tranche: int = 0
 
     def targets(self, holdings: Iterable[str]) -> set[str]:
         """Names held after the decision is filled."""
@@ -245,12 +325,17 @@ def topk_targets(
     *,
     date: pd.Timestamp | str | None = None,
     held_days: Mapping[str, int] | None = None,
+    day: int = 0,
+    tranches: Mapping[str, int] | None = None,
+    gain_slope: float | None = None,
+    swap_cost: Mapping[str, float] | None = None,
 ) -> TopKDecision:
-    """Labelled wrapper of :func:`topk_select` for research code and tests, with every rule of
-    ``config`` (k, max_replace, buffer, min_hold, missing, tie_seed).
+    """Labelled wrapper of :func:`topk_choose` for research code and tests, with every rule of
+    ``config`` that chooses names (k, max_replace, buffer, min_hold, missing, tie_seed, hold_days
+    and rebalance_every through :func:`strategies.pacing.review_plan`, cost_aware).
 
     Args:
-        p_up: the day's predictions by symbol.
+        p_up: the day's predictions by symbol (already smoothed, when ``score_halflife`` is set).
         holdings: symbols held now.
         config: the TopK settings.
         eligible: symbols that can trade today (tradable members); default: all, held or scored.
@@ -260,6 +345,11 @@ def topk_targets(
         date: the decision day, for the seeded tie-break (:func:`tie_keys`); default: ties go
             to the earlier symbol.
         held_days: trading days each holding has been held (for ``min_hold``); default: long.
+        day: the decision day's position in the run (for ``hold_days`` and ``rebalance_every``).
+        tranches: the tranche of each holding (default: 0); today's buys join ``decision.tranche``.
+        gain_slope: the cost-aware rule's slope (used when ``config.cost_aware``; None: not fitted
+            yet, so no swap).
+        swap_cost: each holding's round-trip cost as a fraction of its value (default 0).
     """
     p = pd.Series(p_up, dtype="float64")
     held_set = set(holdings)
@@ -276,11 +366,37 @@ def topk_targets(
         mem = set(members)
         must_exit = np.array([s not in mem for s in universe]) & held
     ages = held_days or {}
+    where = tranches or {}
+    tranche = np.array([where.get(s, 0) if s in held_set else -1 for s in universe], dtype=np.int64)
     locked = held & np.array([ages.get(s, config.min_hold) < config.min_hold for s in universe], dtype=bool)
     key = None if date is None else tie_keys(config.tie_seed, date, symbol_codes(universe))
-    sells, buys = topk_select(scores, held, must_exit, config.k, config.max_replace, tradable=tradable,
-                              buffer=config.buffer, locked=locked, tie_key=key, missing=config.missing)
-    return TopKDecision(tuple(universe[i] for i in sells), tuple(universe[i] for i in buys))
+    costs = swap_cost or {}
+    choice = topk_choose(scores, held, must_exit, tradable, config, locked=locked, tie_key=key, day=day,
+                         tranche=tranche, gain_slope=gain_slope,
+                         swap_cost=np.array([costs.get(s, 0.0) for s in universe]))
+    return TopKDecision(tuple(universe[i] for i in choice.sells), tuple(universe[i] for i in choice.buys),
+                        choice.tranche)
+
+
+def universe_warning(tradable_names: float, config: TopKConfig) -> str | None:
+    """What a TopK backtest's money figures mean when the universe is small for the settings,
+    or None. Raised when the typical day has fewer tradable members than ``2k + buffer``: then
+    fewer than k names rank outside the top ``k + buffer`` that keeps a holding, so the book
+    can hardly be renewed (with ``k + buffer`` or more, nothing is ever sold but exits)."""
+    keep = config.k + config.buffer
+    if tradable_names >= 2 * config.k + config.buffer:
+        return None
+    if tradable_names <= keep:
+        how = (f"every holding always ranks within the top k + buffer = {keep}, so nothing is ever sold except "
+               "exits from the index")
+    else:
+        how = (f"a holding is sold only when it ranks below {keep}, which at most {tradable_names - keep:g} names "
+               "a day can")
+    return (f"small universe: TopK(k={config.k}, buffer={config.buffer}) on a median of {tradable_names:g} "
+            f"tradable members a day: {how}. The book is then close to an equal-weight holding of the universe "
+            "bought on the first days, and its returns and costs say little about the signal (a signal that "
+            "knew the future could still lose). Use k + buffer well below the number of members, e.g. "
+            f"k <= {max(int(tradable_names) // 4, 1)} and buffer 0.")
 
 
 # ----------------------------------------------------------------------------- Threshold
@@ -312,34 +428,88 @@ def equal_weight_value(equity: float, k: int, cash_buffer: float) -> float:
 
 
 def spread_budget(budget: float, prices: np.ndarray, lot: LotRule, commission: Commission,
-                  symbols: Sequence[str] | None = None) -> np.ndarray:
-    """CNY to spend on each of the day's buys (best first), so that the whole ``budget`` is
-    invested: each name gets an equal share of what the names before it left, and what one
-    name's lots (its board's, :class:`~strategies.rules.LotRule`, for ``symbols``; main-board lots
-    without them) at ``prices`` (the decision close, as the broker sizes them) and commission leave
-    unspent passes on to the next. A name whose share buys no lot spends nothing (the broker
-    refuses it with its reason) and its share passes on too."""
+                  symbols: Sequence[str] | None = None, cap: float | None = None) -> np.ndarray:
+    """CNY to spend on each of the day's buys (best first).
+
+    Each name gets an equal share of what the names before it left, ``left / names to go``,
+    capped at ``cap`` (its target weight) plus the carry: what the earlier names' lots (their
+    board's, :class:`~strategies.rules.LotRule`, for ``symbols``; main-board lots without them) at
+    ``prices`` (the decision close, as the broker sizes them) and commission left unspent of their
+    own shares. A name whose share buys no lot spends nothing; without a cap its share passes on
+    to the next names, with one it stays in cash (only rounding is carried). ``cap`` None: no cap,
+    the whole budget is spread."""
     prices = np.asarray(prices, dtype="float64")
     values = np.zeros(len(prices))
-    left = float(budget)
+    left, carry = float(budget), 0.0
     for j, price in enumerate(prices):
         share = left / (len(prices) - j)
+        if cap is not None:
+            share = min(share, cap + carry)
         values[j] = share
         shares = lot.lots_for_value(share, float(price), commission, None if symbols is None else symbols[j])
         if shares:
-            left -= shares * price + commission.fee(shares * price)
+            spent = shares * price + commission.fee(shares * price)
+            left -= spent
+            carry = share - spent
     return values
 
 
 # ----------------------------------------------------------------------------- a day's orders
+@dataclass(frozen=True)
+class TopKChoice:
+    """The names of one TopK decision (:func:`topk_choose`), by position: ``sells`` (exits from
+    the index first, then the dropped losers, worst first), ``buys`` best first, the tranche each
+    buy joins (``joins``) and the tranche reviewed today (``tranche``; -1: no review)."""
+
+    sells: np.ndarray
+    buys: np.ndarray
+    joins: np.ndarray
+    tranche: int
+
+
+def topk_choose(scores: np.ndarray, held: np.ndarray, must_exit: np.ndarray, tradable: np.ndarray,
+                config: TopKConfig, *, locked: np.ndarray | None = None, tie_key: np.ndarray | None = None,
+                day: int = 0, tranche: np.ndarray | None = None, gain_slope: float | None = None,
+                swap_cost: np.ndarray | None = None) -> TopKChoice:
+    """Every rule of ``config`` that chooses names on decision day ``day`` of the review cycle:
+    the tranche reviewed today and its capacity (:func:`strategies.pacing.review_plan`; the other
+    tranches' holdings are locked, as are the ``locked`` ones of ``min_hold``), then
+    :func:`topk_select` (rank buffer, missing scores, ties, ``max_replace``, and with
+    ``config.cost_aware`` the swap rule on ``gain_slope``, NaN or None: not known yet, so no
+    swap, and ``swap_cost``), and the tranche each buy joins
+    (:func:`strategies.pacing.joining_tranches`).
+
+    ``tranche``: each name's tranche (-1 or anything where not held; default 0 for every
+    holding), normalised by :func:`strategies.pacing.held_tranches`."""
+    held = np.asarray(held, dtype=bool)
+    must_exit = np.asarray(must_exit, dtype=bool)
+    staying = held & ~must_exit
+    where = pacing.held_tranches(np.zeros(len(held), dtype=np.int64) if tranche is None else tranche, held)
+    review = pacing.review_plan(day, config.k, config.hold_days, config.rebalance_every, where, staying, must_exit)
+    lock = held & (review.locked if locked is None else (np.asarray(locked, dtype=bool) | review.locked))
+    slope = None
+    if config.cost_aware:
+        slope = float("nan") if gain_slope is None else float(gain_slope)
+    cost = np.zeros(len(held)) if swap_cost is None else np.asarray(swap_cost, dtype="float64")
+    sells, buys = topk_select(scores, held, must_exit, config.k, config.max_replace, tradable=tradable,
+                              buffer=config.buffer, locked=lock, tie_key=tie_key, missing=config.missing,
+                              capacity=review.capacity, gain_slope=slope, swap_cost=cost)
+    joins = pacing.joining_tranches(review, config.k, config.hold_days, where, staying, sells, len(buys))
+    return TopKChoice(sells, buys, joins, review.tranche)
+
+
 @dataclass(frozen=True)
 class DayOrders:
     """The orders of one decision day as a strategy submits them, by position in the day's
     arrays: ``sells`` (whole positions, submitted first), then ``buys`` best first, each with the
     CNY it may spend (``values``, commission included, sized to lots by the broker at the fill:
     :func:`strategies.rules.size_buy`) and ``target``, the CNY of one name's full weight.
-    ``proceeds`` (the sells' value at the close less their fees) and ``budget`` (what the buys
-    share) are the figures the values come from."""
+    ``proceeds`` (the sells' value at the close less their fees; ``sell_proceeds`` each) and
+    ``budget`` (what the buys share) are the figures the values come from.
+
+    TopK: ``plan`` is the day's :class:`~strategies.rules.DayPlan` (``values`` are its shares before
+    any sell is refused; at the fill each buy takes ``plan.values()[slot]``), ``joins`` the tranche
+    each buy joins and ``tranche`` the tranche reviewed (-1: none)."""
 
     sells: np.ndarray
     buys: np.ndarray
@@ -347,6 +517,10 @@ class DayOrders:
     target: float = 0.0
     proceeds: float = 0.0
     budget: float = 0.0
+    sell_proceeds: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    plan: DayPlan | None = None
+    joins: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    tranche: int = -1
 
 
 def _none() -> np.ndarray:
@@ -356,29 +530,55 @@ def _none() -> np.ndarray:
 def topk_orders(scores: np.ndarray, shares: np.ndarray, close: np.ndarray, must_exit: np.ndarray,
                 tradable: np.ndarray, locked: np.ndarray, cash: float, equity: float, config: TopKConfig,
                 rules: AShareRules, date: pd.Timestamp, tie_key: np.ndarray,
-                symbols: Sequence[str] | None = None) -> DayOrders:
-    """The TopK strategy's orders of decision day ``date``: :func:`topk_select` chooses the names,
-    the sells' proceeds at the ``close`` (less commission and stamp duty) join the ``cash`` above
-    the cash buffer of ``equity`` (:func:`buy_budget`), and :func:`spread_budget` shares that
-    among the buys; one name's full weight is :func:`equal_weight_value`.
+                symbols: Sequence[str] | None = None, *, day: int = 0, tranche: np.ndarray | None = None,
+                gain_slope: float | None = None, volume: np.ndarray | None = None,
+                volatility: np.ndarray | None = None, fill_date: pd.Timestamp | None = None,
+                decision_rules: AShareRules | None = None) -> DayOrders:
+    """The TopK strategy's orders of decision day ``date``, day ``day`` of the review cycle.
 
-    Arrays are per name (``scores`` NaN where none; ``shares`` held now). The backtest's
-    :class:`strategies.engine.TopKStrategy` submits exactly these orders; the next session's
-    order list (``python -m backtests.predict``) reads them too."""
-    held = np.asarray(shares) > 0
-    sells, buys = topk_select(scores, held, must_exit, config.k, config.max_replace, tradable=tradable,
-                              buffer=config.buffer, locked=locked, missing=config.missing, tie_key=tie_key)
+    :func:`topk_choose` chooses the names (``locked``: the holdings ``min_hold`` keeps; ``tranche``:
+    each holding's; ``gain_slope``: the cost-aware rule's slope of the day, from
+    :func:`strategies.pacing.paced_scores`, weighed against each holding's
+    :func:`strategies.pacing.swap_costs` under ``decision_rules``, default ``rules``, on the day's
+    ``volume`` and ``volatility``, filled on ``fill_date``); the sells' proceeds at the ``close``
+    (less commission and stamp duty) join the ``cash`` above the cash buffer of ``equity``
+    (:func:`buy_budget`), and :func:`spread_budget` shares that among the buys, each capped at one
+    name's full weight (:func:`equal_weight_value`) plus the lot carry, in their boards' lots.
+
+    Arrays are per name (``scores`` NaN where none, already smoothed; ``shares`` held now). The
+    backtest's :class:`strategies.engine.TopKStrategy` submits exactly these orders; the next
+    session's order list (``python -m backtests.predict``) places them too."""
+    shares = np.asarray(shares, dtype="float64")
+    close = np.asarray(close, dtype="float64")
+    held = shares > 0
+    cost = None
+    if config.cost_aware:
+        n = len(shares)
+        cost = pacing.swap_costs(shares, close, np.zeros(n) if volume is None else volume,
+                                 np.full(n, np.nan) if volatility is None else volatility,
+                                 pd.Timestamp(date if fill_date is None else fill_date), decision_rules or rules)
+    choice = topk_choose(scores, held, must_exit, tradable, config, locked=locked, tie_key=tie_key, day=day,
+                         tranche=tranche, gain_slope=gain_slope, swap_cost=cost)
+    sells, buys = choice.sells, choice.buys
+    each = np.array([float(shares[c] * close[c]) - sum(rules.fees(float(shares[c] * close[c]), date, True))
+                     for c in sells], dtype="float64")
     proceeds = 0.0
-    for c in sells:
-        value = float(shares[c] * close[c])
-        proceeds += value - sum(rules.fees(value, date, True))
+    for v in each:  # summed in order, as the sells are submitted
+        proceeds += float(v)
     if not len(buys):
-        return DayOrders(sells, buys, np.zeros(0), proceeds=proceeds)
+        return DayOrders(sells, buys, np.zeros(0), proceeds=proceeds, sell_proceeds=each, joins=choice.joins,
+                         tranche=choice.tranche)
     budget = buy_budget(cash, equity, proceeds, config.cash_buffer)
     target = equal_weight_value(equity, config.k, config.cash_buffer)
     names = None if symbols is None else [symbols[c] for c in buys]
-    values = spread_budget(budget, np.asarray(close)[buys], rules.lot, rules.commission, names)
-    return DayOrders(sells, buys, values, target, proceeds, budget)
+    prices = close[buys]
+
+    def spread(amount: float) -> np.ndarray:
+        return spread_budget(amount, prices, rules.lot, rules.commission, names, cap=target)
+
+    plan = DayPlan(spread=spread, budget=budget)
+    return DayOrders(sells, buys, plan.values().copy(), target, proceeds, budget, each, plan, choice.joins,
+                     choice.tranche)
 
 
 def threshold_orders(p_up: float, held: bool, member: bool, cash: float, equity: float,

@@ -29,8 +29,9 @@ __all__ = ["GROSS_COSTS", "MODEL_LABELS", "ModelOutcome", "backtest_models", "la
 
 log = logging.getLogger("backtests.run")
 
-#: the costs of a gross backtest: none at all (same rules otherwise: lots, T+1, limits, suspension)
-GROSS_COSTS = CostModel(commission_rate=0.0, min_commission=0.0, slippage=0.0, stamp_duty=False)
+#: the costs of a gross backtest: none at all (same rules otherwise: lots, T+1, limits, suspension,
+#: the default participation cap); a run's gross twin is its own ``costs.gross()``
+GROSS_COSTS = CostModel().gross()
 
 MODEL_LABELS = {
     "lstm": "LSTM", "gru": "GRU", "attention": "Attention-LSTM", "logistic": "Logistic",
@@ -70,6 +71,7 @@ class ModelOutcome:
     summary: dict[str, Any] = field(default_factory=dict)
     predictions: pd.DataFrame | None = None
     gross: BacktestResult | None = None
+    tradeoff: Any = None  # backtests.evidence.tradeoff.Tradeoff of the main model, when measured
 
     def attach(self, res: BacktestResult, periods_per_year: int, gross: BacktestResult | None = None) -> None:
         """Take a backtest (its summary annualised on ``periods_per_year``) and its gross twin."""
@@ -86,20 +88,22 @@ def backtest_models(md: data_store.MarketData, predictions: pd.DataFrame, window
                     net_only: tuple[str, ...] = (), workers: int = 1) -> dict[str, ModelOutcome]:
     """Each model's outcome, in the order of ``models``: its rows of ``predictions`` (a table with a
     ``model`` column) and ``window_metrics``; each model in ``traded`` is backtested with ``costs``
-    and again with :data:`GROSS_COSTS` (same strategy, same rules, no costs), except those in
+    and again with ``costs.gross()`` (same strategy, same rules and fill limits, no costs; the
+    cost-aware swap rule still weighs ``costs``, so both make the same decisions), except those in
     ``net_only`` (the style baselines: after costs only). ``workers`` > 1 runs the backtests in that
     many processes (:func:`run_backtests`; the results are the same)."""
     out: dict[str, ModelOutcome] = {}
-    jobs: list[tuple[str, pd.DataFrame, CostModel]] = []
+    #: (key, table, costs, the costs its decisions weigh: None = its own)
+    jobs: list[tuple[str, pd.DataFrame, CostModel, CostModel | None]] = []
     for model in models:
         rows = predictions.loc[predictions["model"] == model]
         out[model] = ModelOutcome(model=model, window_metrics=window_metrics[window_metrics["model"] == model],
                                   predictions=rows[["date", "symbol", "p_up", "label", "ret"]].reset_index(drop=True))
         if model in traded:
             table = rows[["date", "symbol", "p_up"]].reset_index(drop=True)
-            jobs.append((f"{model}\tnet", table, costs))
+            jobs.append((f"{model}\tnet", table, costs, None))
             if model not in net_only:
-                jobs.append((f"{model}\tgross", table, GROSS_COSTS))
+                jobs.append((f"{model}\tgross", table, costs.gross(), costs))
     if jobs:
         log.info("      %d backtests (%s)%s", len(jobs), ", ".join(label(m) for m in traded),
                  f" on {min(workers, len(jobs))} processes" if workers > 1 else "")
@@ -119,19 +123,20 @@ def _init_worker(md: data_store.MarketData) -> None:
     logging.getLogger().setLevel(logging.WARNING)
 
 
-def _one_backtest(job: tuple[str, pd.DataFrame, CostModel], strategy: TopKConfig | ThresholdConfig, cash: float,
-                  ppy: int, md: data_store.MarketData | None = None, progress: bool = False) -> BacktestResult:
+def _one_backtest(job: tuple[str, pd.DataFrame, CostModel, CostModel | None], strategy: TopKConfig | ThresholdConfig,
+                  cash: float, ppy: int, md: data_store.MarketData | None = None,
+                  progress: bool = False) -> BacktestResult:
     data = md if md is not None else _WORKER_MD
     assert data is not None
-    _, table, costs = job
+    _, table, costs, decision_costs = job
     return strategies.run_backtest(data, table, strategy=strategy, costs=costs, initial_cash=cash, progress=progress,
-                                   periods_per_year=ppy)
+                                   periods_per_year=ppy, decision_costs=decision_costs)
 
 
-def run_backtests(md: data_store.MarketData, jobs: list[tuple[str, pd.DataFrame, CostModel]],
+def run_backtests(md: data_store.MarketData, jobs: list[tuple[str, pd.DataFrame, CostModel, CostModel | None]],
                   strategy: TopKConfig | ThresholdConfig, initial_cash: float, periods_per_year: int, *,
                   workers: int = 1, progress: bool = True) -> dict[str, BacktestResult]:
-    """``strategies.run_backtest`` of each ``(key, table, costs)`` job, by key. With ``workers`` > 1
+    """``strategies.run_backtest`` of each ``(key, table, costs, decision_costs)`` job, by key. With ``workers`` > 1
     and more than one job they run in that many worker processes, the longest tables first; a
     backtest is deterministic, so the results are those of one process.
 
@@ -140,8 +145,7 @@ def run_backtests(md: data_store.MarketData, jobs: list[tuple[str, pd.DataFrame,
     script that calls a run needs no ``if __name__ == "__main__"`` guard); elsewhere they are
     spawned, which needs that guard in a script, and each receives the market data once."""
     if workers <= 1 or len(jobs) <= 1:
-        return {key: _one_backtest((key, t, c), strategy, initial_cash, periods_per_year, md, progress)
-                for key, t, c in jobs}
+        return {job[0]: _one_backtest(job, strategy, initial_cash, periods_per_year, md, progress) for job in jobs}
     import dataclasses
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -152,7 +156,7 @@ def run_backtests(md: data_store.MarketData, jobs: list[tuple[str, pd.DataFrame,
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker,
                              initargs=(md if method == "fork" else dataclasses.replace(md, _memo={}),)) as pool:
         futures = {j[0]: pool.submit(_one_backtest, j, strategy, initial_cash, periods_per_year) for j in order}
-        return {key: futures[key].result() for key, _, _ in jobs}
+        return {job[0]: futures[job[0]].result() for job in jobs}
 
 
 def margin_over_lightgbm(outcomes: dict[str, ModelOutcome], main: str) -> str | None:

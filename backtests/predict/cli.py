@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "needs --cash")
     p.add_argument("--cash", type=float, metavar="CNY", help="cash of the book (default without --holdings: "
                    "strategy.initial_cash)")
+    p.add_argument("--cycle-start", type=_day, metavar="YYYY-MM-DD",
+                   help="day 0 of the book's TopK review cycle (strategy.topk.hold_days, rebalance_every), as a "
+                   "backtest's first decision day: the decision day of the book's first orders (default: the decision "
+                   "day of the earliest purchase in --holdings, or the decision day itself for a book of cash)")
     p.add_argument("--record", type=_record, default=DEFAULT_RECORD, metavar="N",
                    help=f"walk-forward windows fitted and measured just before the decision day, the model's "
                    f"recent record: IC, rank IC, accuracy (default {DEFAULT_RECORD}; 0 = none, the fastest)")
@@ -113,10 +117,12 @@ def _main(argv: list[str] | None, guard: SignalGuard) -> int:
             return EXIT_OK
         if args.holdings is not None and args.cash is None:
             raise ConfigError("--holdings needs --cash: the book's cash beside its holdings (0 if none)")
+        import pandas as pd
+
         from .holdings import read_holdings
 
-        book = read_holdings(args.holdings, cfg.strategy.initial_cash if args.cash is None else args.cash)
-        import pandas as pd
+        book = read_holdings(args.holdings, cfg.strategy.initial_cash if args.cash is None else args.cash,
+                             None if args.cycle_start is None else pd.Timestamp(args.cycle_start))
 
         from .pipeline import predict, prepare
 

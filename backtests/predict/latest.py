@@ -28,7 +28,7 @@ from ..config import RunConfig
 if TYPE_CHECKING:  # torch: loaded when the fit starts, after the data and the days are checked
     from signals.walk_forward import WalkForwardResult
 
-__all__ = ["fit_latest", "latest_scores", "predict_config"]
+__all__ = ["earlier_scores", "fit_latest", "latest_scores", "predict_config"]
 
 log = logging.getLogger("backtests.predict")
 
@@ -107,3 +107,11 @@ def latest_scores(sig: WalkForwardResult, model: str, decision: pd.Timestamp) ->
              "embargo_days": w.embargo, "train_samples": int(row.get("train_samples", 0)),
              "best_epoch": row.get("best_epoch")}
     return day.set_index("symbol")["p_up"].astype(float), facts
+
+
+def earlier_scores(predictions: pd.DataFrame, model: str, decision: pd.Timestamp) -> pd.DataFrame:
+    """``date, symbol, p_up`` of ``model`` before the decision day (the record windows' out-of-sample
+    scores): the history TopK's score smoothing and cost-aware slope read, as a backtest reads its
+    earlier days (:func:`backtests.predict.plan.plan_next_session`)."""
+    p = predictions[(predictions["model"] == model) & (predictions["date"] < pd.Timestamp(decision))]
+    return p[["date", "symbol", "p_up"]].reset_index(drop=True)

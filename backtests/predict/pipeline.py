@@ -33,7 +33,7 @@ from ..config import RunConfig, to_toml
 from ..runfolder import RunFolder, clean_json, command_line, git_commit, library_versions
 from . import session
 from .holdings import Book
-from .latest import fit_latest, latest_scores, predict_config
+from .latest import earlier_scores, fit_latest, latest_scores, predict_config
 from .plan import Plan, plan_next_session
 from .record import record_summary, record_windows, style_exposures
 
@@ -105,6 +105,19 @@ def summary_text(cfg: RunConfig, days: session.SessionDays, book: Book, plan: Pl
            f"validated on {fit['validation'][0]}..{fit['validation'][1]} (its last label ends {fit['fit_label_end']})",
            f"  book: cash {book.cash:,.2f} CNY, {len(book.symbols)} holding(s) worth {plan.facts['held_value']:,.2f}; "
            f"equity {plan.facts['equity']:,.2f}"]
+    pf = plan.facts
+    if "cycle_day" in pf:
+        topk = cfg.strategy.topk
+        if topk.hold_days > 1 or topk.rebalance_every > 1:
+            which = f"tranche {pf['tranche_reviewed']} of {topk.hold_days} reviewed" if pf["tranche_reviewed"] >= 0 \
+                else "no tranche reviewed (a day between rebalances: exits only)"
+            out.append(f"  review cycle: day {pf['cycle_day']} from {pf['cycle_start']} (--cycle-start), {which}; "
+                       "targets.csv names each position's tranche for the next holdings file")
+        if topk.score_halflife > 0 or topk.cost_aware:
+            slope = "-" if pf.get("gain_slope") is None else f"{pf['gain_slope']:.5f}"
+            out.append(f"  pace: {pf['history_days']} earlier day(s) of scores from the record (score_halflife "
+                       f"{topk.score_halflife:g}" + (f", cost-aware slope {slope}" if topk.cost_aware else "") +
+                       "; more --record windows, a longer history)")
     o = plan.orders
     placed = o[o["status"] == "place"]
     out.append(f"  orders: {int((placed['side'] == 'buy').sum())} buy(s) and {int((placed['side'] == 'sell').sum())} "
@@ -221,7 +234,7 @@ def predict(inputs: Inputs, *, progress: bool = True) -> PredictOutcome:
                     log.warning("LEAKAGE AUDIT FAILED: %s", audit.text)
         with timings.stage("targets and orders", total, total):
             plan = plan_next_session(full, scores, book, build.strategy_config(pcfg), pcfg.costs, days.decision,
-                                     days.fill)
+                                     days.fill, history=earlier_scores(sig.predictions, pcfg.model.kind, days.decision))
             if "next_open" in plan.targets:
                 plan.targets["realised_ret"] = realised_returns(full, list(plan.targets["symbol"]), pcfg,
                                                                 days.decision).to_numpy()

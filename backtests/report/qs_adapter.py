@@ -25,7 +25,9 @@ them while the report is written, and restores QuantStats afterwards:
   window were empty axes dated 2000-2010: they are not drawn, and a sentence says why;
 - "Worst 10 Drawdowns" gave a drawdown that never recovered the last day as its recovery date:
   "not recovered" instead;
-- the EOY table's "Won" column read "+" or "-" (a "-" looks like a missing value): "yes" or "no".
+- the EOY table's "Won" column read "+" or "-" (a "-" looks like a missing value): "yes" or "no";
+- a metric that rounds to zero was written with a sign ("-0.0", "-0.0%"): :func:`unsigned_zeros`
+  drops it, as the toolkit's own figures do (:func:`backtests.report.formatting.fmt`).
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ def html_report(
                 qs.reports, "_get_trading_periods") else periods_per_year // 2
             text = rolling_notes(text, half, len(strat))
             text = unrecovered_drawdown(text, strat)
+            text = unsigned_zeros(text)
     finally:
         Path(tmp).unlink(missing_ok=True)
     text = re.sub(r'<link rel="shortcut icon"[^>]*>\s*', "", text)
@@ -183,6 +186,12 @@ def unrecovered_drawdown(page: str, returns: pd.Series) -> str:
     table = re.sub(rf"(<tr><td>\d{{4}}-\d\d-\d\d</td><td>){last}(</td>)", r"\1not recovered\2",
                    page[head:end], count=1)
     return page[:head] + table + page[end:]
+
+
+def unsigned_zeros(page: str) -> str:
+    """The page with every table cell that reads a negative zero (``-0``, ``-0.00``, ``-0.0%``)
+    written without its sign."""
+    return re.sub(r"(<td[^>]*>)-(0(?:\.0+)?%?)(</td>)", r"\1\2\3", page)
 
 
 def won_column(original: Callable[..., Any]) -> Callable[..., Any]:

@@ -20,7 +20,7 @@ from ..evidence.assess import SignalEvidence
 from ..evidence.outcomes import ModelOutcome, label, summarise
 from ..evidence.styles import is_style_model
 from ..evidence.verdict import classify, style_carriers, style_title, verdict
-from . import charts, qs_adapter
+from . import charts, qs_adapter, tradeoff
 from .formatting import fmt
 
 __all__ = ["Reference", "build_report"]
@@ -172,6 +172,8 @@ def build_report(
     sec.append(f'<p class="verdict" id="verdict">{html.escape(text)}</p>')
     if audit:
         sec.append(f'<p class="note" id="audit"><b>Leakage audit:</b> {html.escape(audit)}</p>')
+    for w in main_oc.backtest.warnings if main_oc.backtest is not None else []:
+        sec.append(f'<p class="verdict" id="warning"><b>Warning:</b> {html.escape(w)}</p>')
     if evidence is not None and evidence.styles:
         sec += _style_section(shown, models, outcomes, main_model, evidence, reference, style_words, level)
     period = "evaluation period" if evaluated else "walk-forward window"
@@ -222,6 +224,7 @@ def build_report(
             ("excess_return", "excess", "spct"),
         ], "baselines"))
     sec += _costs_section(outcomes, main_model)
+    sec += tradeoff.section(main_oc.tradeoff, label(main_model), reference.words)
     sec += _coverage_section(coverage, mw, stock, reference)
     for n in notes or []:
         sec.append(f'<p class="note">{html.escape(n)}</p>')
@@ -396,7 +399,8 @@ def _costs_section(outcomes: dict[str, ModelOutcome], main_model: str) -> list[s
            f'a day); cash {fmt(s.get("avg_cash_share"), "pct")} of equity on average; held without a prediction on '
            f'{fmt(s.get("unscored_position_days"), "int")} position-days; p_up tied at the k-th place on '
            f'{fmt(s.get("tie_days"), "int")} days; rejected or trimmed orders (episodes of consecutive days): '
-           f"{reasons}.</p>"]
+           f'{reasons}; fill rate {fmt(s.get("fill_rate"), "pct")} of the value wanted (the participation cap), '
+           f'impact {fmt(s.get("impact"), "cny")} CNY (in the fill prices).</p>']
     out.append(_img("costs", charts.chart_costs(outcomes, main_model)))
     return out
 

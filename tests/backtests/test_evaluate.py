@@ -157,6 +157,14 @@ def test_settings_of_training_are_refused_not_ignored(good, tmp_path, capsys, se
     assert f"--set {setting.split('=')[0]}: evaluate trains nothing" in err
 
 
+def test_the_tradeoff_settings_apply_to_an_evaluation():
+    """evaluate trades the main model's frontier and capacity table as a run does: their settings
+    are taken, a training setting beside them is still refused."""
+    E.check_settings_apply(["tradeoff.frontier=", "tradeoff.capitals=1e8", "strategy.topk.hold_days=1"])
+    with pytest.raises(E.InputError, match="--set model.kind: evaluate trains nothing"):
+        E.check_settings_apply(["tradeoff.frontier=", "model.kind=gru"])
+
+
 def test_a_prediction_before_start_is_one_line_with_the_right_fix(good, tmp_path, capsys):
     err = _fail(tmp_path, capsys, good, "--start", "2023-03-01")
     assert re.search(r"row\(s\) are dated before --start 2023-03-01, e\.g\. 2023-01-03: drop them, or give --start "

@@ -139,3 +139,13 @@ def test_the_eoy_table_says_won_yes_or_no(short_page):
     # SH600519 +1.9% against the CSI-300's +4.1% over these days: it did not win
     assert (1 + held).prod() < (1 + bench).prod()
     assert won == "no"
+
+
+def test_a_metric_that_rounds_to_zero_has_no_sign():
+    page = ("<tr><td>Risk-Return Ratio</td><td>-0.07</td><td>-0.0</td></tr>"
+            "<tr><td>Avg. Return</td><td>-0.07%</td><td>-0.0%</td></tr>"
+            "<tr><td>x</td><td>-0.00</td><td>-10.0%</td></tr>")
+    assert qs_adapter.unsigned_zeros(page) == (
+        "<tr><td>Risk-Return Ratio</td><td>-0.07</td><td>0.0</td></tr>"
+        "<tr><td>Avg. Return</td><td>-0.07%</td><td>0.0%</td></tr>"
+        "<tr><td>x</td><td>0.00</td><td>-10.0%</td></tr>")

@@ -8,7 +8,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from strategies import TopKConfig, run_backtest
+from strategies import CostModel, TopKConfig, run_backtest
 
 from .conftest import make_market
 
@@ -51,11 +51,12 @@ def random_market(seed: int, n_days: int = 30):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 10_000), st.integers(1, 4), st.integers(1, 3), st.sampled_from([30_000.0, 200_000.0, 2e6]),
-       st.integers(0, 2), st.sampled_from([0, 1, 3]))
-def test_runs_respect_the_rules(seed, k, n, cash, buffer, min_hold):
+       st.integers(0, 2), st.sampled_from([0, 1, 3]), st.sampled_from([1, 2, 5]))
+def test_runs_respect_the_rules(seed, k, n, cash, buffer, min_hold, hold_days):
     md, p = random_market(seed)
-    cfg = TopKConfig(k=k, max_replace=n, buffer=buffer, min_hold=min_hold)
-    res = run_backtest(md, p, strategy=cfg, initial_cash=cash, progress=False)
+    cfg = TopKConfig(k=k, max_replace=n, buffer=buffer, min_hold=min_hold, hold_days=hold_days)
+    cfg_costs = CostModel()
+    res = run_backtest(md, p, strategy=cfg, costs=cfg_costs, initial_cash=cash, progress=False)
     t = res.trades
     assert (res.cash >= -1e-6).all()
     pv = res.positions.groupby("date")["value"].sum().reindex(res.equity.index, fill_value=0.0)
@@ -67,6 +68,8 @@ def test_runs_respect_the_rules(seed, k, n, cash, buffer, min_hold):
     keys = list(zip(t.date, t.symbol, strict=True))
     at = bars.reindex(keys)
     assert at["open"].notna().all() and (at["volume"] > 0).all()  # never on a suspended day
+    # the participation cap (default 10%): no fill above its share of the day's volume
+    assert (t["shares"].to_numpy() <= cfg_costs.participation * at["volume"].to_numpy() + 1e-9).all()
     assert np.array_equal(t.price.to_numpy(), at["open"].to_numpy())
     buys = t.side == "buy"
     star = t.symbol.str.startswith("SH688")
@@ -99,4 +102,4 @@ def test_runs_respect_the_rules(seed, k, n, cash, buffer, min_hold):
             assert row.price > round(ref * (1 - pct) + 1e-9, 2) + 1e-6
     # every refusal has a known reason
     assert set(res.rejected["reason"]) <= {"limit_up", "limit_down", "suspended", "lot", "cash", "t_plus_1",
-                                           "not_member"}
+                                           "not_member", "volume"}

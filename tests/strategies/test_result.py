@@ -15,7 +15,7 @@ def _result(n=484, r=0.001, ppy=242):
     equity = pd.Series(1_000_000.0 * (1 + r) ** np.arange(n + 1), index=dates)
     trades = pd.DataFrame({"date": [dates[1], dates[2]], "symbol": ["SH600000"] * 2, "side": ["buy", "sell"],
                            "shares": [1000.0, 1000.0], "price": [10.0, 10.0], "value": [10_000.0, 10_000.0],
-                           "commission": [5.0, 5.0], "stamp_duty": [0.0, 5.0]})
+                           "commission": [5.0, 5.0], "stamp_duty": [0.0, 5.0], "impact": [2.5, 1.5]})
     rejected = pd.DataFrame({"date": [dates[3]], "symbol": ["SH600000"], "side": ["buy"], "shares": [100.0],
                              "reason": ["limit_up"], "requested": [100.0], "days": [3],
                              "last_date": [dates[5]]})
@@ -26,7 +26,7 @@ def _result(n=484, r=0.001, ppy=242):
         positions=pd.DataFrame(columns=["date", "symbol", "shares", "close", "value"]),
         trades=trades, rejected=rejected, corporate_actions=pd.DataFrame(),
         turnover=turnover, benchmark_returns=pd.Series(0.0, index=dates[1:]), initial_cash=1_000_000.0,
-        periods_per_year=ppy,
+        periods_per_year=ppy, volume_cut_value=5_000.0,
     )
 
 
@@ -74,7 +74,10 @@ def test_costs_turnover_and_refusals_in_the_summary():
     assert s["rejected"] == 1 and s["rejected_by_reason"]["limit_up"] == 1  # one episode ...
     assert s["rejected_days"] == 3  # ... of three fill days
     assert set(s["rejected_by_reason"]) == {"limit_up", "limit_down", "suspended", "lot", "cash", "t_plus_1",
-                                            "not_member"}
+                                            "not_member", "volume"}
+    # impact is in the fill prices, not in the fees; the fill rate: 20,000 traded of 20,000 + 5,000 wanted
+    assert s["impact"] == 4.0
+    assert s["fill_rate"] == pytest.approx(0.8)
     assert s["turnover"] == pytest.approx(0.02 / 484)
     assert s["annual_turnover"] == pytest.approx(0.02 / 484 * 242)
     assert (s["unscored_position_days"], s["unscored_share"], s["tie_days"]) == (0, 0.0, 0)

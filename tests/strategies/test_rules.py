@@ -156,6 +156,67 @@ def test_check_fill_sells_respect_t_plus_1_lots_and_the_lower_limit():
     assert up.price == 10.05
 
 
+def test_check_fill_caps_an_order_at_its_share_of_the_days_volume_in_the_boards_lots():
+    rules = AShareRules.from_costs()  # participation 10%
+    facts = FillFacts(open=10.0, high=10.0, low=10.0, volume=25_550.0)
+    # 10% of 25,550 = 2,555 shares: 2,500 on the main board (lots of 100), 2,555 on STAR (single shares)
+    main = check_fill(rules, True, 5_000, facts, symbol="SH600000", cash=1e9)
+    assert (main.size, main.trims) == (2_500, ((2_500, "volume"),))
+    star = check_fill(rules, True, 5_000, facts, symbol="SH688001", cash=1e9)
+    assert (star.size, star.trims) == (2_555, ((2_445, "volume"),))
+    # a sell: not one lot fits in 10% of 900 shares -> refused for volume
+    thin = FillFacts(open=10.0, high=10.0, low=10.0, volume=900.0)
+    assert check_fill(rules, False, 1_000, thin, symbol="SH600000", position=1_000).reason == "volume"
+    # a position of 150 above the cap of 90 leaves no lot to sell; one of 80 fits: sold whole, an odd lot
+    assert check_fill(rules, False, 150, thin, position=150, symbol="SH600000").reason == "volume"
+    assert check_fill(rules, False, 80, thin, position=80, symbol="SH600000").size == 80
+
+
+def test_check_fill_prices_the_square_root_impact_and_affords_the_moved_price():
+    rules = AShareRules.from_costs(CostModel(impact=1.0))
+    # 10,000 shares of a day of 1,000,000 at a daily volatility of 2%: 1 x 0.02 x sqrt(0.01) = 0.2%
+    facts = FillFacts(open=10.0, high=10.0, low=10.0, volume=1_000_000.0, volatility=0.02)
+    buy = check_fill(rules, True, 10_000, facts, symbol="SH600000", cash=1e9)
+    assert buy.price == pytest.approx(10.02) and buy.impact == pytest.approx(200.0)
+    sell = check_fill(rules, False, 10_000, facts, symbol="SH600000", position=10_000)
+    assert sell.price == pytest.approx(9.98) and sell.impact == pytest.approx(200.0)
+    # 50,000 CNY: at the moved 10.02 only 4,900 shares are affordable (49,098 + 12.27 commission);
+    # the smaller fill moves the price less: 0.02 x sqrt(4,900 / 1,000,000) = 0.14%, 10.014
+    short = check_fill(rules, True, 10_000, facts, symbol="SH600000", cash=50_000.0)
+    assert (short.size, short.trims) == (4_900, ((5_100, "cash"),))
+    assert short.price == pytest.approx(10.014) and short.impact == pytest.approx(0.014 * 4_900)
+    # no volatility known, or no impact coefficient: the open
+    assert check_fill(rules, True, 100, FillFacts(10.0, 10.0, 10.0, volume=1e6), cash=1e9).price == 10.0
+
+
+def test_a_sell_reports_the_budgeted_proceeds_it_will_not_deliver():
+    rules = AShareRules.from_costs()
+    facts = FillFacts(open=10.0, high=10.0, low=10.0)
+    # 400 of 1,000 bought on the fill day: 600 sold, 400/1,000 of the 9,985 CNY budgeted is missing
+    part = check_fill(rules, False, 1_000, facts, position=1_000, bought_today=400, proceeds=9_985.0)
+    assert part.size == 600 and part.undelivered == pytest.approx(3_994.0)
+    low = FillFacts(open=9.0, high=9.0, low=9.0, lower=9.0, sell_blocked=True)
+    assert check_fill(rules, False, 1_000, low, position=1_000, proceeds=9_985.0).undelivered == 9_985.0
+    whole = check_fill(rules, False, 1_000, facts, position=1_000, proceeds=9_985.0)
+    assert whole.undelivered == 0.0 and whole.size == 1_000
+
+
+def test_a_buy_by_value_takes_its_share_of_what_the_day_plan_still_has():
+    from strategies.rules import DayPlan
+
+    rules = AShareRules.from_costs()
+    # two buys share the budget equally (a toy spread); a refused sale took 20,000 out of 100,000
+    plan = DayPlan(spread=lambda budget: np.array([budget / 2, budget / 2]), budget=100_000.0)
+    first = BuyValue(value=50_000.0, target=60_000.0, price=10.0, plan=plan, slot=0)
+    assert first.value_at_fill() == 50_000.0
+    plan.missing += 20_000.0
+    # 40,000 CNY at 10.00: 40,000 / 10.0025 = 3,999.0 -> 3,900 shares
+    assert first.value_at_fill() == 40_000.0 and size_buy(first, rules) == (3_900, None)
+    chk = check_fill(rules, True, first.wanted, FillFacts(10.0, 10.0, 10.0), cash=1e9, wish=first)
+    assert (chk.requested, chk.size) == (3_900, 3_900)
+    assert plan.fresh().values().tolist() == [50_000.0, 50_000.0]
+
+
 # ----------------------------------------------------------------------------- T+1
 def test_t_plus_1_sellable():
     t1 = TPlusOne()

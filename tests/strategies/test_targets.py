@@ -33,8 +33,8 @@ NAN = float("nan")
 
 
 def plain(**kw) -> TopKConfig:
-    """TopK settings without the rank buffer and the minimum holding period (unless given)."""
-    return TopKConfig(**{"buffer": 0, "min_hold": 0, **kw})
+    """TopK settings without tranches, the rank buffer and the minimum holding period (unless given)."""
+    return TopKConfig(**{"buffer": 0, "min_hold": 0, "hold_days": 1, **kw})
 
 
 def test_first_day_fills_all_k_slots_best_first():
@@ -137,10 +137,21 @@ def test_spread_budget_invests_the_rounding_left_by_earlier_names():
     assert spread_budget(-5.0, np.array([10.0]), lot, comm).tolist() == [-5.0]
 
 
+def test_spread_budget_caps_each_buy_in_its_boards_lots():
+    """The cap carries what each name's own lots leave: a STAR name's single shares leave less."""
+    lot, comm = LotRule(), Commission()
+    # 490,000 at 1,200 on STAR: 408 shares (489,600 + 122.40 commission), carrying 277.60
+    v = spread_budget(1_000_000.0, np.array([1_200.0, 10.0]), lot, comm, ["SH688001", "SH600000"], cap=490_000.0)
+    assert v.tolist() == pytest.approx([490_000.0, 490_277.6])
+    # in main-board lots it would be 400 shares (480,120 with commission), carrying 9,880
+    v = spread_budget(1_000_000.0, np.array([1_200.0, 10.0]), lot, comm, cap=490_000.0)
+    assert v.tolist() == pytest.approx([490_000.0, 499_880.0])
+
+
 def test_topk_orders_sell_first_then_share_the_budget_among_the_buys():
     """k=2 from a book of one low-ranked name: its sale at the close (less its fees) joins the cash
     above the 2% buffer, and the two buys share it, the STAR name sized in single shares."""
-    cfg, rules = TopKConfig(k=2, max_replace=2, buffer=0, min_hold=0), AShareRules.from_costs()
+    cfg, rules = TopKConfig(k=2, max_replace=2, buffer=0, min_hold=0, hold_days=1), AShareRules.from_costs()
     syms = ["SH600000", "SH688001", "SZ000001"]
     scores = np.array([0.9, 0.8, 0.1])
     shares = np.array([0.0, 0.0, 1_000.0])
@@ -157,6 +168,38 @@ def test_topk_orders_sell_first_then_share_the_budget_among_the_buys():
     # first 489,992.50: 48,900 shares cost 489,122.25; the rest, 490,862.75, goes to the STAR name
     assert o.values.tolist() == pytest.approx([489_992.5, 490_862.75])
     assert rules.lot.lots_for_value(o.values[1], 1_200.0, rules.commission, "SH688001") == 408
+
+
+def test_topk_orders_review_one_tranche_refill_an_exit_and_cap_each_buy():
+    """k=4 in hold_days=2 tranches of 2, day 0: tranche 0 is reviewed. Name 0 (tranche 0) ranks last
+    and is dropped; name 1 (tranche 1) ranks low too but is locked; name 2 (tranche 1) left the index
+    and is sold, its slot refilled into tranche 1. Three buys: two into tranche 0, one refill."""
+    cfg = TopKConfig(k=4, max_replace=2, buffer=0, min_hold=0, hold_days=2)
+    rules = AShareRules.from_costs()
+    scores = np.array([0.1, 0.2, 0.5, 0.9, 0.8, 0.7])
+    shares = np.array([1_000.0, 1_000.0, 1_000.0, 0.0, 0.0, 0.0])
+    close = np.full(6, 10.0)
+    exits = np.array([False, False, True, False, False, False])
+    day = pd.Timestamp("2025-06-20")
+    o = topk_orders(scores, shares, close, exits, np.ones(6, dtype=bool), np.zeros(6, dtype=bool), 20_000.0,
+                    50_000.0, cfg, rules, day, np.arange(6), [f"SH60000{c}" for c in range(6)], day=0,
+                    tranche=np.array([0, 1, 1, -1, -1, -1]))
+    assert o.sells.tolist() == [2, 0] and o.buys.tolist() == [3, 4, 5]
+    assert o.tranche == 0 and o.joins.tolist() == [0, 0, 1]
+    # each sale: 10,000 less 5 commission and 5 duty (0.05%) = 9,990; budget 20,000 + 19,980 - 2% x 50,000
+    assert o.sell_proceeds.tolist() == [9_990.0, 9_990.0] and o.budget == pytest.approx(38_980.0)
+    # one name's weight 50,000 x 0.98 / 4 = 12,250: the first buy is capped there (1,200 shares cost
+    # 12,005, carrying 245); the second at 12,250 + 245; the third at 12,250 + 490
+    assert o.target == pytest.approx(12_250.0)
+    assert o.values.tolist() == pytest.approx([12_250.0, 12_495.0, 12_740.0])
+    # the day plan re-spreads what a refused sale leaves: 38,980 - 9,990 = 28,990
+    plan = o.plan.fresh()
+    plan.missing += 9_990.0
+    assert plan.values().tolist() == pytest.approx([28_990.0 / 3, 9_992.5, 10_980.0])
+    # day 1 reviews tranche 1: name 0 is locked there, name 1 may go
+    o1 = topk_orders(scores, shares, close, np.zeros(6, dtype=bool), np.ones(6, dtype=bool), np.zeros(6, dtype=bool),
+                     20_000.0, 50_000.0, cfg, rules, day, np.arange(6), day=1, tranche=np.array([0, 1, 1, -1, -1, -1]))
+    assert o1.sells.tolist() == [1] and o1.tranche == 1
 
 
 def test_ineligible_names_are_not_bought():

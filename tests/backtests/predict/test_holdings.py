@@ -41,6 +41,10 @@ def test_a_header_alone_is_an_empty_book_and_no_file_is_cash(tmp_path):
     ("symbol,shares,bought\nSH600519,10.5,2025-06-10\n", "shares = '10.5' must be a whole number"),
     ("symbol,shares,bought\nSH600519,100,yesterday\n", "bought = 'yesterday' must be the day"),
     ("symbol,shares,bought\nSH600519,100,\n", "bought = '' must be the day"),
+    ("symbol,shares,bought,tranche\nSH600519,100,2025-06-10,-1\n", "line 2: tranche = '-1' must be a whole number"),
+    ("symbol,shares,bought,tranche\nSH600519,100,2025-06-10,1.5\n", "tranche = '1.5' must be a whole number"),
+    ("symbol,shares,bought,tranche\nSH600519,100,2025-06-10,1\nSH600519,100,2025-06-11,2\n",
+     "SH600519 has rows in tranches [1, 2]: a position belongs to one tranche"),
 ])
 def test_bad_rows_are_refused_with_their_line(tmp_path, text, needle):
     with pytest.raises(ConfigError) as err:
@@ -60,3 +64,16 @@ def test_a_purchase_after_the_fill_session_or_an_unknown_symbol_is_refused(tmp_p
         book.check({"SH600519"}, pd.Timestamp("2025-06-20"), pd.Timestamp("2025-06-23"))
     with pytest.raises(ConfigError, match=r"\['SH600519'\] have no bars"):
         book.check({"SH600036"}, pd.Timestamp("2025-06-20"), pd.Timestamp("2025-06-25"))
+
+
+def test_the_tranche_column_is_optional_and_per_position(tmp_path):
+    """A position's tranche of the review cycle, given on any of its rows (empty: from its buy day)."""
+    p = _write(tmp_path, "symbol,shares,bought,tranche\nSH600519,100,2025-06-10,3\nSH600519,100,2025-06-11,\n"
+                         "SZ000001,200,2025-06-10,\n")
+    book = read_holdings(p, 0.0, pd.Timestamp("2025-06-09"))
+    assert book.tranches().to_dict() == {"SH600519": 3} and book.cycle_start == pd.Timestamp("2025-06-09")
+    assert read_holdings(_write(tmp_path, "symbol,shares,bought\nSH600519,100,2025-06-10\n"), 0.0).tranches().empty
+    cal = pd.DatetimeIndex(pd.to_datetime(["2025-06-06", "2025-06-09", "2025-06-10", "2025-06-11"]))
+    # without --cycle-start: the decision day of the earliest purchase (the session before 06-10)
+    assert read_holdings(p, 0.0).cycle_day0(cal, pd.Timestamp("2025-06-11")) == pd.Timestamp("2025-06-09")
+    assert read_holdings(None, 0.0).cycle_day0(cal, pd.Timestamp("2025-06-11")) == pd.Timestamp("2025-06-11")
