@@ -20,7 +20,10 @@ so every ``except KeyboardInterrupt`` and ``finally`` of the toolkit cleans up t
 both), can hold them back while heavy imports run (:meth:`SignalGuard.held`: an import cut in the
 middle leaves half-initialised modules, and the next use of them fails with an unrelated error),
 and remembers that one arrived, so that an interrupt that surfaces as some other exception still
-ends with its own code.
+ends with its own code. A signal whose :class:`Interrupted` a library swallowed (Python ignores an
+exception raised in an at-fork callback, such as logging's lock release while a worker process
+starts) is raised again at the next :func:`checkpoint`, which the pipeline calls between its
+stages, so the command still stops with 128 + the signal number and writes no run folder.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
-__all__ = ["EXIT_AUDIT", "EXIT_FAILED", "EXIT_INPUT", "EXIT_OK", "Interrupted", "SignalGuard", "interrupted_text"]
+__all__ = ["EXIT_AUDIT", "EXIT_FAILED", "EXIT_INPUT", "EXIT_OK", "Interrupted", "SignalGuard", "checkpoint",
+           "interrupted_text"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -39,6 +43,9 @@ EXIT_INPUT = 2
 EXIT_AUDIT = 3
 
 _HANDLED = (signal.SIGINT, signal.SIGTERM)
+
+#: the guard installed by the running command (None outside one): what :func:`checkpoint` reads
+_ACTIVE: SignalGuard | None = None
 
 
 class Interrupted(KeyboardInterrupt):
@@ -76,12 +83,17 @@ class SignalGuard:
                 continue
             self._old[sig] = old
             signal.signal(sig, self._handle)
+        global _ACTIVE
+        _ACTIVE = self
         return self
 
     def uninstall(self) -> None:
+        global _ACTIVE
         for sig, old in self._old.items():
             signal.signal(sig, old)
         self._old.clear()
+        if _ACTIVE is self:
+            _ACTIVE = None
 
     def __enter__(self) -> SignalGuard:
         return self.install()
@@ -114,3 +126,12 @@ class SignalGuard:
             if not self._hold and self._pending is not None:
                 sig, self._pending = self._pending, None
                 raise Interrupted(sig)
+
+
+def checkpoint() -> None:
+    """Raise :class:`Interrupted` when the running command's guard received a signal: its first
+    :class:`Interrupted` was swallowed on the way (or it would not be running), so stop here. A
+    no-op outside a command and while the guard holds signals back."""
+    guard = _ACTIVE
+    if guard is not None and guard.received is not None and not guard._hold:
+        raise Interrupted(guard.received)

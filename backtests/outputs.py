@@ -146,13 +146,15 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
               f"config: {cfg.preset} preset, lookback {cfg.features.lookback}, "
               f"{wf.train_days}/{wf.val_days}/{wf.test_days} train/validation/test days per window")
     lead = audit_lead(audit)
-    # the alarms that lead the report: they stand before the verdict wherever it is shown, after a
-    # failed audit's words
+    # what leads the report, before the verdict wherever it is shown: a failed audit's words first
+    # (look-ahead found), then the alarms (look-ahead allowed, figures too good to be true), then an
+    # audit that did not finish (nothing found either way): what is known before what is not
     alarms = [a for a in (look_ahead_allowed(wf, cfg.labels), too_good(figures)) if a]
-    for a in reversed(alarms):
+    found = bool(lead) and audit is not None and audit.finished
+    leads = [lead.strip()] if found else []
+    leads += [*alarms, *([lead.strip()] if lead and not found else [])]
+    for a in reversed(leads):
         title = f"{a.split(':')[0]} - {title}"
-    if lead:
-        title = f"{lead.split(':')[0]} - {title}"
     audit_text = None if audit is None else lead + audit.text
     shown = build_report(
         rf.path("tearsheet.html"), title=title, main_model=main, outcomes=outcomes, reference=ref,
@@ -171,8 +173,7 @@ def write_outputs(rf: RunFolder, cfg: RunConfig, md: data_store.MarketData, sig:
         # the backtest's own summary (annualised on this calendar), with the excess over the reference
         "strategy": {**outcomes[main].summary, "annual_excess_return": main_row.get("annual_excess_return")},
         "strategy_gross": gross.summary(ppy) if gross is not None else None,
-        # a failed audit leads (it says the figures may use the future), then the alarms
-        "verdict": lead + "".join(f"{a} " for a in alarms) + shown["verdict"],
+        "verdict": "".join(f"{a} " for a in leads) + shown["verdict"],
         "verdict_class": shown["verdict_class"],
         # the alarms, then what the money figures mean when the settings make them say little (a small universe)
         "warnings": [*alarms, *main_bt.warnings],

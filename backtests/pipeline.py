@@ -24,6 +24,7 @@ from .config import RunConfig
 from .evidence import tradeoff
 from .evidence.outcomes import backtest_models, margin_over_lightgbm
 from .evidence.styles import StyleContext, add_style_baselines, apply_neutral_scores, style_context
+from .lifecycle import checkpoint
 from .outputs import AuditOutcome, reference_for, write_outputs
 from .runfolder import RunFolder
 
@@ -72,6 +73,7 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
                 model_name=cfg.model.kind, baselines=baselines, executor=executor, progress=progress,
                 checkpoint_dir=rf.path("checkpoints") if cfg.output.checkpoints else None)
             sig.save(rf.tmp)
+        checkpoint()  # a signal swallowed by a library during the stage stops the run here
         preds, wm = sig.predictions, sig.window_metrics
         with timings.stage("backtests", 3, total):
             preds, wm, style_models = with_styles(cfg, styles, preds, wm, cfg.model.kind)
@@ -85,6 +87,7 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
                 main.tradeoff = tradeoff.for_outcome(md, main, scfg, cfg.costs, cfg.strategy.initial_cash, ppy, ref,
                                                      cfg.tradeoff, cfg.evaluation.confidence,
                                                      None if styles is None else styles.factors)
+        checkpoint()
         audit = None
         margin = margin_over_lightgbm(outcomes, cfg.model.kind)
         if margin:
@@ -101,8 +104,10 @@ def run(cfg: RunConfig, market: tuple[data_store.MarketData, int] | None = None,
             audit.details.to_csv(rf.path("audit.csv"), index=False, float_format="%.6g")
             if not audit.passed:
                 log.warning("LEAKAGE AUDIT FAILED: %s", audit.text)
+        checkpoint()
         with timings.stage("report", total, total):
             write_outputs(rf, cfg, md, sig, outcomes, ppy, audit, timings, t_start, styles=styles)
+        checkpoint()  # the last chance before the folder is committed
     log.info("run folder: %s", rf.final)
     return rf.final
 

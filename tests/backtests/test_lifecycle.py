@@ -57,6 +57,63 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path):
     assert not out.exists() or not list(out.iterdir())
 
 
+def _swallowed_sigterm():
+    """What logging's at-fork callback does to a signal that lands while a worker process starts:
+    the Interrupted raised by the handler is printed as 'Exception ignored' and dropped."""
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.5)  # the handler runs here
+    except KeyboardInterrupt:
+        pass
+
+
+def test_a_swallowed_signal_is_raised_again_at_the_next_checkpoint():
+    from backtests.lifecycle import Interrupted, SignalGuard, checkpoint
+
+    checkpoint()  # no command running: nothing to do
+    with SignalGuard() as guard:
+        checkpoint()  # no signal yet
+        with pytest.raises(Interrupted), guard.held():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.5)
+            checkpoint()  # held back: the import finishes first, then held() raises it
+    with SignalGuard():
+        _swallowed_sigterm()  # the handler's own Interrupted was dropped: the checkpoint raises it
+        with pytest.raises(Interrupted) as exc:
+            checkpoint()
+        assert exc.value.exit_code == 143
+    checkpoint()  # uninstalled: a no-op again
+
+
+@pytest.mark.slow
+def test_a_run_whose_interrupt_was_swallowed_stops_before_its_folder_is_committed(tmp_path, monkeypatch):
+    """The CI failure: SIGTERM landed while a worker process forked, logging swallowed the
+    Interrupted, the run went on and exited 0. It now stops at the end of the stage (143, no folder)."""
+    import signals
+    from backtests import pipeline
+    from backtests.config import load_config, parse_override
+    from backtests.lifecycle import Interrupted, SignalGuard
+
+    real = signals.run_walk_forward
+
+    def swallowing(*a, **k):
+        _swallowed_sigterm()
+        return real(*a, **k)
+
+    monkeypatch.setattr(signals, "run_walk_forward", swallowing)
+    cfg = load_config("quick", None, [parse_override(s) for s in (
+        "universe.symbols=SH600519,SH600036,SZ000001", "universe.start=2022-01-01", "universe.end=2023-12-31",
+        "walk_forward.test_start=2023-10-09", "walk_forward.train_days=242", "walk_forward.val_days=40",
+        "model.max_epochs=1", "model.hidden_size=8", "features.factors=", "report.audit=false",
+        "execution.threads=1", "output.checkpoints=false", f"output.runs_dir={tmp_path / 'runs'}")])
+    with SignalGuard(), pytest.raises(Interrupted) as exc:
+        pipeline.run(cfg, progress=False)
+    assert exc.value.exit_code == 143
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not any(runs.iterdir())  # the incomplete folder was removed
+    assert any(f.name == "checkpoint" for f in exc.traceback)  # stopped by the checkpoint after the stage
+
+
 @pytest.mark.slow
 def test_a_killed_run_is_reported_by_the_next_run_and_removed_by_clean(tmp_path):
     out = tmp_path / "runs"
