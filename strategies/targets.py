@@ -94,14 +94,17 @@ class TopKConfig(StrategyConfig):
             (the gain a swap is credited with).
         cash_buffer: see :class:`StrategyConfig`.
 
-    The defaults ``hold_days=20``, ``buffer=0``, ``min_hold=0`` (no smoothing, no cost-aware
-    rule) were chosen on validation predictions before the default test span (the default
-    model's out-of-sample 2018-07 .. 2021-12 walk-forward) by ``scripts/choose_topk_defaults.py``:
-    among the 61 settings of its grid that traded at most 0.15 of the book a day with costs of at
-    most 2.5% a year, the highest net Sharpe, the lowest turnover among near ties
-    (``docs/trading-pace.md``); rerun it when the default model changes. ``hold_days=1,
-    buffer=0, min_hold=0`` is the plain rule (sell a name as soon as it leaves the top k, within
-    ``max_replace``); ``hold_days=1, buffer=20, min_hold=2`` were the defaults before.
+    The defaults ``hold_days=20``, ``buffer=0``, ``min_hold=0``, ``score_halflife=3``,
+    ``cost_aware=True`` were chosen on validation predictions before the default test span (the
+    default model's out-of-sample 2018-07 .. 2021-12 walk-forward) by
+    ``scripts/choose_topk_defaults.py``: among the 61 settings of its grid that traded at most 0.15
+    of the book a day with costs of at most 2.5% a year, the highest net Sharpe, the lowest
+    turnover among near ties (``docs/trading-pace.md``); rerun it when the default model changes
+    (it was rerun when the presets moved to the style-neutral target, which added the smoothing and
+    the cost-aware rule). ``hold_days=1, buffer=0, min_hold=0, score_halflife=0, cost_aware=False``
+    is the plain rule (sell a name as soon as it leaves the top k, within ``max_replace``);
+    ``hold_days=1, buffer=20, min_hold=2`` (no smoothing, no cost-aware rule) were the defaults of
+    issue 13.
     """
 
     k: int = setting(30, lo=1, hi=1000, doc="TopK: names held")
@@ -117,10 +120,10 @@ class TopKConfig(StrategyConfig):
                                  "is held this many decision days before it may be replaced (1: all every day)")
     rebalance_every: int = setting(1, lo=1, hi=250,
                                    doc="TopK: decide every N-th trading day (exits from the index are sold any day)")
-    score_halflife: float = setting(0.0, lo=0.0, hi=250.0,
+    score_halflife: float = setting(3.0, lo=0.0, hi=250.0,
                                     doc="TopK: half-life in trading days of an exponential average of each stock's "
                                         "p_up across days, ranked instead of the day's p_up (0: no smoothing)")
-    cost_aware: bool = setting(False, doc="TopK: replace a holding only when the expected gain (fitted score-to-"
+    cost_aware: bool = setting(True, doc="TopK: replace a holding only when the expected gain (fitted score-to-"
                                           "forward-return slope x rank gap x value) exceeds the round-trip cost")
     gain_horizon: int = setting(10, lo=1, hi=120,
                                 doc="TopK: days of forward return the cost-aware rule's slope is fitted on")

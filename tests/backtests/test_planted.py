@@ -32,7 +32,9 @@ pytestmark = pytest.mark.slow
 # frontier or capacity table (not judged here)
 FAST = ["--set", "evaluation.bootstrap_reps=300", "--set", "evaluation.decay_horizons=2", "--set",
         "strategy.baseline_backtests=false", "--set", "strategy.topk.buffer=0", "--set", "strategy.topk.min_hold=0",
-        "--set", "strategy.topk.hold_days=1", "--set", "tradeoff.frontier=", "--set", "tradeoff.capitals=", "-q"]
+        "--set", "strategy.topk.hold_days=1",
+        "--set", "strategy.topk.score_halflife=0", "--set", "strategy.topk.cost_aware=false",
+        "--set", "tradeoff.frontier=", "--set", "tradeoff.capitals=", "-q"]
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +117,8 @@ def test_the_best_of_50_noise_points_does_not_survive_multiple_testing(data, tmp
     df = _members(md, "2023-01-01", "2023-12-31")
     bench = md.benchmark_returns()
     rng = np.random.default_rng(0)
-    topk = strategies.TopKConfig(k=10, max_replace=10, buffer=0, min_hold=0, hold_days=1)  # daily, traded daily
+    topk = strategies.TopKConfig(k=10, max_replace=10, buffer=0, min_hold=0, hold_days=1, score_halflife=0.0,
+                                 cost_aware=False)  # daily, traded daily
     folders = []
     for i in range(50):  # gross: without costs, lucky noise can beat the index on paper
         res = strategies.run_backtest(md, df.assign(p_up=rng.random(len(df))), strategy=topk, costs=GROSS_COSTS,

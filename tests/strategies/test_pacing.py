@@ -27,7 +27,8 @@ NAN = float("nan")
 
 
 def topk(md, rows, cash=1_000_000.0, costs=None, **cfg):
-    cfg = {"k": 1, "max_replace": 1, "buffer": 0, "min_hold": 0, "hold_days": 1, **cfg}
+    cfg = {"k": 1, "max_replace": 1, "buffer": 0, "min_hold": 0, "hold_days": 1, "score_halflife": 0.0,
+           "cost_aware": False, **cfg}
     return run_backtest(md, preds(rows), strategy=TopKConfig(**cfg), costs=costs, initial_cash=cash, progress=False)
 
 
@@ -254,7 +255,7 @@ def test_the_cost_aware_rule_in_a_run():
     assert (topk(md, anti, k=3, max_replace=3, cost_aware=True, gain_horizon=1).trades["side"] == "sell").sum() == 0
     # the gross twin weighs the net costs (decision_costs): the same trades as the net run
     gross = run_backtest(md, preds(rows), strategy=TopKConfig(k=3, max_replace=3, buffer=0, min_hold=0, hold_days=1,
-                                                              cost_aware=True, gain_horizon=1),
+                                                              score_halflife=0.0, cost_aware=True, gain_horizon=1),
                          costs=CostModel().gross(), decision_costs=CostModel(), initial_cash=1e6, progress=False)
     assert fills(gross) == fills(aware)
 
@@ -366,10 +367,12 @@ def test_three_real_stocks_with_perfect_foresight(md):
     fwd = o.shift(-2) / o.shift(-1) - 1
     p = fwd.loc[days].rank(axis=1, pct=True).stack().rename("p_up").reset_index()
     p.columns = ["date", "symbol", "p_up"]
-    stuck = run_backtest(md, p, strategy=TopKConfig(k=1, buffer=20, min_hold=2, hold_days=1), progress=False)
+    stuck = run_backtest(md, p, strategy=TopKConfig(k=1, buffer=20, min_hold=2, hold_days=1,
+                                                    score_halflife=0.0, cost_aware=False), progress=False)
     assert len(stuck.warnings) == 1 and "nothing is ever sold" in stuck.warnings[0]
     assert (stuck.trades["side"] == "sell").sum() == 0
-    free = run_backtest(md, p, strategy=TopKConfig(k=1, buffer=0, min_hold=0, hold_days=1), progress=False)
+    free = run_backtest(md, p, strategy=TopKConfig(k=1, buffer=0, min_hold=0, hold_days=1,
+                                                   score_halflife=0.0, cost_aware=False), progress=False)
     assert free.warnings == []
     assert free.summary()["annual_return"] > 1.0 > stuck.summary()["annual_return"]
 

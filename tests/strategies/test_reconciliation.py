@@ -27,7 +27,8 @@ def preds(md):
 
 @pytest.fixture(scope="module")
 def res(md, preds):
-    return run_backtest(md, preds[["date", "symbol", "p_up"]], strategy=TopKConfig(k=K, max_replace=N),
+    cfg = TopKConfig(k=K, max_replace=N, score_halflife=0.0, cost_aware=False)
+    return run_backtest(md, preds[["date", "symbol", "p_up"]], strategy=cfg,
                         initial_cash=10_000_000.0, progress=False)
 
 
@@ -142,7 +143,7 @@ def test_array_feed_and_pandas_feed_agree(md, preds):
     p = preds[(preds.date >= "2023-06-01") & (preds.date <= "2023-10-31")]
     syms = sorted(p.symbol.unique())[:60]
     p = p[p.symbol.isin(syms)][["date", "symbol", "p_up"]]
-    cfg = TopKConfig(k=8, max_replace=2)
+    cfg = TopKConfig(k=8, max_replace=2, score_halflife=0.0, cost_aware=False)
     a = run_backtest(md, p, strategy=cfg, progress=False)
     b = run_backtest(md, p, strategy=cfg, progress=False, feed="pandas")
     pd.testing.assert_series_equal(a.equity, b.equity, rtol=0, atol=0)
@@ -173,7 +174,7 @@ def test_no_look_ahead_the_future_does_not_change_the_past(md, preds):
     cal = md.calendar
     t_end = cal[cal.searchsorted(pd.Timestamp("2022-12-30"))]
     p = preds[(preds.date >= "2022-01-04") & (preds.date < t_end)][["date", "symbol", "p_up"]]
-    cfg = TopKConfig(k=15, max_replace=3)
+    cfg = TopKConfig(k=15, max_replace=3, score_halflife=0.0, cost_aware=False)
     full = run_backtest(md, p, strategy=cfg, progress=False)
     cut = run_backtest(md.slice(end=t_end), p, strategy=cfg, progress=False)
     assert full.equity.index[-1] == t_end

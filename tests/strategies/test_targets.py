@@ -33,8 +33,9 @@ NAN = float("nan")
 
 
 def plain(**kw) -> TopKConfig:
-    """TopK settings without tranches, the rank buffer and the minimum holding period (unless given)."""
-    return TopKConfig(**{"buffer": 0, "min_hold": 0, "hold_days": 1, **kw})
+    """TopK settings without tranches, the rank buffer, the minimum holding period, score smoothing
+    and the cost-aware rule (unless given)."""
+    return TopKConfig(**{"buffer": 0, "min_hold": 0, "hold_days": 1, "score_halflife": 0.0, "cost_aware": False, **kw})
 
 
 def test_first_day_fills_all_k_slots_best_first():
@@ -151,7 +152,8 @@ def test_spread_budget_caps_each_buy_in_its_boards_lots():
 def test_topk_orders_sell_first_then_share_the_budget_among_the_buys():
     """k=2 from a book of one low-ranked name: its sale at the close (less its fees) joins the cash
     above the 2% buffer, and the two buys share it, the STAR name sized in single shares."""
-    cfg, rules = TopKConfig(k=2, max_replace=2, buffer=0, min_hold=0, hold_days=1), AShareRules.from_costs()
+    cfg, rules = TopKConfig(k=2, max_replace=2, buffer=0, min_hold=0, hold_days=1,
+                            score_halflife=0.0, cost_aware=False), AShareRules.from_costs()
     syms = ["SH600000", "SH688001", "SZ000001"]
     scores = np.array([0.9, 0.8, 0.1])
     shares = np.array([0.0, 0.0, 1_000.0])
@@ -174,7 +176,7 @@ def test_topk_orders_review_one_tranche_refill_an_exit_and_cap_each_buy():
     """k=4 in hold_days=2 tranches of 2, day 0: tranche 0 is reviewed. Name 0 (tranche 0) ranks last
     and is dropped; name 1 (tranche 1) ranks low too but is locked; name 2 (tranche 1) left the index
     and is sold, its slot refilled into tranche 1. Three buys: two into tranche 0, one refill."""
-    cfg = TopKConfig(k=4, max_replace=2, buffer=0, min_hold=0, hold_days=2)
+    cfg = TopKConfig(k=4, max_replace=2, buffer=0, min_hold=0, hold_days=2, score_halflife=0.0, cost_aware=False)
     rules = AShareRules.from_costs()
     scores = np.array([0.1, 0.2, 0.5, 0.9, 0.8, 0.7])
     shares = np.array([1_000.0, 1_000.0, 1_000.0, 0.0, 0.0, 0.0])

@@ -22,9 +22,10 @@ DAYS = [d.strftime("%Y-%m-%d") for d in pd.bdate_range("2022-03-01", periods=10)
 
 
 def topk(md, rows, cash=1_000_000.0, **cfg):
-    """TopK with k = 1, one swap a day, and no tranches, rank buffer or minimum holding period
-    unless a test asks for them."""
-    cfg = {"k": 1, "max_replace": 1, "buffer": 0, "min_hold": 0, "hold_days": 1, **cfg}
+    """TopK with k = 1, one swap a day, and no tranches, rank buffer, minimum holding period,
+    score smoothing or cost-aware rule unless a test asks for them."""
+    cfg = {"k": 1, "max_replace": 1, "buffer": 0, "min_hold": 0, "hold_days": 1, "score_halflife": 0.0,
+           "cost_aware": False, **cfg}
     return run_backtest(md, preds(rows), strategy=TopKConfig(**cfg), initial_cash=cash, progress=False)
 
 
@@ -130,7 +131,8 @@ def test_a_real_run_invests_to_the_cash_buffer(md):
     average; spreading the whole budget gave 2.0%, capping without the carry 2.9%)."""
     p = momentum_predictions(md, 20, start="2023-01-03", end="2023-12-29")[["date", "symbol", "p_up"]]
     p["p_up"] = np.random.default_rng(0).random(len(p))
-    res = run_backtest(md, p, strategy=TopKConfig(k=30, max_replace=10, hold_days=1, buffer=20, min_hold=2),
+    res = run_backtest(md, p, strategy=TopKConfig(k=30, max_replace=10, hold_days=1, buffer=20, min_hold=2,
+                                                  score_halflife=0.0, cost_aware=False),
                        progress=False)
     s = res.summary()
     assert s["avg_names_held"] > 29.5

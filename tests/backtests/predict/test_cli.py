@@ -23,6 +23,7 @@ SMALL = ["--symbols", ",".join(SYMBOLS), "--start", "2022-06-01", "--set", "walk
          "--set", "walk_forward.val_days=40", "--set", "walk_forward.test_days=60", "--set", "model.hidden_size=8",
          "--set", "model.max_epochs=2", "--set", "strategy.topk.k=4", "--set", "strategy.topk.max_replace=4",
          "--set", "strategy.topk.min_hold=0", "--set", "strategy.topk.buffer=0", "--set", "strategy.topk.hold_days=1",
+         "--set", "strategy.topk.score_halflife=0", "--set", "strategy.topk.cost_aware=false",
          "--device", "cpu", "-q"]
 D, F = pd.Timestamp("2025-06-20"), pd.Timestamp("2025-06-23")
 # SH600000 and SH600016 are CSI-300 members outside the study: unscored holdings rank last and are sold;

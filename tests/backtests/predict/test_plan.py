@@ -39,7 +39,7 @@ def book():
 
 
 SCORES = pd.Series({"SH600000": 0.9, "SH688001": 0.8, "SZ300001": 0.2, "SZ000001": 0.1})
-CFG = TopKConfig(k=2, max_replace=2, buffer=0, min_hold=0, hold_days=1)
+CFG = TopKConfig(k=2, max_replace=2, buffer=0, min_hold=0, hold_days=1, score_halflife=0.0, cost_aware=False)
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,8 @@ def test_a_holding_that_left_the_index_is_sold_and_a_recent_one_is_kept():
     lots = pd.DataFrame({"symbol": ["SZ000001", "SH600004"], "shares": [300.0, 200.0],
                          "bought": pd.to_datetime(["2025-06-02", "2025-06-19"])})
     p = plan_next_session(md, pd.Series({"SH600000": 0.9, "SH600004": 0.1}), Book(50_000.0, lots, "test"),
-                          TopKConfig(k=1, max_replace=1, buffer=0, min_hold=2, hold_days=1), CostModel(), D, F)
+                          TopKConfig(k=1, max_replace=1, buffer=0, min_hold=2, hold_days=1,
+                                     score_halflife=0.0, cost_aware=False), CostModel(), D, F)
     t = p.targets.set_index("symbol")
     assert t.loc["SZ000001", "action"] == "sell" and "left the CSI-300" in t.loc["SZ000001", "note"]
     # SH600004 was bought on 06-19, held 1 trading day by the decision: min_hold 2 keeps it
@@ -151,7 +152,8 @@ def test_an_ex_rights_day_at_the_fill_is_named_beside_the_holding():
                             "SZ000001": [(20, 20, 1e6, 1.0)] * 3 + [(18.2, 18.3, 1e6, 1.1)]})
     lots = pd.DataFrame({"symbol": ["SZ000001"], "shares": [1_000.0], "bought": pd.to_datetime(["2025-06-02"])})
     p = plan_next_session(md, pd.Series({"SH600000": 0.9, "SZ000001": 0.8}), Book(0.0, lots, "test"),
-                          TopKConfig(k=2, max_replace=1, buffer=0, min_hold=0, hold_days=1), CostModel(), D, F)
+                          TopKConfig(k=2, max_replace=1, buffer=0, min_hold=0, hold_days=1,
+                                     score_halflife=0.0, cost_aware=False), CostModel(), D, F)
     note = p.targets.set_index("symbol").loc["SZ000001", "note"]
     assert note == ("ex-rights on 2025-06-23: the position becomes floor(1000 x 1.1000) shares before the open; "
                     "the realised columns keep 1000")
@@ -165,7 +167,7 @@ def _paced_book(tranches=None, start="2025-06-18"):
     return Book(0.0, lots, "test", cycle_start=None if start is None else pd.Timestamp(start))
 
 
-PACED = TopKConfig(k=2, max_replace=2, buffer=0, min_hold=0, hold_days=2)
+PACED = TopKConfig(k=2, max_replace=2, buffer=0, min_hold=0, hold_days=2, score_halflife=0.0, cost_aware=False)
 FLAT = {s: [(10, 10)] * 4 for s in ("SH600000", "SH600004", "SH600009", "SH600010")}
 LOW = pd.Series({"SH600000": 0.9, "SH600010": 0.8, "SH600004": 0.2, "SH600009": 0.1})
 
