@@ -253,20 +253,12 @@ def label_rows(preds: pd.DataFrame, md: data_store.MarketData, cfg: C.RunConfig,
     return preds.assign(label=np.where(np.isfinite(r), (r > 0).astype(float), np.nan), ret=r)
 
 
-def window_table(preds: pd.DataFrame, test_days: int) -> pd.DataFrame:
+def window_table(preds: pd.DataFrame) -> pd.DataFrame:
     """Per (window, model): the window's first and last decision day and
     :func:`signals.metrics.classification_metrics` of its rows (date, then symbol order)."""
-    import pandas as pd
+    from .evidence.styles import window_metrics
 
-    from signals.metrics import classification_metrics
-
-    rows = []
-    for (model, w), g in preds.groupby(["model", "window"], sort=False):
-        met = classification_metrics(g["label"].to_numpy(), g["p_up"].to_numpy(), g["ret"].to_numpy(),
-                                     g["date"].to_numpy())
-        rows.append({"window": int(w), "model": model, "test_start": g["date"].min(), "test_end": g["date"].max(),
-                     **met})
-    return pd.DataFrame(rows)
+    return window_metrics(preds)
 
 
 def prepare_input(raw: pd.DataFrame, md: data_store.MarketData, cfg: C.RunConfig, main: str | None,
@@ -297,7 +289,7 @@ def prepare_input(raw: pd.DataFrame, md: data_store.MarketData, cfg: C.RunConfig
                             if c.name == "model" else c, kind="stable", ignore_index=True)
     labelled = label_rows(kept, md, cfg, span)
     labelled = labelled[["date", "symbol", "p_up", "label", "ret", "window", "model"]]
-    return EvaluateInput(predictions=labelled, window_metrics=window_table(labelled, cfg.walk_forward.test_days),
+    return EvaluateInput(predictions=labelled, window_metrics=window_table(labelled),
                          main=main, models=order, counts=counts)
 
 
@@ -453,8 +445,9 @@ def evaluate(args: argparse.Namespace) -> Path | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    from .lifecycle import log_to_stderr
+
+    log_to_stderr(args.quiet)
     from strategies.errors import PredictionsError
 
     from .runfolder import RunFolderError

@@ -29,13 +29,15 @@ stages, so the command still stops with 128 + the signal number and writes no ru
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
 __all__ = ["EXIT_AUDIT", "EXIT_FAILED", "EXIT_INPUT", "EXIT_OK", "Interrupted", "SignalGuard", "checkpoint",
-           "interrupted_text"]
+           "guarded", "interrupted_text", "log_to_stderr"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -135,3 +137,23 @@ def checkpoint() -> None:
     guard = _ACTIVE
     if guard is not None and guard.received is not None and not guard._hold:
         raise Interrupted(guard.received)
+
+
+def guarded(body: Callable[[list[str] | None, SignalGuard], int], argv: list[str] | None, nothing_done: str) -> int:
+    """A command's ``main``: ``body(argv, guard)`` under a :class:`SignalGuard`; an interrupt that
+    escapes the body (it arrived before the body's own handling: parsing, configuration) prints
+    ``<interrupted>: <nothing_done>`` and returns 128 + the signal number."""
+    guard = SignalGuard().install()
+    try:
+        return body(argv, guard)
+    except Interrupted as exc:
+        print(f"{interrupted_text(exc.signum)}: {nothing_done}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        guard.uninstall()
+
+
+def log_to_stderr(quiet: bool) -> None:
+    """The commands' log: time-stamped lines on stderr, warnings only with ``--quiet``."""
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(asctime)s %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr)

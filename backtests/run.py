@@ -18,7 +18,17 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .lifecycle import EXIT_AUDIT, EXIT_FAILED, EXIT_INPUT, EXIT_OK, Interrupted, SignalGuard, interrupted_text
+from .lifecycle import (
+    EXIT_AUDIT,
+    EXIT_FAILED,
+    EXIT_INPUT,
+    EXIT_OK,
+    Interrupted,
+    SignalGuard,
+    guarded,
+    interrupted_text,
+    log_to_stderr,
+)
 
 if TYPE_CHECKING:
     from .config import RunConfig
@@ -142,20 +152,12 @@ def clean(runs_dir: str | Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    guard = SignalGuard().install()
-    try:
-        return _main(argv, guard)
-    except Interrupted as exc:  # before a run started (parsing, config)
-        print(f"{interrupted_text(exc.signum)}: nothing was written", file=sys.stderr)
-        return exc.exit_code
-    finally:
-        guard.uninstall()
+    return guarded(_main, argv, "nothing was written")
 
 
 def _main(argv: list[str] | None, guard: SignalGuard) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    log_to_stderr(args.quiet)
     from core.errors import ToolkitError
 
     run_dir: Path | None = None

@@ -61,7 +61,16 @@ from . import compare as cmp
 from . import config as C
 from . import run as R
 from .build import load_market
-from .lifecycle import EXIT_AUDIT, EXIT_FAILED, EXIT_INPUT, EXIT_OK, Interrupted, SignalGuard, interrupted_text
+from .lifecycle import (
+    EXIT_AUDIT,
+    EXIT_FAILED,
+    EXIT_INPUT,
+    EXIT_OK,
+    Interrupted,
+    SignalGuard,
+    guarded,
+    log_to_stderr,
+)
 from .runfolder import INCOMPLETE_PREFIX, check_writable, clean_json, mark_owner, report_stale
 
 log = logging.getLogger("backtests.sweep")
@@ -323,21 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    guard = SignalGuard().install()
-    try:
-        return _main(argv, guard)
-    except Interrupted as exc:
-        print(f"{interrupted_text(exc.signum)}: finished points keep their run folders; no comparison was written",
-              file=sys.stderr)
-        return exc.exit_code
-    finally:
-        guard.uninstall()
+    return guarded(_main, argv, "finished points keep their run folders; no comparison was written")
 
 
 def _main(argv: list[str] | None, guard: SignalGuard) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    log_to_stderr(args.quiet)
     kind = args.executor or "local"
     try:
         # --executor and --ray-address choose where the POINTS run; each point's windows run locally

@@ -19,7 +19,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..lifecycle import EXIT_AUDIT, EXIT_FAILED, EXIT_INPUT, EXIT_OK, Interrupted, SignalGuard, interrupted_text
+from ..lifecycle import (
+    EXIT_AUDIT,
+    EXIT_FAILED,
+    EXIT_INPUT,
+    EXIT_OK,
+    Interrupted,
+    SignalGuard,
+    guarded,
+    interrupted_text,
+    log_to_stderr,
+)
 from ..run import add_execution_options, add_study_options, config_from_args
 
 log = logging.getLogger("backtests.predict")
@@ -86,20 +96,12 @@ def _error(text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    guard = SignalGuard().install()
-    try:
-        return _main(argv, guard)
-    except Interrupted as exc:  # before the fit started
-        print(f"{interrupted_text(exc.signum)}: nothing was written", file=sys.stderr)
-        return exc.exit_code
-    finally:
-        guard.uninstall()
+    return guarded(_main, argv, "nothing was written")
 
 
 def _main(argv: list[str] | None, guard: SignalGuard) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    log_to_stderr(args.quiet)
     from core.errors import ConfigError, ToolkitError
 
     written: Path | None = None
