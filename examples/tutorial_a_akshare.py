@@ -84,6 +84,7 @@ import data_store
 import signals
 import strategies
 from backtests.config import load_config
+from backtests.evidence.assess import assess
 from backtests.evidence.outcomes import ModelOutcome, summarise
 from backtests.evidence.verdict import verdict
 from strategies.performance import trading_days_per_year
@@ -382,10 +383,18 @@ def toolkit_steps(md_all: data_store.MarketData, data: TutorialData, windows: in
     topk = strategies.TopKConfig(k=k, max_replace=max(1, k // 3), cash_buffer=cfg.strategy.topk.cash_buffer)
     bt = strategies.run_backtest(md, preds[["date", "symbol", "p_up"]], strategy=topk, costs=cfg.costs,
                                  initial_cash=cfg.strategy.initial_cash, progress=False)
-    oc = ModelOutcome(model="lstm", window_metrics=res.window_metrics)
-    oc.attach(bt, ppy)
+    # the same trades before costs (the net costs still decide them), for the gross figures
+    gross = strategies.run_backtest(md, preds[["date", "symbol", "p_up"]], strategy=topk, costs=cfg.costs.gross(),
+                                    decision_costs=cfg.costs, initial_cash=cfg.strategy.initial_cash,
+                                    progress=False)
+    oc = ModelOutcome(model="lstm", window_metrics=res.window_metrics, predictions=preds)
+    oc.attach(bt, ppy, gross)
     models, wins = summarise({"lstm": oc}, md.benchmark_returns(), md.calendar, ppy)
-    main = models.set_index("model").loc["lstm"]
+    # the run's evidence (intervals, alpha, costs) in the model's row, as the tearsheet's verdict reads it
+    figures, _ = assess({"lstm": oc}, md, md.benchmark_returns(), ppy, cfg.evaluation, main="lstm")
+    main = models.set_index("model").loc["lstm"].copy()
+    for key, value in figures["lstm"].items():
+        main[key] = value
     text = verdict("LSTM (toolkit)", main, wins[wins["model"] == "lstm"])
     bench = md.benchmark_returns().reindex(bt.returns.index).fillna(0.0)
     total, btotal = float((1 + bt.returns).prod() - 1), float((1 + bench).prod() - 1)

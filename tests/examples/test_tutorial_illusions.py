@@ -8,6 +8,7 @@ the same days; the bidirectional model over a centred window scores well and fai
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -193,6 +194,9 @@ def test_a_step7_trades_with_costs_and_gives_the_verdict(res_a):
     assert b["fees"] > 0 and b["trades"] > 0
     assert s7["excess_return"] == pytest.approx(b["strategy_return"] - b["index_return"])
     assert res_a.verdict.startswith("LSTM (toolkit): accuracy") and "best constant guess" in res_a.verdict
+    # the verdict reads the run's evidence: intervals, the alpha and the costs, not "n/a"
+    assert re.search(r"IC [+-]\d\.\d{3} \[", res_a.verdict) and re.search(r"beta \d\.\d\d \[", res_a.verdict)
+    assert "Costs took n/a" not in res_a.verdict and "alpha after that exposure n/a" not in res_a.verdict
     text = proto_a.report_text(res_a, 1)
     assert "torch threads 1" in text and "verdict (toolkit)" in text
 
