@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -69,18 +70,47 @@ def cpu_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def free_cores() -> int:
-    """The cores this process may use less the ones other processes keep busy (1-minute load
-    average), at least 1: the fastest count on a shared machine, where two OpenMP threads competing
-    with other jobs for two cores are several times slower than one (they spin-wait on each other).
-    It follows the load, so two runs can get different counts and different last digits: used only
-    for ``threads = "auto"``."""
-    cores = cpu_cores()
+#: seconds over which :func:`busy_cores` watches the machine
+SAMPLE_S = 0.3
+
+
+def _cpu_times() -> list[int]:
+    """The machine's CPU time so far (user, nice, system, idle, iowait, irq, softirq, steal)."""
+    with open("/proc/stat", encoding="ascii") as f:
+        first = f.readline().split()
+    return [int(x) for x in first[1:9]]
+
+
+def busy_cores() -> float:
+    """Cores other processes keep busy now: the machine's non-idle share of CPU time over
+    :data:`SAMPLE_S` seconds (``/proc/stat``) times its cores; this process sleeps meanwhile, so
+    it does not count itself. Where ``/proc/stat`` is missing, the 1-minute load average, which
+    lags: for a minute after a heavy job ends (an install, a previous run) it still counts it, and
+    it counts this process's own start-up too."""
     try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):  # pragma: no cover - no load average on this OS
-        busy = 0.0
-    return max(1, min(cores, int(cores - busy + 0.5)))
+        before = _cpu_times()
+        time.sleep(SAMPLE_S)
+        after = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0]
+        except (AttributeError, OSError):  # pragma: no cover - no load average on this OS
+            return 0.0
+    total = sum(after) - sum(before)
+    idle = (after[3] + after[4]) - (before[3] + before[4])
+    if total <= 0:
+        return 0.0
+    return (total - idle) / total * (os.cpu_count() or 1)
+
+
+def free_cores() -> int:
+    """The cores this process may use less the ones other processes keep busy now
+    (:func:`busy_cores`), at least 1: the fastest count on a shared machine, where two OpenMP
+    threads competing with other jobs for two cores are several times slower than one (they
+    spin-wait on each other). It follows the load, so two runs can get different counts: used
+    only for ``threads = "auto"`` and ``workers = "auto"``."""
+    cores = cpu_cores()
+    return max(1, min(cores, int(cores - busy_cores() + 0.5)))
 
 
 def default_threads() -> int:

@@ -1,6 +1,8 @@
 """A run's numbers do not depend on the machine's load: the thread count is fixed by default, the
 counts really used are measured inside the windows, and ``auto`` is the only load-following choice."""
 
+import time
+
 import pandas as pd
 import pytest
 import torch
@@ -16,7 +18,7 @@ def busy_or_idle(monkeypatch):
     monkeypatch.setattr(runtime, "cpu_cores", lambda: 4)
 
     def load(value):
-        monkeypatch.setattr(runtime.os, "getloadavg", lambda: (value, value, value))
+        monkeypatch.setattr(runtime, "busy_cores", lambda: value)
 
     return load
 
@@ -37,6 +39,24 @@ def test_auto_follows_the_free_cores(busy_or_idle):
     busy_or_idle(3.6)
     assert runtime.resolve_threads(None) == 1
     assert runtime.resolve_threads(3) == 3
+
+
+def test_busy_cores_sees_a_process_that_spins_now():
+    """Measured now, not over the last minute: a child that keeps one core busy counts as about
+    one busy core (more on a machine shared with other jobs), and the count never exceeds the
+    machine's cores."""
+    import os
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time()\nwhile time.time() - t < 5: pass"])
+    try:
+        time.sleep(0.5)  # the child is up and spinning
+        busy = runtime.busy_cores()
+    finally:
+        child.kill()
+        child.wait()
+    assert 0.6 <= busy <= (os.cpu_count() or 1) + 1e-9
 
 
 def test_same_predictions_on_a_busy_and_an_idle_machine_and_the_real_counts_recorded(md_small, busy_or_idle):
