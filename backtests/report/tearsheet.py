@@ -56,7 +56,9 @@ def _table(df: pd.DataFrame, cols: list[tuple[str, str, str]], table_id: str) ->
     for _, r in df.iterrows():
         cells = "".join(f"<td>{_cell(r, key, kind)}</td>" for key, _, kind in cols)
         body.append(f"<tr>{cells}</tr>")
-    return f'<table id="{table_id}" class="avr"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    # in a scrolling box: a wide table (the attribution's many factors) scrolls instead of overflowing the page
+    return (f'<div class="wide"><table id="{table_id}" class="avr"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
 def _img(alt: str, src: str | None) -> str:
@@ -78,6 +80,8 @@ _CSS = """
 #accuracy-vs-returns img{width:100%;margin:4px 0 10px}
 #accuracy-vs-returns .note{color:#555;font-size:12px}
 #accuracy-vs-returns .headline{font-size:17px;font-weight:700;margin:6px 0 10px}
+#accuracy-vs-returns .wide{overflow-x:auto;max-width:100%}
+#accuracy-vs-returns table#attribution td,#accuracy-vs-returns table#attribution th{font-size:11px;padding:4px 3px}
 .qs-heading{clear:both;font-size:20px;font-weight:700;margin:30px 0 10px}
 </style>
 """

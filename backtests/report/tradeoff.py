@@ -24,8 +24,8 @@ def _row(cells: list[str]) -> str:
 
 def _table(table_id: str, head: list[str], rows: list[list[str]]) -> str:
     th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    return (f'<table id="{table_id}" class="avr"><thead><tr>{th}</tr></thead><tbody>'
-            + "".join(_row(r) for r in rows) + "</tbody></table>")
+    return (f'<div class="wide"><table id="{table_id}" class="avr"><thead><tr>{th}</tr></thead><tbody>'
+            + "".join(_row(r) for r in rows) + "</tbody></table></div>")
 
 
 def _setting(r: Any) -> str:
@@ -149,7 +149,9 @@ def chart_capacity(c: pd.DataFrame, reference: str) -> str | None:
     right.set_ylim(0, 105)
     lines = ax.get_legend_handles_labels()
     more = right.get_legend_handles_labels()
-    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="best")
+    # below the axes: inside, the two axes' lines leave it no free corner
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18),
+              ncol=2, frameon=False)
     ax.set_title("Capacity: the strategy at larger capitals (participation cap and square-root impact)")
     ax.grid(alpha=0.3)
     return _png(fig) if np.isfinite(c["net_excess"]).any() else None
