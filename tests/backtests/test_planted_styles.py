@@ -119,6 +119,32 @@ def test_the_report_leads_with_skill_or_style(judged):
     assert "Skill or style? knows: Skill beyond styles" in html
 
 
-def test_uniform_noise_is_no_evidence(judged):
+def test_uniform_noise_traded_as_it_says_is_no_evidence(judged, tmp_path):
+    """The noise table alone, traded by a pace that follows whatever it says (20 tranches, no
+    smoothing, no cost-aware rule): nothing predicts and no alpha: no evidence."""
+    _, _, run = judged
+    preds = pd.read_parquet(run / "predictions.parquet")
+    f = tmp_path / "noise.parquet"
+    preds[preds["model"] == "noise"][["date", "symbol", "p_up"]].to_parquet(f)
+    out = tmp_path / "runs"
+    assert E.main([str(f), "--out", str(out), "--name", "noise", "--start", START, "--end", END,
+                   "--set", "styles.baselines=false", "--set", "evaluation.decay_horizons=2",
+                   "--set", "strategy.topk.cost_aware=false", "--set", "strategy.topk.score_halflife=0", "-q"]) == 0
+    (folder,) = list(out.iterdir())
+    m = json.loads((folder / "metrics.json").read_text())
+    assert m["verdict_class"] == "no_evidence", m["verdict"]
+
+
+def test_uniform_noise_under_the_default_pace_is_not_skill_and_names_the_basket_style(judged):
+    """Under the default pace the cost-aware rule finds no positive score-to-return slope in noise
+    and hardly trades (turnover near 0): the book is the first days' random equal-weighted basket.
+    Such a basket beat the cap-weighted CSI-300 of 2022-25 with a significant alpha over it, which
+    the styles explain: "style, not skill" (equal weight among the styles that paid), never skill,
+    and no prediction measure above zero."""
     _, rows, _ = judged
-    assert classify(rows["noise"]) == "no_evidence"
+    row = rows["noise"]
+    assert classify(row) in ("no_evidence", "style_not_skill")
+    assert not row["rank_ic_lo"] > 0 and not row["residual_rank_ic_lo"] > 0 and not row["ic_lo"] > 0
+    assert row["turnover"] < 0.01
+    if classify(row) == "style_not_skill":
+        assert "equal_weight" in [n for n, _ in style_carriers(row)]
