@@ -85,7 +85,8 @@ import signals
 import strategies
 from backtests.config import load_config
 from backtests.evidence.assess import assess
-from backtests.evidence.outcomes import ModelOutcome, summarise
+from backtests.evidence.outcomes import ModelOutcome, summarise, with_figures
+from backtests.evidence.styles import style_context
 from backtests.evidence.verdict import verdict
 from strategies.performance import trading_days_per_year
 
@@ -391,10 +392,10 @@ def toolkit_steps(md_all: data_store.MarketData, data: TutorialData, windows: in
     oc.attach(bt, ppy, gross)
     models, wins = summarise({"lstm": oc}, md.benchmark_returns(), md.calendar, ppy)
     # the run's evidence (intervals, alpha, costs) in the model's row, as the tearsheet's verdict reads it
-    figures, _ = assess({"lstm": oc}, md, md.benchmark_returns(), ppy, cfg.evaluation, main="lstm")
-    main = models.set_index("model").loc["lstm"].copy()
-    for key, value in figures["lstm"].items():
-        main[key] = value
+    # (measured beyond the styles too, as in a run: residual IC and the alpha after the style factors)
+    styles = style_context(md, cfg.styles, pd.Timestamp(test_days[0]), held=k)
+    figures, _ = assess({"lstm": oc}, md, md.benchmark_returns(), ppy, cfg.evaluation, main="lstm", styles=styles)
+    main = with_figures(models, figures).set_index("model").loc["lstm"]
     text = verdict("LSTM (toolkit)", main, wins[wins["model"] == "lstm"])
     bench = md.benchmark_returns().reindex(bt.returns.index).fillna(0.0)
     total, btotal = float((1 + bt.returns).prod() - 1), float((1 + bench).prod() - 1)

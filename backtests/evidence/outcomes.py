@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 import data_store
@@ -25,7 +26,7 @@ from strategies.targets import ThresholdConfig, TopKConfig
 from . import analysis as an
 
 __all__ = ["GROSS_COSTS", "MODEL_LABELS", "ModelOutcome", "backtest_models", "label", "margin_over_lightgbm",
-           "summarise"]
+           "summarise", "with_figures"]
 
 log = logging.getLogger("backtests.run")
 
@@ -204,3 +205,22 @@ def summarise(outcomes: dict[str, ModelOutcome], benchmark: pd.Series, calendar:
             model_rows.append({"model": name,
                                **an.performance(ret.reindex(bench_days).fillna(0.0), benchmark, periods_per_year)})
     return pd.DataFrame(model_rows), pd.concat(window_rows, ignore_index=True)
+
+
+def with_figures(models: pd.DataFrame, figures: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """:func:`summarise`'s per-model table with each model's evidence (``figures``, from
+    :func:`backtests.evidence.assess.assess`) in its row: what the verdict reads. Existing columns
+    are overwritten, new ones joined at once (not one by one); models without figures get NaN."""
+    if not figures:
+        return models
+    fig = pd.DataFrame.from_dict(figures, orient="index")
+    rows = models["model"].map({m: i for i, m in enumerate(fig.index)})
+    have = rows.notna().to_numpy()
+    pos = rows[have].astype(int).to_numpy()
+    models = models.copy()
+    for key in [c for c in fig.columns if c in models.columns]:
+        models.loc[have, key] = fig[key].to_numpy()[pos]
+    new = [c for c in fig.columns if c not in models.columns]
+    extra = pd.DataFrame(np.nan, index=models.index, columns=new, dtype=object)
+    extra.loc[have, new] = fig[new].to_numpy()[pos]
+    return pd.concat([models, extra.infer_objects()], axis=1)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..evidence.assess import SignalEvidence
-from ..evidence.outcomes import ModelOutcome, label, summarise
+from ..evidence.outcomes import ModelOutcome, label, summarise, with_figures
 from ..evidence.styles import is_style_model
 from ..evidence.verdict import classify, style_carriers, style_title, verdict
 from . import charts, qs_adapter, tradeoff
@@ -147,17 +147,8 @@ def build_report(
     single = reference.symbol is not None
     models, windows = summarise(outcomes, reference.returns, calendar, periods_per_year, reference.extra,
                                 reference_model=f"Buy-and-hold {reference.symbol}" if single else "index")
-    if figures:  # each model's evidence into its row (new columns joined at once, not one by one)
-        fig = pd.DataFrame.from_dict(figures, orient="index")
-        rows = models["model"].map({m: i for i, m in enumerate(fig.index)})
-        have = rows.notna().to_numpy()
-        pos = rows[have].astype(int).to_numpy()
-        for key in [c for c in fig.columns if c in models.columns]:
-            models.loc[have, key] = fig[key].to_numpy()[pos]
-        new = [c for c in fig.columns if c not in models.columns]
-        extra = pd.DataFrame(np.nan, index=models.index, columns=new, dtype=object)
-        extra.loc[have, new] = fig[new].to_numpy()[pos]
-        models = pd.concat([models, extra.infer_objects()], axis=1)
+    if figures:
+        models = with_figures(models, figures)
     main = models.set_index("model").loc[main_model]
     mw = windows[windows["model"] == main_model]
     text = verdict(label(main_model), main, mw, reference=reference.words, single_stock=single, confidence=confidence)
